@@ -1,0 +1,23 @@
+"""User-facing errors: one paragraph saying what was wrong and what to do, never a traceback."""
+
+
+class VidrdBenchError(Exception):
+    """An error caused by the user's input or files; the CLI prints it and exits non-zero."""
+
+    exit_code = 2
+
+
+class WeightsError(VidrdBenchError):
+    """A model or detector file is missing, unreadable or does not match the expected layout."""
+
+
+class VideoError(VidrdBenchError):
+    """A video file cannot be decoded or is too short for the protocol."""
+
+
+class ProtocolMismatchError(VidrdBenchError):
+    """Two results, statistics files or manifests were made under different protocols."""
+
+
+class RunStateError(VidrdBenchError):
+    """An output folder holds a run that this command must not mix with or overwrite."""

@@ -1,0 +1,111 @@
+"""Frozen, named protocols: a changed setting gets a new name, so two results are comparable or refuse to be."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from vidrd_bench.errors import ProtocolMismatchError
+from vidrd_bench.registry import Registry
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """Base of every protocol: a name plus settings that fully determine the numbers produced."""
+
+    name: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict for JSON records and statistics files."""
+        return dataclasses.asdict(self)
+
+    def check_same(self, other: dict[str, Any] | "Protocol", what: str = "these inputs") -> None:
+        """Raise ProtocolMismatchError unless `other` carries exactly this protocol."""
+        theirs = other.to_dict() if isinstance(other, Protocol) else dict(other)
+        mine = self.to_dict()
+        if theirs != mine:
+            diff = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
+            detail = ", ".join(f"{k}: {theirs.get(k)!r} vs {mine.get(k)!r}" for k in diff)
+            raise ProtocolMismatchError(
+                f"{what} were made under protocol {theirs.get('name')!r} but this run uses {self.name!r} "
+                f"(differences: {detail}). Scores made under different protocols are not comparable; "
+                "recompute them under one protocol, or pass the matching --protocol."
+            )
+
+
+@dataclass(frozen=True)
+class GenerationProtocol(Protocol):
+    """How evaluation videos are generated: sampler settings, clip layout, assembly, seeds."""
+
+    dataset: str = "ucf101"
+    num_videos: int = 10_000
+    height: int = 256
+    width: int = 256
+    frames_per_clip: int = 8
+    prompt_frames: int = 4
+    num_clips: int = 3
+    num_inference_steps: int = 50
+    guidance_scale: float = 10.0
+    eta: float = 0.0
+    negative_prompt: str = "watermark"
+    fnr: bool = True
+    pns_alpha: float | None = 4.0
+    dsg_g: float | None = 0.4
+    assembly: str = "video"
+    temporal_vae: bool = True
+    base_seed: int = 42
+    fps: int = 8
+
+    @property
+    def num_frames(self) -> int:
+        """Frames in one assembled video."""
+        n, m, c = self.frames_per_clip, self.prompt_frames, self.num_clips
+        return n * c if self.assembly == "release" else n + (n - m) * (c - 1)
+
+
+@dataclass(frozen=True)
+class FVDProtocol(Protocol):
+    """Frechet Video Distance: detector, clip length, resolution, clip sampling."""
+
+    detector: str = "i3d-torchscript"
+    num_frames: int = 16
+    resolution: int = 224
+    real_clip_sampling: str = "random-offset"
+    real_seed: int = 0
+
+
+@dataclass(frozen=True)
+class ISProtocol(Protocol):
+    """Inception Score with C3D fine-tuned on UCF-101 (TGAN protocol)."""
+
+    detector: str = "c3d-ucf101"
+    num_frames: int = 16
+    resolution: int = 112
+    num_splits: int = 10
+
+
+PROTOCOLS: Registry[Protocol] = Registry("protocol", Protocol)
+PROTOCOLS.register("ucf101-vidrd", GenerationProtocol(name="ucf101-vidrd"))
+PROTOCOLS.register(
+    "ucf101-vidrd-release",
+    GenerationProtocol(name="ucf101-vidrd-release", assembly="release", temporal_vae=False),
+)
+PROTOCOLS.register("fvd-i3d-16f", FVDProtocol(name="fvd-i3d-16f"))
+PROTOCOLS.register("fvd-i3d-pytorch-16f", FVDProtocol(name="fvd-i3d-pytorch-16f", detector="i3d-pytorch"))
+PROTOCOLS.register("is-c3d-ucf101", ISProtocol(name="is-c3d-ucf101"))
+PROTOCOLS.register(
+    "tiny-smoke",
+    GenerationProtocol(name="tiny-smoke", num_videos=24, height=32, width=32, num_inference_steps=4),
+)
+PROTOCOLS.register("fvd-tiny-random", FVDProtocol(name="fvd-tiny-random", detector="i3d-tiny-random"))
+PROTOCOLS.register("is-tiny-random", ISProtocol(name="is-tiny-random", detector="c3d-tiny-random"))
+
+
+def protocol_from_dict(d: dict[str, Any]) -> Protocol:
+    """Rebuild a protocol from its JSON record, choosing the dataclass by its distinctive fields."""
+    if "frames_per_clip" in d:
+        return GenerationProtocol(**d)
+    if "num_splits" in d:
+        return ISProtocol(**d)
+    return FVDProtocol(**d)
