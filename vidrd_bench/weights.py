@@ -144,8 +144,7 @@ def status(root: str | os.PathLike | None = None, with_hash: bool = True) -> lis
     """Presence, completeness and sha256 of every known weights entry under the weights folder."""
     base = weights_dir(root)
     rows = []
-    for name in WEIGHT_FILES:
-        entry = WEIGHT_FILES.get(name)
+    for name, entry in WEIGHT_FILES.items():
         path = base / name
         present = path.exists()
         missing = entry.missing_members(path) if present else []

@@ -1,0 +1,18 @@
+# vidrd-bench on a CUDA GPU box: weights and outputs are volumes, the entry point is the CLI.
+FROM pytorch/pytorch:2.5.1-cuda12.4-cudnn9-runtime
+
+ENV PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    VIDRD_BENCH_WEIGHTS=/weights
+
+WORKDIR /opt/vidrd-bench
+COPY pyproject.toml README.md ./
+COPY vidrd_bench ./vidrd_bench
+COPY prompts ./prompts
+COPY reference_stats ./reference_stats
+RUN pip install --no-cache-dir . && vidrd-bench --help > /dev/null
+
+VOLUME ["/weights", "/out"]
+WORKDIR /out
+ENTRYPOINT ["vidrd-bench"]
+CMD ["--help"]

@@ -1,0 +1,163 @@
+"""Lossless video files: write with PyAV (libx264rgb, crf 0), read with decord, sample protocol clips."""
+
+from __future__ import annotations
+
+import os
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from vidrd_bench.errors import VideoError
+from vidrd_bench.io import atomic_path
+
+CODEC = "libx264rgb"
+SHORT_VIDEO_POLICY = (
+    "Under the FVD/IS protocols, real videos shorter than the clip length are discarded (and counted) "
+    "when statistics are computed, while a generated video that is too short is an error: regenerate it "
+    "with enough frames or pass a protocol with a shorter clip."
+)
+
+
+def _as_uint8_frames(frames: np.ndarray | torch.Tensor, where: str) -> np.ndarray:
+    """Check and convert frames to a contiguous uint8 (T, H, W, 3) numpy array."""
+    if isinstance(frames, torch.Tensor):
+        frames = frames.detach().cpu().numpy()
+    frames = np.asarray(frames)
+    if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3 or frames.shape[0] == 0:
+        raise VideoError(
+            f"Cannot write {where}: frames must be a non-empty uint8 array shaped (T, H, W, 3), got "
+            f"dtype {frames.dtype} shape {tuple(frames.shape)}. Convert with (x * 127.5 + 128).clamp(0, 255) "
+            "and permute channels last before writing."
+        )
+    if frames.shape[1] % 2 or frames.shape[2] % 2:
+        raise VideoError(
+            f"Cannot write {where}: libx264 needs even height and width, got {frames.shape[1]}x{frames.shape[2]}. "
+            "Generate or crop to an even resolution."
+        )
+    return np.ascontiguousarray(frames)
+
+
+def write_video(path: str | os.PathLike, frames: np.ndarray | torch.Tensor, fps: int) -> None:
+    """Write uint8 (T, H, W, 3) frames as a lossless mp4 (libx264rgb crf 0), atomically."""
+    import av
+
+    path = Path(path)
+    frames = _as_uint8_frames(frames, str(path))
+    with atomic_path(path, suffix=".tmp.mp4") as tmp:
+        with av.open(str(tmp), mode="w", format="mp4") as container:
+            stream = container.add_stream(CODEC, rate=Fraction(int(fps)))
+            stream.height, stream.width = int(frames.shape[1]), int(frames.shape[2])
+            stream.pix_fmt = "rgb24"
+            stream.options = {"crf": "0", "preset": "medium"}
+            for frame in frames:
+                for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                    container.mux(packet)
+            for packet in stream.encode():
+                container.mux(packet)
+
+
+def _open(path: str | os.PathLike):
+    """Open a decord VideoReader, turning any decoding failure into a VideoError naming the file."""
+    import decord
+
+    path = Path(path)
+    if not path.is_file():
+        raise VideoError(f"Video file {path} does not exist. Check the path or the run's manifest.jsonl.")
+    try:
+        reader = decord.VideoReader(str(path), ctx=decord.cpu(0), num_threads=1)
+        if len(reader) == 0:
+            raise RuntimeError("no frames")
+    except (decord.DECORDError, RuntimeError, ValueError) as e:
+        raise VideoError(
+            f"Video file {path} cannot be decoded ({str(e).splitlines()[0][:200]}). It is corrupt, truncated or "
+            "not a video; delete it and regenerate (generated videos) or re-download it (real videos)."
+        ) from None
+    return reader
+
+
+def num_frames(path: str | os.PathLike) -> int:
+    """Number of frames decord sees in a video file."""
+    return len(_open(path))
+
+
+def _decode_with_pyav(path: str | os.PathLike, indices: list[int]) -> np.ndarray:
+    """Decode the frames at `indices` with PyAV; used where decord mislays rows (some narrow widths)."""
+    import av
+
+    wanted = set(indices)
+    frames: dict[int, np.ndarray] = {}
+    try:
+        with av.open(str(path)) as container:
+            for i, frame in enumerate(container.decode(video=0)):
+                if i in wanted:
+                    frames[i] = frame.to_ndarray(format="rgb24")
+                if i >= indices[-1]:
+                    break
+    except (av.error.FFmpegError, ValueError) as e:
+        raise VideoError(
+            f"Video file {path} fails to decode ({str(e)[:200]}). The file is corrupt; delete it and regenerate "
+            "(generated videos) or re-download it (real videos)."
+        ) from None
+    if len(frames) != len(wanted):
+        raise VideoError(
+            f"Video file {path} ended before frame {indices[-1]} ({len(frames)} of {len(wanted)} frames decoded). "
+            "The file is truncated; delete it and regenerate or re-download it."
+        )
+    return np.stack([frames[i] for i in indices])
+
+
+def _get_frames(reader, indices: list[int], path: str | os.PathLike) -> np.ndarray:
+    """Decode the frames at `indices` as uint8 (T, H, W, 3) with decord, falling back to PyAV on layout bugs."""
+    import decord
+
+    try:
+        batch = reader.get_batch(indices).asnumpy()
+        if batch.ndim == 4 and batch.shape[-1] == 3:
+            return batch
+    except (decord.DECORDError, RuntimeError):
+        pass
+    return _decode_with_pyav(path, indices)
+
+
+def read_video(path: str | os.PathLike) -> np.ndarray:
+    """All frames of a video file as uint8 (T, H, W, 3)."""
+    reader = _open(path)
+    return _get_frames(reader, list(range(len(reader))), path)
+
+
+def resize_frames(frames: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resize uint8 (T, H, W, 3) frames to `size` (h, w) with bilinear filtering (antialiased when shrinking)."""
+    if tuple(frames.shape[1:3]) == tuple(size):
+        return frames
+    x = torch.from_numpy(frames).permute(0, 3, 1, 2).float()
+    shrinking = size[0] < frames.shape[1] or size[1] < frames.shape[2]
+    y = torch.nn.functional.interpolate(x, size=tuple(size), mode="bilinear", align_corners=False, antialias=shrinking)
+    return y.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy()
+
+
+def read_clip(
+    path: str | os.PathLike,
+    num_frames: int = 16,
+    start: int | None = None,
+    rng: np.random.Generator | None = None,
+    size: tuple[int, int] | None = None,
+) -> np.ndarray:
+    """`num_frames` consecutive frames as uint8 (T, H, W, 3): from `start`, a random offset drawn from `rng`, or 0."""
+    reader = _open(path)
+    total = len(reader)
+    if total < num_frames:
+        raise VideoError(
+            f"Video file {path} has {total} frames but the protocol needs {num_frames} consecutive frames. "
+            + SHORT_VIDEO_POLICY
+        )
+    if start is None:
+        start = int(rng.integers(0, total - num_frames + 1)) if rng is not None else 0
+    if not 0 <= start <= total - num_frames:
+        raise VideoError(
+            f"Clip start {start} is out of range for video {path} ({total} frames, clip of {num_frames}); "
+            f"pass a start between 0 and {total - num_frames}."
+        )
+    frames = _get_frames(reader, list(range(start, start + num_frames)), path)
+    return resize_frames(frames, size) if size is not None else frames
