@@ -85,12 +85,15 @@ TINY_VAE = {
 
 TINY_TEXT = {
     **SD21_BASE_TEXT,
-    "vocab_size": 1000,
+    "vocab_size": 514,
     "hidden_size": 32,
     "intermediate_size": 37,
     "num_attention_heads": 4,
     "num_hidden_layers": 2,
     "projection_dim": 32,
+    "bos_token_id": 512,
+    "eos_token_id": 513,
+    "pad_token_id": 0,
 }
 
 TINY_TEMPORAL = {**VIDRD_TEMPORAL, "temp_attn_head_dim": 16}

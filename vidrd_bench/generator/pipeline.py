@@ -1,0 +1,148 @@
+"""VidRDPipeline: text -> uint8 videos with the VidRD video UNet, iterative FNR/PNS/DSG sampling and the temporal VAE.
+
+Written in the diffusers pipeline manner (numbered steps in `__call__`), over the components that
+`vidrd_bench.generator.components.build_components` assembles (real weights or tiny random ones).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import numbers
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from vidrd_bench.errors import VidrdBenchError
+from vidrd_bench.generator.sampler import IterativeSampler, assemble_clips, check_protocol, draw_noise, make_generators
+from vidrd_bench.protocols import GenerationProtocol
+
+VAE_CHUNK_FRAMES = 64
+
+
+class GenerationInputError(VidrdBenchError):
+    """Prompts, seeds or sizes handed to the pipeline cannot be generated as asked."""
+
+
+@dataclass
+class VidRDPipelineOutput:
+    """What one pipeline call produced: uint8 videos (B, T, H, W, 3) on CPU, optional latents, protocol and seeds."""
+
+    videos: torch.Tensor
+    latents: torch.Tensor | None
+    protocol: dict[str, Any]
+    seeds: list[int]
+
+
+def to_uint8(frames: torch.Tensor) -> torch.Tensor:
+    """Float frames in [-1, 1] -> uint8 by (x * 127.5 + 128).clamp(0, 255), truncated (StyleGAN-V's convention).
+
+    The arithmetic runs in float32 whatever the decoder's dtype: bfloat16 cannot hold every level in [128, 256).
+    """
+    return (frames.float() * 127.5 + 128).clamp(0, 255).to(torch.uint8)
+
+
+class VidRDPipeline:
+    """The VidRD text-to-video pipeline over built components (unet, vae, text_encoder, scheduler)."""
+
+    def __init__(self, components: Any) -> None:
+        self.components = components
+        self.unet = components.unet
+        self.vae = components.vae
+        self.text_encoder = components.text_encoder
+        self.scheduler = components.scheduler
+        self.vae_scale_factor = 2 ** (len(self.vae.config.block_out_channels) - 1)
+        self.latent_channels = int(self.vae.config.latent_channels)
+
+    @classmethod
+    def from_preset(cls, preset: str = "full", weights_dir: str | None = None, device: str | torch.device | None = None,
+                    dtype: torch.dtype | None = None, temporal_vae: bool = True, allow_partial: bool = False,
+                    compile: bool = False) -> "VidRDPipeline":
+        """Build the components of `preset` ('full' reads weights; 'tiny' is random) on device/dtype and wrap them.
+
+        device defaults to cuda when available, else cpu; dtype to bfloat16 on cuda, float32 on cpu.
+        compile=True wraps the UNet in torch.compile (worth it for long runs on a GPU).
+        """
+        from vidrd_bench.generator.components import build_components
+
+        device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        dtype = dtype or (torch.bfloat16 if device.type == "cuda" else torch.float32)
+        components = build_components(preset, weights_dir=weights_dir, device=str(device), dtype=dtype,
+                                      temporal_vae=temporal_vae, allow_partial=allow_partial)
+        if compile:
+            components = dataclasses.replace(components, unet=torch.compile(components.unet))
+        return cls(components)
+
+    @property
+    def device(self) -> torch.device:
+        """Where the UNet's weights live (the denoising device)."""
+        return next(self.unet.parameters()).device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        """The UNet's weight dtype (the denoiser's compute dtype; latents stay float32)."""
+        return next(self.unet.parameters()).dtype
+
+    def check_inputs(self, prompts: list[str], seeds: list[int], protocol: GenerationProtocol) -> None:
+        """Refuse mismatched prompts/seeds, unusable protocols and sizes the VAE cannot produce."""
+        if not isinstance(protocol, GenerationProtocol):
+            raise GenerationInputError(
+                f"The pipeline needs a GenerationProtocol, got {type(protocol).__name__} "
+                f"({getattr(protocol, 'name', protocol)!r}); pass e.g. PROTOCOLS.get('ucf101-vidrd').")
+        check_protocol(protocol)
+        if isinstance(prompts, str) or not prompts or not all(isinstance(p, str) for p in prompts):
+            raise GenerationInputError(
+                f"prompts must be a non-empty list of strings, got {prompts!r:.200}; pass one prompt per video.")
+        if len(seeds) != len(prompts) or not all(isinstance(s, numbers.Integral) and not isinstance(s, bool) for s in seeds):
+            raise GenerationInputError(
+                f"Expected one integer seed per prompt: {len(prompts)} prompts but seeds {list(seeds)!r:.200}. "
+                "Each video's seed fixes its noise; take them from the run's plan.")
+        f = self.vae_scale_factor
+        if protocol.height % f or protocol.width % f:
+            raise GenerationInputError(
+                f"Protocol {protocol.name!r} asks for {protocol.height}x{protocol.width} frames, but the VAE only makes "
+                f"sizes divisible by {f}; choose a protocol whose height and width are multiples of {f}.")
+
+    def encode_prompts(self, prompts: list[str], negative_prompt: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """Prompt embeddings (B, 77, D) and the negative prompt's (1, 77, D), for classifier-free guidance."""
+        cond = self.text_encoder.encode(list(prompts))
+        uncond = self.text_encoder.encode([negative_prompt])
+        return cond.to(self.device), uncond.to(self.device)
+
+    def decode_latents(self, latents: torch.Tensor, protocol: GenerationProtocol) -> torch.Tensor:
+        """Release-order latents (B, 4, C*N, h, w) -> frames (B, 3, C*N, H, W) in ~[-1, 1], one clip per VAE video.
+
+        Each clip is decoded on its own (as the release does), so temporal VAE layers mix frames within a clip only.
+        """
+        b, ch, _, h, w = latents.shape
+        c, n = protocol.num_clips, protocol.frames_per_clip
+        clips = latents.reshape(b, ch, c, n, h, w).transpose(1, 2).reshape(b * c, ch, n, h, w)
+        frames = self.vae.decode_video(clips, use_temporal=protocol.temporal_vae, chunk_frames=VAE_CHUNK_FRAMES)
+        return frames.reshape(b, c, *frames.shape[1:]).transpose(1, 2).reshape(b, frames.shape[1], c * n,
+                                                                              *frames.shape[-2:])
+
+    @torch.no_grad()
+    def __call__(self, prompts: list[str], seeds: list[int], protocol: GenerationProtocol, progress: bool = False,
+                 return_latents: bool = False) -> VidRDPipelineOutput:
+        """Generate one video per (prompt, seed) under `protocol`; uint8 (B, T, H, W, 3) with T = protocol.num_frames."""
+        # 1. Check inputs
+        self.check_inputs(prompts, seeds, protocol)
+
+        # 2. Encode the prompts and the negative prompt
+        cond, uncond = self.encode_prompts(prompts, protocol.negative_prompt)
+
+        # 3. Per-video generators and all their noise (drawn on CPU, moved once)
+        latent_hw = (protocol.height // self.vae_scale_factor, protocol.width // self.vae_scale_factor)
+        noise = draw_noise(make_generators(seeds), protocol, latent_hw, self.latent_channels).to(self.device)
+
+        # 4. Iterative denoising, clip by clip (FNR, PNS, DSG), classifier-free guidance in one 2B batch
+        sampler = IterativeSampler(self.unet, self.scheduler, protocol, model_dtype=self.dtype)
+        latents = sampler(cond, uncond, noise, progress=progress)
+
+        # 5. Decode every clip with the (temporal) VAE, then assemble the protocol's frames
+        frames = assemble_clips(self.decode_latents(latents, protocol), protocol, dim=2)
+
+        # 6. Frames in [-1, 1] -> uint8 (B, T, H, W, 3) on CPU
+        videos = to_uint8(frames).permute(0, 2, 3, 4, 1).contiguous().cpu()
+        return VidRDPipelineOutput(videos=videos, latents=latents.cpu() if return_latents else None,
+                                   protocol=protocol.to_dict(), seeds=[int(s) for s in seeds])
