@@ -20,6 +20,15 @@ SHORT_VIDEO_POLICY = (
 )
 
 
+class ShortVideoError(VideoError):
+    """A video has fewer frames than the protocol's clip length (real statistics skip these, generated must not)."""
+
+    def __init__(self, message: str, frames: int = -1, needed: int = -1):
+        super().__init__(message)
+        self.frames = frames
+        self.needed = needed
+
+
 def _as_uint8_frames(frames: np.ndarray | torch.Tensor, where: str) -> np.ndarray:
     """Check and convert frames to a contiguous uint8 (T, H, W, 3) numpy array."""
     if isinstance(frames, torch.Tensor):
@@ -56,6 +65,9 @@ def write_video(path: str | os.PathLike, frames: np.ndarray | torch.Tensor, fps:
                     container.mux(packet)
             for packet in stream.encode():
                 container.mux(packet)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
 
 
 def _open(path: str | os.PathLike):
@@ -148,9 +160,9 @@ def read_clip(
     reader = _open(path)
     total = len(reader)
     if total < num_frames:
-        raise VideoError(
+        raise ShortVideoError(
             f"Video file {path} has {total} frames but the protocol needs {num_frames} consecutive frames. "
-            + SHORT_VIDEO_POLICY
+            + SHORT_VIDEO_POLICY, frames=total, needed=num_frames,
         )
     if start is None:
         start = int(rng.integers(0, total - num_frames + 1)) if rng is not None else 0

@@ -1,0 +1,117 @@
+"""Manifest rows, run.json checks (refusing other protocols and other runs), merging parts, stale temp files."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from vidrd_bench.datasets import manifest as mf
+from vidrd_bench.datasets.plan import PlannedVideo, Shard
+from vidrd_bench.errors import ProtocolMismatchError, RunStateError
+from vidrd_bench.protocols import PROTOCOLS
+
+TINY = PROTOCOLS.get("tiny-smoke")
+
+
+def _rows(n=4, protocol="tiny-smoke"):
+    return [mf.ManifestRow.from_plan(PlannedVideo(i, "Archery" if i % 2 else "Biking", f"p{i}", 42 + i), protocol)
+            for i in range(n)]
+
+
+def _header(rows, protocol=TINY, preset="tiny", weights=None):
+    return mf.run_header("ucf101", protocol, rows, "prompts.json", preset, weights or {}, {"version": "t"})
+
+
+def test_row_json_round_trip(tmp_path):
+    rows = _rows()
+    rows[1].status, rows[1].sha256 = "done", "ab" * 32
+    path = mf.write_rows(tmp_path / "m.jsonl", rows)
+    first = json.loads(path.read_text().splitlines()[0])
+    assert first == {"index": 0, "class": "Biking", "prompt": "p0", "seed": 42, "path": "videos/00000_Biking.mp4",
+                     "protocol": "tiny-smoke", "status": "planned", "sha256": None}
+    assert mf.read_rows(path) == rows
+
+
+def test_corrupt_manifest_line_is_named(tmp_path):
+    path = tmp_path / "m.jsonl"
+    path.write_text('{"index": 0}\n')
+    with pytest.raises(RunStateError, match="line 1 is not a vidrd-bench manifest row"):
+        mf.read_rows(path)
+
+
+def test_plan_digest_sees_prompt_and_seed():
+    rows = _rows()
+    other = _rows()
+    other[2].prompt = "changed"
+    assert mf.plan_digest(rows) == mf.plan_digest(_rows()) != mf.plan_digest(other)
+
+
+def test_parts_merge_by_concatenation(tmp_path):
+    rows = _rows(6)
+    mf.merge(tmp_path, rows)
+    halves = [Shard(i, 2).select(rows) for i in range(2)]
+    for i, part in enumerate(halves):
+        for r in part:
+            r.status, r.sha256 = "done", f"{r.index:064d}"
+        mf.write_rows(mf.part_path(tmp_path, Shard(i, 2)), part)
+    merged = mf.read_rows(mf.merge(tmp_path, _rows(6)))
+    assert merged == rows and all(r.status == "done" for r in merged)
+    concatenated = [r for i in range(2) for r in mf.read_rows(mf.part_path(tmp_path, Shard(i, 2)))]
+    assert sorted(concatenated, key=lambda r: r.index) == merged
+
+
+def test_current_rows_see_parts_of_an_interrupted_run(tmp_path):
+    rows = _rows(4)
+    mf.merge(tmp_path, rows)
+    part = [mf.ManifestRow.from_json(r.to_json()) for r in rows[2:]]
+    part[0].status, part[0].sha256 = "done", "f" * 64
+    mf.write_rows(mf.part_path(tmp_path, Shard(1, 2)), part)
+    assert [r.status for r in mf.current_rows(tmp_path)] == ["planned", "planned", "done", "planned"]
+    assert [r.status for r in mf.read_rows(tmp_path / mf.MANIFEST_FILE)] == ["planned"] * 4
+    with pytest.raises(RunStateError, match="not a vidrd-bench generation folder"):
+        mf.current_rows(tmp_path / "elsewhere")
+
+
+def test_check_run_accepts_same_run_and_fills_preset(tmp_path):
+    rows = _rows()
+    plan_only = _header(rows, preset=None)
+    assert mf.check_run(tmp_path, plan_only, TINY) is None
+    mf.write_run(tmp_path, plan_only, None)
+    render = _header(rows, preset="tiny")
+    existing = mf.check_run(tmp_path, render, TINY)
+    mf.write_run(tmp_path, render, existing)
+    assert json.loads((tmp_path / mf.RUN_FILE).read_text())["preset"] == "tiny"
+
+
+def test_check_run_refuses_other_protocol(tmp_path):
+    rows = _rows()
+    mf.write_run(tmp_path, _header(rows), None)
+    other = PROTOCOLS.get("ucf101-vidrd")
+    with pytest.raises(ProtocolMismatchError, match="'tiny-smoke' but this run uses 'ucf101-vidrd'.*another --out"):
+        mf.check_run(tmp_path, _header(_rows(protocol="ucf101-vidrd"), protocol=other), other)
+
+
+def test_rows_of_other_protocol_without_run_json_are_refused(tmp_path):
+    mf.write_rows(tmp_path / mf.MANIFEST_FILE, _rows(protocol="ucf101-vidrd"))
+    with pytest.raises(ProtocolMismatchError, match="rows of protocol 'ucf101-vidrd'"):
+        mf.check_run(tmp_path, _header(_rows()), TINY)
+
+
+@pytest.mark.parametrize("change,key", [({"num_videos": 5}, "num_videos"), ({"plan_sha256": "x"}, "plan_sha256"),
+                                        ({"preset": "full"}, "preset"), ({"weights": {"a": "1"}}, "weights")])
+def test_check_run_refuses_another_run(tmp_path, change, key):
+    rows = _rows()
+    mf.write_run(tmp_path, _header(rows, weights={"a": "0"}), None)
+    with pytest.raises(RunStateError, match=f"records a run with {key}"):
+        mf.check_run(tmp_path, {**_header(rows, weights={"a": "0"}), **change}, TINY)
+
+
+def test_remove_stale_temps_only_for_named_files(tmp_path):
+    names = ["00001_Archery.mp4", "part-00000-of-00001.jsonl"]
+    stale = [".00001_Archery.mp4.k2j3.tmp.mp4", ".part-00000-of-00001.jsonl.x9.jsonl.tmp"]
+    kept = [".00002_Biking.mp4.zz.tmp.mp4", "00001_Archery.mp4"]
+    for name in stale + kept:
+        (tmp_path / name).write_bytes(b"x")
+    assert mf.remove_stale_temps(tmp_path, names) == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(kept)

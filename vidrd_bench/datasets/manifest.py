@@ -1,0 +1,219 @@
+"""The output folder of a generation run: run.json (protocol, preset, weights, provenance), manifest rows, videos.
+
+Layout of `out/`:
+- `run.json`: what the run is (dataset, number of videos, full protocol dict, digest of the plan, preset,
+  weights sha256, version/commit). Written first; a later run in the same folder must match it.
+- `manifest.jsonl`: one row per planned video, in plan order (index, class, prompt, seed, path, status,
+  sha256, protocol). Rewritten atomically; the merge of all that is known.
+- `manifest.parts/part-IIIII-of-NNNNN.jsonl`: the rows of one worker's slice (shard and rank composed), rewritten
+  atomically after every batch. Parts merge into `manifest.jsonl` by concatenation, later files winning.
+- `videos/IIIII_Class.mp4`: the videos, each written atomically.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+from vidrd_bench.datasets.plan import PlannedVideo, Shard
+from vidrd_bench.errors import ProtocolMismatchError, RunStateError
+from vidrd_bench.io import write_json_atomic, write_text_atomic
+from vidrd_bench.protocols import GenerationProtocol
+
+SCHEMA = "vidrd-bench/generation-run/v1"
+RUN_FILE = "run.json"
+MANIFEST_FILE = "manifest.jsonl"
+PARTS_DIR = "manifest.parts"
+VIDEOS_DIR = "videos"
+
+
+@dataclass
+class ManifestRow:
+    """One planned video and what became of it (status 'planned' or 'done' with the file's sha256)."""
+
+    index: int
+    class_name: str
+    prompt: str
+    seed: int
+    path: str
+    protocol: str
+    status: str = "planned"
+    sha256: str | None = None
+
+    @classmethod
+    def from_plan(cls, video: PlannedVideo, protocol: str) -> "ManifestRow":
+        """The not-yet-rendered row of a planned video; its file lives at videos/<index>_<class>.mp4."""
+        path = f"{VIDEOS_DIR}/{video.index:05d}_{video.class_name}.mp4"
+        return cls(video.index, video.class_name, video.prompt, video.seed, path, protocol)
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON object of one manifest line ('class' rather than 'class_name')."""
+        d = dataclasses.asdict(self)
+        return {"index": d.pop("index"), "class": d.pop("class_name"), **d}
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> "ManifestRow":
+        """Rebuild a row from one manifest line."""
+        fields = {f.name for f in dataclasses.fields(cls)}
+        return cls(class_name=d["class"], **{k: v for k, v in d.items() if k in fields})
+
+    def same_video(self, other: "ManifestRow") -> bool:
+        """True when both rows describe the same planned video (index, class, prompt, seed, path, protocol)."""
+        key = ("index", "class_name", "prompt", "seed", "path", "protocol")
+        return all(getattr(self, k) == getattr(other, k) for k in key)
+
+
+def plan_digest(rows: Sequence[ManifestRow]) -> str:
+    """sha256 of the plan (index, class, prompt, seed of every row): two runs with one digest render the same videos."""
+    blob = json.dumps([[r.index, r.class_name, r.prompt, r.seed] for r in rows], ensure_ascii=False)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def read_rows(path: Path) -> list[ManifestRow]:
+    """The rows of one manifest file; a clear error naming the file and line if it is not a manifest."""
+    rows = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            rows.append(ManifestRow.from_json(json.loads(line)))
+        except (json.JSONDecodeError, KeyError, TypeError) as e:
+            raise RunStateError(
+                f"{path} line {number} is not a vidrd-bench manifest row ({e}). The file was edited or comes "
+                "from another tool: restore it, or delete it and re-run the same generate command (videos that only "
+                "this file recorded are rendered again)."
+            ) from None
+    return rows
+
+
+def write_rows(path: Path, rows: Iterable[ManifestRow]) -> Path:
+    """Write manifest rows as JSON lines, atomically (temp file + rename)."""
+    text = "".join(json.dumps(r.to_json(), ensure_ascii=False) + "\n" for r in rows)
+    return write_text_atomic(path, text)
+
+
+def part_path(out_dir: Path, shard: Shard) -> Path:
+    """Manifest file of one worker's slice."""
+    return out_dir / PARTS_DIR / f"part-{shard.index:05d}-of-{shard.count:05d}.jsonl"
+
+
+def known_rows(out_dir: Path) -> dict[int, ManifestRow]:
+    """Everything recorded in the folder, by index: manifest.jsonl, then parts oldest first; 'done' rows win."""
+    files = [out_dir / MANIFEST_FILE] if (out_dir / MANIFEST_FILE).exists() else []
+    files += sorted((out_dir / PARTS_DIR).glob("part-*.jsonl"), key=lambda p: (p.stat().st_mtime_ns, p.name))
+    known: dict[int, ManifestRow] = {}
+    for path in files:
+        for row in read_rows(path):
+            if row.status == "done" or row.index not in known:
+                known[row.index] = row
+    return known
+
+
+def _overlay(plan_rows: Sequence[ManifestRow], known: dict[int, ManifestRow]) -> list[ManifestRow]:
+    """`plan_rows`, each replaced by the known done row of the same video where there is one."""
+    merged = []
+    for row in plan_rows:
+        seen = known.get(row.index)
+        merged.append(seen if seen is not None and seen.status == "done" and seen.same_video(row) else row)
+    return merged
+
+
+def merge(out_dir: Path, plan_rows: Sequence[ManifestRow]) -> Path:
+    """Write manifest.jsonl: every planned row in plan order, marked done where a matching done row is known."""
+    return write_rows(out_dir / MANIFEST_FILE, _overlay(plan_rows, known_rows(out_dir)))
+
+
+def current_rows(out_dir: str | os.PathLike) -> list[ManifestRow]:
+    """A run's rows as they stand, also mid-run or after an interruption (manifest.jsonl plus every part)."""
+    out_dir = Path(out_dir)
+    if not (out_dir / MANIFEST_FILE).is_file():
+        raise RunStateError(
+            f"{out_dir} holds no {MANIFEST_FILE}: it is not a vidrd-bench generation folder. Pass the --out folder "
+            "of `vidrd-bench generate`."
+        )
+    return _overlay(read_rows(out_dir / MANIFEST_FILE), known_rows(out_dir))
+
+
+def run_header(
+    dataset: str, protocol: GenerationProtocol, plan_rows: Sequence[ManifestRow], prompts_file: str,
+    preset: str | None, weights: dict[str, str], provenance: dict[str, Any],
+) -> dict[str, Any]:
+    """The run.json object: what the run renders and with what."""
+    return {
+        "schema": SCHEMA, "dataset": dataset, "num_videos": len(plan_rows), "plan_sha256": plan_digest(plan_rows),
+        "prompts_file": prompts_file, "protocol": protocol.to_dict(), "preset": preset, "weights": weights,
+        **provenance,
+    }
+
+
+def _check_rows_protocol(out_dir: Path, protocol: GenerationProtocol) -> None:
+    """Refuse a folder whose manifest rows name another protocol (a folder without run.json)."""
+    for name, row in known_rows(out_dir).items():
+        if row.protocol != protocol.name:
+            raise ProtocolMismatchError(
+                f"{out_dir} holds manifest rows of protocol {row.protocol!r} (e.g. video {name}) but this run uses "
+                f"{protocol.name!r}. Videos of two protocols must not be mixed: pass --protocol {row.protocol} to "
+                "continue that run, or choose another --out folder."
+            )
+
+
+def _mismatch(out_dir: Path, what: str, theirs: Any, mine: Any) -> RunStateError:
+    """The error for a folder whose run differs from this one in `what`."""
+    return RunStateError(
+        f"{out_dir / RUN_FILE} records a run with {what} {theirs!r}, but this run has {mine!r}. Refusing to mix "
+        "two different runs in one folder: repeat the original command (same dataset, --num-videos, --prompts, "
+        "--preset and weights) to resume it, or choose another --out folder."
+    )
+
+
+def check_run(out_dir: Path, header: dict[str, Any], protocol: GenerationProtocol) -> dict[str, Any] | None:
+    """Raise unless the folder is empty of runs or holds this same run; returns its run.json, if any."""
+    run_file = out_dir / RUN_FILE
+    if not run_file.exists():
+        _check_rows_protocol(out_dir, protocol)
+        return None
+    try:
+        existing = json.loads(run_file.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise RunStateError(f"{run_file} is not valid JSON ({e}); restore it or choose another --out folder.") from None
+    if existing.get("schema") != SCHEMA:
+        raise RunStateError(f"{run_file} is not a vidrd-bench generation run; choose another --out folder.")
+    try:
+        protocol.check_same(existing.get("protocol", {}), what=f"The videos in {out_dir}")
+    except ProtocolMismatchError as e:
+        raise ProtocolMismatchError(f"{e} To start a new run, choose another --out folder.") from None
+    for key in ("dataset", "num_videos", "plan_sha256"):
+        if existing.get(key) != header[key]:
+            raise _mismatch(out_dir, key, existing.get(key), header[key])
+    for key in ("preset", "weights"):
+        if existing.get(key) and header[key] and existing[key] != header[key]:
+            raise _mismatch(out_dir, key, existing[key], header[key])
+    return existing
+
+
+def write_run(out_dir: Path, header: dict[str, Any], existing: dict[str, Any] | None) -> None:
+    """Write run.json for a new run, or fill in the preset/weights a --plan-only run left empty."""
+    if existing is None:
+        write_json_atomic(out_dir / RUN_FILE, header)
+    elif any(header[k] and not existing.get(k) for k in ("preset", "weights")):
+        filled = {k: existing.get(k) or header[k] for k in ("preset", "weights")}
+        write_json_atomic(out_dir / RUN_FILE, {**existing, **filled})
+
+
+def remove_stale_temps(folder: Path, names: Iterable[str]) -> int:
+    """Delete temp files a killed writer left for any of `names` (atomic writes call them '.<name>.<random>...')."""
+    if not folder.is_dir():
+        return 0
+    wanted = set(names)
+    removed = 0
+    for entry in os.scandir(folder):
+        final = ".".join(entry.name[1:].split(".", 2)[:2])  # our file names have exactly one dot
+        if entry.name.startswith(".") and final in wanted and entry.is_file():
+            os.unlink(entry.path)
+            removed += 1
+    return removed

@@ -1,0 +1,250 @@
+"""`vidrd-bench generate`: render a dataset's evaluation plan with the VidRD pipeline, sharded, resumable, atomic.
+
+One process renders its slice of the plan in batches; each video is written atomically as a lossless mp4
+(libx264rgb, crf 0: frames round-trip bit-exactly) and recorded with its sha256 in the worker's manifest
+part after every batch. A re-run skips videos whose file matches the recorded sha256 and renders the rest.
+Under torchrun every rank takes the slice (shard composed with rank) and renders on cuda:LOCAL_RANK;
+rank 0 merges all parts into manifest.jsonl at the end.
+"""
+
+from __future__ import annotations
+
+import datetime
+import errno
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from tqdm.auto import tqdm
+
+from vidrd_bench.datasets import manifest as mf
+from vidrd_bench.datasets.plan import Shard, build_plan, check_num_videos, parse_shard
+from vidrd_bench.datasets.prompts import load_prompts
+from vidrd_bench.datasets.registry import DATASETS
+from vidrd_bench.errors import RunStateError, VidrdBenchError
+from vidrd_bench.io import sha256_file
+from vidrd_bench.protocols import PROTOCOLS, GenerationProtocol
+from vidrd_bench.results import provenance
+
+PRESET_PROTOCOL = {"full": "ucf101-vidrd", "full-random": "ucf101-vidrd", "tiny": "tiny-smoke"}
+DEFAULT_BATCH_SIZE = 8
+BARRIER_TIMEOUT = datetime.timedelta(hours=2)  # ranks finish their slices at different times before the merge
+
+
+@dataclass(frozen=True)
+class GenerateResult:
+    """What one process did: its slice, how many videos it rendered or found finished, where the manifest is."""
+
+    out_dir: Path
+    manifest: Path
+    shard: Shard
+    planned: int
+    rendered: int
+    skipped: int
+
+
+@dataclass(frozen=True)
+class DistContext:
+    """This process's place in a torchrun launch (rank 0 of 1 without one)."""
+
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+    owns_group: bool = False
+
+    def barrier(self) -> None:
+        """Wait for every rank, when launched under torch.distributed."""
+        import torch.distributed as dist
+
+        if self.world_size > 1 and dist.is_available() and dist.is_initialized():
+            dist.barrier()
+
+    def close(self) -> None:
+        """Tear down the process group if this run created it."""
+        import torch.distributed as dist
+
+        if self.owns_group and dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def dist_context(join: bool = True) -> DistContext:
+    """This process's place from torchrun's RANK/WORLD_SIZE/LOCAL_RANK; `join` joins the group (nccl or gloo)."""
+    import torch
+    import torch.distributed as dist
+
+    rank, world, local = (int(os.environ.get(k, d)) for k, d in (("RANK", 0), ("WORLD_SIZE", 1), ("LOCAL_RANK", 0)))
+    if world <= 1:
+        return DistContext()
+    if not join:
+        return DistContext(rank, world, local)
+    owns = not dist.is_initialized()
+    if owns:
+        if torch.cuda.is_available():
+            torch.cuda.set_device(local)
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo", timeout=BARRIER_TIMEOUT)
+    return DistContext(dist.get_rank(), dist.get_world_size(), local, owns)
+
+
+def resolve_protocol(preset: str, protocol_name: str | GenerationProtocol | None) -> GenerationProtocol:
+    """The generation protocol: --protocol (a registered name, or a protocol object) else the preset's default."""
+    if preset not in PRESET_PROTOCOL:
+        raise VidrdBenchError(
+            f"Unknown preset {preset!r}; choose one of {', '.join(PRESET_PROTOCOL)} (full: the VidRD weights; "
+            "full-random: the full architecture with random weights; tiny: a small random model for CPU runs)."
+        )
+    if isinstance(protocol_name, GenerationProtocol):
+        return protocol_name
+    protocol = PROTOCOLS.get(protocol_name or PRESET_PROTOCOL[preset])
+    if not isinstance(protocol, GenerationProtocol):
+        generation = [n for n in PROTOCOLS.names() if isinstance(PROTOCOLS.get(n), GenerationProtocol)]
+        raise VidrdBenchError(
+            f"Protocol {protocol.name!r} is a scoring protocol, not a generation protocol. "
+            f"Pass one of {', '.join(generation)} to --protocol."
+        )
+    return protocol
+
+
+def device_for(device: str | None, ctx: DistContext) -> str:
+    """The torch device of this process: cuda:LOCAL_RANK under torchrun, else --device, else cuda or cpu."""
+    import torch
+
+    if device in (None, "cuda") and torch.cuda.is_available():
+        return f"cuda:{ctx.local_rank}" if ctx.world_size > 1 else "cuda"
+    return device or "cpu"
+
+
+def plan_rows(dataset: str, protocol: GenerationProtocol, num_videos: int | None,
+              prompts_file: str | os.PathLike | None) -> tuple[list[mf.ManifestRow], Path]:
+    """The run's manifest rows (whole plan) and the prompts file they came from."""
+    spec = DATASETS.get(dataset)
+    prompts_path = Path(prompts_file) if prompts_file else spec.default_prompts()
+    prompts = load_prompts(prompts_path, spec.classes)
+    count = check_num_videos(protocol.num_videos if num_videos is None else num_videos)
+    plan = build_plan(spec.train_counts, prompts, count, protocol.base_seed)
+    return [mf.ManifestRow.from_plan(v, protocol.name) for v in plan], prompts_path
+
+
+def finished(out_dir: Path, rows: Sequence[mf.ManifestRow]) -> list[mf.ManifestRow]:
+    """`rows` with status done where the folder records that video and its file still has the recorded sha256."""
+    known = mf.known_rows(out_dir)
+    result = []
+    for row in rows:
+        seen = known.get(row.index)
+        ok = (seen is not None and seen.status == "done" and seen.sha256 and seen.same_video(row)
+              and (out_dir / row.path).is_file() and sha256_file(out_dir / row.path) == seen.sha256)
+        result.append(seen if ok else row)
+    return result
+
+
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+def _disk_full(out_dir: Path, rows: Sequence[mf.ManifestRow], e: OSError) -> RunStateError:
+    """The error for a full disk: what was kept, and how to resume."""
+    done = sum(r.status == "done" for r in rows)
+    return RunStateError(
+        f"The disk holding {out_dir} is full ({e.strerror} writing {e.filename or 'a video'}). The {done} videos "
+        "finished so far are kept and the manifest is intact. Free some space (or move the folder to a larger disk "
+        "and pass its new path as --out), then re-run the same command: it resumes where it stopped."
+    )
+
+
+def render(pipe: Callable[..., Any], protocol: GenerationProtocol, out_dir: Path, rows: list[mf.ManifestRow],
+           part: Path, batch_size: int, show_progress: bool = True) -> int:
+    """Render every planned row of `rows` in batches; write each video, then the part manifest, atomically."""
+    from vidrd_bench.datasets.video import write_video
+
+    todo = [r for r in rows if r.status != "done"]
+    with tqdm(total=len(todo), unit="video", desc="generate", disable=not show_progress, dynamic_ncols=True) as bar:
+        for start in range(0, len(todo), batch_size):
+            batch = todo[start : start + batch_size]
+            out = pipe(prompts=[r.prompt for r in batch], seeds=[r.seed for r in batch], protocol=protocol,
+                       progress=False)
+            try:
+                for row, frames in zip(batch, out.videos):
+                    write_video(out_dir / row.path, frames, protocol.fps)
+                    row.sha256, row.status = sha256_file(out_dir / row.path), "done"
+                mf.write_rows(part, rows)
+            except OSError as e:
+                if e.errno not in DISK_FULL:
+                    raise
+                _save_part_quietly(part, rows)
+                raise _disk_full(out_dir, rows, e) from None
+            bar.update(len(batch))
+    return len(todo)
+
+
+def _save_part_quietly(part: Path, rows: Sequence[mf.ManifestRow]) -> None:
+    """Best effort to record finished rows before a disk-full error; the previous part stays if this fails."""
+    try:
+        mf.write_rows(part, rows)
+    except OSError:
+        pass
+
+
+def load_pipeline(preset: str, weights_dir: str | os.PathLike | None, device: str,
+                  protocol: GenerationProtocol) -> Callable[..., Any]:
+    """The VidRD pipeline of `preset` on `device`, with the temporal VAE when the protocol asks for it."""
+    from vidrd_bench.generator.pipeline import VidRDPipeline
+
+    return VidRDPipeline.from_preset(preset, weights_dir=weights_dir, device=device, temporal_vae=protocol.temporal_vae)
+
+
+def prepare_folder(out_dir: Path, header: dict[str, Any], protocol: GenerationProtocol, is_writer: bool) -> None:
+    """Refuse a folder holding another run; the writer (rank 0) records run.json, or fills in its preset/weights."""
+    existing = mf.check_run(out_dir, header, protocol)
+    if is_writer:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        mf.write_run(out_dir, header, existing)
+
+
+def run_generate(
+    dataset: str = "ucf101",
+    out_dir: str | os.PathLike | None = None,
+    num_videos: int | None = None,
+    preset: str = "full",
+    protocol_name: str | GenerationProtocol | None = None,
+    weights_dir: str | os.PathLike | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    shard: str | Shard | None = None,
+    plan_only: bool = False,
+    prompts_file: str | os.PathLike | None = None,
+    device: str | None = None,
+    pipeline: Callable[..., Any] | None = None,
+    show_progress: bool = True,
+) -> GenerateResult:
+    """Plan (and unless plan_only, render) a dataset's evaluation videos into `out_dir` (default runs/<dataset>)."""
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
+        raise VidrdBenchError(f"--batch-size must be a positive whole number of videos per call, got {batch_size!r}.")
+    out_dir = Path(out_dir) if out_dir is not None else Path("runs") / dataset
+    protocol = resolve_protocol(preset, protocol_name)
+    shard = parse_shard(shard)
+    rows, prompts_path = plan_rows(dataset, protocol, num_videos, prompts_file)
+    ctx = dist_context(join=not plan_only)
+    try:
+        slice_ = shard.compose(ctx.rank, ctx.world_size)
+        header = mf.run_header(dataset, protocol, rows, str(prompts_path), None if plan_only else preset, {},
+                               provenance())
+        prepare_folder(out_dir, header, protocol, ctx.rank == 0)
+        if ctx.rank == 0:
+            mf.merge(out_dir, rows)
+        if plan_only:
+            return GenerateResult(out_dir, out_dir / mf.MANIFEST_FILE, slice_, len(rows), 0, 0)
+        mine = finished(out_dir, slice_.select(rows))
+        part = mf.part_path(out_dir, slice_)
+        mf.remove_stale_temps(out_dir / mf.VIDEOS_DIR, [Path(r.path).name for r in mine])
+        mf.remove_stale_temps(part.parent, [part.name])
+        mf.write_rows(part, mine)
+        skipped = sum(r.status == "done" for r in mine)
+        if skipped < len(mine):
+            pipeline = pipeline or load_pipeline(preset, weights_dir, device_for(device, ctx), protocol)
+            weights = getattr(getattr(pipeline, "components", None), "sha256", None) or {}
+            prepare_folder(out_dir, {**header, "weights": dict(weights)}, protocol, ctx.rank == 0)
+        rendered = render(pipeline, protocol, out_dir, mine, part, batch_size, show_progress and ctx.rank == 0)
+        ctx.barrier()
+        if ctx.rank == 0:
+            mf.merge(out_dir, rows)
+        return GenerateResult(out_dir, out_dir / mf.MANIFEST_FILE, slice_, len(mine), rendered, skipped)
+    finally:
+        ctx.close()
