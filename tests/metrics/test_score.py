@@ -1,0 +1,100 @@
+"""End to end: real statistics, `score_fvd` and `score_is` on tiny videos with random-weight detectors."""
+
+import json
+
+import numpy as np
+import pytest
+
+from vidrd_bench.datasets import manifest
+from vidrd_bench.datasets.video import write_video
+from vidrd_bench.errors import ProtocolMismatchError, RunStateError, VideoError, VidrdBenchError
+from vidrd_bench.metrics.score import compute_real_stats, score_fvd, score_is
+from vidrd_bench.metrics.stats import load_stats, save_stats
+from vidrd_bench.protocols import PROTOCOLS, FVDProtocol
+from vidrd_bench.results import load_results
+
+CLASSES = ("Diving", "Knitting")
+# The tiny I3D resizes to the protocol's resolution; 64x64 keeps these CPU tests fast (fvd-tiny-random uses 224).
+FVD_TEST = FVDProtocol(name="fvd-tiny-random-64px", detector="i3d-tiny-random", resolution=64)
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory):
+    """4 real videos (one too short), 4 generated videos with a manifest and run.json."""
+    root = tmp_path_factory.mktemp("videos")
+    rng = np.random.default_rng(0)
+    for c in CLASSES:
+        for g, n in ((1, 20), (2, 10 if c == "Knitting" else 18)):
+            write_video(root / "real" / c / f"v_{c}_g{g:02d}_c01.avi", rng.integers(0, 256, (n, 24, 32, 3), np.uint8), 8)
+    fake = root / "fake"
+    rows = []
+    for i in range(4):
+        row = manifest.ManifestRow(i, CLASSES[i % 2], f"a prompt {i}", 100 + i, f"videos/{i:05d}.mp4", "tiny-smoke",
+                                   status="done")
+        write_video(fake / row.path, rng.integers(0, 256, (16, 16, 16, 3), np.uint8), 8)
+        rows.append(row)
+    manifest.write_rows(fake / manifest.MANIFEST_FILE, rows)
+    (fake / manifest.RUN_FILE).write_text(json.dumps({"protocol": PROTOCOLS.get("tiny-smoke").to_dict()}))
+    stats = compute_real_stats(root / "real", protocol=FVD_TEST, size=16, batch_size=4, num_workers=0,
+                               out_path=root / "stats.npz", progress=False)
+    return root, stats
+
+
+def test_real_stats_discard_short_videos_and_keep_classes(folders):
+    root, stats = folders
+    assert stats.count == 3 and stats.extra["skipped_short"] == 1 and stats.extra["resolution"] == [16, 16]
+    assert sorted(stats.classes) == ["Diving", "Diving", "Knitting"] and "1 videos shorter" in stats.source
+    back = load_stats(root / "stats.npz", FVD_TEST)
+    assert np.allclose(back.sigma, np.cov(back.features.astype(np.float64), rowvar=False), rtol=1e-5, atol=1e-4)
+
+
+def test_score_fvd_writes_a_complete_record(folders, tmp_path):
+    root, _ = folders
+    rec = score_fvd(root / "stats.npz", root / "fake", protocol=FVD_TEST, batch_size=2, num_workers=1,
+                    bootstrap=5, out_path=tmp_path / "fvd.json", progress=False)
+    saved = load_results(tmp_path / "fvd.json")[0]
+    assert saved.metric == "fvd" and saved.n == 4 and saved.smoke and not saved.higher_is_better
+    assert saved.value == pytest.approx(rec.value) and rec.value > 0 and saved.ci_low < saved.value < saved.ci_high
+    assert saved.protocol == FVD_TEST.to_dict() and saved.generation_protocol["name"] == "tiny-smoke"
+    assert list(saved.weights) == ["random:i3d-tiny-random"] and "random-weight" in saved.label
+    assert set(saved.extra["per_class_fvd"]) == {"Diving"}  # Knitting has one real video: no covariance
+    with pytest.raises(ProtocolMismatchError, match="fvd-i3d-16f"):
+        score_fvd(root / "stats.npz", root / "fake", protocol="fvd-i3d-16f", progress=False)
+
+
+def test_score_fvd_refuses_real_statistics_at_another_resolution(folders, tmp_path):
+    root, _ = folders
+    stats = load_stats(root / "stats.npz")
+    stats.extra["resolution"] = [8, 8]
+    save_stats(tmp_path / "s8.npz", stats)
+    with pytest.raises(ProtocolMismatchError, match="8x8"):
+        score_fvd(tmp_path / "s8.npz", root / "fake", protocol=FVD_TEST, num_workers=0, progress=False)
+    stats.extra["resolution"] = [16, 16]
+    stats.detector_sha256 = {"i3d_torchscript.pt": "0" * 64}
+    save_stats(tmp_path / "other.npz", stats)
+    with pytest.raises(ProtocolMismatchError, match="detector files"):
+        score_fvd(tmp_path / "other.npz", root / "fake", protocol=FVD_TEST, num_workers=0, progress=False)
+
+
+def test_score_is_on_globbed_videos_and_input_checks(folders, tmp_path):
+    root, _ = folders
+    bare = tmp_path / "bare"
+    rng = np.random.default_rng(1)
+    for i in range(10):  # no manifest: *.mp4 sorted by name; 10 videos for the 10 splits
+        write_video(bare / f"{i:02d}.mp4", rng.integers(0, 256, (16, 16, 16, 3), np.uint8), 8)
+    rec = score_is(bare, protocol="is-tiny-random", batch_size=4, num_workers=0, bootstrap=4,
+                   out_path=tmp_path / "is.json", progress=False)
+    saved = load_results(tmp_path / "is.json")[0]
+    assert saved.metric == "is" and saved.higher_is_better and saved.n == 10 and saved.smoke
+    assert saved.value == pytest.approx(rec.value) and 1.0 <= rec.value <= 101.0 and rec.std is not None
+    assert saved.generation_protocol is None and list(saved.weights) == ["random:c3d-tiny-random"]
+    with pytest.raises(VidrdBenchError, match="at least 10 videos"):
+        score_is(root / "fake", protocol="is-tiny-random", num_workers=0, progress=False)
+    write_video(bare / "short.mp4", np.zeros((8, 16, 16, 3), np.uint8), 8)
+    with pytest.raises(VideoError, match="short.mp4"):
+        score_is(bare, protocol="is-tiny-random", num_workers=0, progress=False)
+    partial = tmp_path / "partial"
+    manifest.write_rows(partial / manifest.MANIFEST_FILE,
+                        [manifest.ManifestRow(0, "Diving", "p", 1, "videos/00000.mp4", "tiny-smoke")])
+    with pytest.raises(RunStateError, match="0 are done"):
+        score_is(partial, protocol="is-tiny-random", progress=False)

@@ -1,0 +1,118 @@
+"""Frechet Video Distance: the Frechet distance between Gaussians of I3D features, bootstrap CIs, per-class FVD."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import scipy.linalg
+import scipy.stats
+
+from vidrd_bench.errors import VidrdBenchError
+from vidrd_bench.metrics.stats import StatsFile, gaussian_of
+
+SINGULAR_EPS = 1e-6
+IMAGINARY_ATOL = 1e-3
+
+
+class FrechetDistanceError(VidrdBenchError):
+    """The matrix square root came out with a large imaginary part: the statistics are degenerate."""
+
+
+def _sqrtm_product(sigma1: np.ndarray, sigma2: np.ndarray) -> np.ndarray:
+    """sqrtm(sigma1 @ sigma2), retried with eps on the diagonals when the product is near singular."""
+    covmean = scipy.linalg.sqrtm(sigma1 @ sigma2)
+    if not np.isfinite(covmean).all():
+        warnings.warn(f"Frechet distance: product of covariances is near singular; adding {SINGULAR_EPS} to the "
+                      "diagonals (too few videos for the feature dimension?)", RuntimeWarning, stacklevel=3)
+        offset = np.eye(sigma1.shape[0]) * SINGULAR_EPS
+        covmean = scipy.linalg.sqrtm((sigma1 + offset) @ (sigma2 + offset))
+    if np.iscomplexobj(covmean):
+        worst = float(np.max(np.abs(np.diagonal(covmean).imag)))
+        if not np.allclose(np.diagonal(covmean).imag, 0, atol=IMAGINARY_ATOL):
+            raise FrechetDistanceError(
+                f"The square root of the covariance product has an imaginary component of {worst:.3g} "
+                f"(tolerance {IMAGINARY_ATOL}); the statistics are degenerate. Use more videos (FVD needs many more "
+                "videos than feature dimensions) or check the features for NaNs or constant columns."
+            )
+        covmean = covmean.real
+    return covmean
+
+
+def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray) -> float:
+    """||mu1 - mu2||^2 + Tr(sigma1 + sigma2 - 2 sqrt(sigma1 sigma2)), in float64 with scipy's sqrtm."""
+    mu1, mu2 = np.atleast_1d(np.asarray(mu1, np.float64)), np.atleast_1d(np.asarray(mu2, np.float64))
+    sigma1, sigma2 = np.atleast_2d(np.asarray(sigma1, np.float64)), np.atleast_2d(np.asarray(sigma2, np.float64))
+    if mu1.shape != mu2.shape or sigma1.shape != sigma2.shape or sigma1.shape != (mu1.size, mu1.size):
+        raise VidrdBenchError(
+            f"Feature statistics do not match: means {mu1.shape} vs {mu2.shape}, covariances {sigma1.shape} vs "
+            f"{sigma2.shape}. Both sides must come from the same detector."
+        )
+    diff = mu1 - mu2
+    covmean = _sqrtm_product(sigma1, sigma2)
+    return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2.0 * np.trace(covmean))
+
+
+def fvd_from_features(fake: np.ndarray, real_mu: np.ndarray, real_sigma: np.ndarray) -> float:
+    """FVD of a generated feature matrix against real statistics."""
+    return frechet_distance(*gaussian_of(fake), real_mu, real_sigma)
+
+
+def bootstrap_interval(point: float, samples: np.ndarray, level: float) -> tuple[float, float]:
+    """Normal bootstrap interval point +- z * sd(samples).
+
+    Resampling videos with replacement duplicates some of them, which biases FVD (and IS) resamples away from
+    the full-sample value, so percentile intervals can miss the point estimate entirely; the resamples are
+    used for the spread only, centred on the full-sample value.
+    """
+    z = float(scipy.stats.norm.ppf(0.5 + level / 2.0))
+    sd = float(np.std(samples, ddof=1)) if len(samples) > 1 else 0.0
+    return point - z * sd, point + z * sd
+
+
+def _psd_sqrt(sigma: np.ndarray) -> np.ndarray:
+    """Symmetric square root of a covariance matrix via eigh (negative round-off eigenvalues clipped)."""
+    w, v = np.linalg.eigh(sigma)
+    return (v * np.sqrt(np.clip(w, 0, None))) @ v.T
+
+
+def fast_frechet_to(real_mu: np.ndarray, real_sigma: np.ndarray):
+    """Frechet distance to fixed real statistics via Tr sqrt(S_f S_r) = sum sqrt(eig(R S_f R)), R = S_r^(1/2).
+
+    The same quantity as `frechet_distance` (a test pins it) at a fraction of sqrtm's cost; bootstrap uses it.
+    """
+    root = _psd_sqrt(np.asarray(real_sigma, np.float64))
+    base = float(np.trace(real_sigma))
+
+    def distance(fake_mu: np.ndarray, fake_sigma: np.ndarray) -> float:
+        """Frechet distance of (fake_mu, fake_sigma) to the fixed real statistics."""
+        diff = fake_mu - real_mu
+        eig = np.linalg.eigvalsh(root @ fake_sigma @ root)
+        return float(diff @ diff + np.trace(fake_sigma) + base - 2.0 * np.sqrt(np.clip(eig, 0, None)).sum())
+
+    return distance
+
+
+def bootstrap_fvd(fake: np.ndarray, real_mu: np.ndarray, real_sigma: np.ndarray, num_resamples: int = 100,
+                  seed: int = 0, level: float = 0.95) -> tuple[float, float, np.ndarray]:
+    """CI of FVD from resamples (with replacement, seeded) of the generated videos; real statistics fixed."""
+    rng = np.random.default_rng(seed)
+    distance = fast_frechet_to(real_mu, real_sigma)
+    n = len(fake)
+    samples = np.array([distance(*gaussian_of(fake[rng.integers(0, n, n)])) for _ in range(num_resamples)])
+    return (*bootstrap_interval(distance(*gaussian_of(fake)), samples, level), samples)
+
+
+def per_class_fvd(fake: np.ndarray, fake_classes: list[str | None], real: StatsFile,
+                  min_count: int = 2) -> dict[str, float]:
+    """FVD of each class's generated videos against that class's real statistics (classes present on both sides)."""
+    real_classes = real.class_gaussians(min_count)
+    labels = np.asarray([c or "" for c in fake_classes])
+    out = {}
+    for name, (mu, sigma, _) in real_classes.items():
+        rows = fake[labels == name]
+        if len(rows) >= min_count:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                out[name] = fvd_from_features(rows, mu, sigma)
+    return out

@@ -1,0 +1,286 @@
+"""Runners behind `vidrd-bench stats` and `vidrd-bench score fvd|is`: find videos, extract, score, record."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from vidrd_bench.datasets import manifest
+from vidrd_bench.datasets.video import read_clip
+from vidrd_bench.errors import ProtocolMismatchError, RunStateError, VidrdBenchError
+from vidrd_bench.metrics.base import Detector, load_detector
+from vidrd_bench.metrics.extract import VideoItem, dist_info, extract, init_distributed_from_env
+from vidrd_bench.metrics.fvd import bootstrap_fvd, frechet_distance, per_class_fvd
+from vidrd_bench.metrics.inception_score import bootstrap_is, inception_score
+from vidrd_bench.metrics.stats import StatsFile, load_stats, save_stats, stats_filename
+from vidrd_bench.protocols import PROTOCOLS, FVDProtocol, ISProtocol, Protocol
+from vidrd_bench.results import ResultRecord
+
+UCF_NAME = re.compile(r"^v_(?P<cls>.+)_g\d+_c\d+$")
+VIDEO_SUFFIXES = (".avi", ".mp4", ".mkv", ".webm", ".mov")
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """The device this process uses; under torchrun a bare 'cuda' becomes cuda:LOCAL_RANK."""
+    device = torch.device(device)
+    if device.type == "cuda" and device.index is None:
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+    return device
+
+
+def _protocol(name: str | Protocol, kind: type) -> Protocol:
+    """Look up a protocol by name and check it is the expected kind (FVD or IS)."""
+    proto = PROTOCOLS.get(name) if isinstance(name, str) else name
+    if not isinstance(proto, kind):
+        raise VidrdBenchError(f"Protocol {proto.name!r} is not an {kind.__name__}; pick one of "
+                              f"{', '.join(n for n in PROTOCOLS if isinstance(PROTOCOLS.get(n), kind))}.")
+    return proto
+
+
+def ucf101_class(path: Path) -> str | None:
+    """UCF-101 class from a file name `v_<Class>_gXX_cYY.avi`, else the parent folder name."""
+    match = UCF_NAME.match(path.stem)
+    return match.group("cls") if match else path.parent.name or None
+
+
+def real_items(videos: str | os.PathLike | Sequence[str | os.PathLike],
+               split_file: str | os.PathLike | None = None) -> tuple[list[VideoItem], str]:
+    """The real videos to use, sorted by name, filtered by a trainlist file when one is given or found."""
+    if isinstance(videos, (str, os.PathLike)):
+        root = Path(videos)
+        if not root.is_dir():
+            raise VidrdBenchError(f"Real-video folder {root} does not exist. Pass the UCF-101 folder (UCF-101/ with "
+                                  "class subfolders of v_<Class>_gXX_cYY.avi files) with --videos.")
+        paths = [p for p in root.rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES]
+        split_file = split_file or next(iter(sorted(root.rglob("trainlist01.txt"))), None)
+        where = str(root)
+    else:
+        paths, where = [Path(p) for p in videos], f"{len(videos)} listed files"
+    note = "all videos found (no split file)"
+    if split_file is not None:
+        names = {Path(line.split()[0]).name for line in Path(split_file).read_text().splitlines() if line.strip()}
+        paths = [p for p in paths if p.name in names]
+        note = f"videos named in {Path(split_file).name} ({len(names)} listed, {len(paths)} found)"
+    if not paths:
+        raise VidrdBenchError(f"No real videos found in {where} ({note}). Pass the folder holding the UCF-101 .avi "
+                              "files, and the official trainlist01.txt with --split-file.")
+    paths = sorted(paths, key=lambda p: p.name)
+    return [VideoItem(p, i, ucf101_class(p)) for i, p in enumerate(paths)], f"{where}: {note}"
+
+
+def generated_items(fake_dir: str | os.PathLike, allow_incomplete: bool = False
+                    ) -> tuple[list[VideoItem], dict[str, Any] | None]:
+    """Generated videos from the run's manifest.jsonl (index, class) and its run.json protocol, else *.mp4."""
+    root = Path(fake_dir)
+    run_file, manifest_file = root / manifest.RUN_FILE, root / manifest.MANIFEST_FILE
+    generation = json.loads(run_file.read_text(encoding="utf-8")).get("protocol") if run_file.exists() else None
+    if manifest_file.exists():
+        rows = manifest.read_rows(manifest_file)
+        done = [r for r in rows if r.status == "done"]
+        if len(done) < len(rows) and not allow_incomplete:
+            raise RunStateError(
+                f"{manifest_file} lists {len(rows)} videos but only {len(done)} are done. Finish the run (repeat the "
+                "generate command, it resumes) or pass --allow-incomplete to score the finished ones."
+            )
+        return [VideoItem(root / r.path, r.index, r.class_name) for r in done], generation
+    paths = sorted(root.rglob("*.mp4"))
+    if not paths:
+        raise VidrdBenchError(f"No generated videos in {root}: neither a manifest.jsonl nor any *.mp4 file. Pass the "
+                              "--out folder of `vidrd-bench generate`.")
+    return [VideoItem(p, i, None) for i, p in enumerate(paths)], generation
+
+
+def _size(size: int | tuple[int, int] | None) -> tuple[int, int] | None:
+    """An int resolution or (h, w) pair as (h, w)."""
+    return (size, size) if isinstance(size, int) else (tuple(size) if size is not None else None)
+
+
+def compute_real_stats(videos: str | os.PathLike | Sequence[str | os.PathLike], dataset: str = "ucf101",
+                       protocol: str | FVDProtocol = "fvd-i3d-16f", weights_dir: str | os.PathLike | None = None,
+                       device: str | torch.device = "cpu", batch_size: int = 32, num_workers: int = 4,
+                       out_path: str | os.PathLike | None = None, size: int | tuple[int, int] | None = 256,
+                       split_file: str | os.PathLike | None = None, detector_path: str | os.PathLike | None = None,
+                       keep_features: bool = True, progress: bool = True) -> StatsFile | None:
+    """Real-video statistics: one clip per video from a seeded random offset, short videos discarded and counted.
+
+    Writes `out_path` (rank 0) when given; returns the statistics on rank 0, None on other ranks.
+    """
+    proto = _protocol(protocol, FVDProtocol)
+    device = resolve_device(device)
+    init_distributed_from_env(device)
+    items, note = real_items(videos, split_file)
+    detector = load_detector(proto.detector, weights_dir, device, detector_path, proto.resolution)
+    got = extract(items, detector, batch_size, num_workers, random_offset=True, seed=proto.real_seed,
+                  size=_size(size), skip_short=True, keep_features=keep_features, progress=progress)
+    if got is None:
+        return None
+    feats, classes = got.stats.features()
+    hw = _size(size)
+    clip = f"{proto.num_frames} consecutive frames from a random offset (seed {proto.real_seed})"
+    resized = f", resized to {hw[0]}x{hw[1]}" if hw else ", native resolution"
+    stats = StatsFile(
+        mu=got.stats.mean(), sigma=got.stats.cov(), count=got.stats.count, detector=detector.name,
+        detector_sha256=detector.weights, protocol=proto.to_dict(),
+        source=f"{dataset} {note}; {clip}{resized}; {len(got.skipped)} videos shorter than the clip discarded",
+        features=feats if keep_features else None, classes=[c or "" for c in classes] if keep_features else None,
+        extra={"dataset": dataset, "resolution": list(hw) if hw else None, "skipped_short": len(got.skipped),
+               "num_videos_found": len(items), "random_weights": detector.random_weights},
+    )
+    if out_path is not None:
+        save_stats(out_path, stats)
+    return stats
+
+
+def default_stats_path(dataset: str, protocol: str, size: int | tuple[int, int] | None) -> Path:
+    """Where `vidrd-bench stats` writes by default: ./<dataset>_train_<protocol>_<res>px.npz."""
+    hw = _size(size)
+    return Path(stats_filename(dataset, protocol, hw[0] if hw and hw[0] == hw[1] else None))
+
+
+def _frame_size(items: list[VideoItem], num_frames: int) -> tuple[int, int]:
+    """(h, w) of the first generated video (all are checked again when batched)."""
+    return tuple(read_clip(items[0].path, num_frames).shape[1:3])
+
+
+def _check_real(stats: StatsFile, proto: FVDProtocol, detector: Detector, fake_size: tuple[int, int],
+                where: str) -> None:
+    """Refuse real statistics made by another detector file or at another resolution than the videos."""
+    proto.check_same(stats.protocol, what=f"The real-video statistics in {where}")
+    if stats.detector_sha256 != detector.weights:
+        raise ProtocolMismatchError(
+            f"The real-video statistics in {where} were made with detector files {stats.detector_sha256}, but this "
+            f"run uses {detector.weights}. Features of different detector files are not comparable; recompute the "
+            "statistics with the same files (`vidrd-bench stats`)."
+        )
+    res = stats.extra.get("resolution")
+    if res and tuple(res) != tuple(fake_size):
+        raise ProtocolMismatchError(
+            f"The real-video statistics in {where} were made at {res[0]}x{res[1]} but the generated videos are "
+            f"{fake_size[0]}x{fake_size[1]}. The protocol resizes real videos to the generated resolution; recompute "
+            f"them with `vidrd-bench stats ucf101 --size {fake_size[0]}`."
+        )
+
+
+def _record(metric: str, value: float, higher: bool, n: int, proto: Protocol, generation: dict | None,
+            detector: Detector, ci: tuple[float, float, np.ndarray] | None, seed: int, extra: dict[str, Any],
+            std: float | None = None, level: float = 0.95) -> ResultRecord:
+    """Assemble the result record (with smoke labelling for random-weight detectors)."""
+    label = f"{metric.upper()} ({detector.name})"
+    if detector.random_weights:
+        label += " - random-weight detector, smoke test only, not comparable to published numbers"
+    return ResultRecord.create(
+        metric=metric, value=float(value), higher_is_better=higher, n=n, protocol=proto.to_dict(),
+        generation_protocol=generation, ci_low=ci[0] if ci else None, ci_high=ci[1] if ci else None,
+        ci_level=level if ci else None, std=std, seeds={"bootstrap": seed, "num_resamples": len(ci[2]) if ci else 0},
+        weights=dict(detector.weights), label=label, smoke=detector.random_weights,
+        extra={"detector": detector.name, **extra},
+    )
+
+
+def score_fvd(real: str | os.PathLike, fake_dir: str | os.PathLike, protocol: str | FVDProtocol = "fvd-i3d-16f",
+              weights_dir: str | os.PathLike | None = None, detector_path: str | os.PathLike | None = None,
+              device: str | torch.device = "cpu", batch_size: int = 32, num_workers: int = 4, bootstrap: int = 100,
+              seed: int = 0, out_path: str | os.PathLike | None = None, per_class: bool = True,
+              allow_incomplete: bool = False, progress: bool = True) -> ResultRecord | None:
+    """FVD of the generated videos in `fake_dir` against a statistics file or a folder of real videos."""
+    proto = _protocol(protocol, FVDProtocol)
+    device = resolve_device(device)
+    init_distributed_from_env(device)
+    items, generation = generated_items(fake_dir, allow_incomplete)
+    fake_size = _frame_size(items, proto.num_frames)
+    if Path(real).is_dir():
+        real_stats = compute_real_stats(real, protocol=proto, weights_dir=weights_dir, device=device,
+                                        batch_size=batch_size, num_workers=num_workers, size=fake_size,
+                                        detector_path=detector_path, progress=progress)
+        real_desc = {"real_videos": str(real)}
+    else:
+        real_stats = load_stats(real, proto) if dist_info()[0] == 0 else None
+        real_desc = {"real_stats": str(real)}
+    detector = load_detector(proto.detector, weights_dir, device, detector_path, proto.resolution)
+    if real_stats is not None:
+        _check_real(real_stats, proto, detector, fake_size, str(real))
+    got = extract(items, detector, batch_size, num_workers, progress=progress)
+    if got is None:
+        return None
+    feats, classes = got.stats.features()
+    value = frechet_distance(got.stats.mean(), got.stats.cov(), real_stats.mu, real_stats.sigma)
+    ci = bootstrap_fvd(feats, real_stats.mu, real_stats.sigma, bootstrap, seed) if bootstrap > 0 else None
+    extra: dict[str, Any] = {**real_desc, "real_count": real_stats.count, "real_source": real_stats.source,
+                             "fake_dir": str(fake_dir), "resolution": list(fake_size)}
+    if per_class and any(classes):
+        by_class = per_class_fvd(feats, classes, real_stats)
+        if by_class:
+            extra["per_class_fvd"] = by_class
+            extra["per_class_fvd_mean"] = float(np.mean(list(by_class.values())))
+    record = _record("fvd", value, False, got.stats.count, proto, generation, detector, ci, seed, extra)
+    if out_path is not None:
+        record.save(out_path)
+    return record
+
+
+def score_is(fake_dir: str | os.PathLike, protocol: str | ISProtocol = "is-c3d-ucf101",
+             weights_dir: str | os.PathLike | None = None, detector_path: str | os.PathLike | None = None,
+             device: str | torch.device = "cpu", batch_size: int = 32, num_workers: int = 4, bootstrap: int = 100,
+             seed: int = 0, out_path: str | os.PathLike | None = None, allow_incomplete: bool = False,
+             progress: bool = True) -> ResultRecord | None:
+    """Inception Score (C3D, 10 splits in manifest order) of the generated videos in `fake_dir`."""
+    proto = _protocol(protocol, ISProtocol)
+    device = resolve_device(device)
+    init_distributed_from_env(device)
+    items, generation = generated_items(fake_dir, allow_incomplete)
+    detector = load_detector(proto.detector, weights_dir, device, detector_path, proto.resolution)
+    got = extract(items, detector, batch_size, num_workers, progress=progress)
+    if got is None:
+        return None
+    probs = got.stats.features()[0].astype(np.float64)
+    mean, std = inception_score(probs, proto.num_splits)
+    ci = bootstrap_is(probs, proto.num_splits, bootstrap, seed) if bootstrap > 0 else None
+    extra = {"fake_dir": str(fake_dir), "num_splits": proto.num_splits}
+    record = _record("is", mean, True, len(probs), proto, generation, detector, ci, seed, extra, std=std)
+    if out_path is not None:
+        record.save(out_path)
+    return record
+
+
+def benchmark_detectors(device: str | torch.device = "cpu", batch_size: int = 32, tiny: bool = False,
+                        iters: int = 3, size: int = 256) -> list[dict[str, Any]]:
+    """I3D and C3D throughput (videos/s) on uint8 16-frame size x size clips, random weights, protocol sizes.
+
+    Full-size architectures unless `tiny`; timings exclude decoding (that runs in DataLoader workers).
+    """
+    import time
+
+    from vidrd_bench.metrics.base import Detector, init_random
+    from vidrd_bench.metrics.c3d import C3D, C3DClassifier, tiny_c3d
+    from vidrd_bench.metrics.i3d import I3DDetector, InceptionI3d, tiny_i3d
+
+    device = torch.device(device)
+    i3d = tiny_i3d() if tiny else init_random(InceptionI3d())
+    c3d = tiny_c3d() if tiny else C3DClassifier(init_random(C3D()), torch.full((3, 16, 128, 128), 100.0))
+    detectors = [I3DDetector("i3d (random)", i3d, num_frames=16, feature_dim=400, feature="logits", weights={},
+                             random_weights=True, device=device),
+                 Detector("c3d (random)", c3d, num_frames=16, feature_dim=101, feature="probs", weights={},
+                          random_weights=True, device=device)]
+    videos = torch.randint(0, 256, (batch_size, 3, 16, size, size), dtype=torch.uint8)
+    videos = videos.pin_memory() if device.type == "cuda" else videos
+    rows = []
+    for det in detectors:
+        det(videos)  # warm-up (cudnn autotuning, allocator)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        start = time.perf_counter()
+        for _ in range(iters):
+            det(videos)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        per_batch = (time.perf_counter() - start) / iters
+        rows.append({"detector": det.name, "input": f"{batch_size} x 16 x {size}x{size} uint8",
+                     "ms_per_batch": round(per_batch * 1e3, 2), "videos_per_s": round(batch_size / per_batch, 1),
+                     "s_for_10k": round(10_000 * per_batch / batch_size, 1)})
+    return rows

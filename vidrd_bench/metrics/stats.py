@@ -1,0 +1,163 @@
+"""Streaming feature statistics (float64 running sums) and the `.npz` statistics files FVD reuses.
+
+Decision: mean and covariance always come from running sums (sum and sum of outer products, float64),
+so they never need the features in memory. The per-video features themselves (float32, 10K x 400 = 16 MB)
+are kept as well by default, because bootstrap intervals and per-class FVD resample them; pass
+keep_features=False to drop them. A statistics file stores mu, sigma and count, and, when kept, the real
+features with their class names, from which per-class statistics are derived on load.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vidrd_bench.errors import VidrdBenchError
+from vidrd_bench.io import atomic_path
+from vidrd_bench.protocols import Protocol
+
+STATS_FORMAT = "vidrd-bench/feature-stats/v1"
+
+
+class FeatureStats:
+    """Running count, sum and sum of outer products of feature vectors; optionally keeps the vectors."""
+
+    def __init__(self, dim: int, keep_features: bool = True):
+        self.dim = dim
+        self.keep_features = keep_features
+        self.count = 0
+        self.total = np.zeros(dim, np.float64)
+        self.outer = np.zeros((dim, dim), np.float64)
+        self._features: list[np.ndarray] = []
+        self._order: list[np.ndarray] = []
+        self._classes: list[str | None] = []
+
+    def update(self, features: np.ndarray, order: np.ndarray | None = None,
+               classes: list[str | None] | None = None) -> None:
+        """Add a batch (B, dim); `order` sorts kept features (e.g. manifest index), `classes` labels them."""
+        x = np.asarray(features, dtype=np.float64).reshape(-1, self.dim)
+        self.count += x.shape[0]
+        self.total += x.sum(axis=0)
+        self.outer += x.T @ x
+        if self.keep_features:
+            start = self.count - x.shape[0]
+            self._features.append(x.astype(np.float32))
+            self._order.append(np.arange(start, self.count) if order is None else np.asarray(order))
+            self._classes.extend(classes if classes is not None else [None] * x.shape[0])
+
+    def merge(self, other: "FeatureStats") -> "FeatureStats":
+        """Add another shard's statistics (e.g. gathered from another rank) into this one."""
+        self.count += other.count
+        self.total += other.total
+        self.outer += other.outer
+        self._features += other._features
+        self._order += other._order
+        self._classes += other._classes
+        return self
+
+    def mean(self) -> np.ndarray:
+        """Mean feature vector (float64)."""
+        return self.total / max(self.count, 1)
+
+    def cov(self) -> np.ndarray:
+        """Unbiased covariance (N - 1 denominator, as np.cov), float64."""
+        if self.count < 2:
+            raise VidrdBenchError(f"Covariance needs at least 2 videos, got {self.count}. Score more videos.")
+        mu = self.mean()
+        return (self.outer - self.count * np.outer(mu, mu)) / (self.count - 1)
+
+    def features(self) -> tuple[np.ndarray, list[str | None]]:
+        """Kept features sorted by their order key, with their class names."""
+        if not self.keep_features or not self._features:
+            return np.zeros((0, self.dim), np.float32), []
+        order = np.concatenate(self._order)
+        idx = np.argsort(order, kind="stable")
+        return np.concatenate(self._features)[idx], [self._classes[i] for i in idx]
+
+
+def gaussian_of(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and covariance (np.cov, N - 1) of a feature matrix, in float64."""
+    x = np.asarray(features, dtype=np.float64)
+    return x.mean(axis=0), np.cov(x, rowvar=False)
+
+
+@dataclass
+class StatsFile:
+    """Contents of a statistics file: Gaussian of real features plus provenance (and optional features)."""
+
+    mu: np.ndarray
+    sigma: np.ndarray
+    count: int
+    detector: str
+    detector_sha256: dict[str, str]
+    protocol: dict[str, Any]
+    source: str
+    features: np.ndarray | None = None
+    classes: list[str] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def class_gaussians(self, min_count: int = 2) -> dict[str, tuple[np.ndarray, np.ndarray, int]]:
+        """Per-class (mu, sigma, count) from the stored features; empty when the file holds none."""
+        if self.features is None or not self.classes:
+            return {}
+        labels = np.asarray(self.classes)
+        out = {}
+        for name in sorted(set(self.classes)):
+            rows = self.features[labels == name]
+            if len(rows) >= min_count:
+                out[name] = (*gaussian_of(rows), len(rows))
+        return out
+
+
+def stats_filename(dataset: str, protocol: Protocol | str, resolution: int | None = None) -> str:
+    """Clean-fid style name carrying the protocol: e.g. `ucf101_train_fvd-i3d-16f_256px.npz`."""
+    name = protocol if isinstance(protocol, str) else protocol.name
+    res = f"_{resolution}px" if resolution else ""
+    return re.sub(r"[^A-Za-z0-9_.-]", "-", f"{dataset}_train_{name}{res}.npz")
+
+
+def save_stats(path: str | os.PathLike, stats: StatsFile) -> Path:
+    """Write a statistics file atomically (npz; protocol and provenance as JSON strings)."""
+    arrays: dict[str, Any] = {
+        "format": np.array(STATS_FORMAT), "mu": stats.mu, "sigma": stats.sigma, "count": np.array(stats.count),
+        "detector": np.array(stats.detector), "detector_sha256": np.array(json.dumps(stats.detector_sha256)),
+        "protocol": np.array(json.dumps(stats.protocol, sort_keys=True)), "source": np.array(stats.source),
+        "extra": np.array(json.dumps(stats.extra)),
+    }
+    if stats.features is not None:
+        arrays["features"] = stats.features.astype(np.float32)
+        arrays["classes"] = np.array([c or "" for c in (stats.classes or [""] * len(stats.features))])
+    path = Path(path)
+    with atomic_path(path, suffix=".tmp.npz") as tmp:
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+    return path
+
+
+def load_stats(path: str | os.PathLike, protocol: Protocol | None = None) -> StatsFile:
+    """Read a statistics file; with `protocol`, refuse one made under another (ProtocolMismatchError)."""
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            d = {k: data[k] for k in data.files}
+    except (OSError, ValueError) as e:
+        raise VidrdBenchError(f"Statistics file {path} cannot be read ({e}). Recompute it with "
+                              "`vidrd-bench stats ucf101 --videos PATH`.") from None
+    if str(d.get("format", "")) != STATS_FORMAT:
+        raise VidrdBenchError(f"{path} is not a vidrd-bench statistics file (no format {STATS_FORMAT!r}). "
+                              "Recompute it with `vidrd-bench stats ucf101 --videos PATH`.")
+    stats = StatsFile(
+        mu=d["mu"], sigma=d["sigma"], count=int(d["count"]), detector=str(d["detector"]),
+        detector_sha256=json.loads(str(d["detector_sha256"])), protocol=json.loads(str(d["protocol"])),
+        source=str(d["source"]), features=d.get("features"),
+        classes=[str(c) for c in d["classes"]] if "classes" in d else None, extra=json.loads(str(d["extra"])),
+    )
+    if protocol is not None:
+        protocol.check_same(stats.protocol, what=f"The real-video statistics in {path}")
+    return stats
