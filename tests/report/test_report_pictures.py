@@ -1,0 +1,106 @@
+"""Contact sheets from tiny real mp4 files, and the self-contained HTML report."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import re
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from report_fixtures import make_record, paper_run
+from vidrd_bench.datasets.video import write_video
+from vidrd_bench.errors import VideoError
+from vidrd_bench.report.html import bar_chart_svg, report_runs, write_html_report
+from vidrd_bench.report.pictures import GAP, LABEL_WIDTH, TITLE_HEIGHT, contact_sheet, sample_videos, write_contact_sheet
+from vidrd_bench.report.published import load_published
+from vidrd_bench.report.regression import compare
+
+CLASSES = ["Diving", "Knitting", "Archery"]
+
+
+def _color(video: int, frame: int) -> tuple[int, int, int]:
+    """The flat colour of one frame of one test video."""
+    return (30 * video + 10, 25 * frame, 200)
+
+
+def _write_run(root, with_manifest: bool = True):
+    """Six 8-frame 32x48 videos, two per class, each frame one flat colour; optional manifest.jsonl."""
+    rows = []
+    for i in range(6):
+        frames = np.stack([np.full((32, 48, 3), _color(i, t), np.uint8) for t in range(8)])
+        rel = f"videos/{CLASSES[i % 3]}/{i:05d}.mp4"
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        write_video(root / rel, frames, fps=8)
+        rows.append({"index": i, "class": CLASSES[i % 3], "prompt": f"p{i}", "seed": 42 + i, "path": rel})
+    if with_manifest:
+        (root / "manifest.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return rows
+
+
+def test_contact_sheet_size_and_frames(tmp_path):
+    """3 classes x 1 video, 4 frames of 16 px height (24 px wide at 3:2), GAP apart: exact size and placement."""
+    _write_run(tmp_path)
+    videos = sample_videos(tmp_path, videos_per_class=1)
+    assert [(v.klass, v.path.name) for v in videos] == [("Archery", "00002.mp4"), ("Diving", "00000.mp4"),
+                                                        ("Knitting", "00001.mp4")]
+    out = write_contact_sheet(tmp_path, tmp_path / "sheet.png", videos_per_class=1, frames_per_video=4, thumb_height=16)
+    sheet = np.asarray(Image.open(out).convert("RGB"))
+    assert sheet.shape == (TITLE_HEIGHT + 3 * (16 + GAP), LABEL_WIDTH + 4 * (24 + GAP), 3)
+    for row, video in enumerate([2, 0, 1]):
+        for col, frame in enumerate([0, 2, 5, 7]):
+            y, x = TITLE_HEIGHT + row * (16 + GAP), LABEL_WIDTH + col * (24 + GAP)
+            assert (sheet[y:y + 16, x:x + 24] == _color(video, frame)).all()
+            assert (sheet[y + 16:y + 16 + GAP, x:x + 24] == 255).all()
+
+
+def test_two_per_class_without_manifest_uses_folder_names(tmp_path):
+    """No manifest: *.mp4 found recursively, class from the parent folder; two rows per class."""
+    _write_run(tmp_path, with_manifest=False)
+    videos = sample_videos(tmp_path, videos_per_class=2)
+    assert [v.klass for v in videos] == ["Archery", "Archery", "Diving", "Diving", "Knitting", "Knitting"]
+    size = contact_sheet(videos, frames_per_video=3, thumb_height=8).size
+    assert size == (LABEL_WIDTH + 3 * (12 + GAP), TITLE_HEIGHT + 6 * (8 + GAP))
+
+
+def test_manifest_rows_without_files_are_skipped_and_empty_runs_refused(tmp_path):
+    """A half-written run shows the videos it has; a folder with none is a clear error."""
+    rows = _write_run(tmp_path)
+    (tmp_path / rows[0]["path"]).unlink()
+    videos = sample_videos(tmp_path, videos_per_class=2)
+    assert [v.path.name for v in videos if v.klass == "Diving"] == ["00003.mp4"]
+    with pytest.raises(VideoError, match="No video files found"):
+        sample_videos(tmp_path / "videos" / "nothing-here")
+
+
+def _embedded_pngs(page: str) -> list[Image.Image]:
+    """Decode every base64 PNG embedded in the page."""
+    return [Image.open(io.BytesIO(base64.b64decode(m))) for m in re.findall(r'src="data:image/png;base64,([^"]+)"', page)]
+
+
+def test_html_report_holds_table_per_class_chart_and_images(tmp_path):
+    """The page has the table, decisions, per-class SVGs (from per_class and per_class_fvd) and the sheet inline."""
+    _write_run(tmp_path)
+    sheet = contact_sheet(sample_videos(tmp_path), frames_per_video=2, thumb_height=8)
+    cur = [make_record("fvd", 390.0, ci_low=381.0, ci_high=399.0, extra={"per_class_fvd": {"Diving": 1.0}}),
+           make_record("is", 38.9, std=0.45)]
+    report = compare(paper_run(), cur, {}, "base.json", "cur.json")
+    out = write_html_report(tmp_path / "r.html", report_runs(report), load_published(), report, {"run": sheet})
+    page = out.read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>") and page.count("<table") == 3
+    assert "FAIL — regression" in page and "baseline: base.json" in page and "current: cur.json" in page
+    assert "VidRD (with fine-tuned VAE)" in page and "‡ VideoFactory" in page
+    assert page.count("<svg") == 2
+    assert [img.size for img in _embedded_pngs(page)] == [sheet.size]
+    assert 'src="http' not in page and "<link" not in page
+
+
+def test_bar_chart_sorted_best_first_with_escaped_names():
+    """Bars ascend by FVD; class names are escaped; bar lengths scale with the value."""
+    svg = bar_chart_svg({"B<&>": 200.0, "A": 100.0}, "t", width=340, bar_height=12)
+    assert svg.index(">A<") < svg.index(">B&lt;&amp;&gt;<")
+    widths = [float(w) for w in re.findall(r'<rect x="170" y="\d+" width="([\d.]+)"', svg)]
+    assert widths == [50.0, 100.0]

@@ -1,0 +1,118 @@
+"""Contact sheets: one PNG per run, a row per sampled video (grouped by class), evenly spaced frames across."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from vidrd_bench.datasets.video import read_video
+from vidrd_bench.errors import VideoError
+from vidrd_bench.io import atomic_path
+
+TITLE_HEIGHT = 24
+LABEL_WIDTH = 160
+GAP = 2
+BACKGROUND = (255, 255, 255)
+INK = (20, 20, 20)
+
+
+@dataclass(frozen=True)
+class SampledVideo:
+    """One video chosen for a contact sheet: its class, file and prompt (empty when unknown)."""
+
+    klass: str
+    path: Path
+    prompt: str = ""
+
+
+def _manifest_rows(run_dir: Path) -> list[dict] | None:
+    """Rows of run_dir/manifest.jsonl in index order, or None when the run has no manifest."""
+    manifest = run_dir / "manifest.jsonl"
+    if not manifest.is_file():
+        return None
+    rows = []
+    for n, line in enumerate(manifest.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError as e:
+            raise VideoError(f"{manifest} line {n} is not JSON ({e}); the run's manifest is damaged: re-run "
+                             "`vidrd-bench generate` on the same folder to rewrite it.") from None
+    return sorted(rows, key=lambda r: r.get("index", 0))
+
+
+def sample_videos(run_dir: str | os.PathLike, videos_per_class: int = 1, max_rows: int = 128) -> list[SampledVideo]:
+    """The first `videos_per_class` finished videos of each class (manifest order, else *.mp4 by name), capped."""
+    run_dir = Path(run_dir)
+    rows = _manifest_rows(run_dir)
+    if rows is None:
+        rows = [{"class": p.parent.name if p.parent != run_dir else p.stem, "path": str(p)}
+                for p in sorted(run_dir.rglob("*.mp4"))]
+    taken: dict[str, int] = {}
+    chosen: list[SampledVideo] = []
+    for row in rows:
+        path = Path(row.get("path", ""))
+        path = path if path.is_absolute() else run_dir / path
+        klass = str(row.get("class", "?"))
+        planned = row.get("status", "done") != "done"
+        if planned or taken.get(klass, 0) >= videos_per_class or not path.is_file():
+            continue
+        taken[klass] = taken.get(klass, 0) + 1
+        chosen.append(SampledVideo(klass, path, str(row.get("prompt", ""))))
+    if not chosen:
+        raise VideoError(f"No video files found in {run_dir} (looked for manifest.jsonl rows, else *.mp4). "
+                         "Pass the output folder of `vidrd-bench generate`.")
+    return sorted(chosen, key=lambda v: v.klass)[:max_rows]
+
+
+def _frame_indices(total: int, count: int) -> list[int]:
+    """`count` evenly spaced frame indices from the first to the last frame."""
+    return [int(i) for i in np.linspace(0, total - 1, num=count).round()]
+
+
+def _fit(text: str, draw: ImageDraw.ImageDraw, font, width: int) -> str:
+    """Shorten text with an ellipsis until it fits `width` pixels."""
+    if draw.textlength(text, font=font) <= width:
+        return text
+    while text and draw.textlength(text + "…", font=font) > width:
+        text = text[:-1]
+    return text + "…"
+
+
+def contact_sheet(videos: list[SampledVideo], frames_per_video: int = 6, thumb_height: int = 64,
+                  title: str = "") -> Image.Image:
+    """A grid image: title band on top, then per video its class label and `frames_per_video` thumbnails.
+
+    Thumbnails keep the first video's aspect ratio and are GAP pixels apart; size is
+    (LABEL_WIDTH + frames * (thumb_w + GAP), TITLE_HEIGHT + len(videos) * (thumb_height + GAP)).
+    """
+    clips = [read_video(v.path) for v in videos]
+    h, w = clips[0].shape[1:3]
+    thumb_w = max(1, round(thumb_height * w / h))
+    size = (LABEL_WIDTH + frames_per_video * (thumb_w + GAP), TITLE_HEIGHT + len(videos) * (thumb_height + GAP))
+    sheet = Image.new("RGB", size, BACKGROUND)
+    draw, font = ImageDraw.Draw(sheet), ImageFont.load_default()
+    draw.text((4, 6), _fit(title, draw, font, sheet.width - 8), fill=INK, font=font)
+    for row, (video, frames) in enumerate(zip(videos, clips)):
+        top = TITLE_HEIGHT + row * (thumb_height + GAP)
+        draw.text((4, top + thumb_height // 2 - 6), _fit(video.klass, draw, font, LABEL_WIDTH - 8), fill=INK, font=font)
+        for col, t in enumerate(_frame_indices(len(frames), frames_per_video)):
+            thumb = Image.fromarray(frames[t]).resize((thumb_w, thumb_height), Image.Resampling.BILINEAR)
+            sheet.paste(thumb, (LABEL_WIDTH + col * (thumb_w + GAP), top))
+    return sheet
+
+
+def write_contact_sheet(run_dir: str | os.PathLike, out_png: str | os.PathLike, videos_per_class: int = 1,
+                        frames_per_video: int = 6, thumb_height: int = 64, max_rows: int = 128) -> Path:
+    """Sample a run's videos and save their contact sheet as a PNG, atomically."""
+    videos = sample_videos(run_dir, videos_per_class, max_rows)
+    sheet = contact_sheet(videos, frames_per_video, thumb_height, title=f"{Path(run_dir).name}: {len(videos)} videos")
+    with atomic_path(out_png, suffix=".tmp.png") as tmp:
+        sheet.save(tmp, format="PNG")
+    return Path(out_png)

@@ -1,0 +1,261 @@
+"""Comparison tables: our runs beside the VidRD paper's published UCF-101 rows, as md, csv, latex or html."""
+
+from __future__ import annotations
+
+import html
+import math
+from pathlib import Path
+from typing import Iterable
+
+import pandas as pd
+
+from vidrd_bench.errors import VidrdBenchError
+from vidrd_bench.protocols import PROTOCOLS
+from vidrd_bench.report.published import PAPER_GENERATION, PAPER_METRICS
+from vidrd_bench.results import ResultRecord
+
+FORMATS = ("md", "csv", "latex", "html")
+METRICS = ("fvd", "is")
+RAW_COLUMNS = [
+    "method", "kind", "train_videos_m", "is", "is_ci_low", "is_ci_high", "is_std", "fvd", "fvd_ci_low",
+    "fvd_ci_high", "fvd_std", "ci_level", "n_videos", "generation_protocol", "fvd_protocol", "is_protocol",
+    "protocol_differs", "smoke", "note", "source",
+]
+SMOKE_MARK = "SMOKE — not a score"
+# Per-format spellings of the marks, arrows and the missing-value dash.
+TOKENS = {
+    "md": {"pm": "±", "dagger": "†", "ddagger": "‡", "up": "↑", "down": "↓", "none": "—", "smoke": SMOKE_MARK},
+    "html": {"pm": "±", "dagger": "†", "ddagger": "‡", "up": "↑", "down": "↓", "none": "—", "smoke": SMOKE_MARK},
+    "latex": {"pm": r"$\pm$", "dagger": r"$^\dagger$", "ddagger": r"$^\ddagger$", "up": r"$\uparrow$",
+              "down": r"$\downarrow$", "none": "--", "smoke": "SMOKE --- not a score"},
+}
+NUMERIC_DISPLAY = ("Train videos (M)", "IS", "FVD")
+
+
+def run_key(record: ResultRecord) -> tuple[str, str]:
+    """A run = generation protocol + videos folder (extra['fake_dir'], as `score` writes), else + label."""
+    gen = (record.generation_protocol or {}).get("name", "")
+    return (str(record.extra.get("fake_dir") or record.label or "(unlabelled)"), gen)
+
+
+def run_name(run: dict[str, ResultRecord]) -> str:
+    """A row's method name: the label its records share, else the name of their videos folder."""
+    labels = {r.label for r in run.values()}
+    first = next(iter(run.values()))
+    if len(labels) == 1 and first.label:
+        return first.label
+    return Path(str(first.extra.get("fake_dir", ""))).name or " + ".join(sorted(labels))
+
+
+def group_runs(records: Iterable[ResultRecord]) -> dict[tuple[str, str], dict[str, ResultRecord]]:
+    """Group records into runs keyed by run_key, each holding at most one record per metric."""
+    runs: dict[tuple[str, str], dict[str, ResultRecord]] = {}
+    for rec in records:
+        if rec.metric not in METRICS:
+            raise VidrdBenchError(
+                f"Result {rec.label!r} has metric {rec.metric!r}; tables hold {' and '.join(METRICS)} only. "
+                "Pass the JSON files written by `vidrd-bench score fvd` / `score is`."
+            )
+        run = runs.setdefault(run_key(rec), {})
+        if rec.metric in run:
+            name, gen = run_key(rec)
+            raise VidrdBenchError(
+                f"Two {rec.metric!r} results belong to the same run ({name!r}, generation protocol {gen or 'none'!r}), "
+                "but a table row holds one run. Pass only one of the files, or tabulate the two runs separately."
+            )
+        run[rec.metric] = rec
+    return runs
+
+
+def protocol_differences(run: dict[str, ResultRecord]) -> list[str]:
+    """Names of this run's protocols that are not exactly the paper's (generation protocol absent = not judged)."""
+    differs: list[str] = []
+    gen = next((r.generation_protocol for r in run.values() if r.generation_protocol), None)
+    if gen is not None and gen != PROTOCOLS.get(PAPER_GENERATION).to_dict():
+        differs.append(gen.get("name", "?"))
+    for metric, rec in run.items():
+        if rec.protocol != PROTOCOLS.get(PAPER_METRICS[metric]).to_dict():
+            differs.append(rec.protocol.get("name", "?"))
+    return differs
+
+
+def _source(rec: ResultRecord) -> str:
+    """Provenance of one of our rows: package version, short commit, date."""
+    text = f"vidrd-bench {rec.version}".strip()
+    if rec.git_commit:
+        text += f" @ {rec.git_commit[:7]}"
+    return text + (f", {rec.date[:10]}" if rec.date else "")
+
+
+def _run_row(label: str, run: dict[str, ResultRecord]) -> dict:
+    """One raw table row for one of our runs."""
+    first = run.get("fvd") or run["is"]
+    gen = next((r.generation_protocol for r in run.values() if r.generation_protocol), None)
+    row: dict = {"method": label, "kind": "ours", "n_videos": first.n, "smoke": any(r.smoke for r in run.values()),
+                 "generation_protocol": (gen or {}).get("name", ""), "note": "", "source": _source(first),
+                 "protocol_differs": ", ".join(protocol_differences(run))}
+    for metric in METRICS:
+        rec = run.get(metric)
+        row[metric] = rec.value if rec else math.nan
+        row[f"{metric}_protocol"] = rec.protocol.get("name", "") if rec else ""
+        for part in ("ci_low", "ci_high", "std"):
+            value = getattr(rec, part) if rec else None
+            row[f"{metric}_{part}"] = math.nan if value is None else value
+        if rec and rec.ci_level is not None:
+            row["ci_level"] = rec.ci_level
+    return row
+
+
+def named_runs(records: Iterable[ResultRecord]) -> dict[str, dict[str, ResultRecord]]:
+    """Runs by display name (run_name); a name shared by runs of different generation protocols gets it appended."""
+    out: dict[str, dict[str, ResultRecord]] = {}
+    for (_, gen), run in group_runs(records).items():
+        name = run_name(run)
+        out[f"{name} ({gen or 'no generation protocol'})" if name in out else name] = run
+    return out
+
+
+def build_table(records: Iterable[ResultRecord], published: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Raw comparison table of the given records (grouped into runs) and the published rows."""
+    return table_from_runs(named_runs(records), published)
+
+
+def table_from_runs(runs: dict[str, dict[str, ResultRecord]], published: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Raw table: one row per named run plus published rows, sorted by FVD ascending (no FVD last), then method."""
+    ours = pd.DataFrame([_run_row(name, run) for name, run in runs.items()], columns=RAW_COLUMNS)
+    frames = [ours]
+    if published is not None and len(published):
+        pub = published.assign(kind="published", protocol_differs="", smoke=False, generation_protocol="",
+                               fvd_protocol="", is_protocol="")
+        frames.append(pub.reindex(columns=RAW_COLUMNS))
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        raise VidrdBenchError("Nothing to tabulate: no result records were given and published rows are off.")
+    table = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    table["smoke"] = table["smoke"].astype(bool)
+    table["n_videos"] = table["n_videos"].astype("Int64")
+    for col in ("generation_protocol", "fvd_protocol", "is_protocol", "protocol_differs", "note", "source"):
+        table[col] = table[col].fillna("").astype(str)
+    table = table.sort_values(["fvd", "method"], na_position="last", kind="stable")
+    return table.reset_index(drop=True)
+
+
+def _number(value: float, tok: dict[str, str], digits: int = 2) -> str:
+    """A number with fixed decimals, or the missing-value dash."""
+    return tok["none"] if pd.isna(value) else f"{value:.{digits}f}"
+
+
+def format_score(value: float | None, lo: float | None, hi: float | None, std: float | None,
+                 pm: str = "±", none: str = "—") -> str:
+    """'v [lo, hi]' with a confidence interval, 'v ± s' with a std only, 'v' otherwise; `none` when missing."""
+    missing = [v is None or pd.isna(v) for v in (value, lo, hi, std)]
+    if missing[0]:
+        return none
+    if not missing[1] and not missing[2]:
+        return f"{value:.2f} [{lo:.2f}, {hi:.2f}]"
+    return f"{value:.2f}" if missing[3] else f"{value:.2f} {pm} {std:.2f}"
+
+
+def _score(row: pd.Series, metric: str, tok: dict[str, str]) -> str:
+    """One score cell of a raw table row."""
+    parts = [row[metric], row[f"{metric}_ci_low"], row[f"{metric}_ci_high"], row[f"{metric}_std"]]
+    return format_score(*parts, pm=tok["pm"], none=tok["none"])
+
+
+def _tex(text: str) -> str:
+    """Escape LaTeX's special characters in user-provided text (labels, sources, notes)."""
+    out = text.replace("\\", r"\textbackslash{}")
+    for ch in "&%$#_{}":
+        out = out.replace(ch, "\\" + ch)
+    return out.replace("~", r"\textasciitilde{}").replace("^", r"\textasciicircum{}")
+
+
+def _method(row: pd.Series, tok: dict[str, str], esc) -> str:
+    """Method name with its marks: † protocol differs, ‡ published note, and the smoke label."""
+    text = esc(row["method"])
+    if row["protocol_differs"]:
+        text += tok["dagger"]
+    if row["note"]:
+        text += tok["ddagger"]
+    return text + (f" [{tok['smoke']}]" if row["smoke"] else "")
+
+
+def _protocol(row: pd.Series, tok: dict[str, str]) -> str:
+    """'generation / FVD / IS' protocol names of our rows; 'paper' for published rows."""
+    if row["kind"] == "published":
+        return "paper"
+    names = [row["generation_protocol"], row["fvd_protocol"], row["is_protocol"]]
+    return " / ".join(n or tok["none"] for n in names)
+
+
+def display_frame(table: pd.DataFrame, fmt: str) -> tuple[pd.DataFrame, list[str]]:
+    """Human-readable cells and the footnotes that apply, in the spelling of `fmt` (md, html or latex)."""
+    tok = TOKENS[fmt]
+    esc = _tex if fmt == "latex" else str
+    shown = pd.DataFrame({
+        "Method": [_method(r, tok, esc) for _, r in table.iterrows()],
+        "Train videos (M)": [_number(v, tok, 1) for v in table["train_videos_m"]],
+        "IS": [_score(r, "is", tok) for _, r in table.iterrows()],
+        "FVD": [_score(r, "fvd", tok) for _, r in table.iterrows()],
+        "Protocol": [esc(_protocol(r, tok)) for _, r in table.iterrows()],
+        "Source": [esc(s) for s in table["source"]],
+    })
+    shown = shown.rename(columns={"IS": f"IS {tok['up']}", "FVD": f"FVD {tok['down']}"})
+    return shown, _footnotes(table, tok, esc)
+
+
+def _footnotes(table: pd.DataFrame, tok: dict[str, str], esc) -> list[str]:
+    """Explanations of sorting, intervals and every mark used in the table."""
+    notes = [f"FVD {tok['down']} lower is better, IS {tok['up']} higher is better; rows sorted by FVD ascending "
+             "(rows without FVD last)."]
+    ours = table[table["kind"] == "ours"]
+    if len(ours):
+        levels = sorted({f"{v:.0%}" for v in ours["ci_level"].dropna()})
+        level = esc("/".join(levels)) + " " if levels else ""
+        notes.append(f"Our rows: v [lo, hi] = score with its {level}bootstrap confidence interval; v {tok['pm']} s "
+                     "= mean and std over IS splits. Protocol = generation / FVD / IS protocol names.")
+    paper = " / ".join([PAPER_GENERATION, PAPER_METRICS["fvd"], PAPER_METRICS["is"]])
+    if table["protocol_differs"].astype(bool).any():
+        notes.append(f"{tok['dagger']} Protocol differs from the paper's ({paper}): not comparable with the "
+                     "published rows.")
+    for _, row in table[table["note"].astype(bool)].iterrows():
+        notes.append(f"{tok['ddagger']} {esc(row['method'])}: {esc(row['note'])}.")
+    if table["smoke"].any():
+        notes.append(f"{tok['smoke']}: a pipeline check with tiny random-weight models; its numbers say nothing "
+                     "about any model.")
+    return notes
+
+
+def markdown_table(df: pd.DataFrame, right: Iterable[str] = ()) -> str:
+    """A GitHub-flavoured markdown table with padded columns; columns in `right` are right-aligned."""
+    right = set(right)
+    body = [[str(v).replace("|", "\\|") for v in row] for row in df.itertuples(index=False)]
+    cells = [[str(c) for c in df.columns]] + body
+    widths = [max(3, *(len(r[i]) for r in cells)) for i in range(len(df.columns))]
+
+    def line(row: list[str]) -> str:
+        """One padded table line."""
+        padded = [c.rjust(w) if col in right else c.ljust(w) for c, w, col in zip(row, widths, df.columns)]
+        return "| " + " | ".join(padded) + " |"
+
+    rule = ["-" * (w - 1) + ":" if col in right else "-" * w for w, col in zip(widths, df.columns)]
+    return "\n".join([line(cells[0]), line(rule)] + [line(r) for r in cells[1:]]) + "\n"
+
+
+def render_table(table: pd.DataFrame, fmt: str) -> str:
+    """Text of the table in one of FORMATS; csv keeps the raw columns, the others show readable cells and footnotes."""
+    if fmt not in FORMATS:
+        raise VidrdBenchError(f"Unknown table format {fmt!r}; choose one of {', '.join(FORMATS)}.")
+    if fmt == "csv":
+        return table.to_csv(index=False, lineterminator="\n")
+    shown, notes = display_frame(table, fmt)
+    right = [c for c in shown.columns if c.startswith(NUMERIC_DISPLAY)]
+    if fmt == "md":
+        return markdown_table(shown, right) + "\n" + "".join(f"- {n}\n" for n in notes)
+    if fmt == "html":
+        body = shown.to_html(index=False, escape=True, border=0, classes="vidrd-table")
+        items = "".join(f"<li>{html.escape(n)}</li>\n" for n in notes)
+        return f'{body}\n<ul class="vidrd-footnotes">\n{items}</ul>\n'
+    align = "".join("r" if c in right else "l" for c in shown.columns)
+    tex = shown.to_latex(index=False, escape=False, column_format=align)
+    return tex + "\\par\\smallskip{\\footnotesize\n" + "\\\\\n".join(notes) + "\n}\n"
