@@ -41,6 +41,43 @@ def main() -> None:
     """
 
 
+def _detector_options(fn):
+    """Options shared by `score fvd`, `score is` and `stats`: detector files, batching, device."""
+    for option in reversed([
+        click.option("--detector-weights", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
+                     help="The detector file itself (overrides the one under --weights-dir)."),
+        WEIGHTS_DIR_OPTION,
+        click.option("--batch-size", type=click.IntRange(1), default=32, show_default=True, help="Videos per call."),
+        click.option("--num-workers", type=click.IntRange(0), default=4, show_default=True,
+                     help="Decode worker processes feeding the detector."),
+        click.option("--device", default=None, help="torch device [default: cuda if available, else cpu]."),
+        click.option("--no-progress", is_flag=True, help="Hide the progress bar."),
+    ]):
+        fn = option(fn)
+    return fn
+
+
+def _device(device: str | None) -> str:
+    import torch
+
+    return device or ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def _echo_record(record, out: Path | None) -> None:
+    """Print a score with its interval and provenance (rank 0 only; other ranks return None)."""
+    if record is None:
+        return
+    ci = f"  [{record.ci_low:.2f}, {record.ci_high:.2f}] ({record.ci_level:.0%} CI)" if record.ci_low is not None else ""
+    std = f" +- {record.std:.2f} (std over splits)" if record.std is not None else ""
+    click.echo(f"{record.metric.upper()} = {record.value:.2f}{std}{ci}  n={record.n}  protocol={record.protocol['name']}")
+    click.echo("detector files: " + ", ".join(f"{k} sha256 {v[:16]}..." for k, v in record.weights.items()))
+    if record.smoke:
+        click.echo(click.style("random-weight detector: a smoke-test number, not comparable to published results",
+                               fg="yellow"))
+    if out:
+        click.echo(f"wrote {out}")
+
+
 @main.command("weights")
 @WEIGHTS_DIR_OPTION
 @click.option("--no-hash", is_flag=True, help="Skip sha256 of present files (faster on large checkpoints).")
@@ -80,6 +117,271 @@ def weights_cmd(weights_dir: Path | None, no_hash: bool, check: tuple[str, ...])
             raise VidrdBenchError(
                 f"Protocol {protocol} cannot run: {', '.join(absent)} missing under {root} (guidance listed above)."
             )
+
+
+@main.command("bench")
+@click.option("--preset", type=click.Choice(["full-random", "tiny"]), default="full-random", show_default=True,
+              help="Model sizes: the full VidRD architecture with random weights, or the tiny CPU preset.")
+@click.option("--device", default=None, help="torch device [default: cuda if available, else cpu].")
+@click.option("--batch-sizes", default="1,8", show_default=True, help="Videos per UNet call to time, comma-separated.")
+@click.option("--compile/--no-compile", "compile_", default=False, show_default=True,
+              help="torch.compile the UNet (the first call compiles; its time is reported separately).")
+@click.option("--iters", type=click.IntRange(1, 1000), default=5, show_default=True, help="Timed repetitions.")
+@click.option("--no-detectors", is_flag=True, help="Skip the I3D/C3D throughput rows.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write the JSON here.")
+def bench_cmd(preset, device, batch_sizes, compile_, iters, no_detectors, out) -> None:
+    """Time UNet calls, VAE decode, text encoding, whole videos, detectors and video I/O; project 10K-video cost."""
+    from vidrd_bench.bench import format_bench, run_bench
+    from vidrd_bench.io import write_json_atomic
+
+    try:
+        sizes = tuple(int(b) for b in batch_sizes.split(","))
+        assert sizes and all(b > 0 for b in sizes)
+    except (ValueError, AssertionError):
+        raise click.BadParameter(f"{batch_sizes!r} is not a comma-separated list of positive integers", param_hint="--batch-sizes")
+    result = run_bench(preset=preset, device=device, batch_sizes=sizes, compile=compile_, iters=iters,
+                       detectors=not no_detectors)
+    click.echo(format_bench(result))
+    if out:
+        write_json_atomic(out, result)
+        click.echo(f"wrote {out}")
+
+
+@main.group("score")
+def score_group() -> None:
+    """Score generated videos: FVD (I3D, against real UCF-101 statistics) and IS (C3D fine-tuned on UCF-101)."""
+
+
+@score_group.command("fvd")
+@click.option("--real", required=True, type=click.Path(exists=True, path_type=Path),
+              help="Real-video statistics file (.npz from `vidrd-bench stats`) or a folder of real videos.")
+@click.option("--fake", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="The --out folder of `vidrd-bench generate` (manifest.jsonl), or any folder of .mp4 files.")
+@click.option("--protocol", default="fvd-i3d-16f", show_default=True,
+              help="FVD protocol: fvd-i3d-16f (TorchScript I3D), fvd-i3d-pytorch-16f, fvd-tiny-random (smoke).")
+@_detector_options
+@click.option("--bootstrap", type=click.IntRange(0), default=100, show_default=True,
+              help="Bootstrap resamples for the confidence interval (0: none).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the bootstrap resampling.")
+@click.option("--no-per-class", is_flag=True, help="Skip per-class FVD.")
+@click.option("--allow-incomplete", is_flag=True, help="Score the finished videos of an unfinished run.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write the JSON result here.")
+def score_fvd_cmd(real, fake, protocol, detector_weights, weights_dir, batch_size, num_workers, device, no_progress,
+                  bootstrap, seed, no_per_class, allow_incomplete, out) -> None:
+    """Frechet Video Distance of the generated videos in --fake against --real."""
+    from vidrd_bench.metrics.score import score_fvd
+
+    record = score_fvd(real, fake, protocol=protocol, weights_dir=weights_dir, detector_path=detector_weights,
+                       device=_device(device), batch_size=batch_size, num_workers=num_workers, bootstrap=bootstrap,
+                       seed=seed, out_path=out, per_class=not no_per_class, allow_incomplete=allow_incomplete,
+                       progress=not no_progress)
+    _echo_record(record, out)
+
+
+@score_group.command("is")
+@click.option("--fake", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="The --out folder of `vidrd-bench generate` (manifest.jsonl), or any folder of .mp4 files.")
+@click.option("--protocol", default="is-c3d-ucf101", show_default=True,
+              help="IS protocol: is-c3d-ucf101, or is-tiny-random (smoke).")
+@_detector_options
+@click.option("--bootstrap", type=click.IntRange(0), default=100, show_default=True,
+              help="Bootstrap resamples for the confidence interval (0: none).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the bootstrap resampling.")
+@click.option("--allow-incomplete", is_flag=True, help="Score the finished videos of an unfinished run.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write the JSON result here.")
+def score_is_cmd(fake, protocol, detector_weights, weights_dir, batch_size, num_workers, device, no_progress,
+                 bootstrap, seed, allow_incomplete, out) -> None:
+    """Inception Score (C3D, 10 splits) of the generated videos in --fake."""
+    from vidrd_bench.metrics.score import score_is
+
+    record = score_is(fake, protocol=protocol, weights_dir=weights_dir, detector_path=detector_weights,
+                      device=_device(device), batch_size=batch_size, num_workers=num_workers, bootstrap=bootstrap,
+                      seed=seed, out_path=out, allow_incomplete=allow_incomplete, progress=not no_progress)
+    _echo_record(record, out)
+
+
+@main.command("stats")
+@click.argument("dataset", type=click.Choice(["ucf101"]))
+@click.option("--videos", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Folder of the real videos (UCF-101/ with v_<Class>_gXX_cYY.avi files).")
+@click.option("--split-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="trainlist01.txt: use only the videos it names [default: found under --videos, else all].")
+@click.option("--size", type=click.IntRange(8), default=256, show_default=True,
+              help="Resize real frames to SIZE x SIZE: the resolution of the generated videos.")
+@click.option("--protocol", default="fvd-i3d-16f", show_default=True, help="FVD protocol the statistics are for.")
+@_detector_options
+@click.option("--no-features", is_flag=True,
+              help="Store only mu/sigma (no per-video features: no per-class FVD from this file).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Statistics file [default: ./<dataset>_train_<protocol>_<size>px.npz].")
+def stats_cmd(dataset, videos, split_file, size, protocol, detector_weights, weights_dir, batch_size, num_workers,
+              device, no_progress, no_features, out) -> None:
+    """Compute real-video feature statistics (mu, sigma, per-class features) for FVD."""
+    from vidrd_bench.metrics.score import compute_real_stats, default_stats_path
+
+    out = out or default_stats_path(dataset, protocol, size)
+    stats = compute_real_stats(videos, dataset=dataset, protocol=protocol, weights_dir=weights_dir,
+                               device=_device(device), batch_size=batch_size, num_workers=num_workers, out_path=out,
+                               size=size, split_file=split_file, detector_path=detector_weights,
+                               keep_features=not no_features, progress=not no_progress)
+    if stats is not None:
+        click.echo(f"{stats.count} videos ({stats.extra['skipped_short']} too short, discarded); {stats.source}")
+        click.echo(f"wrote {out}")
+
+
+@main.command("generate")
+@click.option("--dataset", default="ucf101", show_default=True,
+              help="Evaluation set whose class distribution and prompts are used.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Output folder: run.json, manifest.jsonl and videos/; re-running into it resumes the run "
+                   "[default: runs/<dataset>].")
+@click.option("--num-videos", type=int, default=None,
+              help="Videos in the plan, allotted to classes in proportion to the train split "
+                   "[default: the protocol's, 10000 for ucf101-vidrd, 24 for tiny-smoke].")
+@click.option("--preset", type=click.Choice(["full", "full-random", "tiny"]), default="full", show_default=True,
+              help="full: the VidRD weights from --weights-dir; full-random: the same architecture with random "
+                   "weights (timing only); tiny: a small random model for CPU smoke runs.")
+@click.option("--protocol", "protocol_name", default=None, metavar="NAME",
+              help="Generation protocol [default: ucf101-vidrd, or tiny-smoke with --preset tiny].")
+@WEIGHTS_DIR_OPTION
+@click.option("--batch-size", type=int, default=8, show_default=True, help="Videos per generator call.")
+@click.option("--shard", default=None, metavar="I/N",
+              help="Render only block I of N of the plan (0 <= I < N), e.g. one SLURM array task each; the N "
+                   "shards together render the plan once and merge in the same --out folder.")
+@click.option("--plan-only", is_flag=True, help="Write run.json and the full plan (manifest.jsonl) without rendering.")
+@click.option("--prompts", "prompts_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Your own prompts JSON: {class name: prompt or [prompts to rotate]} covering every class "
+                   "[default: the shipped prompts/ucf101.json].")
+@click.option("--device", default=None,
+              help="torch device [default: cuda (cuda:LOCAL_RANK under torchrun) if available, else cpu].")
+def generate(dataset: str, out_dir: Path | None, num_videos: int | None, preset: str, protocol_name: str | None,
+             weights_dir: Path | None, batch_size: int, shard: str | None, plan_only: bool,
+             prompts_file: Path | None, device: str | None) -> None:
+    """Render the evaluation videos: the plan's classes, prompts and seeds through the VidRD generator.
+
+    Each video is written atomically as a lossless mp4 (libx264rgb, crf 0) and recorded with its sha256
+    in the manifest; re-running the same command skips finished videos and re-does partial ones.
+    On several GPUs launch one process per GPU, each rendering its own block of the plan:
+
+    \b
+      torchrun --nproc-per-node 8 --no-python vidrd-bench generate --out runs/ucf101
+    """
+    from vidrd_bench.generate import run_generate
+
+    result = run_generate(dataset=dataset, out_dir=out_dir, num_videos=num_videos, preset=preset,
+                          protocol_name=protocol_name, weights_dir=weights_dir, batch_size=batch_size, shard=shard,
+                          plan_only=plan_only, prompts_file=prompts_file, device=device)
+    if plan_only:
+        click.echo(f"planned {result.planned} videos in {result.manifest}")
+    else:
+        click.echo(f"shard {result.shard}: rendered {result.rendered}, already done {result.skipped} "
+                   f"of {result.planned} videos; manifest {result.manifest}")
+
+
+@main.command("table")
+@click.argument("results", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["md", "csv", "latex", "html"]), default="md", show_default=True,
+              help="Output format; csv keeps raw numeric columns, the others show readable cells and footnotes.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the table here (default: print to stdout).")
+@click.option("--published/--no-published", default=True, show_default=True,
+              help="Include the VidRD paper's published UCF-101 rows (reference_stats/published_results.csv).")
+def table_cmd(results: tuple[Path, ...], fmt: str, out: Path | None, published: bool) -> None:
+    """Our runs (RESULT.json files from `score`) beside the published UCF-101 numbers, sorted by FVD."""
+    from vidrd_bench.io import write_text_atomic
+    from vidrd_bench.report.published import load_published
+    from vidrd_bench.report.tables import build_table, render_table
+    from vidrd_bench.results import load_results
+
+    records = [rec for path in results for rec in load_results(path)]
+    text = render_table(build_table(records, load_published() if published else None), fmt)
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        write_text_atomic(out, text)
+        click.echo(f"wrote {out}", err=True)
+
+
+@main.command("report")
+@click.option("--baseline", required=True, multiple=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Result JSON of the accepted checkpoint (repeatable: e.g. its fvd.json and is.json).")
+@click.option("--current", required=True, multiple=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Result JSON of the checkpoint under test (repeatable, like --baseline).")
+@click.option("--tolerance", "tolerances", multiple=True, metavar="METRIC=AMOUNT",
+              help="Allowed worsening per metric (repeatable): fvd=5 absolute, fvd=2% relative to the baseline, "
+                   "fvd=ci bootstrap intervals must overlap. Default: ci when both results have intervals, else 0.")
+@click.option("--markdown", "markdown_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the markdown summary here (it is always printed to stdout).")
+@click.option("--junit", "junit_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write JUnit XML here: one test case per metric, a failure on regression.")
+@click.option("--html", "html_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write a self-contained HTML report (table, per-class FVD, contact sheets).")
+@click.option("--videos", "video_dirs", multiple=True, type=click.Path(file_okay=False, exists=True, path_type=Path),
+              help="Run folder(s) of generated videos for contact sheets in the HTML report (repeatable).")
+@click.option("--published/--no-published", default=True, show_default=True,
+              help="Include the published UCF-101 rows in the HTML report's table.")
+def report_cmd(baseline: tuple[Path, ...], current: tuple[Path, ...], tolerances: tuple[str, ...],
+               markdown_out: Path | None, junit_out: Path | None, html_out: Path | None,
+               video_dirs: tuple[Path, ...], published: bool) -> None:
+    """CI regression report of CURRENT against BASELINE; exit 1 on regression, 2 on unusable input."""
+    from vidrd_bench.io import write_text_atomic
+    from vidrd_bench.report.html import report_runs, write_html_report
+    from vidrd_bench.report.junit import write_junit
+    from vidrd_bench.report.pictures import contact_sheet, sample_videos
+    from vidrd_bench.report.published import load_published
+    from vidrd_bench.report.regression import compare_files
+
+    report = compare_files(baseline, current, tolerances)
+    summary = report.to_markdown()
+    click.echo(summary, nl=False)
+    if markdown_out is not None:
+        write_text_atomic(markdown_out, summary)
+    if junit_out is not None:
+        write_junit(report, junit_out)
+    if html_out is not None:
+        sheets = {str(d): contact_sheet(sample_videos(d), title=d.name) for d in video_dirs}
+        write_html_report(html_out, report_runs(report), load_published() if published else None, report, sheets,
+                          title=f"vidrd-bench report: {report.current_name} vs {report.baseline_name}")
+    if report.regressed:
+        click.echo("regression beyond tolerance: exit 1", err=True)
+        sys.exit(1)
+
+
+@main.command("contact-sheet")
+@click.argument("run_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="PNG file to write.")
+@click.option("--per-class", default=1, show_default=True, help="Videos per class (one row each).")
+@click.option("--frames", default=6, show_default=True, help="Evenly spaced frames per video.")
+@click.option("--height", default=64, show_default=True, help="Thumbnail height in pixels.")
+def contact_sheet_cmd(run_dir: Path, out: Path, per_class: int, frames: int, height: int) -> None:
+    """A PNG grid of frames from a run's videos, one row per sampled video, grouped by class."""
+    from vidrd_bench.report.pictures import write_contact_sheet
+
+    click.echo(f"wrote {write_contact_sheet(run_dir, out, per_class, frames, height)}")
+
+
+@main.command("smoke")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("smoke_out"),
+              show_default=True, help="Folder for every smoke output (videos, stats, results, table, reports).")
+@click.option("--num-videos", type=click.IntRange(10, 240), default=12, show_default=True,
+              help="Tiny videos to render (at least 10: IS uses 10 splits).")
+@click.option("--device", default="cpu", show_default=True, help="torch device.")
+def smoke_cmd(out_dir: Path, num_videos: int, device: str) -> None:
+    """The built-in default: the whole pipeline on tiny random-weight models on the CPU (about a minute).
+
+    prompts -> videos on disk -> features -> FVD and IS -> table -> CI report. A plumbing check:
+    every number it prints is labelled as a smoke run, NOT a score.
+    """
+    from vidrd_bench.smoke import BANNER, run_smoke
+
+    click.echo(click.style(BANNER, fg="yellow", bold=True))
+    result = run_smoke(out_dir, num_videos=num_videos, device=device)
+    click.echo("")
+    click.echo(result.table.read_text(encoding="utf-8"))
+    click.echo(click.style(BANNER, fg="yellow", bold=True))
+    click.echo(f"\nvideos + manifest: {result.run_dir}\nresults: {result.fvd}, {result.is_}\n"
+               f"table: {result.table}\nCI report: {result.report_md}, {result.junit}\n"
+               f"HTML report: {result.html}\ncontact sheet: {result.contact_sheet}")
 
 
 if __name__ == "__main__":

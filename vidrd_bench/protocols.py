@@ -98,7 +98,7 @@ PROTOCOLS.register(
     "tiny-smoke",
     GenerationProtocol(name="tiny-smoke", num_videos=24, height=32, width=32, num_inference_steps=4),
 )
-PROTOCOLS.register("fvd-tiny-random", FVDProtocol(name="fvd-tiny-random", detector="i3d-tiny-random"))
+PROTOCOLS.register("fvd-tiny-random", FVDProtocol(name="fvd-tiny-random", detector="i3d-tiny-random", resolution=64))
 PROTOCOLS.register("is-tiny-random", ISProtocol(name="is-tiny-random", detector="c3d-tiny-random"))
 
 

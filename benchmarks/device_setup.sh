@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# On the lent GPU machine: install the carried wheels (diffusers, decord, av) and put the checkout on the path.
+set -e
+python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
+export PYTHONPATH=/tmp/site:$PWD
+export PYTHONUNBUFFERED=1
+python3 -c "import torch, diffusers, transformers; print('torch', torch.__version__, 'diffusers', diffusers.__version__, 'transformers', transformers.__version__, torch.cuda.get_device_name())"

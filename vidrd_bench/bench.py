@@ -1,0 +1,205 @@
+"""`vidrd-bench bench`: time the generator, the detectors and video I/O at the protocol's sizes, with FLOP counts."""
+
+from __future__ import annotations
+
+import dataclasses
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+from tqdm.auto import tqdm
+
+from vidrd_bench.protocols import PROTOCOLS, GenerationProtocol
+from vidrd_bench.results import provenance
+
+# Dense bf16 tensor-core rate each chip sustains on large matrix products (measured 769-798 TFLOP/s on H100/H200).
+PEAK_BF16_TFLOPS = {"H100": 790.0, "H200": 790.0}
+NUM_VIDEOS = 10_000
+
+
+def device_peak_tflops(device: torch.device) -> float | None:
+    """The bf16 rate used for '% of peak', or None where no figure is known (CPU, other GPUs)."""
+    if device.type != "cuda":
+        return None
+    name = torch.cuda.get_device_name(device)
+    return next((v for k, v in PEAK_BF16_TFLOPS.items() if k in name), None)
+
+
+def count_flops(fn: Callable[[], Any]) -> int:
+    """Floating-point operations of one call of `fn`, by torch's FLOP counter (matmuls, convs, attention)."""
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        fn()
+    return int(counter.get_total_flops())
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def time_ms(fn: Callable[[], Any], device: torch.device, warmup: int = 2, iters: int = 5) -> dict[str, float]:
+    """Median and spread of `fn`'s wall time in ms, after warm-up; CUDA work is synchronised around each call."""
+    with torch.no_grad():
+        for _ in range(warmup):
+            fn()
+        _sync(device)
+        times = []
+        for _ in range(iters):
+            start = time.perf_counter()
+            fn()
+            _sync(device)
+            times.append((time.perf_counter() - start) * 1e3)
+    return {"ms": statistics.median(times), "ms_min": min(times), "ms_max": max(times), "iters": iters}
+
+
+@dataclasses.dataclass
+class BenchRow:
+    """One timed item: what, its shape, ms per call, FLOP, achieved rate and share of the chip's bf16 rate."""
+
+    item: str
+    shape: str
+    ms: float
+    tflop: float | None = None
+    tflops: float | None = None
+    pct_peak: float | None = None
+    per_video_s: float | None = None
+    note: str = ""
+
+    @classmethod
+    def measure(cls, item: str, shape: str, fn: Callable[[], Any], device: torch.device, videos: int = 1,
+                flops: bool = True, iters: int = 5, warmup: int = 2, note: str = "") -> "BenchRow":
+        """Time `fn`, count its FLOP, and derive the rate; `videos` = videos covered by one call."""
+        t = time_ms(fn, device, warmup=warmup, iters=iters)
+        row = cls(item, shape, round(t["ms"], 3), note=note, per_video_s=round(t["ms"] / 1e3 / videos, 5))
+        if flops:
+            total = count_flops(fn)
+            row.tflop = round(total / 1e12, 4)
+            row.tflops = round(total / (t["ms"] / 1e3) / 1e12, 2)
+            peak = device_peak_tflops(device)
+            row.pct_peak = round(100 * row.tflops / peak, 1) if peak else None
+        return row
+
+
+def _video_rows(pipe, protocol: GenerationProtocol, batch: int, device: torch.device, iters: int) -> list[BenchRow]:
+    """Whole-video timing through the pipeline (text, all clips' denoising, VAE decode, uint8)."""
+    prompts = [f"a person doing action number {i} in a park, handheld camera" for i in range(batch)]
+    seeds = list(range(batch))
+    call = lambda: pipe(prompts=prompts, seeds=seeds, protocol=protocol)  # noqa: E731
+    row = BenchRow.measure(
+        "whole video (pipeline)", f"{batch} videos x {protocol.num_frames} frames {protocol.height}x{protocol.width}",
+        call, device, videos=batch, flops=False, iters=iters, warmup=1,
+        note=f"{protocol.num_clips} clips x {protocol.num_inference_steps} steps, guidance {protocol.guidance_scale}",
+    )
+    return [row]
+
+
+def _unet_rows(unet, protocol: GenerationProtocol, batch: int, dtype, device, latent_hw, text_dim, iters):
+    """One guided UNet call (2B) on one clip of frames_per_clip frames."""
+    n = protocol.frames_per_clip
+    x = torch.randn(2 * batch, 4, n, *latent_hw, device=device, dtype=dtype)
+    ctx = torch.randn(2 * batch, 77, text_dim, device=device, dtype=dtype)
+    t = torch.tensor(500, device=device)
+    call = lambda: unet(x, t, ctx)  # noqa: E731
+    calls_per_video = protocol.num_clips * protocol.num_inference_steps
+    row = BenchRow.measure("UNet call (guided pair)", f"2x{batch} x 4 x {n} x {latent_hw[0]}x{latent_hw[1]}",
+                           call, device, videos=batch, iters=iters)
+    row.per_video_s = round(row.ms / 1e3 / batch * calls_per_video, 4)
+    row.note = f"x {calls_per_video} calls per video"
+    return [row]
+
+
+def _vae_rows(vae, protocol: GenerationProtocol, dtype, device, latent_hw, iters) -> list[BenchRow]:
+    """Temporal-VAE decode of one assembled video."""
+    z = torch.randn(1, 4, protocol.num_frames, *latent_hw, device=device, dtype=dtype)
+    call = lambda: vae.decode_video(z, use_temporal=protocol.temporal_vae)  # noqa: E731
+    return [BenchRow.measure("VAE decode", f"1 x 4 x {protocol.num_frames} x {latent_hw[0]}x{latent_hw[1]}",
+                             call, device, iters=iters)]
+
+
+def _text_rows(text_encoder, device, iters) -> list[BenchRow]:
+    """Text encoding of a batch of 2 distinct new prompts (the cache is bypassed by fresh strings)."""
+    counter = iter(range(10**9))
+    call = lambda: text_encoder.encode([f"prompt {next(counter)}", f"prompt {next(counter)}"])  # noqa: E731
+    return [BenchRow.measure("text encoder", "2 prompts x 77 tokens", call, device, flops=False, iters=iters,
+                             note="once per distinct prompt (101 for UCF-101)")]
+
+
+def _io_rows(protocol: GenerationProtocol, iters: int) -> list[BenchRow]:
+    """mp4 encode (lossless libx264rgb) and decode of one assembled video on the CPU."""
+    from vidrd_bench.datasets.video import read_video, write_video
+
+    frames = np.random.default_rng(0).integers(0, 256, (protocol.num_frames, protocol.height, protocol.width, 3),
+                                               dtype=np.uint8)
+    cpu = torch.device("cpu")
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "v.mp4"
+        enc = BenchRow.measure("mp4 encode (CPU)", f"{protocol.num_frames} x {protocol.height}x{protocol.width}",
+                               lambda: write_video(path, frames, protocol.fps), cpu, flops=False, iters=iters)
+        dec = BenchRow.measure("mp4 decode (CPU)", f"{protocol.num_frames} x {protocol.height}x{protocol.width}",
+                               lambda: read_video(path), cpu, flops=False, iters=iters)
+    return [enc, dec]
+
+
+def run_bench(preset: str = "full-random", device: str | None = None, batch_sizes: tuple[int, ...] = (1, 8),
+              compile: bool = False, iters: int = 5, protocol_name: str | None = None,
+              detectors: bool = True) -> dict[str, Any]:
+    """Time every stage at the protocol's sizes and project the cost of the 10K-video UCF-101 set."""
+    from vidrd_bench.generator.pipeline import VidRDPipeline
+
+    dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    protocol = PROTOCOLS.get(protocol_name or ("tiny-smoke" if preset == "tiny" else "ucf101-vidrd"))
+    pipe = VidRDPipeline.from_preset(preset, device=str(dev), temporal_vae=protocol.temporal_vae, compile=compile)
+    comps = pipe.components
+    dtype = next(comps.unet.parameters()).dtype
+    scale = 2 ** (len(comps.vae.config.block_out_channels) - 1)
+    latent_hw = (protocol.height // scale, protocol.width // scale)
+    text_dim = comps.unet.config.cross_attention_dim
+    if dev.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(dev)
+    rows: list[BenchRow] = []
+    for b in tqdm(batch_sizes, desc="bench UNet", leave=False):
+        rows += _unet_rows(comps.unet, protocol, b, dtype, dev, latent_hw, text_dim, iters)
+    rows += _vae_rows(comps.vae, protocol, dtype, dev, latent_hw, iters)
+    rows += _text_rows(comps.text_encoder, dev, iters)
+    for b in tqdm(batch_sizes, desc="bench video", leave=False):
+        rows += _video_rows(pipe, protocol, b, dev, iters=max(1, min(iters, 2)))
+    rows += _io_rows(protocol, iters)
+    detector_rows = _detector_rows(dev, preset) if detectors else []
+    best_video = min(r.per_video_s for r in rows if r.item.startswith("whole video"))
+    return {
+        "device": torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu",
+        "peak_bf16_tflops": device_peak_tflops(dev),
+        "preset": preset, "dtype": str(dtype), "compile": compile, "protocol": protocol.to_dict(),
+        "rows": [dataclasses.asdict(r) for r in rows], "detectors": detector_rows,
+        "s_per_video": best_video,
+        "projected_gpu_hours_10k": round(best_video * NUM_VIDEOS / 3600, 3),
+        "peak_memory_gib": round(torch.cuda.max_memory_allocated(dev) / 2**30, 2) if dev.type == "cuda" else None,
+        "torch": torch.__version__, **provenance(),
+    }
+
+
+def _detector_rows(dev: torch.device, preset: str) -> list[dict[str, Any]]:
+    """I3D and C3D throughput (videos/s) with random weights at the protocols' sizes."""
+    from vidrd_bench.metrics.score import benchmark_detectors
+
+    return benchmark_detectors(device=str(dev), tiny=(preset == "tiny"))
+
+
+def format_bench(result: dict[str, Any]) -> str:
+    """The bench result as a plain-text table for the terminal."""
+    import pandas as pd
+
+    df = pd.DataFrame(result["rows"]).fillna("")
+    lines = [f"device: {result['device']}  preset: {result['preset']}  dtype: {result['dtype']}  "
+             f"compile: {result['compile']}  protocol: {result['protocol']['name']}",
+             df.to_string(index=False)]
+    if result["detectors"]:
+        lines.append(pd.DataFrame(result["detectors"]).to_string(index=False))
+    lines.append(f"s per video (best batch): {result['s_per_video']:.3f}   projected GPU-hours for 10K videos: "
+                 f"{result['projected_gpu_hours_10k']:.2f}   peak memory: {result['peak_memory_gib']} GiB")
+    return "\n".join(lines)
