@@ -36,7 +36,8 @@ def main() -> None:
         with profile(activities=[ProfilerActivity.CUDA]) as prof, torch.no_grad():
             unet(x, t, ctx)
             torch.cuda.synchronize()
-        print(prof.key_averages().table(sort_by="cuda_time_total", row_limit=25, max_name_column_width=70))
+        if not args.compile:
+            print(prof.key_averages().table(sort_by="cuda_time_total", row_limit=25, max_name_column_width=70))
         for mode in [m for m in args.compile.split(",") if m]:
             cu = torch.compile(unet, mode=mode, fullgraph=True)
             t0 = time.time()
@@ -47,6 +48,10 @@ def main() -> None:
             tm = time_ms(lambda: cu(x, t, ctx), dev, warmup=3, iters=10)
             res[f"{mode}_b{b}"] = {"ms": tm["ms"], "compile_s": ct, "tflops": fl / tm["ms"] / 1e9}
             print(f"{mode} batch {b}: {tm['ms']:.1f} ms ({fl/tm['ms']/1e9:.0f} TFLOP/s), compile {ct:.0f}s", flush=True)
+            with profile(activities=[ProfilerActivity.CUDA]) as prof, torch.no_grad():
+                cu(x, t, ctx)
+                torch.cuda.synchronize()
+            print(prof.key_averages().table(sort_by="cuda_time_total", row_limit=20, max_name_column_width=60))
     print(json.dumps(res, indent=1))
     with open(os.path.join(args.out, "profile_unet.json"), "w") as f:
         json.dump(res, f, indent=1)

@@ -103,3 +103,16 @@ def test_prompts_and_negative_prompt_are_encoded(pipe, monkeypatch):
 def test_bad_inputs_are_refused_with_a_clear_error(pipe, prompts, seeds, kw):
     with pytest.raises(GenerationInputError):
         pipe(prompts, seeds, protocol(**kw))
+
+
+def test_padding_to_the_compiled_batch_keeps_each_video(pipe):
+    """With a fixed (compiled) batch size, a short batch is padded and the padding dropped: videos unchanged."""
+    one_clip = protocol(num_clips=1)
+    alone = pipe(["a red kite"], [5], one_clip).videos
+    pipe.fixed_batch = 3
+    try:
+        padded = pipe(["a red kite"], [5], one_clip)
+    finally:
+        pipe.fixed_batch = None
+    assert padded.videos.shape == alone.shape and padded.seeds == [5]
+    assert (padded.videos.int() - alone.int()).abs().max() <= 1

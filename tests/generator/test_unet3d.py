@@ -256,3 +256,18 @@ def test_from_unet2d_refuses_architectures_it_cannot_inflate():
         UNet3DConditionModel.from_unet2d(unet2d)
     with pytest.raises(WeightsError, match="block"):
         UNet3DConditionModel(**{**TINY_UNET, "down_block_types": ["SimpleCrossAttnDownBlock2D", "DownBlock2D"]})
+
+
+def test_channels_last_activations_give_the_same_prediction():
+    """The channels-last fast path only changes memory layout: the prediction must not move."""
+    torch.manual_seed(0)
+    unet = UNet3DConditionModel(**TINY_UNET, **TINY_TEMPORAL).eval()
+    for p in unet.parameters():
+        torch.nn.init.normal_(p, std=0.05)
+    x, ctx = torch.randn(2, 4, 3, 8, 8), torch.randn(2, 77, 32)
+    with torch.no_grad():
+        ref = unet(x, torch.tensor(7), ctx)
+        unet.set_channels_last(True)
+        fast = unet(x, torch.tensor(7), ctx)
+    assert fast.is_contiguous() and fast.shape == ref.shape
+    torch.testing.assert_close(fast, ref, rtol=1e-5, atol=1e-5)

@@ -53,6 +53,7 @@ class VidRDPipeline:
         self.scheduler = components.scheduler
         self.vae_scale_factor = 2 ** (len(self.vae.config.block_out_channels) - 1)
         self.latent_channels = int(self.vae.config.latent_channels)
+        self.fixed_batch: int | None = None
 
     @classmethod
     def from_preset(cls, preset: str = "full", weights_dir: str | None = None, device: str | torch.device | None = None,
@@ -61,7 +62,8 @@ class VidRDPipeline:
         """Build the components of `preset` ('full' reads weights; 'tiny' is random) on device/dtype and wrap them.
 
         device defaults to cuda when available, else cpu; dtype to bfloat16 on cuda, float32 on cpu.
-        compile=True wraps the UNet in torch.compile (worth it for long runs on a GPU).
+        compile=True keeps UNet activations channels-last on CUDA and wraps the UNet in torch.compile (one graph,
+        static shapes); batches are then padded to the first call's size so later batches reuse that graph.
         """
         from vidrd_bench.generator.components import build_components
 
@@ -70,8 +72,20 @@ class VidRDPipeline:
         components = build_components(preset, weights_dir=weights_dir, device=str(device), dtype=dtype,
                                       temporal_vae=temporal_vae, allow_partial=allow_partial)
         if compile:
-            components = dataclasses.replace(components, unet=torch.compile(components.unet))
-        return cls(components)
+            components.unet.set_channels_last(device.type == "cuda")
+            components = dataclasses.replace(components, unet=torch.compile(components.unet, fullgraph=True,
+                                                                            dynamic=False))
+        pipe = cls(components)
+        pipe.fixed_batch = 0 if compile else None
+        return pipe
+
+    def _pad(self, prompts: list[str], seeds: list[int]) -> tuple[list[str], list[int]]:
+        """Repeat the last video up to the compiled batch size (videos are independent, so results don't move)."""
+        if self.fixed_batch is None:
+            return list(prompts), list(seeds)
+        self.fixed_batch = max(self.fixed_batch, len(prompts))
+        extra = self.fixed_batch - len(prompts)
+        return list(prompts) + [prompts[-1]] * extra, list(seeds) + [seeds[-1]] * extra
 
     @property
     def device(self) -> torch.device:
@@ -125,8 +139,10 @@ class VidRDPipeline:
     def __call__(self, prompts: list[str], seeds: list[int], protocol: GenerationProtocol, progress: bool = False,
                  return_latents: bool = False) -> VidRDPipelineOutput:
         """Generate one video per (prompt, seed) under `protocol`; uint8 (B, T, H, W, 3) with T = protocol.num_frames."""
-        # 1. Check inputs
+        # 1. Check inputs; a compiled UNet gets its fixed batch size (padding dropped in step 6)
         self.check_inputs(prompts, seeds, protocol)
+        count = len(prompts)
+        prompts, seeds = self._pad(prompts, seeds)
 
         # 2. Encode the prompts and the negative prompt
         cond, uncond = self.encode_prompts(prompts, protocol.negative_prompt)
@@ -143,6 +159,6 @@ class VidRDPipeline:
         frames = assemble_clips(self.decode_latents(latents, protocol), protocol, dim=2)
 
         # 6. Frames in [-1, 1] -> uint8 (B, T, H, W, 3) on CPU
-        videos = to_uint8(frames).permute(0, 2, 3, 4, 1).contiguous().cpu()
-        return VidRDPipelineOutput(videos=videos, latents=latents.cpu() if return_latents else None,
-                                   protocol=protocol.to_dict(), seeds=[int(s) for s in seeds])
+        videos = to_uint8(frames[:count]).permute(0, 2, 3, 4, 1).contiguous().cpu()
+        return VidRDPipelineOutput(videos=videos, latents=latents[:count].cpu() if return_latents else None,
+                                   protocol=protocol.to_dict(), seeds=[int(s) for s in seeds[:count]])

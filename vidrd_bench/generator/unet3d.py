@@ -233,6 +233,12 @@ class UNet3DConditionModel(ModelMixin, ConfigMixin):
         self.conv_norm_out = nn.GroupNorm(norm_num_groups, chans[0], eps=norm_eps)
         self.conv_act = nn.SiLU()
         self.conv_out = nn.Conv2d(chans[0], out_channels, kernel_size=3, padding=1)
+        self.activation_format = torch.contiguous_format
+
+    def set_channels_last(self, enabled: bool = True) -> None:
+        """Keep activations channels-last (B,F,H,W,C in memory): frame folding is then a free view and every
+        per-frame conv sees NHWC, which the GPU's conv kernels want; numerics are unchanged."""
+        self.activation_format = torch.channels_last_3d if enabled else torch.contiguous_format
 
     @classmethod
     def from_unet2d(cls, unet2d: UNet2DConditionModel, add_temp_embed: bool = True, add_temp_conv: bool = True,
@@ -282,7 +288,7 @@ class UNet3DConditionModel(ModelMixin, ConfigMixin):
         dtype = self.conv_in.weight.dtype
         emb = self.time_embedding(self.time_proj(self._timesteps(timestep, sample)).to(dtype))
         context = encoder_hidden_states.to(dtype)
-        hidden = conv_per_frame(self.conv_in, sample.to(dtype))
+        hidden = conv_per_frame(self.conv_in, sample.to(dtype).contiguous(memory_format=self.activation_format))
         skips = [hidden]
         for block in self.down_blocks:
             hidden, block_skips = block(hidden, emb, context)
@@ -296,7 +302,7 @@ class UNet3DConditionModel(ModelMixin, ConfigMixin):
             size = tuple(skips[-1].shape[-2:]) if forward_size and i < len(self.up_blocks) - 1 else None
             hidden = block(hidden, block_skips, emb, context, size)
         hidden = self.conv_act(self.conv_norm_out(hidden))
-        return conv_per_frame(self.conv_out, hidden)
+        return conv_per_frame(self.conv_out, hidden).contiguous()
 
     @staticmethod
     def _timesteps(timestep: torch.Tensor | int | float, sample: torch.Tensor) -> torch.Tensor:
