@@ -37,6 +37,11 @@ def count_flops(fn: Callable[[], Any]) -> int:
     return int(counter.get_total_flops())
 
 
+def eager_module(module: torch.nn.Module) -> torch.nn.Module:
+    """The plain module behind a torch.compile wrapper (FLOP counting must not disturb the compiled graph)."""
+    return getattr(module, "_orig_mod", module)
+
+
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -78,13 +83,14 @@ class BenchRow:
 
     @classmethod
     def measure(cls, item: str, shape: str, fn: Callable[[], Any], device: torch.device, videos: int = 1,
-                flops: bool = True, iters: int = 5, warmup: int = 2, note: str = "") -> "BenchRow":
-        """Time `fn`, count its FLOP, and derive the rate; `videos` = videos covered by one call."""
+                flops: Callable[[], Any] | None = None, iters: int = 5, warmup: int = 2,
+                note: str = "") -> "BenchRow":
+        """Time `fn`; count FLOP on `flops` (the same call on the eager module); `videos` = videos per call."""
         t = time_ms(fn, device, warmup=warmup, iters=iters)
         row = cls(item, shape, round(t["ms"], 3), note=note, per_video_s=round(t["ms"] / 1e3 / videos, 5),
                   first_call_s=round(t["first_ms"] / 1e3, 2))
-        if flops:
-            total = count_flops(fn)
+        if flops is not None:
+            total = count_flops(flops)
             row.tflop = round(total / 1e12, 4)
             row.tflops = round(total / (t["ms"] / 1e3) / 1e12, 2)
             peak = device_peak_tflops(device)
@@ -99,7 +105,7 @@ def _video_rows(pipe, protocol: GenerationProtocol, batch: int, device: torch.de
     call = lambda: pipe(prompts=prompts, seeds=seeds, protocol=protocol)  # noqa: E731
     row = BenchRow.measure(
         "whole video (pipeline)", f"{batch} videos x {protocol.num_frames} frames {protocol.height}x{protocol.width}",
-        call, device, videos=batch, flops=False, iters=iters, warmup=1,
+        call, device, videos=batch, iters=iters, warmup=1,
         note=f"{protocol.num_clips} clips x {protocol.num_inference_steps} steps, guidance {protocol.guidance_scale}",
     )
     return [row]
@@ -111,10 +117,11 @@ def _unet_rows(unet, protocol: GenerationProtocol, batch: int, dtype, device, la
     x = torch.randn(2 * batch, 4, n, *latent_hw, device=device, dtype=dtype)
     ctx = torch.randn(2 * batch, 77, text_dim, device=device, dtype=dtype)
     t = torch.tensor(500, device=device)
-    call = lambda: unet(x, t, ctx)  # noqa: E731
+    eager = eager_module(unet)
     calls_per_video = protocol.num_clips * protocol.num_inference_steps
     row = BenchRow.measure("UNet call (guided pair)", f"2x{batch} x 4 x {n} x {latent_hw[0]}x{latent_hw[1]}",
-                           call, device, videos=batch, iters=iters)
+                           lambda: unet(x, t, ctx), device, videos=batch, iters=iters,
+                           flops=lambda: eager(x, t, ctx))
     row.per_video_s = round(row.ms / 1e3 / batch * calls_per_video, 4)
     row.note = f"x {calls_per_video} calls per video"
     return [row]
@@ -126,14 +133,14 @@ def _vae_rows(vae, protocol: GenerationProtocol, dtype, device, latent_hw, iters
     z = torch.randn(c, 4, n, *latent_hw, device=device, dtype=dtype)
     call = lambda: vae.decode_video(z, use_temporal=protocol.temporal_vae)  # noqa: E731
     return [BenchRow.measure("VAE decode (one video)", f"{c} clips x 4 x {n} x {latent_hw[0]}x{latent_hw[1]}",
-                             call, device, iters=iters)]
+                             call, device, iters=iters, flops=call)]
 
 
 def _text_rows(text_encoder, device, iters) -> list[BenchRow]:
     """Text encoding of a batch of 2 distinct new prompts (the cache is bypassed by fresh strings)."""
     counter = iter(range(10**9))
     call = lambda: text_encoder.encode([f"prompt {next(counter)}", f"prompt {next(counter)}"])  # noqa: E731
-    return [BenchRow.measure("text encoder", "2 prompts x 77 tokens", call, device, flops=False, iters=iters,
+    return [BenchRow.measure("text encoder", "2 prompts x 77 tokens", call, device, iters=iters,
                              note="once per distinct prompt (101 for UCF-101)")]
 
 
@@ -147,9 +154,9 @@ def _io_rows(protocol: GenerationProtocol, iters: int) -> list[BenchRow]:
     with tempfile.TemporaryDirectory() as d:
         path = Path(d) / "v.mp4"
         enc = BenchRow.measure("mp4 encode (CPU)", f"{protocol.num_frames} x {protocol.height}x{protocol.width}",
-                               lambda: write_video(path, frames, protocol.fps), cpu, flops=False, iters=iters)
+                               lambda: write_video(path, frames, protocol.fps), cpu, iters=iters)
         dec = BenchRow.measure("mp4 decode (CPU)", f"{protocol.num_frames} x {protocol.height}x{protocol.width}",
-                               lambda: read_video(path), cpu, flops=False, iters=iters)
+                               lambda: read_video(path), cpu, iters=iters)
     return [enc, dec]
 
 
