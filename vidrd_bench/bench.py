@@ -91,7 +91,7 @@ class BenchRow:
                   first_call_s=round(t["first_ms"] / 1e3, 2))
         if flops is not None:
             total = count_flops(flops)
-            row.tflop = round(total / 1e12, 4)
+            row.tflop = total / 1e12
             row.tflops = round(total / (t["ms"] / 1e3) / 1e12, 2)
             peak = device_peak_tflops(device)
             row.pct_peak = round(100 * row.tflops / peak, 1) if peak else None
