@@ -269,5 +269,6 @@ def test_channels_last_activations_give_the_same_prediction():
         ref = unet(x, torch.tensor(7), ctx)
         unet.set_channels_last(True)
         fast = unet(x, torch.tensor(7), ctx)
+    assert unet.conv_in.weight.is_contiguous(memory_format=torch.channels_last)
     assert fast.is_contiguous() and fast.shape == ref.shape
     torch.testing.assert_close(fast, ref, rtol=1e-5, atol=1e-5)

@@ -236,9 +236,14 @@ class UNet3DConditionModel(ModelMixin, ConfigMixin):
         self.activation_format = torch.contiguous_format
 
     def set_channels_last(self, enabled: bool = True) -> None:
-        """Keep activations channels-last (B,F,H,W,C in memory): frame folding is then a free view and every
-        per-frame conv sees NHWC, which the GPU's conv kernels want; numerics are unchanged."""
+        """Keep activations and conv weights channels-last (B,F,H,W,C in memory): frame folding is then a free view
+        and every conv sees NHWC inputs and weights, with no per-call layout conversion; numerics are unchanged."""
         self.activation_format = torch.channels_last_3d if enabled else torch.contiguous_format
+        for module in self.modules():
+            if isinstance(module, (nn.Conv2d, nn.Conv3d)):
+                layout = torch.contiguous_format if not enabled else (
+                    torch.channels_last if isinstance(module, nn.Conv2d) else torch.channels_last_3d)
+                module.weight.data = module.weight.data.contiguous(memory_format=layout)
 
     @classmethod
     def from_unet2d(cls, unet2d: UNet2DConditionModel, add_temp_embed: bool = True, add_temp_conv: bool = True,
