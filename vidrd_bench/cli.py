@@ -57,6 +57,22 @@ def _detector_options(fn):
     return fn
 
 
+def _score_options(fn):
+    """Options shared by `score fvd` and `score is`: the generated videos, bootstrap, partial runs, output."""
+    for option in reversed([
+        click.option("--fake", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+                     help="The --out folder of `vidrd-bench generate` (manifest.jsonl), or any folder of .mp4 files."),
+        click.option("--bootstrap", type=click.IntRange(0), default=100, show_default=True,
+                     help="Bootstrap resamples for the confidence interval (0: none)."),
+        click.option("--seed", type=int, default=0, show_default=True, help="Seed of the bootstrap resampling."),
+        click.option("--allow-incomplete", is_flag=True, help="Score the finished videos of an unfinished run."),
+        click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                     help="Write the JSON result here."),
+    ]):
+        fn = option(fn)
+    return fn
+
+
 def _device(device: str | None) -> str:
     import torch
 
@@ -155,17 +171,11 @@ def score_group() -> None:
 @score_group.command("fvd")
 @click.option("--real", required=True, type=click.Path(exists=True, path_type=Path),
               help="Real-video statistics file (.npz from `vidrd-bench stats`) or a folder of real videos.")
-@click.option("--fake", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="The --out folder of `vidrd-bench generate` (manifest.jsonl), or any folder of .mp4 files.")
 @click.option("--protocol", default="fvd-i3d-16f", show_default=True,
               help="FVD protocol: fvd-i3d-16f (TorchScript I3D), fvd-i3d-pytorch-16f, fvd-tiny-random (smoke).")
 @_detector_options
-@click.option("--bootstrap", type=click.IntRange(0), default=100, show_default=True,
-              help="Bootstrap resamples for the confidence interval (0: none).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the bootstrap resampling.")
+@_score_options
 @click.option("--no-per-class", is_flag=True, help="Skip per-class FVD.")
-@click.option("--allow-incomplete", is_flag=True, help="Score the finished videos of an unfinished run.")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write the JSON result here.")
 def score_fvd_cmd(real, fake, protocol, detector_weights, weights_dir, batch_size, num_workers, device, no_progress,
                   bootstrap, seed, no_per_class, allow_incomplete, out) -> None:
     """Frechet Video Distance of the generated videos in --fake against --real."""
@@ -179,16 +189,10 @@ def score_fvd_cmd(real, fake, protocol, detector_weights, weights_dir, batch_siz
 
 
 @score_group.command("is")
-@click.option("--fake", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="The --out folder of `vidrd-bench generate` (manifest.jsonl), or any folder of .mp4 files.")
 @click.option("--protocol", default="is-c3d-ucf101", show_default=True,
               help="IS protocol: is-c3d-ucf101, or is-tiny-random (smoke).")
 @_detector_options
-@click.option("--bootstrap", type=click.IntRange(0), default=100, show_default=True,
-              help="Bootstrap resamples for the confidence interval (0: none).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the bootstrap resampling.")
-@click.option("--allow-incomplete", is_flag=True, help="Score the finished videos of an unfinished run.")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write the JSON result here.")
+@_score_options
 def score_is_cmd(fake, protocol, detector_weights, weights_dir, batch_size, num_workers, device, no_progress,
                  bootstrap, seed, allow_incomplete, out) -> None:
     """Inception Score (C3D, 10 splits) of the generated videos in --fake."""

@@ -14,7 +14,9 @@ from vidrd_bench.generator import configs
 from vidrd_bench.generator.components import build_components
 from vidrd_bench.generator.text import write_byte_level_tokenizer
 from vidrd_bench.generator.unet3d import UNet3DConditionModel
-from vidrd_bench.generator.vae import OLD_ATTENTION_NAMES, TemporalAutoencoderKL
+from vidrd_bench.generator.vae import TemporalAutoencoderKL
+
+from release_layout import legacy_vae_names
 
 PARTS = {"unet", "vae", "text_encoder", "tokenizer", "scheduler"}
 
@@ -26,16 +28,6 @@ def noisy(module: torch.nn.Module, seed: int) -> torch.nn.Module:
         for p in module.parameters():
             p.add_(torch.randn(p.shape, generator=gen) * 0.05)
     return module
-
-
-def legacy_vae_names(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """diffusers 0.14 attention names (query/key/value/proj_attn), as the release's files carry."""
-    out = {}
-    for key, value in state.items():
-        for old, new in OLD_ATTENTION_NAMES.items():
-            key = key.replace(f".attentions.0.{new}.", f".attentions.0.{old}.")
-        out[key] = value
-    return out
 
 
 @pytest.fixture(scope="module")

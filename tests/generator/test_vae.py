@@ -12,11 +12,12 @@ from diffusers import AutoencoderKL
 from vidrd_bench.errors import WeightsError
 from vidrd_bench.generator import configs
 from vidrd_bench.generator.vae import (
-    OLD_ATTENTION_NAMES,
     TemporalAutoencoderKL,
     apply_vae_state_dict,
     load_temporal_vae,
 )
+
+from release_layout import legacy_vae_names
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SD21_KEYS = FIXTURES / "vidrd_vae_keys_sd21.tsv"
@@ -50,17 +51,6 @@ def randomise_temporal(vae: TemporalAutoencoderKL) -> None:
         for name, p in vae.named_parameters():
             if ".temp_convs." in name:
                 p.copy_(torch.randn(p.shape, generator=gen) * 0.3)
-
-
-def to_release_layout(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Rename today's mid-block attention keys back to diffusers 0.14 names (what vae_finetuned/ holds)."""
-    back = {new: old for old, new in OLD_ATTENTION_NAMES.items()}
-    out = {}
-    for key, value in state.items():
-        for new, old in back.items():
-            key = key.replace(f".attentions.0.{new}.", f".attentions.0.{old}.")
-        out[key] = value
-    return out
 
 
 def write_release_folder(folder: Path, state: dict[str, torch.Tensor]) -> Path:
@@ -130,7 +120,7 @@ def test_full_size_release_layout_loads_with_no_missing_or_unexpected_keys():
 def test_release_layout_round_trip_is_exact(tmp_path, vae2d):
     source = TemporalAutoencoderKL.from_vae2d(vae2d)
     randomise_temporal(source)
-    release_state = to_release_layout(source.state_dict())
+    release_state = legacy_vae_names(source.state_dict())
     assert sum(".attentions.0.query." in k for k in release_state) == 4
     folder = write_release_folder(tmp_path / "vae_finetuned", release_state)
     loaded, report = load_temporal_vae(folder)
