@@ -272,3 +272,17 @@ def test_channels_last_activations_give_the_same_prediction():
     assert unet.conv_in.weight.is_contiguous(memory_format=torch.channels_last)
     assert fast.is_contiguous() and fast.shape == ref.shape
     torch.testing.assert_close(fast, ref, rtol=1e-5, atol=1e-5)
+
+
+def test_bfloat16_prediction_stays_within_bf16_rounding_of_fp32():
+    """The bf16 fast path computes the same function: relative error at bf16 level (GPU full size: 1.1e-2)."""
+    torch.manual_seed(1)
+    unet = UNet3DConditionModel(**TINY_UNET, **TINY_TEMPORAL).eval()
+    for p in unet.parameters():
+        torch.nn.init.normal_(p, std=0.05)
+    x, ctx = torch.randn(2, 4, 4, 8, 8), torch.randn(2, 77, 32)
+    with torch.no_grad():
+        ref = unet(x, torch.tensor(300), ctx)
+        low = unet.to(torch.bfloat16)(x.bfloat16(), torch.tensor(300), ctx.bfloat16()).float()
+    rel = ((low - ref).norm() / ref.norm()).item()
+    assert 1e-4 < rel < 3e-2
