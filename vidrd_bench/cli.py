@@ -260,9 +260,12 @@ def stats_cmd(dataset, videos, split_file, size, protocol, detector_weights, wei
               help="torch device [default: cuda (cuda:LOCAL_RANK under torchrun) if available, else cpu].")
 @click.option("--compile/--no-compile", "compile_", default=None,
               help="torch.compile the UNet (one ~2 min compile, then ~1.6x faster) [default: on for CUDA].")
+@click.option("--allow-partial", is_flag=True,
+              help="Load checkpoints that miss some expected tensors (the rest keep SD 2.1 / fresh values); the "
+                   "default refuses, naming the missing keys.")
 def generate(dataset: str, out_dir: Path | None, num_videos: int | None, preset: str, protocol_name: str | None,
              weights_dir: Path | None, batch_size: int, shard: str | None, plan_only: bool,
-             prompts_file: Path | None, device: str | None, compile_: bool | None) -> None:
+             prompts_file: Path | None, device: str | None, compile_: bool | None, allow_partial: bool) -> None:
     """Render the evaluation videos: the plan's classes, prompts and seeds through the VidRD generator.
 
     Each video is written atomically as a lossless mp4 (libx264rgb, crf 0) and recorded with its sha256
@@ -276,7 +279,8 @@ def generate(dataset: str, out_dir: Path | None, num_videos: int | None, preset:
 
     result = run_generate(dataset=dataset, out_dir=out_dir, num_videos=num_videos, preset=preset,
                           protocol_name=protocol_name, weights_dir=weights_dir, batch_size=batch_size, shard=shard,
-                          plan_only=plan_only, prompts_file=prompts_file, device=device, compile=compile_)
+                          plan_only=plan_only, prompts_file=prompts_file, device=device, compile=compile_,
+                          allow_partial=allow_partial)
     if plan_only:
         click.echo(f"planned {result.planned} videos in {result.manifest}")
     else:

@@ -205,7 +205,8 @@ def _save_part_quietly(part: Path, rows: Sequence[mf.ManifestRow]) -> None:
 
 
 def load_pipeline(preset: str, weights_dir: str | os.PathLike | None, device: str,
-                  protocol: GenerationProtocol, compile: bool | None = None) -> Callable[..., Any]:
+                  protocol: GenerationProtocol, compile: bool | None = None,
+                  allow_partial: bool = False) -> Callable[..., Any]:
     """The VidRD pipeline of `preset` on `device`, with the temporal VAE when the protocol asks for it.
 
     compile (default: on CUDA) uses the compiled channels-last UNet: one ~2 min compile, then ~1.6x faster.
@@ -214,7 +215,8 @@ def load_pipeline(preset: str, weights_dir: str | os.PathLike | None, device: st
 
     compile = device.startswith("cuda") if compile is None else compile
     return VidRDPipeline.from_preset(preset, weights_dir=weights_dir, device=device,
-                                     temporal_vae=protocol.temporal_vae, compile=compile)
+                                     temporal_vae=protocol.temporal_vae, compile=compile,
+                                     allow_partial=allow_partial)
 
 
 def prepare_folder(out_dir: Path, header: dict[str, Any], protocol: GenerationProtocol, is_writer: bool) -> None:
@@ -239,6 +241,7 @@ def run_generate(
     device: str | None = None,
     pipeline: Callable[..., Any] | None = None,
     compile: bool | None = None,
+    allow_partial: bool = False,
     show_progress: bool = True,
 ) -> GenerateResult:
     """Plan (and unless plan_only, render) a dataset's evaluation videos into `out_dir` (default runs/<dataset>)."""
@@ -265,9 +268,12 @@ def run_generate(
         mf.write_rows(part, mine)
         skipped = sum(r.status == "done" for r in mine)
         if skipped < len(mine):
-            pipeline = pipeline or load_pipeline(preset, weights_dir, device_for(device, ctx), protocol, compile)
-            weights = getattr(getattr(pipeline, "components", None), "sha256", None) or {}
-            prepare_folder(out_dir, {**header, "weights": dict(weights)}, protocol, ctx.rank == 0)
+            pipeline = pipeline or load_pipeline(preset, weights_dir, device_for(device, ctx), protocol, compile,
+                                                 allow_partial)
+            components = getattr(pipeline, "components", None)
+            sources = {**getattr(components, "sources", {}), "allow_partial": str(allow_partial).lower()}
+            prepare_folder(out_dir, {**header, "weights": dict(getattr(components, "sha256", None) or {}),
+                                     "sources": sources}, protocol, ctx.rank == 0)
         rendered = render(pipeline, protocol, out_dir, mine, part, batch_size, show_progress and ctx.rank == 0)
         ctx.barrier()
         if ctx.rank == 0:

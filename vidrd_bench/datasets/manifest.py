@@ -142,12 +142,13 @@ def current_rows(out_dir: str | os.PathLike) -> list[ManifestRow]:
 def run_header(
     dataset: str, protocol: GenerationProtocol, plan_rows: Sequence[ManifestRow], prompts_file: str,
     preset: str | None, weights: dict[str, str], provenance: dict[str, Any],
+    sources: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The run.json object: what the run renders and with what."""
+    """The run.json object: what the run renders and with what (weights sha256, where each part came from)."""
     return {
         "schema": SCHEMA, "dataset": dataset, "num_videos": len(plan_rows), "plan_sha256": plan_digest(plan_rows),
         "prompts_file": prompts_file, "protocol": protocol.to_dict(), "preset": preset, "weights": weights,
-        **provenance,
+        "sources": sources or {}, **provenance,
     }
 
 
@@ -196,12 +197,15 @@ def check_run(out_dir: Path, header: dict[str, Any], protocol: GenerationProtoco
     return existing
 
 
+FILLED_LATER = ("preset", "weights", "sources")
+
+
 def write_run(out_dir: Path, header: dict[str, Any], existing: dict[str, Any] | None) -> None:
-    """Write run.json for a new run, or fill in the preset/weights a --plan-only run left empty."""
+    """Write run.json for a new run, or fill in the preset/weights/sources a --plan-only run left empty."""
     if existing is None:
         write_json_atomic(out_dir / RUN_FILE, header)
-    elif any(header[k] and not existing.get(k) for k in ("preset", "weights")):
-        filled = {k: existing.get(k) or header[k] for k in ("preset", "weights")}
+    elif any(header.get(k) and not existing.get(k) for k in FILLED_LATER):
+        filled = {k: existing.get(k) or header.get(k) for k in FILLED_LATER}
         write_json_atomic(out_dir / RUN_FILE, {**existing, **filled})
 
 
