@@ -1,5 +1,7 @@
 # vidrd-bench on a CUDA GPU box: weights and outputs are volumes, the entry point is the CLI.
-FROM pytorch/pytorch:2.5.1-cuda12.4-cudnn9-runtime
+# PyTorch's wheels carry their CUDA libraries; the host needs an NVIDIA driver for CUDA 13 (>= 580) and
+# the NVIDIA container toolkit (`docker run --gpus all`).
+FROM python:3.11-slim
 
 ENV PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \

@@ -209,7 +209,7 @@ def format_bench(result: dict[str, Any]) -> str:
     """The bench result as a plain-text table for the terminal."""
     import pandas as pd
 
-    df = pd.DataFrame(result["rows"]).fillna("")
+    df = pd.DataFrame(result["rows"]).astype(object).fillna("")
     lines = [f"device: {result['device']}  preset: {result['preset']}  dtype: {result['dtype']}  "
              f"compile: {result['compile']}  protocol: {result['protocol']['name']}",
              df.to_string(index=False)]

@@ -258,12 +258,18 @@ def test_from_unet2d_refuses_architectures_it_cannot_inflate():
         UNet3DConditionModel(**{**TINY_UNET, "down_block_types": ["SimpleCrossAttnDownBlock2D", "DownBlock2D"]})
 
 
-def test_channels_last_activations_give_the_same_prediction():
-    """The channels-last fast path only changes memory layout: the prediction must not move."""
-    torch.manual_seed(0)
+def random_tiny_unet(seed: int) -> UNet3DConditionModel:
+    """The tiny video UNet with every weight random (no zero-initialised layers), for fast-path comparisons."""
+    torch.manual_seed(seed)
     unet = UNet3DConditionModel(**TINY_UNET, **TINY_TEMPORAL).eval()
     for p in unet.parameters():
         torch.nn.init.normal_(p, std=0.05)
+    return unet
+
+
+def test_channels_last_activations_give_the_same_prediction():
+    """The channels-last fast path only changes memory layout: the prediction must not move."""
+    unet = random_tiny_unet(0)
     x, ctx = torch.randn(2, 4, 3, 8, 8), torch.randn(2, 77, 32)
     with torch.no_grad():
         ref = unet(x, torch.tensor(7), ctx)
@@ -276,10 +282,7 @@ def test_channels_last_activations_give_the_same_prediction():
 
 def test_bfloat16_prediction_stays_within_bf16_rounding_of_fp32():
     """The bf16 fast path computes the same function: relative error at bf16 level (GPU full size: 1.1e-2)."""
-    torch.manual_seed(1)
-    unet = UNet3DConditionModel(**TINY_UNET, **TINY_TEMPORAL).eval()
-    for p in unet.parameters():
-        torch.nn.init.normal_(p, std=0.05)
+    unet = random_tiny_unet(1)
     x, ctx = torch.randn(2, 4, 4, 8, 8), torch.randn(2, 77, 32)
     with torch.no_grad():
         ref = unet(x, torch.tensor(300), ctx)
