@@ -198,11 +198,32 @@ def run_bench(preset: str = "full-random", device: str | None = None, batch_size
     }
 
 
-def _detector_rows(dev: torch.device, preset: str) -> list[dict[str, Any]]:
-    """I3D and C3D throughput (videos/s) with random weights at the protocols' sizes."""
-    from vidrd_bench.metrics.score import benchmark_detectors
+def _detector_rows(dev: torch.device, preset: str, batch_size: int = 32, iters: int = 3,
+                   size: int = 256) -> list[dict[str, Any]]:
+    """I3D and C3D throughput (videos/s) on uint8 16-frame clips with random weights (full size unless tiny).
 
-    return benchmark_detectors(device=str(dev), tiny=(preset == "tiny"))
+    Decoding is excluded: it runs in DataLoader workers beside the detector.
+    """
+    from vidrd_bench.metrics.base import Detector, init_random
+    from vidrd_bench.metrics.c3d import C3D, C3DClassifier, tiny_c3d
+    from vidrd_bench.metrics.i3d import I3DDetector, InceptionI3d, tiny_i3d
+
+    tiny = preset == "tiny"
+    i3d = tiny_i3d() if tiny else init_random(InceptionI3d())
+    c3d = tiny_c3d() if tiny else C3DClassifier(init_random(C3D()), torch.full((3, 16, 128, 128), 100.0))
+    detectors = [I3DDetector("i3d (random)", i3d, num_frames=16, feature_dim=400, feature="logits", weights={},
+                             random_weights=True, device=dev),
+                 Detector("c3d (random)", c3d, num_frames=16, feature_dim=101, feature="probs", weights={},
+                          random_weights=True, device=dev)]
+    videos = torch.randint(0, 256, (batch_size, 3, 16, size, size), dtype=torch.uint8)
+    videos = videos.pin_memory() if dev.type == "cuda" else videos
+    rows = []
+    for det in detectors:
+        per_batch = time_ms(lambda: det(videos), dev, warmup=1, iters=iters)["ms"] / 1e3
+        rows.append({"detector": det.name, "input": f"{batch_size} x 16 x {size}x{size} uint8",
+                     "ms_per_batch": round(per_batch * 1e3, 2), "videos_per_s": round(batch_size / per_batch, 1),
+                     "s_for_10k": round(NUM_VIDEOS * per_batch / batch_size, 1)})
+    return rows
 
 
 def format_bench(result: dict[str, Any]) -> str:
