@@ -89,12 +89,13 @@ def _report(out: Path, run: Path, results: list[Path]) -> dict:
     from vidrd_bench.results import load_results
 
     records = [r for p in results for r in load_results(p)]
-    table = write_text_atomic(out / "table.md", render_table(build_table(records, load_published()), "md"))
+    published = load_published()
+    table = write_text_atomic(out / "table.md", render_table(build_table(records, published), "md"))
     report = compare_files(results, results)
     report_md = write_text_atomic(out / "report.md", render_markdown(report))
     junit = write_junit(report, out / "junit.xml")
     sheet = write_contact_sheet(run, out / "contact_sheet.png")
-    html = write_html_report(out / "report.html", named_runs(records), load_published(), report,
+    html = write_html_report(out / "report.html", named_runs(records), published, report,
                              {run.name: sheet}, title="vidrd-bench SMOKE run (not a score)")
     return {"table": table, "report_md": report_md, "junit": junit, "html": html, "contact_sheet": sheet,
             "regressed": report.regressed}
