@@ -18,6 +18,7 @@ from vidrd_bench.generator.temporal import (
     TemporalConvLayer,
     VideoTransformerBlock,
     fold_frames,
+    frame_attention,
     frame_position_embedding,
     unfold_frames,
 )
@@ -289,3 +290,34 @@ def test_bfloat16_prediction_stays_within_bf16_rounding_of_fp32():
         low = unet.to(torch.bfloat16)(x.bfloat16(), torch.tensor(300), ctx.bfloat16()).float()
     rel = ((low - ref).norm() / ref.norm()).item()
     assert 1e-4 < rel < 3e-2
+
+
+def test_frame_attention_equals_the_attention_module_over_frames():
+    """The fused frame attention (compiled path) equals diffusers' Attention run on frame sequences (SDPA)."""
+    torch.manual_seed(0)
+    block = VideoTransformerBlock(64, 2, 32, temp_attn_head_dim=16, add_temp_embed=True)
+    for p in block.temp_attn.parameters():
+        nn.init.normal_(p, std=0.2)
+    video = torch.randn(2, 5, 6, 64)
+    with torch.no_grad():
+        fused = frame_attention(block.temp_attn, video)
+        tokens = video.transpose(1, 2).reshape(-1, 5, 64)
+        ref = block.temp_attn(tokens).reshape(2, 6, 5, 64).transpose(1, 2)
+    torch.testing.assert_close(fused, ref, rtol=1e-5, atol=1e-5)
+
+
+def test_compiled_temporal_path_gives_the_same_prediction(monkeypatch):
+    """The UNet's compile-time branch (fused frame attention) predicts what the eager branch does."""
+    import vidrd_bench.generator.temporal as temporal
+
+    calls = []
+    monkeypatch.setattr(temporal, "frame_attention", lambda *a: calls.append(1) or frame_attention(*a))
+    unet = random_tiny_unet(2)
+    x, ctx = torch.randn(2, 4, 4, 8, 8), torch.randn(2, 77, 32)
+    with torch.no_grad():
+        ref = unet(x, torch.tensor(11), ctx)
+        assert not calls
+        monkeypatch.setattr(torch.compiler, "is_compiling", lambda: True)
+        fused = unet(x, torch.tensor(11), ctx)
+    assert len(calls) == sum(isinstance(m, VideoTransformerBlock) for m in unet.modules())
+    torch.testing.assert_close(fused, ref, rtol=1e-5, atol=1e-5)

@@ -20,6 +20,7 @@ from diffusers.models.upsampling import Upsample2D
 from torch import nn
 
 from vidrd_bench.errors import WeightsError
+from vidrd_bench.generator.norm import use_channel_stats_norms
 from vidrd_bench.generator.temporal import (
     TemporalConvLayer,
     Transformer3DModel,
@@ -234,6 +235,7 @@ class UNet3DConditionModel(ModelMixin, ConfigMixin):
         self.conv_act = nn.SiLU()
         self.conv_out = nn.Conv2d(chans[0], out_channels, kernel_size=3, padding=1)
         self.activation_format = torch.contiguous_format
+        use_channel_stats_norms(self)
 
     def set_channels_last(self, enabled: bool = True) -> None:
         """Keep activations and conv weights channels-last (B,F,H,W,C in memory): frame folding is then a free view
