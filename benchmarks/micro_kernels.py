@@ -56,10 +56,11 @@ def math_attention(q, k, v):
 
 
 def fused_frame_attention(q, k, v):
-    """The compiled path's form (`temporal.frame_attention`): (B, F, N, heads, d) in place, broadcast and sum."""
-    q, k, v = q.unsqueeze(2).float(), k.unsqueeze(1).float(), v.unsqueeze(1).float()
-    probs = ((q * k).sum(-1, keepdim=True) * q.shape[-1] ** -0.5).softmax(dim=2)
-    return (probs * v).sum(2).to(torch.bfloat16)
+    """The compiled path's form (`temporal.frame_attention`): (B, F, N, heads, d) in place, scores reduced over d,
+    the weighted sum over frames written term by term."""
+    q, k, v = q.float(), k.float(), v.float()
+    probs = ((q.unsqueeze(2) * k.unsqueeze(1)).sum(-1) * q.shape[-1] ** -0.5).softmax(dim=2)
+    return sum(probs[:, :, j, :, :, None] * v[:, None, j] for j in range(q.shape[1])).to(torch.bfloat16)
 
 
 def norm_rows(key: str, x: torch.Tensor, norms: dict) -> dict[str, float]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from diffusers.models.attention import BasicTransformerBlock
 from diffusers.models.attention_processor import Attention
 from torch import nn
@@ -33,6 +34,16 @@ def conv_per_frame(conv: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return unfold_frames(conv(fold_frames(x)), x.shape[2])
 
 
+def conv_weights_channels_last(module: nn.Module, enabled: bool = True) -> None:
+    """Store every Conv2d/Conv3d weight under `module` channels-last (or back to contiguous): with channels-last
+    activations cuDNN then runs NHWC kernels with no per-call layout conversion; values are unchanged."""
+    for conv in module.modules():
+        if isinstance(conv, (nn.Conv2d, nn.Conv3d)):
+            layout = torch.contiguous_format if not enabled else (
+                torch.channels_last if isinstance(conv, nn.Conv2d) else torch.channels_last_3d)
+            conv.weight.data = conv.weight.data.contiguous(memory_format=layout)
+
+
 def frame_position_embedding(num_frames: int, dim: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
     """Sinusoidal embedding of frame indices, (F, dim), sin/cos interleaved as in the release (Transformer style).
 
@@ -50,18 +61,19 @@ def frame_attention(attn: Attention, x: torch.Tensor) -> torch.Tensor:
     """Temp-Attn's attention (diffusers `Attention` weights) across the F frames of (B, F, N, C) tokens, in place.
 
     The compiled path. With 8 frames a flash kernel pads 8 queries to its 64-row tile and needs the frames moved
-    next to each other (~260 GB/s on an H100); written as broadcast products and sums over the few frames, Inductor
-    fuses scores, softmax and the weighted sum into short reductions, in float32, with no transposes. Eager code
-    calls `attn` itself (SDPA), which this equals within bf16 rounding.
+    next to each other (~260 GB/s on an H100). Here q/k/v come from one GEMM on the tokens as they lie; the scores
+    are a short reduction over the head dim, and the weighted sum over the F frames is written out term by term,
+    so Inductor makes it one pointwise kernel; all in float32, with no transposes. Eager code calls `attn` itself
+    (SDPA), which this equals within bf16 rounding.
     """
     b, f, n, c = x.shape
     shape = (b, f, n, attn.heads, c // attn.heads)
-    q = attn.to_q(x).view(shape).unsqueeze(2).float()
-    k = attn.to_k(x).view(shape).unsqueeze(1).float()
-    v = attn.to_v(x).view(shape).unsqueeze(1).float()
-    probs = ((q * k).sum(-1, keepdim=True) * attn.scale).softmax(dim=2)
-    out = (probs * v).sum(2).to(x.dtype).reshape(b, f, n, c)
-    return attn.to_out[1](attn.to_out[0](out))
+    weight = torch.cat([attn.to_q.weight, attn.to_k.weight, attn.to_v.weight])
+    bias = None if attn.to_q.bias is None else torch.cat([attn.to_q.bias, attn.to_k.bias, attn.to_v.bias])
+    q, k, v = (t.reshape(shape).float() for t in F.linear(x, weight, bias).split(c, dim=-1))
+    probs = ((q.unsqueeze(2) * k.unsqueeze(1)).sum(-1) * attn.scale).softmax(dim=2)
+    out = sum(probs[:, :, j, :, :, None] * v[:, None, j] for j in range(f))
+    return attn.to_out[1](attn.to_out[0](out.to(x.dtype).reshape(b, f, n, c)))
 
 
 class TemporalConvLayer(nn.Module):

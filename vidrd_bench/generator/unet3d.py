@@ -26,6 +26,7 @@ from vidrd_bench.generator.temporal import (
     Transformer3DModel,
     VideoTransformerBlock,
     conv_per_frame,
+    conv_weights_channels_last,
     fold_frames,
     unfold_frames,
 )
@@ -241,11 +242,7 @@ class UNet3DConditionModel(ModelMixin, ConfigMixin):
         """Keep activations and conv weights channels-last (B,F,H,W,C in memory): frame folding is then a free view
         and every conv sees NHWC inputs and weights, with no per-call layout conversion; numerics are unchanged."""
         self.activation_format = torch.channels_last_3d if enabled else torch.contiguous_format
-        for module in self.modules():
-            if isinstance(module, (nn.Conv2d, nn.Conv3d)):
-                layout = torch.contiguous_format if not enabled else (
-                    torch.channels_last if isinstance(module, nn.Conv2d) else torch.channels_last_3d)
-                module.weight.data = module.weight.data.contiguous(memory_format=layout)
+        conv_weights_channels_last(self, enabled)
 
     @classmethod
     def from_unet2d(cls, unet2d: UNet2DConditionModel, add_temp_embed: bool = True, add_temp_conv: bool = True,
