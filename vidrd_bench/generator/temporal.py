@@ -181,6 +181,7 @@ class VideoTransformerBlock(BasicTransformerBlock):
             out = self.temp_attn(self.temp_norm(tokens)).reshape(-1, n, num_frames, c).transpose(1, 2)
         return (video + out).reshape(bf, n, c)
 
+
 class Transformer3DModel(nn.Module):
     """SD's spatial transformer run on every frame (its GroupNorm per frame, as in the release) with Temp-Attn inside.
 
