@@ -2,7 +2,9 @@
 
 Parts: `norm` GroupNorm+SiLU (torch's vs per-channel statistics, compiled); `conv` the (3,1,1) temporal conv
 (Conv3d vs (3,1) Conv2d) beside the per-frame 3x3 conv; `attn` Temp-Attn over 8 frames (SDPA, compiled math,
-Inductor's broadcast form); `io` the 4-channel conv_in/conv_out, plain and zero-padded to 8.
+Inductor's broadcast form); `io` the 4-channel conv_in/conv_out, plain and zero-padded to 8; `temporal` the whole
+compiled Temp-Attn sub-block (frame embedding, LayerNorm, q/k/v, attention, output, residual) with tokens as they
+lie (B, F, N, C) against tokens regrouped by position (B, N, F, C).
 Prints ms and GB/s or TFLOP/s; writes micro_kernels.json.
 """
 
@@ -16,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from vidrd_bench.generator.norm import channel_stats_group_norm
+from vidrd_bench.generator.temporal import VideoTransformerBlock, frame_position_embedding
 
 LEVELS = ((320, 32), (640, 16), (1280, 8), (1280, 4))
 
@@ -33,6 +36,59 @@ def sum_sq_group_norm(x, groups, w, b, eps):
     mean = s1.expand(bsz, groups, c // groups).reshape(shape)
     scale = (rstd.expand(bsz, groups, c // groups).reshape(bsz, c) * w.float()).view(shape)
     return ((xf - mean) * scale + b.float().view(c, *shape[2:])).to(x.dtype)
+
+
+def chunked_stats_group_norm(x, groups, w, b, eps, chunks: int = 64):
+    """Per-(chunk of positions, channel) mean/variance over contiguous row blocks, combined exactly per group."""
+    bsz, c = x.shape[:2]
+    rows = x.movedim(1, -1).reshape(bsz, chunks, -1, c).float()
+    var_p, mean_p = torch.var_mean(rows, dim=2, correction=0)
+    mean_p, var_p = mean_p.view(bsz, chunks, groups, -1), var_p.view(bsz, chunks, groups, -1)
+    mean_g = mean_p.mean((1, 3), keepdim=True)
+    var_g = (var_p + (mean_p - mean_g).square()).mean((1, 3), keepdim=True)
+    shape = (bsz, c) + (1,) * (x.ndim - 2)
+    mean = mean_g.expand(bsz, 1, groups, c // groups).reshape(shape)
+    scale = (torch.rsqrt(var_g + eps).expand(bsz, 1, groups, c // groups).reshape(bsz, c) * w.float()).view(shape)
+    return ((x.float() - mean) * scale + b.float().view(c, *shape[2:])).to(x.dtype)
+
+
+def frame_attention_by_position(attn, x):
+    """Temp-Attn on (B, N, F, C) tokens: each position's F frames lie together, so q/k/v re-reads stay local."""
+    b, n, f, c = x.shape
+    shape = (b, n, f, attn.heads, c // attn.heads)
+    weight = torch.cat([attn.to_q.weight, attn.to_k.weight, attn.to_v.weight])
+    q, k, v = (t.reshape(shape).float() for t in F.linear(x, weight).split(c, dim=-1))
+    probs = ((q.unsqueeze(3) * k.unsqueeze(2)).sum(-1) * attn.scale).softmax(dim=3)
+    out = sum(probs[:, :, :, j, :, None] * v[:, :, None, j] for j in range(f))
+    return attn.to_out[1](attn.to_out[0](out.to(x.dtype).reshape(b, n, f, c)))
+
+
+def temporal_by_position(block, hidden, num_frames):
+    """VideoTransformerBlock.temporal_attention with the LayerNorm writing tokens regrouped by position."""
+    bf, n, c = hidden.shape
+    video = hidden.reshape(bf // num_frames, num_frames, n, c)
+    video = video + frame_position_embedding(num_frames, c, hidden.device, hidden.dtype)[None, :, None, :]
+    out = frame_attention_by_position(block.temp_attn, block.temp_norm(video).transpose(1, 2))
+    return (video + out.transpose(1, 2)).reshape(bf, n, c)
+
+
+def temporal_rows(key: str, clips: int, frames: int, c: int, s: int) -> dict[str, float]:
+    """The compiled Temp-Attn sub-block, tokens as they lie vs regrouped by position; error vs eager (SDPA)."""
+    torch.manual_seed(0)
+    block = VideoTransformerBlock(c, c // 64, 1024, 64, True).cuda().to(torch.bfloat16).eval()
+    torch.nn.init.normal_(block.temp_attn.to_out[0].weight, std=0.02)
+    x = torch.randn(clips * frames, s * s, c, device="cuda", dtype=torch.bfloat16)
+    with torch.no_grad():
+        ref = block.temporal_attention(x, frames).float()
+    runs = {"as_they_lie": torch.compile(lambda t: block.temporal_attention(t, frames), dynamic=False),
+            "by_position": torch.compile(lambda t: temporal_by_position(block, t, frames), dynamic=False)}
+    row = {}
+    for name, fn in runs.items():
+        with torch.no_grad():
+            err = float((fn(x).float() - ref).norm() / ref.norm())
+        row[f"temporal_{name}_ms"] = ms = time_ms(lambda: fn(x))
+        print(f"{key} Temp-Attn block {name:12s} {ms:7.3f} ms  rel err vs eager {err:.1e}", flush=True)
+    return row
 
 
 def time_ms(fn, iters: int = 20) -> float:
@@ -148,6 +204,7 @@ def main() -> None:
         "channel_stats": torch.compile(dynamic=False)(
             lambda x, w, b: F.silu(channel_stats_group_norm(x, 32, w, b, 1e-5))),
         "sum_sq": torch.compile(dynamic=False)(lambda x, w, b: F.silu(sum_sq_group_norm(x, 32, w, b, 1e-5))),
+        "chunked": torch.compile(dynamic=False)(lambda x, w, b: F.silu(chunked_stats_group_norm(x, 32, w, b, 1e-5))),
     }
     fused = torch.compile(fused_frame_attention, dynamic=False)
     res: dict[str, dict] = {}
@@ -159,6 +216,7 @@ def main() -> None:
         row |= norm_rows(key, x, norms) if "norm" in parts else {}
         row |= conv_rows(key, x) if "conv" in parts else {}
         row |= attn_rows(key, args.clips, args.frames, c, s, fused) if "attn" in parts else {}
+        row |= temporal_rows(key, args.clips, args.frames, c, s) if "temporal" in parts and s > 4 else {}
         res[key] = row
     if "io" in parts:
         res["io_convs"] = io_rows(args.clips, args.frames)

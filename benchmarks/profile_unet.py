@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import ast
 import glob
 import json
 import os
@@ -77,6 +78,8 @@ def main() -> None:
     ap.add_argument("--out", default=os.environ.get("OUT", "."))
     ap.add_argument("--channels-last", action="store_true")
     ap.add_argument("--coordinate-descent", action="store_true")
+    ap.add_argument("--inductor", action="append", default=[], metavar="KEY=VALUE",
+                    help="an Inductor config value (Python literal), e.g. max_autotune_gemm=True; repeatable")
     ap.add_argument("--conv-shapes", action="store_true", help="eager conv time by input shape")
     ap.add_argument("--dump-code", action="store_true", help="copy Inductor's generated code to --out")
     ap.add_argument("--cudnn-benchmark", action="store_true", help="also time with cuDNN's per-shape autotuning")
@@ -85,10 +88,12 @@ def main() -> None:
     comps = build_components("full-random", device="cuda", dtype=torch.bfloat16)
     unet = comps.unet.eval()
     unet.set_channels_last(args.channels_last)
-    if args.coordinate_descent:
-        import torch._inductor.config as inductor_config
+    import torch._inductor.config as inductor_config
 
-        inductor_config.coordinate_descent_tuning = True
+    inductor_config.coordinate_descent_tuning = args.coordinate_descent
+    for item in args.inductor:
+        key, value = item.split("=", 1)
+        setattr(inductor_config, key, ast.literal_eval(value))
     res = {}
     for b in [int(x) for x in args.batches.split(",")]:
         x = torch.randn(2 * b, 4, 8, 32, 32, device=dev, dtype=torch.bfloat16)

@@ -127,13 +127,17 @@ def _unet_rows(unet, protocol: GenerationProtocol, batch: int, dtype, device, la
     return [row]
 
 
-def _vae_rows(vae, protocol: GenerationProtocol, dtype, device, latent_hw, iters) -> list[BenchRow]:
-    """Temporal-VAE decode of one video's clips, each decoded on its own as the pipeline does."""
+def _vae_rows(vae, protocol: GenerationProtocol, batch: int, dtype, device, latent_hw, iters) -> list[BenchRow]:
+    """Temporal-VAE decode of a batch's clips as the pipeline runs it (each clip alone, in chunks), per video."""
+    from vidrd_bench.generator.pipeline import VAE_CHUNK_FRAMES
+
     c, n = protocol.num_clips, protocol.frames_per_clip
-    z = torch.randn(c, 4, n, *latent_hw, device=device, dtype=dtype)
-    call = lambda: vae.decode_video(z, use_temporal=protocol.temporal_vae)  # noqa: E731
-    return [BenchRow.measure("VAE decode (one video)", f"{c} clips x 4 x {n} x {latent_hw[0]}x{latent_hw[1]}",
-                             call, device, iters=iters, flops=call)]
+    z = torch.randn(batch * c, 4, n, *latent_hw, device=device, dtype=dtype)
+    decode = lambda compiled: vae.decode_video(  # noqa: E731
+        z, use_temporal=protocol.temporal_vae, chunk_frames=VAE_CHUNK_FRAMES, compiled=compiled)
+    return [BenchRow.measure("VAE decode", f"{batch} videos x {c} clips x 4 x {n} x {latent_hw[0]}x{latent_hw[1]}",
+                             lambda: decode(True), device, videos=batch, iters=iters, flops=lambda: decode(False),
+                             note=f"{VAE_CHUNK_FRAMES} frames per decoder call")]
 
 
 def _text_rows(text_encoder, device, iters) -> list[BenchRow]:
@@ -179,7 +183,7 @@ def run_bench(preset: str = "full-random", device: str | None = None, batch_size
     rows: list[BenchRow] = []
     for b in tqdm(batch_sizes, desc="bench UNet", leave=False):
         rows += _unet_rows(comps.unet, protocol, b, dtype, dev, latent_hw, text_dim, iters)
-    rows += _vae_rows(comps.vae, protocol, dtype, dev, latent_hw, iters)
+    rows += _vae_rows(comps.vae, protocol, max(batch_sizes), dtype, dev, latent_hw, iters)
     rows += _text_rows(comps.text_encoder, dev, iters)
     for b in tqdm(batch_sizes, desc="bench video", leave=False):
         rows += _video_rows(pipe, protocol, b, dev, iters=1)

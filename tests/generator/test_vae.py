@@ -95,6 +95,24 @@ def test_chunked_decode_equals_one_call(vae2d, latents):
                                        rtol=1e-5, atol=1e-5)
 
 
+def test_compiled_decoder_is_one_graph_per_mode_and_decodes_as_eager(vae2d, latents):
+    """compile_decoder traces the frame decoder whole (fullgraph) and the compiled path decodes what eager code does."""
+    from torch._dynamo.testing import CompileCounter
+
+    vae = TemporalAutoencoderKL.from_vae2d(vae2d).eval()
+    randomise_temporal(vae)
+    counter = CompileCounter()
+    vae.compile_decoder(backend=counter)
+    try:
+        with torch.no_grad():
+            for use_temporal in (True, False, True):
+                eager = vae.decode_video(latents, use_temporal, compiled=False)
+                torch.testing.assert_close(vae.decode_video(latents, use_temporal), eager, rtol=1e-5, atol=1e-5)
+    finally:
+        torch._dynamo.reset()
+    assert counter.frame_count == 2
+
+
 def test_matches_authors_release_on_their_saved_tiny_model():
     """Fixture saved by the authors' class under diffusers 0.14 with random temporal weights, plus its decodes."""
     vae, report = load_temporal_vae(RELEASE_TINY)

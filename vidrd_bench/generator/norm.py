@@ -36,6 +36,7 @@ def channel_stats_group_norm(x: torch.Tensor, num_groups: int, weight: torch.Ten
         out = out + bias.float().view(c, *shape[2:])
     return out.to(x.dtype)
 
+
 class ChannelStatsGroupNorm(nn.GroupNorm):
     """nn.GroupNorm (same parameters and names) computed by `channel_stats_group_norm`."""
 

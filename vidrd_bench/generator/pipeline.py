@@ -62,8 +62,9 @@ class VidRDPipeline:
         """Build the components of `preset` ('full' reads weights; 'tiny' is random) on device/dtype and wrap them.
 
         device defaults to cuda when available, else cpu; dtype to bfloat16 on cuda, float32 on cpu.
-        compile=True keeps UNet activations channels-last on CUDA and wraps the UNet in torch.compile (one graph,
-        static shapes); batches are then padded to the first call's size so later batches reuse that graph.
+        compile=True keeps UNet activations channels-last on CUDA and wraps the UNet and the VAE's frame decoder in
+        torch.compile (static shapes); batches are then padded to the first call's size so later batches reuse the
+        graphs.
         """
         from vidrd_bench.generator.components import build_components
 
@@ -72,6 +73,7 @@ class VidRDPipeline:
         components = build_components(preset, weights_dir=weights_dir, device=str(device), dtype=dtype,
                                       temporal_vae=temporal_vae, allow_partial=allow_partial)
         if compile:
+            components.vae.compile_decoder()
             components.unet.set_channels_last(device.type == "cuda")
             components = dataclasses.replace(components, unet=torch.compile(components.unet, fullgraph=True,
                                                                             dynamic=False))

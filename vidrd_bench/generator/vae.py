@@ -8,6 +8,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
+from typing import Any, Callable
 
 import torch
 from diffusers import AutoencoderKL
@@ -60,6 +61,7 @@ class TemporalAutoencoderKL(AutoencoderKL):
                 TemporalConvLayer(resnet.out_channels, norm_num_groups, temporal_dropout, temporal_layers)
                 for resnet in block.resnets
             )
+        self.compiled_frames: Callable[..., torch.Tensor] | None = None
 
     @property
     def scaling_factor(self) -> float:
@@ -100,12 +102,20 @@ class TemporalAutoencoderKL(AutoencoderKL):
                 sample = upsampler(sample)
         return dec.conv_out(dec.conv_act(dec.conv_norm_out(sample)))
 
+    def compile_decoder(self, **options: Any) -> None:
+        """torch.compile the frame decoder (static shapes: one graph per chunk size, reused by every batch).
+
+        GroupNorm, SiLU and the residual adds fuse around the convolutions; `options` go to torch.compile.
+        """
+        self.compiled_frames = torch.compile(self._decode_frames, fullgraph=True, dynamic=False, **options)
+
     def decode_video(self, latents: torch.Tensor, use_temporal: bool = True,
-                     chunk_frames: int | None = None) -> torch.Tensor:
+                     chunk_frames: int | None = None, compiled: bool = True) -> torch.Tensor:
         """Diffusion latents (B, 4, F, h, w), still multiplied by scaling_factor, -> video (B, 3, F, H, W) in ~[-1, 1].
 
         use_temporal=False decodes every frame alone (the release's inference: temporal layers bypassed).
         chunk_frames bounds frames per decoder call; with use_temporal it rounds to whole videos (>= 1).
+        compiled=False runs eager code even after `compile_decoder` (FLOP counting, references).
         """
         if latents.ndim != 5:
             raise ValueError(f"decode_video expects latents shaped (B, C, F, h, w), got {tuple(latents.shape)}")
@@ -116,7 +126,8 @@ class TemporalAutoencoderKL(AutoencoderKL):
             per_call = f * max(1, (chunk_frames or b * f) // f)
         else:
             per_call = max(1, chunk_frames or b * f)
-        outs = [self._decode_frames(chunk, f if use_temporal else None) for chunk in frames.split(per_call)]
+        decode = self.compiled_frames if compiled and self.compiled_frames is not None else self._decode_frames
+        outs = [decode(chunk, f if use_temporal else None) for chunk in frames.split(per_call)]
         return unfold_frames(torch.cat(outs), f)
 
 
