@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from vidrd_bench.generator.norm import channel_stats_group_norm
-from vidrd_bench.generator.temporal import VideoTransformerBlock, frame_position_embedding
+from vidrd_bench.generator.temporal import VideoTransformerBlock, frame_position_embedding, frame_softmax_attention
 
 LEVELS = ((320, 32), (640, 16), (1280, 8), (1280, 4))
 
@@ -112,11 +112,8 @@ def math_attention(q, k, v):
 
 
 def fused_frame_attention(q, k, v):
-    """The compiled path's form (`temporal.frame_attention`): (B, F, N, heads, d) in place, scores reduced over d,
-    the weighted sum over frames written term by term."""
-    q, k, v = q.float(), k.float(), v.float()
-    probs = ((q.unsqueeze(2) * k.unsqueeze(1)).sum(-1) * q.shape[-1] ** -0.5).softmax(dim=2)
-    return sum(probs[:, :, j, :, :, None] * v[:, None, j] for j in range(q.shape[1])).to(torch.bfloat16)
+    """The compiled path's form (`temporal.frame_softmax_attention`) on (B, F, N, heads, d) bf16 tensors."""
+    return frame_softmax_attention(q.float(), k.float(), v.float(), q.shape[-1] ** -0.5).to(torch.bfloat16)
 
 
 def norm_rows(key: str, x: torch.Tensor, norms: dict) -> dict[str, float]:

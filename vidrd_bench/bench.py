@@ -14,6 +14,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 from tqdm.auto import tqdm
 
+from vidrd_bench.devices import pick_device
 from vidrd_bench.protocols import PROTOCOLS, GenerationProtocol
 from vidrd_bench.results import provenance
 
@@ -170,7 +171,7 @@ def run_bench(preset: str = "full-random", device: str | None = None, batch_size
     """Time every stage at the protocol's sizes and project the cost of the 10K-video UCF-101 set."""
     from vidrd_bench.generator.pipeline import VidRDPipeline
 
-    dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    dev = pick_device(device)
     protocol = PROTOCOLS.get(protocol_name or ("tiny-smoke" if preset == "tiny" else "ucf101-vidrd"))
     pipe = VidRDPipeline.from_preset(preset, device=str(dev), temporal_vae=protocol.temporal_vae, compile=compile)
     comps = pipe.components

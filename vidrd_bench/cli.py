@@ -73,12 +73,6 @@ def _score_options(fn):
     return fn
 
 
-def _device(device: str | None) -> str:
-    import torch
-
-    return device or ("cuda" if torch.cuda.is_available() else "cpu")
-
-
 def _echo_record(record, out: Path | None) -> None:
     """Print a score with its interval and provenance (rank 0 only; other ranks return None)."""
     if record is None:
@@ -182,7 +176,7 @@ def score_fvd_cmd(real, fake, protocol, detector_weights, weights_dir, batch_siz
     from vidrd_bench.metrics.score import score_fvd
 
     record = score_fvd(real, fake, protocol=protocol, weights_dir=weights_dir, detector_path=detector_weights,
-                       device=_device(device), batch_size=batch_size, num_workers=num_workers, bootstrap=bootstrap,
+                       device=device, batch_size=batch_size, num_workers=num_workers, bootstrap=bootstrap,
                        seed=seed, out_path=out, per_class=not no_per_class, allow_incomplete=allow_incomplete,
                        progress=not no_progress)
     _echo_record(record, out)
@@ -199,7 +193,7 @@ def score_is_cmd(fake, protocol, detector_weights, weights_dir, batch_size, num_
     from vidrd_bench.metrics.score import score_is
 
     record = score_is(fake, protocol=protocol, weights_dir=weights_dir, detector_path=detector_weights,
-                      device=_device(device), batch_size=batch_size, num_workers=num_workers, bootstrap=bootstrap,
+                      device=device, batch_size=batch_size, num_workers=num_workers, bootstrap=bootstrap,
                       seed=seed, out_path=out, allow_incomplete=allow_incomplete, progress=not no_progress)
     _echo_record(record, out)
 
@@ -225,7 +219,7 @@ def stats_cmd(dataset, videos, split_file, size, protocol, detector_weights, wei
 
     out = out or default_stats_path(dataset, protocol, size)
     stats = compute_real_stats(videos, dataset=dataset, protocol=protocol, weights_dir=weights_dir,
-                               device=_device(device), batch_size=batch_size, num_workers=num_workers, out_path=out,
+                               device=device, batch_size=batch_size, num_workers=num_workers, out_path=out,
                                size=size, split_file=split_file, detector_path=detector_weights,
                                keep_features=not no_features, progress=not no_progress)
     if stats is not None:

@@ -66,9 +66,10 @@ class VidRDPipeline:
         torch.compile (static shapes); batches are then padded to the first call's size so later batches reuse the
         graphs.
         """
+        from vidrd_bench.devices import pick_device
         from vidrd_bench.generator.components import build_components
 
-        device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        device = pick_device(device)
         dtype = dtype or (torch.bfloat16 if device.type == "cuda" else torch.float32)
         components = build_components(preset, weights_dir=weights_dir, device=str(device), dtype=dtype,
                                       temporal_vae=temporal_vae, allow_partial=allow_partial)

@@ -34,16 +34,6 @@ def conv_per_frame(conv: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return unfold_frames(conv(fold_frames(x)), x.shape[2])
 
 
-def conv_weights_channels_last(module: nn.Module, enabled: bool = True) -> None:
-    """Store every Conv2d/Conv3d weight under `module` channels-last (or back to contiguous): with channels-last
-    activations cuDNN then runs NHWC kernels with no per-call layout conversion; values are unchanged."""
-    for conv in module.modules():
-        if isinstance(conv, (nn.Conv2d, nn.Conv3d)):
-            layout = torch.contiguous_format if not enabled else (
-                torch.channels_last if isinstance(conv, nn.Conv2d) else torch.channels_last_3d)
-            conv.weight.data = conv.weight.data.contiguous(memory_format=layout)
-
-
 def frame_position_embedding(num_frames: int, dim: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
     """Sinusoidal embedding of frame indices, (F, dim), sin/cos interleaved as in the release (Transformer style).
 
@@ -71,9 +61,15 @@ def frame_attention(attn: Attention, x: torch.Tensor) -> torch.Tensor:
     weight = torch.cat([attn.to_q.weight, attn.to_k.weight, attn.to_v.weight])
     bias = None if attn.to_q.bias is None else torch.cat([attn.to_q.bias, attn.to_k.bias, attn.to_v.bias])
     q, k, v = (t.reshape(shape).float() for t in F.linear(x, weight, bias).split(c, dim=-1))
-    probs = ((q.unsqueeze(2) * k.unsqueeze(1)).sum(-1) * attn.scale).softmax(dim=2)
-    out = sum(probs[:, :, j, :, :, None] * v[:, None, j] for j in range(f))
+    out = frame_softmax_attention(q, k, v, attn.scale)
     return attn.to_out[1](attn.to_out[0](out.to(x.dtype).reshape(b, f, n, c)))
+
+
+def frame_softmax_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float) -> torch.Tensor:
+    """Softmax attention across dim 1 (frames) of (B, F, N, heads, d) tensors, in the form Inductor fuses well:
+    scores reduced over d, the weighted sum over the F frames written out term by term."""
+    probs = ((q.unsqueeze(2) * k.unsqueeze(1)).sum(-1) * scale).softmax(dim=2)
+    return sum(probs[:, :, j, :, :, None] * v[:, None, j] for j in range(q.shape[1]))
 
 
 class TemporalConvLayer(nn.Module):

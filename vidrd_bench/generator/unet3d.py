@@ -26,7 +26,6 @@ from vidrd_bench.generator.temporal import (
     Transformer3DModel,
     VideoTransformerBlock,
     conv_per_frame,
-    conv_weights_channels_last,
     fold_frames,
     unfold_frames,
 )
@@ -315,6 +314,16 @@ class UNet3DConditionModel(ModelMixin, ConfigMixin):
             dtype = torch.float32 if isinstance(timestep, float) else torch.int64
             timestep = torch.tensor([timestep], dtype=dtype, device=sample.device)
         return timestep.to(sample.device).reshape(-1).expand(sample.shape[0])
+
+
+def conv_weights_channels_last(module: nn.Module, enabled: bool = True) -> None:
+    """Store every Conv2d/Conv3d weight under `module` channels-last (or back to contiguous): with channels-last
+    activations cuDNN then runs NHWC kernels with no per-call layout conversion; values are unchanged."""
+    for conv in module.modules():
+        if isinstance(conv, (nn.Conv2d, nn.Conv3d)):
+            layout = torch.contiguous_format if not enabled else (
+                torch.channels_last if isinstance(conv, nn.Conv2d) else torch.channels_last_3d)
+            conv.weight.data = conv.weight.data.contiguous(memory_format=layout)
 
 
 def _check_block_types(down: tuple[str, ...], up: tuple[str, ...], mid: str, levels: int) -> None:

@@ -13,6 +13,7 @@ import torch
 
 from vidrd_bench.datasets import manifest
 from vidrd_bench.datasets.video import read_clip
+from vidrd_bench.devices import pick_device
 from vidrd_bench.errors import ProtocolMismatchError, RunStateError, VidrdBenchError
 from vidrd_bench.metrics.base import Detector, load_detector
 from vidrd_bench.metrics.extract import VideoItem, dist_info, extract, init_distributed_from_env
@@ -24,14 +25,6 @@ from vidrd_bench.results import ResultRecord
 
 UCF_NAME = re.compile(r"^v_(?P<cls>.+)_g\d+_c\d+$")
 VIDEO_SUFFIXES = (".avi", ".mp4", ".mkv", ".webm", ".mov")
-
-
-def resolve_device(device: str | torch.device) -> torch.device:
-    """The device this process uses; under torchrun a bare 'cuda' becomes cuda:LOCAL_RANK."""
-    device = torch.device(device)
-    if device.type == "cuda" and device.index is None:
-        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
-    return device
 
 
 def _protocol(name: str | Protocol, kind: type) -> Protocol:
@@ -103,7 +96,7 @@ def _size(size: int | tuple[int, int] | None) -> tuple[int, int] | None:
 
 def compute_real_stats(videos: str | os.PathLike | Sequence[str | os.PathLike], dataset: str = "ucf101",
                        protocol: str | FVDProtocol = "fvd-i3d-16f", weights_dir: str | os.PathLike | None = None,
-                       device: str | torch.device = "cpu", batch_size: int = 32, num_workers: int = 4,
+                       device: str | torch.device | None = None, batch_size: int = 32, num_workers: int = 4,
                        out_path: str | os.PathLike | None = None, size: int | tuple[int, int] | None = 256,
                        split_file: str | os.PathLike | None = None, detector_path: str | os.PathLike | None = None,
                        keep_features: bool = True, progress: bool = True) -> StatsFile | None:
@@ -112,7 +105,7 @@ def compute_real_stats(videos: str | os.PathLike | Sequence[str | os.PathLike], 
     Writes `out_path` (rank 0) when given; returns the statistics on rank 0, None on other ranks.
     """
     proto = _protocol(protocol, FVDProtocol)
-    device = resolve_device(device)
+    device = pick_device(device)
     init_distributed_from_env(device)
     items, note = real_items(videos, split_file)
     detector = load_detector(proto.detector, weights_dir, device, detector_path, proto.resolution)
@@ -185,12 +178,12 @@ def _record(metric: str, value: float, higher: bool, n: int, proto: Protocol, ge
 
 def score_fvd(real: str | os.PathLike, fake_dir: str | os.PathLike, protocol: str | FVDProtocol = "fvd-i3d-16f",
               weights_dir: str | os.PathLike | None = None, detector_path: str | os.PathLike | None = None,
-              device: str | torch.device = "cpu", batch_size: int = 32, num_workers: int = 4, bootstrap: int = 100,
+              device: str | torch.device | None = None, batch_size: int = 32, num_workers: int = 4, bootstrap: int = 100,
               seed: int = 0, out_path: str | os.PathLike | None = None, per_class: bool = True,
               allow_incomplete: bool = False, progress: bool = True) -> ResultRecord | None:
     """FVD of the generated videos in `fake_dir` against a statistics file or a folder of real videos."""
     proto = _protocol(protocol, FVDProtocol)
-    device = resolve_device(device)
+    device = pick_device(device)
     init_distributed_from_env(device)
     items, generation = generated_items(fake_dir, allow_incomplete)
     fake_size = _frame_size(items, proto.num_frames)
@@ -226,12 +219,12 @@ def score_fvd(real: str | os.PathLike, fake_dir: str | os.PathLike, protocol: st
 
 def score_is(fake_dir: str | os.PathLike, protocol: str | ISProtocol = "is-c3d-ucf101",
              weights_dir: str | os.PathLike | None = None, detector_path: str | os.PathLike | None = None,
-             device: str | torch.device = "cpu", batch_size: int = 32, num_workers: int = 4, bootstrap: int = 100,
+             device: str | torch.device | None = None, batch_size: int = 32, num_workers: int = 4, bootstrap: int = 100,
              seed: int = 0, out_path: str | os.PathLike | None = None, allow_incomplete: bool = False,
              progress: bool = True) -> ResultRecord | None:
     """Inception Score (C3D, 10 splits in manifest order) of the generated videos in `fake_dir`."""
     proto = _protocol(protocol, ISProtocol)
-    device = resolve_device(device)
+    device = pick_device(device)
     init_distributed_from_env(device)
     items, generation = generated_items(fake_dir, allow_incomplete)
     detector = load_detector(proto.detector, weights_dir, device, detector_path, proto.resolution)

@@ -1,0 +1,27 @@
+"""The one device rule used by generate, score and bench."""
+
+from __future__ import annotations
+
+import torch
+
+from vidrd_bench.devices import pick_device
+
+
+def test_explicit_device_wins_and_default_follows_cuda(monkeypatch):
+    monkeypatch.delenv("LOCAL_RANK", raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert pick_device(None) == torch.device("cpu")
+    assert pick_device("cpu") == torch.device("cpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert pick_device(None) == torch.device("cuda", 0)
+    assert pick_device("cpu") == torch.device("cpu")
+    assert pick_device("cuda:1") == torch.device("cuda", 1)
+
+
+def test_torchrun_process_takes_its_local_rank(monkeypatch):
+    monkeypatch.setenv("LOCAL_RANK", "3")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert pick_device(None) == torch.device("cuda", 3)
+    assert pick_device("cuda") == torch.device("cuda", 3)
+    assert pick_device(torch.device("cuda", 2)) == torch.device("cuda", 2)
+    assert pick_device("cpu") == torch.device("cpu")
