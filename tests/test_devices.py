@@ -25,3 +25,16 @@ def test_torchrun_process_takes_its_local_rank(monkeypatch):
     assert pick_device("cuda") == torch.device("cuda", 3)
     assert pick_device(torch.device("cuda", 2)) == torch.device("cuda", 2)
     assert pick_device("cpu") == torch.device("cpu")
+
+
+def test_compile_cache_is_persistent_unless_the_user_chose_one(monkeypatch, tmp_path):
+    from vidrd_bench.devices import persistent_compile_cache
+
+    monkeypatch.delenv("TORCHINDUCTOR_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert persistent_compile_cache() == tmp_path / "vidrd-bench" / "inductor"
+    from torch._inductor.runtime.cache_dir_utils import cache_dir
+
+    assert cache_dir() == str(tmp_path / "vidrd-bench" / "inductor")
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path / "mine"))
+    assert persistent_compile_cache() == tmp_path / "mine"

@@ -135,7 +135,7 @@ def weights_cmd(weights_dir: Path | None, no_hash: bool, check: tuple[str, ...])
 @click.option("--device", default=None, help="torch device [default: cuda if available, else cpu].")
 @click.option("--batch-sizes", default="1,8", show_default=True, help="Videos per UNet call to time, comma-separated.")
 @click.option("--compile/--no-compile", "compile_", default=False, show_default=True,
-              help="torch.compile the UNet (the first call compiles; its time is reported separately).")
+              help="torch.compile the UNet and VAE decoder (the first call compiles; its time is reported separately).")
 @click.option("--iters", type=click.IntRange(1, 1000), default=5, show_default=True, help="Timed repetitions.")
 @click.option("--no-detectors", is_flag=True, help="Skip the I3D/C3D throughput rows.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write the JSON here.")
@@ -253,7 +253,8 @@ def stats_cmd(dataset, videos, split_file, size, protocol, detector_weights, wei
 @click.option("--device", default=None,
               help="torch device [default: cuda (cuda:LOCAL_RANK under torchrun) if available, else cpu].")
 @click.option("--compile/--no-compile", "compile_", default=None,
-              help="torch.compile the UNet (one ~2 min compile, then ~1.6x faster) [default: on for CUDA].")
+              help="torch.compile the UNet and VAE decoder (first compile ~2.5 min, cached on disk; then ~2x faster) "
+                   "[default: on for CUDA].")
 @click.option("--allow-partial", is_flag=True,
               help="Load checkpoints that miss some expected tensors (the rest keep SD 2.1 / fresh values); the "
                    "default refuses, naming the missing keys.")

@@ -64,9 +64,9 @@ class VidRDPipeline:
         device defaults to cuda when available, else cpu; dtype to bfloat16 on cuda, float32 on cpu.
         compile=True keeps UNet activations channels-last on CUDA and wraps the UNet and the VAE's frame decoder in
         torch.compile (static shapes); batches are then padded to the first call's size so later batches reuse the
-        graphs.
+        graphs; the compiled code is cached on disk (devices.persistent_compile_cache).
         """
-        from vidrd_bench.devices import pick_device
+        from vidrd_bench.devices import persistent_compile_cache, pick_device
         from vidrd_bench.generator.components import build_components
 
         device = pick_device(device)
@@ -74,6 +74,7 @@ class VidRDPipeline:
         components = build_components(preset, weights_dir=weights_dir, device=str(device), dtype=dtype,
                                       temporal_vae=temporal_vae, allow_partial=allow_partial)
         if compile:
+            persistent_compile_cache()
             components.vae.compile_decoder()
             components.unet.set_channels_last(device.type == "cuda")
             components = dataclasses.replace(components, unet=torch.compile(components.unet, fullgraph=True,
