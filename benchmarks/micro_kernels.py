@@ -57,9 +57,8 @@ def frame_attention_by_position(attn, x):
     b, n, f, c = x.shape
     shape = (b, n, f, attn.heads, c // attn.heads)
     weight = torch.cat([attn.to_q.weight, attn.to_k.weight, attn.to_v.weight])
-    q, k, v = (t.reshape(shape).float() for t in F.linear(x, weight).split(c, dim=-1))
-    probs = ((q.unsqueeze(3) * k.unsqueeze(2)).sum(-1) * attn.scale).softmax(dim=3)
-    out = sum(probs[:, :, :, j, :, None] * v[:, :, None, j] for j in range(f))
+    q, k, v = (t.reshape(shape).float().transpose(1, 2) for t in F.linear(x, weight).split(c, dim=-1))
+    out = frame_softmax_attention(q, k, v, attn.scale).transpose(1, 2)
     return attn.to_out[1](attn.to_out[0](out.to(x.dtype).reshape(b, n, f, c)))
 
 

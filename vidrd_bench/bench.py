@@ -173,7 +173,7 @@ def run_bench(preset: str = "full-random", device: str | None = None, batch_size
 
     dev = pick_device(device)
     protocol = PROTOCOLS.get(protocol_name or ("tiny-smoke" if preset == "tiny" else "ucf101-vidrd"))
-    pipe = VidRDPipeline.from_preset(preset, device=str(dev), temporal_vae=protocol.temporal_vae, compile=compile)
+    pipe = VidRDPipeline.from_preset(preset, device=dev, temporal_vae=protocol.temporal_vae, compile=compile)
     comps = pipe.components
     dtype = next(comps.unet.parameters()).dtype
     scale = 2 ** (len(comps.vae.config.block_out_channels) - 1)
