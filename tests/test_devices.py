@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
+from click.testing import CliRunner
 
+from vidrd_bench.cli import main
 from vidrd_bench.devices import pick_device
+from vidrd_bench.errors import VidrdBenchError
 
 
 def test_explicit_device_wins_and_default_follows_cuda(monkeypatch):
@@ -38,3 +42,14 @@ def test_compile_cache_is_persistent_unless_the_user_chose_one(monkeypatch, tmp_
     assert cache_dir() == str(tmp_path / "vidrd-bench" / "inductor")
     monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path / "mine"))
     assert persistent_compile_cache() == tmp_path / "mine"
+
+
+def test_unknown_or_missing_device_is_a_clear_error(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(VidrdBenchError, match="Unknown torch device 'gpu'"):
+        pick_device("gpu")
+    with pytest.raises(VidrdBenchError, match="no CUDA device"):
+        pick_device("cuda:0")
+    result = CliRunner().invoke(main, ["bench", "--preset", "tiny", "--device", "gpu", "--no-detectors"])
+    assert result.exit_code != 0 and "Unknown torch device 'gpu'" in result.output
+    assert "Traceback" not in result.output

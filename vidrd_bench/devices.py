@@ -7,13 +7,24 @@ from pathlib import Path
 
 import torch
 
+from vidrd_bench.errors import VidrdBenchError
+
 INDUCTOR_CACHE_ENV = "TORCHINDUCTOR_CACHE_DIR"
 
 
 def pick_device(device: str | torch.device | None = None) -> torch.device:
     """`device` if given, else cuda when available, else cpu; a bare 'cuda' becomes cuda:LOCAL_RANK (0 outside
     torchrun), so every torchrun process takes its own GPU."""
-    device = torch.device(device if device is not None else ("cuda" if torch.cuda.is_available() else "cpu"))
+    if device is None:
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        device = torch.device(device)
+    except RuntimeError as exc:
+        raise VidrdBenchError(f"Unknown torch device {str(device)!r}: use cpu, cuda or cuda:N (e.g. --device cuda:0), "
+                              "or leave --device out to take the GPU when there is one.") from exc
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise VidrdBenchError(f"--device {device} asks for a GPU, but torch sees no CUDA device here (torch "
+                              f"{torch.__version__}); run with --device cpu, or install a CUDA build of torch.")
     if device.type == "cuda" and device.index is None:
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
     return device
