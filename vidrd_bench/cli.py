@@ -173,7 +173,7 @@ def score_group() -> None:
 def score_fvd_cmd(real, fake, protocol, detector_weights, weights_dir, batch_size, num_workers, device, no_progress,
                   bootstrap, seed, no_per_class, allow_incomplete, out) -> None:
     """Frechet Video Distance of the generated videos in --fake against --real."""
-    from vidrd_bench.metrics.score import score_fvd
+    from vidrd_bench.score import score_fvd
 
     record = score_fvd(real, fake, protocol=protocol, weights_dir=weights_dir, detector_path=detector_weights,
                        device=device, batch_size=batch_size, num_workers=num_workers, bootstrap=bootstrap,
@@ -190,7 +190,7 @@ def score_fvd_cmd(real, fake, protocol, detector_weights, weights_dir, batch_siz
 def score_is_cmd(fake, protocol, detector_weights, weights_dir, batch_size, num_workers, device, no_progress,
                  bootstrap, seed, allow_incomplete, out) -> None:
     """Inception Score (C3D, 10 splits) of the generated videos in --fake."""
-    from vidrd_bench.metrics.score import score_is
+    from vidrd_bench.score import score_is
 
     record = score_is(fake, protocol=protocol, weights_dir=weights_dir, detector_path=detector_weights,
                       device=device, batch_size=batch_size, num_workers=num_workers, bootstrap=bootstrap,
@@ -215,7 +215,7 @@ def score_is_cmd(fake, protocol, detector_weights, weights_dir, batch_size, num_
 def stats_cmd(dataset, videos, split_file, size, protocol, detector_weights, weights_dir, batch_size, num_workers,
               device, no_progress, no_features, out) -> None:
     """Compute real-video feature statistics (mu, sigma, per-class features) for FVD."""
-    from vidrd_bench.metrics.score import compute_real_stats, default_stats_path
+    from vidrd_bench.score import compute_real_stats, default_stats_path
 
     out = out or default_stats_path(dataset, protocol, size)
     stats = compute_real_stats(videos, dataset=dataset, protocol=protocol, weights_dir=weights_dir,

@@ -9,7 +9,6 @@ rank 0 merges all parts into manifest.jsonl at the end.
 
 from __future__ import annotations
 
-import datetime
 import errno
 import os
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -19,6 +18,7 @@ from typing import Any, Callable, Sequence
 
 from tqdm.auto import tqdm
 
+from vidrd_bench import distributed
 from vidrd_bench.datasets import manifest as mf
 from vidrd_bench.datasets.plan import Shard, build_plan, check_num_videos, parse_shard
 from vidrd_bench.datasets.prompts import load_prompts
@@ -30,7 +30,6 @@ from vidrd_bench.results import provenance
 
 PRESET_PROTOCOL = {"full": "ucf101-vidrd", "full-random": "ucf101-vidrd", "tiny": "tiny-smoke"}
 DEFAULT_BATCH_SIZE = 8
-BARRIER_TIMEOUT = datetime.timedelta(hours=2)  # ranks finish their slices at different times before the merge
 
 
 @dataclass(frozen=True)
@@ -43,48 +42,6 @@ class GenerateResult:
     planned: int
     rendered: int
     skipped: int
-
-
-@dataclass(frozen=True)
-class DistContext:
-    """This process's place in a torchrun launch (rank 0 of 1 without one)."""
-
-    rank: int = 0
-    world_size: int = 1
-    local_rank: int = 0
-    owns_group: bool = False
-
-    def barrier(self) -> None:
-        """Wait for every rank, when launched under torch.distributed."""
-        import torch.distributed as dist
-
-        if self.world_size > 1 and dist.is_available() and dist.is_initialized():
-            dist.barrier()
-
-    def close(self) -> None:
-        """Tear down the process group if this run created it."""
-        import torch.distributed as dist
-
-        if self.owns_group and dist.is_initialized():
-            dist.destroy_process_group()
-
-
-def dist_context(join: bool = True) -> DistContext:
-    """This process's place from torchrun's RANK/WORLD_SIZE/LOCAL_RANK; `join` joins the group (nccl or gloo)."""
-    import torch
-    import torch.distributed as dist
-
-    rank, world, local = (int(os.environ.get(k, d)) for k, d in (("RANK", 0), ("WORLD_SIZE", 1), ("LOCAL_RANK", 0)))
-    if world <= 1:
-        return DistContext()
-    if not join:
-        return DistContext(rank, world, local)
-    owns = not dist.is_initialized()
-    if owns:
-        if torch.cuda.is_available():
-            torch.cuda.set_device(local)
-        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo", timeout=BARRIER_TIMEOUT)
-    return DistContext(dist.get_rank(), dist.get_world_size(), local, owns)
 
 
 def resolve_protocol(preset: str, protocol_name: str | GenerationProtocol | None) -> GenerationProtocol:
@@ -244,7 +201,7 @@ def run_generate(
     protocol = resolve_protocol(preset, protocol_name)
     shard = parse_shard(shard)
     rows, prompts_path = plan_rows(dataset, protocol, num_videos, prompts_file)
-    ctx = dist_context(join=not plan_only)
+    ctx = distributed.context(join=not plan_only)
     try:
         slice_ = shard.compose(ctx.rank, ctx.world_size)
         header = mf.run_header(dataset, protocol, rows, str(prompts_path), None if plan_only else preset, {},

@@ -58,7 +58,7 @@ def run_smoke(out_dir: str | Path = "smoke_out", num_videos: int = 12, batch_siz
               device: str = "cpu", progress: bool = True) -> SmokeOutput:
     """Run every stage on tiny models and write all outputs under `out_dir`; returns their paths."""
     from vidrd_bench.generate import run_generate
-    from vidrd_bench.metrics.score import compute_real_stats, score_fvd, score_is
+    from vidrd_bench.score import compute_real_stats, score_fvd, score_is
     from vidrd_bench.protocols import PROTOCOLS
 
     out = Path(out_dir)

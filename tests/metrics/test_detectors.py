@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from vidrd_bench.errors import VideoError, VidrdBenchError, WeightsError
-from vidrd_bench.metrics.base import DETECTORS, load_detector
+from vidrd_bench.metrics.detectors import DETECTORS, load_detector
 from vidrd_bench.metrics.c3d import C3D, C3DClassifier, state_to_npz, tiny_c3d
 from vidrd_bench.metrics.i3d import InceptionI3d, export_torchscript, same_padding, tiny_i3d
 

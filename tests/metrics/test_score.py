@@ -8,7 +8,7 @@ import pytest
 from vidrd_bench.datasets import manifest
 from vidrd_bench.datasets.video import write_video
 from vidrd_bench.errors import ProtocolMismatchError, RunStateError, VideoError, VidrdBenchError
-from vidrd_bench.metrics.score import compute_real_stats, score_fvd, score_is
+from vidrd_bench.score import compute_real_stats, score_fvd, score_is
 from vidrd_bench.metrics.stats import load_stats, save_stats
 from vidrd_bench.protocols import PROTOCOLS, FVDProtocol
 from vidrd_bench.results import load_results

@@ -1,9 +1,11 @@
-"""Feature-extractor base (torch-fidelity style): a declared input contract, preprocessing inside, one registry."""
+"""Feature-extractor base (torch-fidelity style): a declared input contract, preprocessing inside, weight helpers.
+
+The registry of detectors lives in `vidrd_bench.metrics.detectors`, which imports the detector modules.
+"""
 
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping
@@ -12,7 +14,6 @@ import numpy as np
 import torch
 
 from vidrd_bench.errors import VideoError, VidrdBenchError, WeightsError
-from vidrd_bench.registry import Registry
 
 RANDOM_WEIGHTS_SEED = 0
 
@@ -78,22 +79,6 @@ class DetectorSpec:
     random_weights: bool = False
 
 
-DETECTORS: Registry[DetectorSpec] = Registry("detector", DetectorSpec)
-
-
-def load_detector(name: str, weights_dir: str | os.PathLike | None = None, device: str | torch.device = "cpu",
-                  path: str | os.PathLike | None = None, resolution: int | None = None) -> Detector:
-    """Build registered detector `name` on `device`; `path` overrides the main weights file's location.
-
-    `resolution` is the protocol's input resolution: real detectors accept only their own; the tiny random
-    ones resize to it (so tests can run them small).
-    """
-    _register_builtin()
-    spec = DETECTORS.get(name)
-    return spec.build(weights_dir=weights_dir, device=device, path=Path(path) if path else None,
-                      resolution=resolution)
-
-
 def check_resolution(name: str, asked: int | None, fixed: int) -> None:
     """Refuse a protocol resolution a real detector was not trained at."""
     if asked is not None and asked != fixed:
@@ -101,11 +86,6 @@ def check_resolution(name: str, asked: int | None, fixed: int) -> None:
             f"Detector {name} takes {fixed}x{fixed} inputs, but the protocol asks for {asked}. Use a protocol made "
             f"for this detector (`vidrd-bench score --protocol`), whose resolution is {fixed}."
         )
-
-
-def _register_builtin() -> None:
-    """Import the detector modules so their registrations run."""
-    from vidrd_bench.metrics import c3d, i3d  # noqa: F401
 
 
 def random_weights_digest(module: torch.nn.Module) -> str:

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from vidrd_bench.errors import WeightsError
-from vidrd_bench.metrics.base import (DETECTORS, Detector, DetectorSpec, check_resolution, check_state_dict,
+from vidrd_bench.metrics.base import (Detector, DetectorSpec, check_resolution, check_state_dict,
                                       init_random, load_torch_state, random_weights_digest)
 from vidrd_bench.weights import file_sha256, locate
 
@@ -161,9 +161,11 @@ def _build_tiny(weights_dir=None, device="cpu", path: Path | None = None, resolu
                     device=device)
 
 
-DETECTORS.register("c3d-ucf101", DetectorSpec(
-    "c3d-ucf101", "C3D fine-tuned on UCF-101 (TGAN IS classifier)", ("conv3d_deepnetA_ucf.npz", "mean2.npz"),
-    _build_ucf101))
-DETECTORS.register("c3d-tiny-random", DetectorSpec(
-    "c3d-tiny-random", "tiny random-weight C3D for tests and smoke runs (not a real IS)", (), _build_tiny,
-    random_weights=True))
+SPECS = (
+    DetectorSpec(
+        "c3d-ucf101", "C3D fine-tuned on UCF-101 (TGAN IS classifier)", ("conv3d_deepnetA_ucf.npz", "mean2.npz"),
+        _build_ucf101),
+    DetectorSpec(
+        "c3d-tiny-random", "tiny random-weight C3D for tests and smoke runs (not a real IS)", (), _build_tiny,
+        random_weights=True),
+)

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
-import torch.distributed as dist
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
+from vidrd_bench import distributed
 from vidrd_bench.datasets.video import ShortVideoError, read_clip
 from vidrd_bench.errors import VideoError, VidrdBenchError
 from vidrd_bench.metrics.base import Detector
@@ -103,30 +102,10 @@ def collate_clips(batch: list[dict]) -> dict:
     }
 
 
-def dist_info() -> tuple[int, int]:
-    """(rank, world size) of an initialised torch.distributed group, else (0, 1)."""
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_rank(), dist.get_world_size()
-    return 0, 1
-
-
-def init_distributed_from_env(device: str | torch.device) -> None:
-    """Join the process group when launched by torchrun (WORLD_SIZE > 1) and none is set up yet."""
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and dist.is_available() and not dist.is_initialized():
-        device = torch.device(device)
-        if device.type == "cuda":
-            torch.cuda.set_device(device)  # gather_object over NCCL stages objects on the current device
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-
-
 def _gather(extraction: Extraction) -> Extraction | None:
     """Gather every rank's statistics and kept features onto rank 0 (None on other ranks)."""
-    rank, world = dist_info()
-    if world == 1:
-        return extraction
-    parts: list[Extraction | None] = [None] * world if rank == 0 else None
-    dist.gather_object(extraction, parts, dst=0)
-    if rank != 0:
+    parts = distributed.current().gather(extraction)
+    if parts is None:
         return None
     merged = parts[0]
     for part in parts[1:]:
@@ -139,7 +118,8 @@ def extract(items: list[VideoItem], detector: Detector, batch_size: int = 32, nu
             random_offset: bool = False, seed: int = 0, size: tuple[int, int] | None = None,
             skip_short: bool = False, keep_features: bool = True, progress: bool = True) -> Extraction | None:
     """Features of every item (each rank its share under torchrun), gathered on rank 0; None on other ranks."""
-    rank, world = dist_info()
+    ctx = distributed.current()
+    rank, world = ctx.rank, ctx.world_size
     dataset = ClipDataset(items[rank::world], detector.num_frames, random_offset, seed, size, skip_short)
     loader = DataLoader(dataset, batch_size=batch_size, num_workers=num_workers, collate_fn=collate_clips,
                         pin_memory=detector.device.type == "cuda", persistent_workers=False,

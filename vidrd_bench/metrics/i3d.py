@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vidrd_bench.metrics.base import (DETECTORS, Detector, DetectorSpec, check_resolution, check_state_dict,
+from vidrd_bench.metrics.base import (Detector, DetectorSpec, check_resolution, check_state_dict,
                                       init_random, load_torch_state, random_weights_digest)
 from vidrd_bench.errors import WeightsError
 from vidrd_bench.weights import file_sha256, locate
@@ -210,15 +210,17 @@ def _build_tiny(weights_dir=None, device="cpu", path: Path | None = None, resolu
                        device=device)
 
 
-DETECTORS.register("i3d-torchscript", DetectorSpec(
-    "i3d-torchscript", "I3D Kinetics-400, TorchScript of the TF-Hub FVD model (StyleGAN-V)", ("i3d_torchscript.pt",),
-    _build_torchscript))
-DETECTORS.register("i3d-pytorch", DetectorSpec(
-    "i3d-pytorch", "I3D Kinetics-400, DeepMind weights in the pytorch-i3d layout", ("rgb_imagenet.pt",),
-    _build_pytorch))
-DETECTORS.register("i3d-tiny-random", DetectorSpec(
-    "i3d-tiny-random", "tiny random-weight I3D for tests and smoke runs (not a real FVD)", (), _build_tiny,
-    random_weights=True))
+SPECS = (
+    DetectorSpec(
+        "i3d-torchscript", "I3D Kinetics-400, TorchScript of the TF-Hub FVD model (StyleGAN-V)", ("i3d_torchscript.pt",),
+        _build_torchscript),
+    DetectorSpec(
+        "i3d-pytorch", "I3D Kinetics-400, DeepMind weights in the pytorch-i3d layout", ("rgb_imagenet.pt",),
+        _build_pytorch),
+    DetectorSpec(
+        "i3d-tiny-random", "tiny random-weight I3D for tests and smoke runs (not a real FVD)", (), _build_tiny,
+        random_weights=True),
+)
 
 
 def export_torchscript(model: InceptionI3d, file: str | os.PathLike) -> None:

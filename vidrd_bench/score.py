@@ -15,8 +15,10 @@ from vidrd_bench.datasets import manifest
 from vidrd_bench.datasets.video import read_clip
 from vidrd_bench.devices import pick_device
 from vidrd_bench.errors import ProtocolMismatchError, RunStateError, VidrdBenchError
-from vidrd_bench.metrics.base import Detector, load_detector
-from vidrd_bench.metrics.extract import VideoItem, dist_info, extract, init_distributed_from_env
+from vidrd_bench import distributed
+from vidrd_bench.metrics.base import Detector
+from vidrd_bench.metrics.detectors import load_detector
+from vidrd_bench.metrics.extract import VideoItem, extract
 from vidrd_bench.metrics.fvd import bootstrap_fvd, frechet_distance, per_class_fvd
 from vidrd_bench.metrics.inception_score import bootstrap_is, inception_score
 from vidrd_bench.metrics.stats import StatsFile, load_stats, save_stats, stats_filename
@@ -106,7 +108,7 @@ def compute_real_stats(videos: str | os.PathLike | Sequence[str | os.PathLike], 
     """
     proto = _protocol(protocol, FVDProtocol)
     device = pick_device(device)
-    init_distributed_from_env(device)
+    distributed.context()
     items, note = real_items(videos, split_file)
     detector = load_detector(proto.detector, weights_dir, device, detector_path, proto.resolution)
     got = extract(items, detector, batch_size, num_workers, random_offset=True, seed=proto.real_seed,
@@ -184,7 +186,7 @@ def score_fvd(real: str | os.PathLike, fake_dir: str | os.PathLike, protocol: st
     """FVD of the generated videos in `fake_dir` against a statistics file or a folder of real videos."""
     proto = _protocol(protocol, FVDProtocol)
     device = pick_device(device)
-    init_distributed_from_env(device)
+    distributed.context()
     items, generation = generated_items(fake_dir, allow_incomplete)
     fake_size = _frame_size(items, proto.num_frames)
     if Path(real).is_dir():
@@ -193,7 +195,7 @@ def score_fvd(real: str | os.PathLike, fake_dir: str | os.PathLike, protocol: st
                                         detector_path=detector_path, progress=progress)
         real_desc = {"real_videos": str(real)}
     else:
-        real_stats = load_stats(real, proto) if dist_info()[0] == 0 else None
+        real_stats = load_stats(real, proto) if distributed.current().is_main else None
         real_desc = {"real_stats": str(real)}
     detector = load_detector(proto.detector, weights_dir, device, detector_path, proto.resolution)
     if real_stats is not None:
@@ -225,7 +227,7 @@ def score_is(fake_dir: str | os.PathLike, protocol: str | ISProtocol = "is-c3d-u
     """Inception Score (C3D, 10 splits in manifest order) of the generated videos in `fake_dir`."""
     proto = _protocol(protocol, ISProtocol)
     device = pick_device(device)
-    init_distributed_from_env(device)
+    distributed.context()
     items, generation = generated_items(fake_dir, allow_incomplete)
     detector = load_detector(proto.detector, weights_dir, device, detector_path, proto.resolution)
     got = extract(items, detector, batch_size, num_workers, progress=progress)
