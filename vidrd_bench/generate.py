@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import os
+import sys
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,10 +26,12 @@ from vidrd_bench.datasets.prompts import load_prompts
 from vidrd_bench.datasets.registry import DATASETS
 from vidrd_bench.errors import RunStateError, VidrdBenchError
 from vidrd_bench.io import sha256_file
+from vidrd_bench.lock import PartLock, folder_lock, held_locks
 from vidrd_bench.protocols import PROTOCOLS, GenerationProtocol
 from vidrd_bench.results import provenance
 
 PRESET_PROTOCOL = {"full": "ucf101-vidrd", "full-random": "ucf101-vidrd", "tiny": "tiny-smoke"}
+PUBLISHED_PROTOCOLS = ("ucf101-vidrd", "ucf101-vidrd-release")  # the paper's settings: never with a tiny model
 DEFAULT_BATCH_SIZE = 8
 
 
@@ -53,6 +56,12 @@ def resolve_protocol(preset: str, protocol_name: str | GenerationProtocol | None
         )
     if isinstance(protocol_name, GenerationProtocol):
         return protocol_name
+    if preset == "tiny" and protocol_name in PUBLISHED_PROTOCOLS:
+        raise VidrdBenchError(
+            f"--preset tiny is a small random-weight model for CPU smoke runs; it cannot render the published protocol "
+            f"{protocol_name!r}, whose videos would be taken for VidRD's. Use --protocol tiny-smoke (the default with "
+            "--preset tiny), or --preset full with the VidRD weights."
+        )
     protocol = PROTOCOLS.get(protocol_name or PRESET_PROTOCOL[preset])
     if not isinstance(protocol, GenerationProtocol):
         generation = [n for n in PROTOCOLS.names() if isinstance(PROTOCOLS.get(n), GenerationProtocol)]
@@ -152,6 +161,34 @@ def _save_part_quietly(part: Path, rows: Sequence[mf.ManifestRow]) -> None:
         pass
 
 
+def render_settings(device: str | None, compile: bool | None, batch_size: int) -> dict[str, Any]:
+    """The settings that change a video's bytes besides the protocol: batch size, device type, compile, dtype."""
+    from vidrd_bench.devices import pick_device
+
+    dev = pick_device(device)
+    compiled = dev.type == "cuda" if compile is None else bool(compile)
+    dtype = "bfloat16" if dev.type == "cuda" else "float32"  # VidRDPipeline.from_preset's default
+    return {"batch_size": batch_size, "device_type": dev.type, "dtype": dtype, "compile": compiled}
+
+
+RENDER_FLAGS = {"batch_size": "--batch-size {}", "device_type": "--device {}", "compile": "--compile/--no-compile",
+                "dtype": "a {} device"}
+
+
+def check_render(out_dir: Path, existing: dict[str, Any] | None, settings: dict[str, Any]) -> None:
+    """Refuse a resume whose batch size, device type, dtype or compile differs from the videos already rendered."""
+    recorded = (existing or {}).get("render") or {}
+    for key, value in settings.items():
+        if key in recorded and recorded[key] != value:
+            flag = RENDER_FLAGS[key].format(recorded[key])
+            raise RunStateError(
+                f"{out_dir / mf.RUN_FILE} records videos rendered with {key} {recorded[key]!r}, but this run would "
+                f"use {value!r}. The {key} changes the pixels of a video (floating-point order), so one folder must "
+                f"not mix the two. Resume with the original setting ({flag}), or start a new run in another --out "
+                "folder."
+            )
+
+
 def load_pipeline(preset: str, weights_dir: str | os.PathLike | None, device: str | None,
                   protocol: GenerationProtocol, compile: bool | None = None,
                   allow_partial: bool = False) -> Callable[..., Any]:
@@ -164,17 +201,39 @@ def load_pipeline(preset: str, weights_dir: str | os.PathLike | None, device: st
 
     dev = pick_device(device)
     compile = dev.type == "cuda" if compile is None else compile
+    if compile and dev.type != "cuda":
+        print(f"note: --compile on {dev.type} compiles the UNet and VAE decoder with torch.compile first, which takes "
+              "minutes before the first video (pass --no-compile to start at once).", file=sys.stderr)
     return VidRDPipeline.from_preset(preset, weights_dir=weights_dir, device=dev,
                                      temporal_vae=protocol.temporal_vae, compile=compile,
                                      allow_partial=allow_partial)
 
 
-def prepare_folder(out_dir: Path, header: dict[str, Any], protocol: GenerationProtocol, is_writer: bool) -> None:
-    """Refuse a folder holding another run; the writer (rank 0) records run.json, or fills in its preset/weights."""
-    existing = mf.check_run(out_dir, header, protocol)
-    if is_writer:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        mf.write_run(out_dir, header, existing)
+def claim_slice(out_dir: Path, slice_: Shard, mine: Sequence[mf.ManifestRow]) -> PartLock:
+    """Lock this process's part of the folder; refuse while a live process holds an overlapping part."""
+    first, stop = (mine[0].index, mine[-1].index + 1) if mine else (0, 0)
+    lock = PartLock(out_dir, mf.part_path(out_dir, slice_).stem, {"shard": str(slice_), "first": first, "stop": stop})
+    lock.acquire()
+    for name, holder in held_locks(out_dir).items():
+        if name != lock.path.stem and holder.get("first", 0) < stop and first < holder.get("stop", 1 << 62):
+            lock.release()
+            raise RunStateError(
+                f"{out_dir} is being written by pid {holder.get('pid')} on host {holder.get('host')} (shard "
+                f"{holder.get('shard')}, since {holder.get('start')}), whose videos overlap this run's shard "
+                f"{slice_}. Two writers must not render the same videos: wait for it to finish, or give every job of "
+                "the run the same --shard I/N layout."
+            )
+    return lock
+
+
+def write_folder(out_dir: Path, header: dict[str, Any], protocol: GenerationProtocol, rows: list[mf.ManifestRow],
+                 is_writer: bool) -> None:
+    """Under the folder lock: check the folder again and (rank 0) record run.json and merge manifest.jsonl."""
+    with folder_lock(out_dir):
+        existing = mf.check_run(out_dir, header, protocol)
+        if is_writer:
+            mf.write_run(out_dir, header, existing)
+            mf.merge(out_dir, rows)
 
 
 def run_generate(
@@ -201,33 +260,50 @@ def run_generate(
     protocol = resolve_protocol(preset, protocol_name)
     shard = parse_shard(shard)
     rows, prompts_path = plan_rows(dataset, protocol, num_videos, prompts_file)
+    header = mf.run_header(dataset, protocol, rows, str(prompts_path), None if plan_only else preset, {}, provenance())
+    existing = mf.check_run(out_dir, header, protocol)
+    settings = None if plan_only else render_settings(device, compile, batch_size)
+    if settings is not None and pipeline is None:
+        check_render(out_dir, existing, settings)
     ctx = distributed.context(join=not plan_only)
     try:
         slice_ = shard.compose(ctx.rank, ctx.world_size)
-        header = mf.run_header(dataset, protocol, rows, str(prompts_path), None if plan_only else preset, {},
-                               provenance())
-        prepare_folder(out_dir, header, protocol, ctx.rank == 0)
-        if ctx.rank == 0:
-            mf.merge(out_dir, rows)
+        out_dir.mkdir(parents=True, exist_ok=True)
         if plan_only:
+            write_folder(out_dir, header, protocol, rows, ctx.rank == 0)
             return GenerateResult(out_dir, out_dir / mf.MANIFEST_FILE, slice_, len(rows), 0, 0)
-        mine = finished(out_dir, slice_.select(rows))
-        part = mf.part_path(out_dir, slice_)
-        mf.remove_stale_temps(out_dir / mf.VIDEOS_DIR, [Path(r.path).name for r in mine])
-        mf.remove_stale_temps(part.parent, [part.name])
-        mf.write_rows(part, mine)
-        skipped = sum(r.status == "done" for r in mine)
-        if skipped < len(mine):
-            pipeline = pipeline or load_pipeline(preset, weights_dir, device, protocol, compile,
-                                                 allow_partial)
-            components = getattr(pipeline, "components", None)
-            sources = {**getattr(components, "sources", {}), "allow_partial": str(allow_partial).lower()}
-            prepare_folder(out_dir, {**header, "weights": dict(getattr(components, "sha256", None) or {}),
-                                     "sources": sources}, protocol, ctx.rank == 0)
-        rendered = render(pipeline, protocol, out_dir, mine, part, batch_size, show_progress and ctx.rank == 0)
-        ctx.barrier()
-        if ctx.rank == 0:
-            mf.merge(out_dir, rows)
-        return GenerateResult(out_dir, out_dir / mf.MANIFEST_FILE, slice_, len(mine), rendered, skipped)
+        with claim_slice(out_dir, slice_, slice_.select(rows)):
+            return _render_slice(out_dir, header, protocol, rows, slice_, ctx, pipeline, settings,
+                                 lambda: load_pipeline(preset, weights_dir, device, protocol, compile, allow_partial),
+                                 allow_partial, show_progress)
     finally:
         ctx.close()
+
+
+def _render_slice(out_dir: Path, header: dict[str, Any], protocol: GenerationProtocol, rows: list[mf.ManifestRow],
+                  slice_: Shard, ctx: distributed.DistContext, pipeline: Callable[..., Any] | None,
+                  settings: dict[str, Any], load: Callable[[], Callable[..., Any]], allow_partial: bool,
+                  show_progress: bool) -> GenerateResult:
+    """Holding this slice's lock: find finished videos, load the pipeline if work is left, record, render, merge."""
+    mine = finished(out_dir, slice_.select(rows))
+    part = mf.part_path(out_dir, slice_)
+    mf.remove_stale_temps(out_dir / mf.VIDEOS_DIR, [Path(r.path).name for r in mine])
+    mf.remove_stale_temps(part.parent, [part.name])
+    skipped = sum(r.status == "done" for r in mine)
+    if skipped < len(mine):
+        pipeline = pipeline or load()
+        if hasattr(pipeline, "dtype"):
+            settings = {**settings, "dtype": str(pipeline.dtype).removeprefix("torch.")}
+        components = getattr(pipeline, "components", None)
+        sources = {**getattr(components, "sources", {}), "allow_partial": str(allow_partial).lower()}
+        header = {**header, "weights": dict(getattr(components, "sha256", None) or {}), "sources": sources,
+                  "render": settings}
+        check_render(out_dir, mf.check_run(out_dir, header, protocol), settings)
+    write_folder(out_dir, header, protocol, rows, ctx.rank == 0)
+    mf.write_rows(part, mine)
+    rendered = render(pipeline, protocol, out_dir, mine, part, settings["batch_size"], show_progress and ctx.rank == 0)
+    ctx.barrier()
+    if ctx.rank == 0:
+        with folder_lock(out_dir):
+            mf.merge(out_dir, rows)
+    return GenerateResult(out_dir, out_dir / mf.MANIFEST_FILE, slice_, len(mine), rendered, skipped)

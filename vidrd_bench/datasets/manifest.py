@@ -197,11 +197,11 @@ def check_run(out_dir: Path, header: dict[str, Any], protocol: GenerationProtoco
     return existing
 
 
-FILLED_LATER = ("preset", "weights", "sources")
+FILLED_LATER = ("preset", "weights", "sources", "render")
 
 
 def write_run(out_dir: Path, header: dict[str, Any], existing: dict[str, Any] | None) -> None:
-    """Write run.json for a new run, or fill in the preset/weights/sources a --plan-only run left empty."""
+    """Write run.json for a new run, or fill in the preset/weights/sources/render settings a --plan-only run left empty."""
     if existing is None:
         write_json_atomic(out_dir / RUN_FILE, header)
     elif any(header.get(k) and not existing.get(k) for k in FILLED_LATER):
