@@ -61,7 +61,15 @@ def _score_options(fn):
     """Options shared by `score fvd` and `score is`: the generated videos, bootstrap, partial runs, output."""
     for option in reversed([
         click.option("--fake", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
-                     help="The --out folder of `vidrd-bench generate` (manifest.jsonl), or any folder of .mp4 files."),
+                     help="The --out folder of `vidrd-bench generate` (manifest.jsonl; your own videos at a "
+                          "--plan-only plan's paths count), or any folder of videos: mp4, avi, mov, webm, mkv, gif "
+                          "files or folders of frames."),
+        click.option("--labels", default=None, metavar="CSV|JSONL|PATTERN",
+                     help="Classes of a plain --fake folder: a CSV `path,class`, a JSON-lines manifest (path, class), "
+                          "'ucf101' (v_<Class>_gXX_cYY names), 'folder' (<Class>/<video>) or a regex with "
+                          "(?P<class>...). Without labels: no per-class FVD. Plain folders are scored in a seeded "
+                          "shuffle (IS splits never follow file-name order); the record says so."),
+        click.option("--name", default="", help="Name of this run in tables and report titles [default: the folder's]."),
         click.option("--bootstrap", type=click.IntRange(0), default=100, show_default=True,
                      help="Bootstrap resamples for the confidence interval (0: none)."),
         click.option("--seed", type=int, default=0, show_default=True, help="Seed of the bootstrap resampling."),
@@ -170,15 +178,15 @@ def score_group() -> None:
 @_detector_options
 @_score_options
 @click.option("--no-per-class", is_flag=True, help="Skip per-class FVD.")
-def score_fvd_cmd(real, fake, protocol, detector_weights, weights_dir, batch_size, num_workers, device, no_progress,
-                  bootstrap, seed, no_per_class, allow_incomplete, out) -> None:
+def score_fvd_cmd(real, fake, labels, name, protocol, detector_weights, weights_dir, batch_size, num_workers, device,
+                  no_progress, bootstrap, seed, no_per_class, allow_incomplete, out) -> None:
     """Frechet Video Distance of the generated videos in --fake against --real."""
     from vidrd_bench.score import score_fvd
 
     record = score_fvd(real, fake, protocol=protocol, weights_dir=weights_dir, detector_path=detector_weights,
                        device=device, batch_size=batch_size, num_workers=num_workers, bootstrap=bootstrap,
                        seed=seed, out_path=out, per_class=not no_per_class, allow_incomplete=allow_incomplete,
-                       progress=not no_progress)
+                       progress=not no_progress, labels=labels, name=name)
     _echo_record(record, out)
 
 
@@ -187,14 +195,15 @@ def score_fvd_cmd(real, fake, protocol, detector_weights, weights_dir, batch_siz
               help="IS protocol: is-c3d-ucf101, or is-tiny-random (smoke).")
 @_detector_options
 @_score_options
-def score_is_cmd(fake, protocol, detector_weights, weights_dir, batch_size, num_workers, device, no_progress,
-                 bootstrap, seed, allow_incomplete, out) -> None:
+def score_is_cmd(fake, labels, name, protocol, detector_weights, weights_dir, batch_size, num_workers, device,
+                 no_progress, bootstrap, seed, allow_incomplete, out) -> None:
     """Inception Score (C3D, 10 splits) of the generated videos in --fake."""
     from vidrd_bench.score import score_is
 
     record = score_is(fake, protocol=protocol, weights_dir=weights_dir, detector_path=detector_weights,
                       device=device, batch_size=batch_size, num_workers=num_workers, bootstrap=bootstrap,
-                      seed=seed, out_path=out, allow_incomplete=allow_incomplete, progress=not no_progress)
+                      seed=seed, out_path=out, allow_incomplete=allow_incomplete, progress=not no_progress,
+                      labels=labels, name=name)
     _echo_record(record, out)
 
 

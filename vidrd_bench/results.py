@@ -54,6 +54,7 @@ class ResultRecord:
     seeds: dict[str, Any] = field(default_factory=dict)
     weights: dict[str, str] = field(default_factory=dict)
     label: str = ""
+    name: str = ""
     smoke: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
     version: str = ""

@@ -12,7 +12,8 @@ import numpy as np
 import torch
 
 from vidrd_bench.datasets import manifest
-from vidrd_bench.datasets.video import read_clip
+from vidrd_bench.datasets.folder import VIDEO_SUFFIXES, folder_videos
+from vidrd_bench.datasets.video import frame_files, read_clip
 from vidrd_bench.devices import pick_device
 from vidrd_bench.errors import ProtocolMismatchError, RunStateError, VidrdBenchError
 from vidrd_bench import distributed
@@ -26,7 +27,6 @@ from vidrd_bench.protocols import PROTOCOLS, FVDProtocol, ISProtocol, Protocol
 from vidrd_bench.results import ResultRecord
 
 UCF_NAME = re.compile(r"^v_(?P<cls>.+)_g\d+_c\d+$")
-VIDEO_SUFFIXES = (".avi", ".mp4", ".mkv", ".webm", ".mov")
 
 
 def _protocol(name: str | Protocol, kind: type) -> Protocol:
@@ -69,26 +69,60 @@ def real_items(videos: str | os.PathLike | Sequence[str | os.PathLike],
     return [VideoItem(p, i, ucf101_class(p)) for i, p in enumerate(paths)], f"{where}: {note}"
 
 
-def generated_items(fake_dir: str | os.PathLike, allow_incomplete: bool = False
-                    ) -> tuple[list[VideoItem], dict[str, Any] | None]:
-    """Generated videos from the run's manifest.jsonl (index, class) and its run.json protocol, else *.mp4."""
+def _at_plan_path(root: Path, rel: str) -> Path | None:
+    """A video the user placed at a plan row's path: the file itself, the same name with another video suffix,
+    or a folder of frames named like it."""
+    planned = root / rel
+    stem = planned.with_suffix("")
+    for candidate in (planned, *(stem.with_suffix(s) for s in VIDEO_SUFFIXES), stem):
+        if candidate.is_file() or (candidate.is_dir() and frame_files(candidate)):
+            return candidate
+    return None
+
+
+def _manifest_items(root: Path, allow_incomplete: bool) -> tuple[list[VideoItem], dict[str, Any]]:
+    """Videos of a run's manifest in plan order: done rows, plus the user's own videos at planned rows' paths."""
+    manifest_file = root / manifest.MANIFEST_FILE
+    rows = manifest.read_rows(manifest_file)
+    items, brought = [], 0
+    for r in rows:
+        path = root / r.path if r.status == "done" else _at_plan_path(root, r.path)
+        if path is not None:
+            items.append(VideoItem(path, r.index, r.class_name))
+            brought += r.status != "done"
+    if len(items) < len(rows) and not allow_incomplete:
+        raise RunStateError(
+            f"{manifest_file} lists {len(rows)} videos but only {len(items)} are done or present at their planned "
+            "paths. Finish the run (repeat the generate command, it resumes), put your own videos at the planned "
+            "paths (videos/<index>_<class>.mp4, any video format or a folder of frames), or pass --allow-incomplete "
+            "to score the ones there."
+        )
+    info = {"videos_from": f"manifest {manifest_file.name}", "labels_from": "the manifest's classes",
+            "split_order": "plan order (classes interleaved by the generation plan)"}
+    if brought:
+        info["user_videos_at_plan_paths"] = brought
+    return items, info
+
+
+def generated_items(fake_dir: str | os.PathLike, allow_incomplete: bool = False,
+                    labels: str | os.PathLike | None = None) -> tuple[list[VideoItem], dict[str, Any] | None, dict]:
+    """Videos to score, their run.json generation protocol (if any), and how the videos, classes and order came.
+
+    A `vidrd-bench generate` folder is read through its manifest.jsonl; any other folder of videos through
+    datasets.folder (classes from `labels`, order a seeded shuffle).
+    """
     root = Path(fake_dir)
     run_file, manifest_file = root / manifest.RUN_FILE, root / manifest.MANIFEST_FILE
     generation = json.loads(run_file.read_text(encoding="utf-8")).get("protocol") if run_file.exists() else None
     if manifest_file.exists():
-        rows = manifest.read_rows(manifest_file)
-        done = [r for r in rows if r.status == "done"]
-        if len(done) < len(rows) and not allow_incomplete:
-            raise RunStateError(
-                f"{manifest_file} lists {len(rows)} videos but only {len(done)} are done. Finish the run (repeat the "
-                "generate command, it resumes) or pass --allow-incomplete to score the finished ones."
-            )
-        return [VideoItem(root / r.path, r.index, r.class_name) for r in done], generation
-    paths = sorted(root.rglob("*.mp4"))
-    if not paths:
-        raise VidrdBenchError(f"No generated videos in {root}: neither a manifest.jsonl nor any *.mp4 file. Pass the "
-                              "--out folder of `vidrd-bench generate`.")
-    return [VideoItem(p, i, None) for i, p in enumerate(paths)], generation
+        if labels is not None:
+            raise VidrdBenchError(f"{root} is a `vidrd-bench generate` folder: its manifest.jsonl gives every video's "
+                                  "class. Leave out --labels (it is for folders of your own videos).")
+        items, info = _manifest_items(root, allow_incomplete)
+        return items, generation, info
+    found = folder_videos(root, labels)
+    items = [VideoItem(p, i, c) for i, (p, c) in enumerate(zip(found.paths, found.classes))]
+    return items, generation, {"videos_from": "folder", "labels_from": found.labels_from, "split_order": found.order}
 
 
 def _size(size: int | tuple[int, int] | None) -> tuple[int, int] | None:
@@ -164,7 +198,7 @@ def _check_real(stats: StatsFile, proto: FVDProtocol, detector: Detector, fake_s
 
 def _record(metric: str, value: float, higher: bool, n: int, proto: Protocol, generation: dict | None,
             detector: Detector, ci: tuple[float, float, np.ndarray] | None, seed: int, extra: dict[str, Any],
-            std: float | None = None, level: float = 0.95) -> ResultRecord:
+            std: float | None = None, level: float = 0.95, name: str = "") -> ResultRecord:
     """Assemble the result record (with smoke labelling for random-weight detectors)."""
     label = f"{metric.upper()} ({detector.name})"
     if detector.random_weights:
@@ -173,7 +207,7 @@ def _record(metric: str, value: float, higher: bool, n: int, proto: Protocol, ge
         metric=metric, value=float(value), higher_is_better=higher, n=n, protocol=proto.to_dict(),
         generation_protocol=generation, ci_low=ci[0] if ci else None, ci_high=ci[1] if ci else None,
         ci_level=level if ci else None, std=std, seeds={"bootstrap": seed, "num_resamples": len(ci[2]) if ci else 0},
-        weights=dict(detector.weights), label=label, smoke=detector.random_weights,
+        weights=dict(detector.weights), label=label, name=name, smoke=detector.random_weights,
         extra={"detector": detector.name, **extra},
     )
 
@@ -182,12 +216,14 @@ def score_fvd(real: str | os.PathLike, fake_dir: str | os.PathLike, protocol: st
               weights_dir: str | os.PathLike | None = None, detector_path: str | os.PathLike | None = None,
               device: str | torch.device | None = None, batch_size: int = 32, num_workers: int = 4, bootstrap: int = 100,
               seed: int = 0, out_path: str | os.PathLike | None = None, per_class: bool = True,
-              allow_incomplete: bool = False, progress: bool = True) -> ResultRecord | None:
-    """FVD of the generated videos in `fake_dir` against a statistics file or a folder of real videos."""
+              allow_incomplete: bool = False, progress: bool = True, labels: str | os.PathLike | None = None,
+              name: str = "") -> ResultRecord | None:
+    """FVD of the videos in `fake_dir` (a generate run, or any folder: see generated_items) against real statistics
+    (a file) or a folder of real videos; `name` labels the result's row in tables and reports."""
     proto = _protocol(protocol, FVDProtocol)
     device = pick_device(device)
     distributed.context()
-    items, generation = generated_items(fake_dir, allow_incomplete)
+    items, generation, found = generated_items(fake_dir, allow_incomplete, labels)
     fake_size = _frame_size(items, proto.num_frames)
     if Path(real).is_dir():
         real_stats = compute_real_stats(real, protocol=proto, weights_dir=weights_dir, device=device,
@@ -207,13 +243,13 @@ def score_fvd(real: str | os.PathLike, fake_dir: str | os.PathLike, protocol: st
     value = frechet_distance(got.stats.mean(), got.stats.cov(), real_stats.mu, real_stats.sigma)
     ci = bootstrap_fvd(feats, real_stats.mu, real_stats.sigma, bootstrap, seed) if bootstrap > 0 else None
     extra: dict[str, Any] = {**real_desc, "real_count": real_stats.count, "real_source": real_stats.source,
-                             "fake_dir": str(fake_dir), "resolution": list(fake_size)}
+                             "fake_dir": str(fake_dir), "resolution": list(fake_size), **found}
     if per_class and any(classes):
         by_class = per_class_fvd(feats, classes, real_stats)
         if by_class:
             extra["per_class_fvd"] = by_class
             extra["per_class_fvd_mean"] = float(np.mean(list(by_class.values())))
-    record = _record("fvd", value, False, got.stats.count, proto, generation, detector, ci, seed, extra)
+    record = _record("fvd", value, False, got.stats.count, proto, generation, detector, ci, seed, extra, name=name)
     if out_path is not None:
         record.save(out_path)
     return record
@@ -223,12 +259,13 @@ def score_is(fake_dir: str | os.PathLike, protocol: str | ISProtocol = "is-c3d-u
              weights_dir: str | os.PathLike | None = None, detector_path: str | os.PathLike | None = None,
              device: str | torch.device | None = None, batch_size: int = 32, num_workers: int = 4, bootstrap: int = 100,
              seed: int = 0, out_path: str | os.PathLike | None = None, allow_incomplete: bool = False,
-             progress: bool = True) -> ResultRecord | None:
-    """Inception Score (C3D, 10 splits in manifest order) of the generated videos in `fake_dir`."""
+             progress: bool = True, labels: str | os.PathLike | None = None, name: str = "") -> ResultRecord | None:
+    """Inception Score (C3D) of the videos in `fake_dir`: splits in plan order for a generate run, after a seeded
+    shuffle for any other folder (see generated_items); `name` labels the result's row."""
     proto = _protocol(protocol, ISProtocol)
     device = pick_device(device)
     distributed.context()
-    items, generation = generated_items(fake_dir, allow_incomplete)
+    items, generation, found = generated_items(fake_dir, allow_incomplete, labels)
     detector = load_detector(proto.detector, weights_dir, device, detector_path, proto.resolution)
     got = extract(items, detector, batch_size, num_workers, progress=progress)
     if got is None:
@@ -236,8 +273,8 @@ def score_is(fake_dir: str | os.PathLike, protocol: str | ISProtocol = "is-c3d-u
     probs = got.stats.features()[0].astype(np.float64)
     mean, std = inception_score(probs, proto.num_splits)
     ci = bootstrap_is(probs, proto.num_splits, bootstrap, seed) if bootstrap > 0 else None
-    extra = {"fake_dir": str(fake_dir), "num_splits": proto.num_splits}
-    record = _record("is", mean, True, len(probs), proto, generation, detector, ci, seed, extra, std=std)
+    extra = {"fake_dir": str(fake_dir), "num_splits": proto.num_splits, **found}
+    record = _record("is", mean, True, len(probs), proto, generation, detector, ci, seed, extra, std=std, name=name)
     if out_path is not None:
         record.save(out_path)
     return record

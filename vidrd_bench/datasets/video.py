@@ -1,13 +1,15 @@
-"""Lossless video files: write with PyAV (libx264rgb, crf 0), read with decord, sample protocol clips."""
+"""Video files: write lossless mp4 with PyAV (libx264rgb, crf 0); read files with decord or PyAV, or folders of frames."""
 
 from __future__ import annotations
 
 import os
+import re
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 
 from vidrd_bench.errors import VideoError
 from vidrd_bench.io import atomic_path
@@ -70,58 +72,127 @@ def write_video(path: str | os.PathLike, frames: np.ndarray | torch.Tensor, fps:
         os.chmod(tmp, 0o666 & ~umask)
 
 
-def _open(path: str | os.PathLike):
-    """Open a decord VideoReader, turning any decoding failure into a VideoError naming the file."""
+BACKEND_ENV = "VIDRD_BENCH_VIDEO_BACKEND"
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
+PYAV_ONLY_SUFFIXES = (".gif",)  # decord cannot count GIF frames
+
+
+def video_backend() -> str:
+    """The decoder used for video files: decord when installed (unless $VIDRD_BENCH_VIDEO_BACKEND=pyav), else PyAV.
+
+    decord has no wheels for Linux aarch64 or macOS arm64; PyAV decodes the same files (both are ffmpeg), and
+    the lossless libx264rgb files of `generate` decode bit-exactly with either (tests/datasets/test_video.py).
+    """
+    if os.environ.get(BACKEND_ENV, "").lower() == "pyav":
+        return "pyav"
+    try:
+        import decord  # noqa: F401
+    except ImportError:
+        return "pyav"
+    return "decord"
+
+
+def _natural_key(path: Path) -> list:
+    """Sort key that orders frame_2.png before frame_10.png."""
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", path.name)]
+
+
+def frame_files(folder: str | os.PathLike) -> list[Path]:
+    """The image files of a folder-of-frames video, in natural name order (dotfiles ignored)."""
+    return sorted((p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES
+                   and not p.name.startswith(".")), key=_natural_key)
+
+
+class FrameFolder:
+    """A video stored as a folder of image files (one per frame, natural name order)."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.files = frame_files(folder)
+
+    def __len__(self) -> int:
+        """Number of frames."""
+        return len(self.files)
+
+    def get(self, indices: list[int]) -> np.ndarray:
+        """The frames at `indices` as uint8 (T, H, W, 3)."""
+        frames = [np.asarray(Image.open(self.files[i]).convert("RGB")) for i in indices]
+        if len({f.shape for f in frames}) > 1:
+            raise VideoError(f"The frames in {self.folder} have different sizes; every frame of a video must have "
+                             "the same height and width.")
+        return np.stack(frames)
+
+
+class PyAVReader:
+    """All frames of a video file decoded once with PyAV (GIF, and every format where decord is not installed)."""
+
+    def __init__(self, path: Path):
+        import av
+
+        try:
+            with av.open(str(path)) as container:
+                self.frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+        except (av.error.FFmpegError, ValueError, IndexError) as e:
+            raise VideoError(
+                f"Video file {path} cannot be decoded ({str(e)[:200]}). It is corrupt, truncated or not a video; "
+                "delete it and regenerate (generated videos) or re-download it (real videos)."
+            ) from None
+
+    def __len__(self) -> int:
+        """Number of frames."""
+        return len(self.frames)
+
+    def get(self, indices: list[int]) -> np.ndarray:
+        """The frames at `indices` as uint8 (T, H, W, 3)."""
+        return np.stack([self.frames[i] for i in indices])
+
+
+def _open_decord(path: Path):
+    """A decord VideoReader, or None when decord cannot open the file (PyAV is tried next)."""
     import decord
 
-    path = Path(path)
-    if not path.is_file():
-        raise VideoError(f"Video file {path} does not exist. Check the path or the run's manifest.jsonl.")
     try:
         reader = decord.VideoReader(str(path), ctx=decord.cpu(0), num_threads=1)
-        if len(reader) == 0:
-            raise RuntimeError("no frames")
-    except (decord.DECORDError, RuntimeError, ValueError) as e:
-        raise VideoError(
-            f"Video file {path} cannot be decoded ({str(e).splitlines()[0][:200]}). It is corrupt, truncated or "
-            "not a video; delete it and regenerate (generated videos) or re-download it (real videos)."
-        ) from None
+        return reader if len(reader) > 0 else None
+    except (decord.DECORDError, RuntimeError, ValueError):
+        return None
+
+
+def _open(path: str | os.PathLike):
+    """A frame reader for a video file or folder of frames; an undecodable or empty one is a VideoError."""
+    path = Path(path)
+    if path.is_dir():
+        reader = FrameFolder(path)
+    elif not path.is_file():
+        raise VideoError(f"Video file {path} does not exist. Check the path or the run's manifest.jsonl.")
+    else:
+        use_decord = video_backend() == "decord" and path.suffix.lower() not in PYAV_ONLY_SUFFIXES
+        reader = (_open_decord(path) if use_decord else None) or PyAVReader(path)
+    if len(reader) == 0:
+        raise VideoError(f"Video {path} holds no frames. It is empty or not a video; replace or remove it.")
     return reader
 
 
 def num_frames(path: str | os.PathLike) -> int:
-    """Number of frames decord sees in a video file."""
+    """Number of frames in a video file or folder of frames."""
     return len(_open(path))
 
 
 def _decode_with_pyav(path: str | os.PathLike, indices: list[int]) -> np.ndarray:
     """Decode the frames at `indices` with PyAV; used where decord mislays rows (some narrow widths)."""
-    import av
-
-    wanted = set(indices)
-    frames: dict[int, np.ndarray] = {}
-    try:
-        with av.open(str(path)) as container:
-            for i, frame in enumerate(container.decode(video=0)):
-                if i in wanted:
-                    frames[i] = frame.to_ndarray(format="rgb24")
-                if i >= indices[-1]:
-                    break
-    except (av.error.FFmpegError, ValueError) as e:
+    reader = PyAVReader(Path(path))
+    if indices[-1] >= len(reader):
         raise VideoError(
-            f"Video file {path} fails to decode ({str(e)[:200]}). The file is corrupt; delete it and regenerate "
-            "(generated videos) or re-download it (real videos)."
-        ) from None
-    if len(frames) != len(wanted):
-        raise VideoError(
-            f"Video file {path} ended before frame {indices[-1]} ({len(frames)} of {len(wanted)} frames decoded). "
+            f"Video file {path} ended before frame {indices[-1]} ({len(reader)} frames decoded). "
             "The file is truncated; delete it and regenerate or re-download it."
         )
-    return np.stack([frames[i] for i in indices])
+    return reader.get(indices)
 
 
 def _get_frames(reader, indices: list[int], path: str | os.PathLike) -> np.ndarray:
-    """Decode the frames at `indices` as uint8 (T, H, W, 3) with decord, falling back to PyAV on layout bugs."""
+    """Decode the frames at `indices` as uint8 (T, H, W, 3), with decord falling back to PyAV on layout bugs."""
+    if isinstance(reader, (FrameFolder, PyAVReader)):
+        return reader.get(indices)
     import decord
 
     try:

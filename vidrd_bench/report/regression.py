@@ -248,9 +248,12 @@ PathOrPaths = str | os.PathLike | Sequence[str | os.PathLike]
 
 
 def _load_side(paths: PathOrPaths) -> tuple[list[ResultRecord], str]:
-    """All records of one side (one file, or one file per metric as `score` writes them) and a display name."""
+    """All records of one side (one file, or one file per metric as `score` writes them) and its display name:
+    the run's --name, else its videos folder's name (tables.run_name), else the file names."""
     paths = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
-    return [rec for p in paths for rec in load_results(p)], " + ".join(Path(p).name for p in paths)
+    records = [rec for p in paths for rec in load_results(p)]
+    name = run_name({r.metric: r for r in records}) if records else ""
+    return records, name or " + ".join(Path(p).name for p in paths)
 
 
 def compare_files(baseline: PathOrPaths, current: PathOrPaths, tolerance_specs: Iterable[str] = ()) -> RegressionReport:

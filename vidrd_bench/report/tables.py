@@ -33,13 +33,16 @@ NUMERIC_DISPLAY = ("Train videos (M)", "IS", "FVD")
 
 
 def run_key(record: ResultRecord) -> tuple[str, str]:
-    """A run = generation protocol + videos folder (extra['fake_dir'], as `score` writes), else + label."""
+    """A run = generation protocol + its --name, else its videos folder (extra['fake_dir']), else its label."""
     gen = (record.generation_protocol or {}).get("name", "")
-    return (str(record.extra.get("fake_dir") or record.label or "(unlabelled)"), gen)
+    return (record.name or str(record.extra.get("fake_dir") or record.label or "(unlabelled)"), gen)
 
 
 def run_name(run: dict[str, ResultRecord]) -> str:
-    """A row's method name: the label its records share, else the name of their videos folder."""
+    """A row's method name: the --name its records share, else their shared label, else their videos folder."""
+    names = {r.name for r in run.values()}
+    if len(names) == 1 and next(iter(names)):
+        return next(iter(names))
     labels = {r.label for r in run.values()}
     first = next(iter(run.values()))
     if len(labels) == 1 and first.label:
