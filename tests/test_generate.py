@@ -101,11 +101,11 @@ def test_disk_full_keeps_finished_videos_and_resumes(tmp_path, monkeypatch):
 
     real_write, writes = video.write_video, []
 
-    def filling_disk(path, frames, fps):
+    def filling_disk(path, frames, fps, **kw):
         writes.append(path)
         if len(writes) == 4:
             raise OSError(errno.ENOSPC, "No space left on device")
-        real_write(path, frames, fps)
+        real_write(path, frames, fps, **kw)
 
     monkeypatch.setattr(video, "write_video", filling_disk)
     with pytest.raises(RunStateError, match="is full .* 3 videos finished so far are kept"):

@@ -143,3 +143,28 @@ def test_compile_on_cpu_says_it_takes_minutes(monkeypatch, capsys):
     assert "takes minutes" in capsys.readouterr().err
     assert generate.load_pipeline("tiny", None, "cpu", protocol) is False
     assert capsys.readouterr().err == ""
+
+
+def test_killed_between_rename_and_record_is_adopted_not_rerendered(tmp_path, monkeypatch, capsys):
+    real_write, part_writes = mf.write_rows, []
+
+    def killed_after_first_batch(path, rows):
+        if path.parent.name == mf.PARTS_DIR:
+            part_writes.append(path)
+            if len(part_writes) == 2:  # the first batch's videos are renamed into place but not recorded
+                raise Interrupt
+        return real_write(path, rows)
+
+    monkeypatch.setattr(mf, "write_rows", killed_after_first_batch)
+    with pytest.raises(Interrupt):
+        _run(tmp_path, FakePipeline())
+    monkeypatch.setattr(mf, "write_rows", real_write)
+    assert sum(r.status == "done" for r in mf.known_rows(tmp_path).values()) == 0
+    assert len(list((tmp_path / mf.VIDEOS_DIR).glob("*.mp4"))) == 4
+    swapped = sorted((tmp_path / mf.VIDEOS_DIR).glob("*.mp4"))[3]
+    swapped.write_bytes(swapped.read_bytes()[:-1] + b"x")  # a journaled file that changed is not adopted
+    pipe = FakePipeline()
+    result = _run(tmp_path, pipe)
+    assert (result.adopted, result.rendered) == (3, 5) and sorted(pipe.rendered()) == [45, 46, 47, 48, 49]
+    assert "adopted 3 finished videos" in capsys.readouterr().err
+    assert all(r.status == "done" for r in mf.current_rows(tmp_path))

@@ -81,6 +81,18 @@ def _score_options(fn):
     return fn
 
 
+def _save_text(out: Path, text: str) -> None:
+    """Write a command's text output; if the write fails after the work, print the text, then the error."""
+    from vidrd_bench.errors import OutputError
+    from vidrd_bench.io import save_or_rescue, write_text_atomic
+
+    try:
+        save_or_rescue(out, lambda p: write_text_atomic(p, text), "printed to standard output above")
+    except OutputError:
+        click.echo(text, nl=False)
+        raise
+
+
 def _echo_record(record, out: Path | None) -> None:
     """Print a score with its interval and provenance (rank 0 only; other ranks return None)."""
     if record is None:
@@ -135,6 +147,8 @@ def weights_cmd(weights_dir: Path | None, no_hash: bool, check: tuple[str, ...])
             raise VidrdBenchError(
                 f"Protocol {protocol} cannot run: {', '.join(absent)} missing under {root} (guidance listed above)."
             )
+        weights.verify_loads(protocol, root)
+        click.echo(f"protocol {protocol}: every file it needs is present and loads")
 
 
 @main.command("bench")
@@ -150,8 +164,10 @@ def weights_cmd(weights_dir: Path | None, no_hash: bool, check: tuple[str, ...])
 def bench_cmd(preset, device, batch_sizes, compile_, iters, no_detectors, out) -> None:
     """Time UNet calls, VAE decode, text encoding, whole videos, detectors and video I/O; project 10K-video cost."""
     from vidrd_bench.bench import format_bench, run_bench
-    from vidrd_bench.io import write_json_atomic
+    from vidrd_bench.io import check_output_file, save_or_rescue, write_json_atomic
 
+    if out:
+        check_output_file(out)
     try:
         sizes = tuple(int(b) for b in batch_sizes.split(","))
         assert sizes and all(b > 0 for b in sizes)
@@ -161,7 +177,7 @@ def bench_cmd(preset, device, batch_sizes, compile_, iters, no_detectors, out) -
                        detectors=not no_detectors)
     click.echo(format_bench(result))
     if out:
-        write_json_atomic(out, result)
+        save_or_rescue(out, lambda p: write_json_atomic(p, result), "the table printed above")
         click.echo(f"wrote {out}")
 
 
@@ -242,7 +258,7 @@ def stats_cmd(dataset, videos, split_file, size, protocol, detector_weights, wei
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Output folder: run.json, manifest.jsonl and videos/; re-running into it resumes the run "
                    "[default: runs/<dataset>].")
-@click.option("--num-videos", type=int, default=None,
+@click.option("--num-videos", type=click.IntRange(1), default=None,
               help="Videos in the plan, allotted to classes in proportion to the train split "
                    "[default: the protocol's, 10000 for ucf101-vidrd, 24 for tiny-smoke].")
 @click.option("--preset", type=click.Choice(["full", "full-random", "tiny"]), default="full", show_default=True,
@@ -251,7 +267,7 @@ def stats_cmd(dataset, videos, split_file, size, protocol, detector_weights, wei
 @click.option("--protocol", "protocol_name", default=None, metavar="NAME",
               help="Generation protocol [default: ucf101-vidrd, or tiny-smoke with --preset tiny].")
 @WEIGHTS_DIR_OPTION
-@click.option("--batch-size", type=int, default=8, show_default=True, help="Videos per generator call.")
+@click.option("--batch-size", type=click.IntRange(1), default=8, show_default=True, help="Videos per generator call.")
 @click.option("--shard", default=None, metavar="I/N",
               help="Render only block I of N of the plan (0 <= I < N), e.g. one SLURM array task each; the N "
                    "shards together render the plan once and merge in the same --out folder.")
@@ -288,7 +304,8 @@ def generate(dataset: str, out_dir: Path | None, num_videos: int | None, preset:
     if plan_only:
         click.echo(f"planned {result.planned} videos in {result.manifest}")
     else:
-        click.echo(f"shard {result.shard}: rendered {result.rendered}, already done {result.skipped} "
+        adopted = f" ({result.adopted} adopted from an interrupted run)" if result.adopted else ""
+        click.echo(f"shard {result.shard}: rendered {result.rendered}, already done {result.skipped}{adopted} "
                    f"of {result.planned} videos; manifest {result.manifest}")
 
 
@@ -302,17 +319,19 @@ def generate(dataset: str, out_dir: Path | None, num_videos: int | None, preset:
               help="Include the VidRD paper's published UCF-101 rows (reference_stats/published_results.csv).")
 def table_cmd(results: tuple[Path, ...], fmt: str, out: Path | None, published: bool) -> None:
     """Our runs (RESULT.json files from `score`) beside the published UCF-101 numbers, sorted by FVD."""
-    from vidrd_bench.io import write_text_atomic
+    from vidrd_bench.io import check_output_file
     from vidrd_bench.report.published import load_published
     from vidrd_bench.report.tables import build_table, render_table
     from vidrd_bench.results import load_results
 
+    if out is not None:
+        check_output_file(out)
     records = [rec for path in results for rec in load_results(path)]
     text = render_table(build_table(records, load_published() if published else None), fmt)
     if out is None:
         click.echo(text, nl=False)
     else:
-        write_text_atomic(out, text)
+        _save_text(out, text)
         click.echo(f"wrote {out}", err=True)
 
 
@@ -338,24 +357,31 @@ def report_cmd(baseline: tuple[Path, ...], current: tuple[Path, ...], tolerances
                markdown_out: Path | None, junit_out: Path | None, html_out: Path | None,
                video_dirs: tuple[Path, ...], published: bool) -> None:
     """CI regression report of CURRENT against BASELINE; exit 1 on regression, 2 on unusable input."""
-    from vidrd_bench.io import write_text_atomic
+    from vidrd_bench.io import check_output_file, save_or_rescue, write_text_atomic
     from vidrd_bench.report.html import report_runs, write_html_report
     from vidrd_bench.report.junit import write_junit
     from vidrd_bench.report.pictures import contact_sheet, sample_videos
     from vidrd_bench.report.published import load_published
     from vidrd_bench.report.regression import compare_files
 
+    for path in (markdown_out, junit_out, html_out):
+        if path is not None:
+            check_output_file(path)
+    videos = {str(d): sample_videos(d) for d in video_dirs} if html_out is not None else {}
     report = compare_files(baseline, current, tolerances)
     summary = report.to_markdown()
     click.echo(summary, nl=False)
+    verdict = "REGRESSION" if report.regressed else "no regression"
     if markdown_out is not None:
-        write_text_atomic(markdown_out, summary)
+        save_or_rescue(markdown_out, lambda p: write_text_atomic(p, summary), f"{verdict}; the summary is printed above")
     if junit_out is not None:
-        write_junit(report, junit_out)
+        save_or_rescue(junit_out, lambda p: write_junit(report, p), f"{verdict}; the summary is printed above")
     if html_out is not None:
-        sheets = {str(d): contact_sheet(sample_videos(d), title=d.name) for d in video_dirs}
-        write_html_report(html_out, report_runs(report), load_published() if published else None, report, sheets,
-                          title=f"vidrd-bench report: {report.current_name} vs {report.baseline_name}")
+        sheets = {name: contact_sheet(chosen, title=Path(name).name) for name, chosen in videos.items()}
+        save_or_rescue(html_out, lambda p: write_html_report(
+            p, report_runs(report), load_published() if published else None, report, sheets,
+            title=f"vidrd-bench report: {report.current_name} vs {report.baseline_name}"),
+            f"{verdict}; the summary is printed above")
     if report.regressed:
         click.echo("regression beyond tolerance: exit 1", err=True)
         sys.exit(1)
@@ -364,13 +390,18 @@ def report_cmd(baseline: tuple[Path, ...], current: tuple[Path, ...], tolerances
 @main.command("contact-sheet")
 @click.argument("run_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="PNG file to write.")
-@click.option("--per-class", default=1, show_default=True, help="Videos per class (one row each).")
-@click.option("--frames", default=6, show_default=True, help="Evenly spaced frames per video.")
-@click.option("--height", default=64, show_default=True, help="Thumbnail height in pixels.")
+@click.option("--per-class", type=click.IntRange(1, 1000), default=1, show_default=True,
+              help="Videos per class (one row each).")
+@click.option("--frames", type=click.IntRange(1, 1000), default=6, show_default=True,
+              help="Evenly spaced frames per video.")
+@click.option("--height", type=click.IntRange(8, 4096), default=64, show_default=True,
+              help="Thumbnail height in pixels.")
 def contact_sheet_cmd(run_dir: Path, out: Path, per_class: int, frames: int, height: int) -> None:
     """A PNG grid of frames from a run's videos, one row per sampled video, grouped by class."""
+    from vidrd_bench.io import check_output_file
     from vidrd_bench.report.pictures import write_contact_sheet
 
+    check_output_file(out)
     click.echo(f"wrote {write_contact_sheet(run_dir, out, per_class, frames, height)}")
 
 
@@ -386,8 +417,10 @@ def smoke_cmd(out_dir: Path, num_videos: int, device: str) -> None:
     prompts -> videos on disk -> features -> FVD and IS -> table -> CI report. A plumbing check:
     every number it prints is labelled as a smoke run, NOT a score.
     """
+    from vidrd_bench.io import check_output_dir
     from vidrd_bench.smoke import BANNER, run_smoke
 
+    check_output_dir(out_dir)
     click.echo(click.style(BANNER, fg="yellow", bold=True))
     result = run_smoke(out_dir, num_videos=num_videos, device=device)
     click.echo("")

@@ -21,3 +21,7 @@ class ProtocolMismatchError(VidrdBenchError):
 
 class RunStateError(VidrdBenchError):
     """An output folder holds a run that this command must not mix with or overwrite."""
+
+
+class OutputError(VidrdBenchError):
+    """An output path cannot be written (not a folder, read-only, full, no permission)."""

@@ -9,6 +9,7 @@ rank 0 merges all parts into manifest.jsonl at the end.
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import os
 import sys
@@ -25,7 +26,7 @@ from vidrd_bench.datasets.plan import Shard, build_plan, check_num_videos, parse
 from vidrd_bench.datasets.prompts import load_prompts
 from vidrd_bench.datasets.registry import DATASETS
 from vidrd_bench.errors import RunStateError, VidrdBenchError
-from vidrd_bench.io import sha256_file
+from vidrd_bench.io import check_output_dir, sha256_file
 from vidrd_bench.lock import PartLock, folder_lock, held_locks
 from vidrd_bench.protocols import PROTOCOLS, GenerationProtocol
 from vidrd_bench.results import provenance
@@ -45,6 +46,7 @@ class GenerateResult:
     planned: int
     rendered: int
     skipped: int
+    adopted: int = 0
 
 
 def resolve_protocol(preset: str, protocol_name: str | GenerationProtocol | None) -> GenerationProtocol:
@@ -81,6 +83,22 @@ def plan_rows(dataset: str, protocol: GenerationProtocol, num_videos: int | None
     count = check_num_videos(protocol.num_videos if num_videos is None else num_videos)
     plan = build_plan(spec.train_counts, prompts, count, protocol.base_seed)
     return [mf.ManifestRow.from_plan(v, protocol.name) for v in plan], prompts_path
+
+
+def adopt(out_dir: Path, rows: list[mf.ManifestRow]) -> int:
+    """Mark done, in place, the planned rows whose video a killed run renamed into place but never recorded.
+
+    Only a file whose sha256 matches the one journaled just before its rename is adopted; returns how many.
+    """
+    journal = mf.journaled(out_dir)
+    adopted = 0
+    for row in rows:
+        digest = journal.get((row.index, row.path))
+        path = out_dir / row.path
+        if row.status != "done" and digest and path.is_file() and sha256_file(path) == digest:
+            row.sha256, row.status = digest, "done"
+            adopted += 1
+    return adopted
 
 
 def finished(out_dir: Path, rows: Sequence[mf.ManifestRow]) -> list[mf.ManifestRow]:
@@ -131,20 +149,31 @@ def render(pipe: Callable[..., Any], protocol: GenerationProtocol, out_dir: Path
 
 def _write_batch(out_dir: Path, batch: list[mf.ManifestRow], videos: Any, fps: int, rows: list[mf.ManifestRow],
                  part: Path) -> int:
-    """Write one batch's videos and then the part manifest; on a full disk, keep what finished and say so."""
+    """Write one batch's videos (each journaled with its sha256 before its rename), then the part manifest."""
     from vidrd_bench.datasets.video import write_video
 
     try:
         for row, frames in zip(batch, videos):
-            write_video(out_dir / row.path, frames, fps)
-            row.sha256, row.status = sha256_file(out_dir / row.path), "done"
+            write_video(out_dir / row.path, frames, fps, before_replace=_journaler(part, row))
+            row.status = "done"
         mf.write_rows(part, rows)
+        mf.journal_clear(part)
     except OSError as e:
         if e.errno not in DISK_FULL:
             raise
         _save_part_quietly(part, rows)
         raise _disk_full(out_dir, rows, e) from None
     return len(batch)
+
+
+def _journaler(part: Path, row: mf.ManifestRow) -> Callable[[Path], None]:
+    """The hook run on a finished temp video: hash it into `row` and journal the hash before the rename."""
+
+    def journal(tmp: Path) -> None:
+        row.sha256 = sha256_file(tmp)
+        mf.journal_append(part, row, row.sha256)
+
+    return journal
 
 
 def _finish(pending: Future | None, bar: tqdm) -> None:
@@ -258,6 +287,7 @@ def run_generate(
         raise VidrdBenchError(f"--batch-size must be a positive whole number of videos per call, got {batch_size!r}.")
     out_dir = Path(out_dir) if out_dir is not None else Path("runs") / dataset
     protocol = resolve_protocol(preset, protocol_name)
+    check_output_dir(out_dir)
     shard = parse_shard(shard)
     rows, prompts_path = plan_rows(dataset, protocol, num_videos, prompts_file)
     header = mf.run_header(dataset, protocol, rows, str(prompts_path), None if plan_only else preset, {}, provenance())
@@ -268,7 +298,6 @@ def run_generate(
     ctx = distributed.context(join=not plan_only)
     try:
         slice_ = shard.compose(ctx.rank, ctx.world_size)
-        out_dir.mkdir(parents=True, exist_ok=True)
         if plan_only:
             write_folder(out_dir, header, protocol, rows, ctx.rank == 0)
             return GenerateResult(out_dir, out_dir / mf.MANIFEST_FILE, slice_, len(rows), 0, 0)
@@ -285,7 +314,11 @@ def _render_slice(out_dir: Path, header: dict[str, Any], protocol: GenerationPro
                   settings: dict[str, Any], load: Callable[[], Callable[..., Any]], allow_partial: bool,
                   show_progress: bool) -> GenerateResult:
     """Holding this slice's lock: find finished videos, load the pipeline if work is left, record, render, merge."""
-    mine = finished(out_dir, slice_.select(rows))
+    mine = [dataclasses.replace(r) for r in finished(out_dir, slice_.select(rows))]
+    adopted = adopt(out_dir, mine)
+    if adopted:
+        print(f"adopted {adopted} finished videos that an interrupted run had written but not yet recorded "
+              "(sha256 matched its journal); they are not rendered again.", file=sys.stderr)
     part = mf.part_path(out_dir, slice_)
     mf.remove_stale_temps(out_dir / mf.VIDEOS_DIR, [Path(r.path).name for r in mine])
     mf.remove_stale_temps(part.parent, [part.name])
@@ -301,9 +334,10 @@ def _render_slice(out_dir: Path, header: dict[str, Any], protocol: GenerationPro
         check_render(out_dir, mf.check_run(out_dir, header, protocol), settings)
     write_folder(out_dir, header, protocol, rows, ctx.rank == 0)
     mf.write_rows(part, mine)
+    mf.journal_clear(part)
     rendered = render(pipeline, protocol, out_dir, mine, part, settings["batch_size"], show_progress and ctx.rank == 0)
     ctx.barrier()
     if ctx.rank == 0:
         with folder_lock(out_dir):
             mf.merge(out_dir, rows)
-    return GenerateResult(out_dir, out_dir / mf.MANIFEST_FILE, slice_, len(mine), rendered, skipped)
+    return GenerateResult(out_dir, out_dir / mf.MANIFEST_FILE, slice_, len(mine), rendered, skipped, adopted)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import json
+import math
 import os
 import subprocess
 from dataclasses import dataclass, field
@@ -35,6 +36,25 @@ def provenance() -> dict[str, Any]:
         "git_commit": git_commit(),
         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
+
+
+def _finite(x: Any) -> bool:
+    """A real number that is neither NaN nor infinite (bool excluded)."""
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+_FIELD_CHECKS = (
+    ("metric", "a non-empty string such as 'fvd'", lambda v: isinstance(v, str) and bool(v)),
+    ("value", "a finite number", _finite),
+    ("higher_is_better", "true or false", lambda v: isinstance(v, bool)),
+    ("n", "a whole number of videos", lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0),
+    ("protocol", "an object with a name", lambda v: isinstance(v, dict) and isinstance(v.get("name"), str)),
+    ("ci_low", "a finite number or null", lambda v: v is None or _finite(v)),
+    ("ci_high", "a finite number or null", lambda v: v is None or _finite(v)),
+    ("std", "a finite number or null", lambda v: v is None or _finite(v)),
+    ("extra", "an object", lambda v: v is None or isinstance(v, dict)),
+    ("weights", "an object", lambda v: v is None or isinstance(v, dict)),
+)
 
 
 @dataclass
@@ -75,13 +95,24 @@ class ResultRecord:
         """Write the record atomically as JSON."""
         return write_json_atomic(path, self.to_dict())
 
+    def summary(self) -> str:
+        """The record in one line (metric, value, n, protocol), e.g. for an error that must not lose it."""
+        return f"{self.metric.upper()} = {self.value!r} (n={self.n}, protocol {self.protocol.get('name')})"
+
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "ResultRecord":
-        """Rebuild a record; refuses files that are not vidrd-bench results."""
-        if d.get("schema") != SCHEMA:
+    def from_dict(cls, d: Any) -> "ResultRecord":
+        """Rebuild a record; refuses objects that are not vidrd-bench results or hold wrong types or NaN/inf."""
+        if not isinstance(d, dict) or d.get("schema") != SCHEMA:
+            got = f"schema {d.get('schema')!r}" if isinstance(d, dict) else f"a JSON {type(d).__name__}"
             raise VidrdBenchError(
-                f"Not a vidrd-bench result (schema {d.get('schema')!r}, expected {SCHEMA!r}). "
+                f"Not a vidrd-bench result ({got}, expected an object with schema {SCHEMA!r}). "
                 "Pass the JSON files written by `vidrd-bench score`."
+            )
+        problems = [f"{key} {d.get(key)!r} ({want})" for key, want, ok in _FIELD_CHECKS if not ok(d.get(key))]
+        if problems:
+            raise VidrdBenchError(
+                f"The result record has unusable fields: {'; '.join(problems)}. A score must be a finite number "
+                "with its metric and protocol; re-run `vidrd-bench score` to rewrite the file."
             )
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in names})
@@ -93,10 +124,21 @@ def load_results(path: str | os.PathLike) -> list[ResultRecord]:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise VidrdBenchError(f"Result file {path} does not exist. Pass a JSON file written by `vidrd-bench score`.")
-    except json.JSONDecodeError as e:
-        raise VidrdBenchError(f"Result file {path} is not valid JSON ({e}). Re-run `vidrd-bench score` to rewrite it.")
+    except (json.JSONDecodeError, UnicodeDecodeError, IsADirectoryError) as e:
+        raise VidrdBenchError(f"Result file {path} is not valid JSON text ({e}). Re-run `vidrd-bench score` to rewrite "
+                              "it.") from None
     items = data if isinstance(data, list) else [data]
-    return [ResultRecord.from_dict(d) for d in items]
+    if not items:
+        raise VidrdBenchError(f"Result file {path} holds an empty list: no result to use. Pass a file written by "
+                              "`vidrd-bench score`.")
+    records = []
+    for number, item in enumerate(items, 1):
+        try:
+            records.append(ResultRecord.from_dict(item))
+        except VidrdBenchError as e:
+            where = f"Result file {path}" + (f" (entry {number})" if isinstance(data, list) else "")
+            raise VidrdBenchError(f"{where}: {e}") from None
+    return records
 
 
 def save_results(path: str | os.PathLike, records: list[ResultRecord]) -> Path:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from pathlib import Path
@@ -17,6 +16,7 @@ from vidrd_bench.datasets.video import frame_files, read_clip
 from vidrd_bench.devices import pick_device
 from vidrd_bench.errors import ProtocolMismatchError, RunStateError, VidrdBenchError
 from vidrd_bench import distributed
+from vidrd_bench.io import check_output_file, save_or_rescue, visible_files
 from vidrd_bench.metrics.base import Detector
 from vidrd_bench.metrics.detectors import load_detector
 from vidrd_bench.metrics.extract import VideoItem, extract
@@ -44,6 +44,16 @@ def ucf101_class(path: Path) -> str | None:
     return match.group("cls") if match else path.parent.name or None
 
 
+def read_split_names(path: Path) -> set[str]:
+    """Video file names listed in a UCF-101 split file (`Class/v_Class_gXX_cYY.avi [label]` per line)."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (UnicodeDecodeError, OSError) as e:
+        raise VidrdBenchError(f"Split file {path} cannot be read as text ({e}). Pass the official UCF-101 "
+                              "trainlist01.txt (lines like 'ApplyEyeMakeup/v_ApplyEyeMakeup_g08_c01.avi 1').") from None
+    return {Path(line.split()[0]).name for line in lines if line.strip()}
+
+
 def real_items(videos: str | os.PathLike | Sequence[str | os.PathLike],
                split_file: str | os.PathLike | None = None) -> tuple[list[VideoItem], str]:
     """The real videos to use, sorted by name, filtered by a trainlist file when one is given or found."""
@@ -52,14 +62,14 @@ def real_items(videos: str | os.PathLike | Sequence[str | os.PathLike],
         if not root.is_dir():
             raise VidrdBenchError(f"Real-video folder {root} does not exist. Pass the UCF-101 folder (UCF-101/ with "
                                   "class subfolders of v_<Class>_gXX_cYY.avi files) with --videos.")
-        paths = [p for p in root.rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES]
+        paths = visible_files(root, VIDEO_SUFFIXES)
         split_file = split_file or next(iter(sorted(root.rglob("trainlist01.txt"))), None)
         where = str(root)
     else:
         paths, where = [Path(p) for p in videos], f"{len(videos)} listed files"
     note = "all videos found (no split file)"
     if split_file is not None:
-        names = {Path(line.split()[0]).name for line in Path(split_file).read_text().splitlines() if line.strip()}
+        names = read_split_names(Path(split_file))
         paths = [p for p in paths if p.name in names]
         note = f"videos named in {Path(split_file).name} ({len(names)} listed, {len(paths)} found)"
     if not paths:
@@ -67,6 +77,9 @@ def real_items(videos: str | os.PathLike | Sequence[str | os.PathLike],
                               "files, and the official trainlist01.txt with --split-file.")
     paths = sorted(paths, key=lambda p: p.name)
     return [VideoItem(p, i, ucf101_class(p)) for i, p in enumerate(paths)], f"{where}: {note}"
+
+
+RANDOM_PRESETS = ("tiny", "full-random")  # generators with random weights: their scores are smoke numbers
 
 
 def _at_plan_path(root: Path, rel: str) -> Path | None:
@@ -81,9 +94,11 @@ def _at_plan_path(root: Path, rel: str) -> Path | None:
 
 
 def _manifest_items(root: Path, allow_incomplete: bool) -> tuple[list[VideoItem], dict[str, Any]]:
-    """Videos of a run's manifest in plan order: done rows, plus the user's own videos at planned rows' paths."""
+    """Videos of a run in plan order: done rows (manifest.jsonl and every part, each file's sha256 verified), plus
+    the user's own videos at planned rows' paths."""
     manifest_file = root / manifest.MANIFEST_FILE
-    rows = manifest.read_rows(manifest_file)
+    rows = manifest.current_rows(root)
+    manifest.verify_done(root, [r for r in rows if r.status == "done"])
     items, brought = [], 0
     for r in rows:
         path = root / r.path if r.status == "done" else _at_plan_path(root, r.path)
@@ -97,6 +112,9 @@ def _manifest_items(root: Path, allow_incomplete: bool) -> tuple[list[VideoItem]
             "paths (videos/<index>_<class>.mp4, any video format or a folder of frames), or pass --allow-incomplete "
             "to score the ones there."
         )
+    if not items:
+        raise RunStateError(f"{root} plans {len(rows)} videos and none is finished yet: there is nothing to score. "
+                            "Run (or resume) the generate command first.")
     info = {"videos_from": f"manifest {manifest_file.name}", "labels_from": "the manifest's classes",
             "split_order": "plan order (classes interleaved by the generation plan)"}
     if brought:
@@ -106,20 +124,21 @@ def _manifest_items(root: Path, allow_incomplete: bool) -> tuple[list[VideoItem]
 
 def generated_items(fake_dir: str | os.PathLike, allow_incomplete: bool = False,
                     labels: str | os.PathLike | None = None) -> tuple[list[VideoItem], dict[str, Any] | None, dict]:
-    """Videos to score, their run.json generation protocol (if any), and how the videos, classes and order came.
+    """Videos to score, their run.json generation protocol (if any), and how the videos, classes, order (and, for a
+    generate run, the generator preset) came.
 
     A `vidrd-bench generate` folder is read through its manifest.jsonl; any other folder of videos through
     datasets.folder (classes from `labels`, order a seeded shuffle).
     """
     root = Path(fake_dir)
-    run_file, manifest_file = root / manifest.RUN_FILE, root / manifest.MANIFEST_FILE
-    generation = json.loads(run_file.read_text(encoding="utf-8")).get("protocol") if run_file.exists() else None
-    if manifest_file.exists():
+    run = manifest.read_run(root)
+    generation = run.get("protocol") if run else None
+    if (root / manifest.MANIFEST_FILE).exists():
         if labels is not None:
             raise VidrdBenchError(f"{root} is a `vidrd-bench generate` folder: its manifest.jsonl gives every video's "
                                   "class. Leave out --labels (it is for folders of your own videos).")
         items, info = _manifest_items(root, allow_incomplete)
-        return items, generation, info
+        return items, generation, {**info, "generation_preset": run.get("preset") if run else None}
     found = folder_videos(root, labels)
     items = [VideoItem(p, i, c) for i, (p, c) in enumerate(zip(found.paths, found.classes))]
     return items, generation, {"videos_from": "folder", "labels_from": found.labels_from, "split_order": found.order}
@@ -141,6 +160,8 @@ def compute_real_stats(videos: str | os.PathLike | Sequence[str | os.PathLike], 
     Writes `out_path` (rank 0) when given; returns the statistics on rank 0, None on other ranks.
     """
     proto = _protocol(protocol, FVDProtocol)
+    if out_path is not None:
+        check_output_file(out_path)
     device = pick_device(device)
     distributed.context()
     items, note = real_items(videos, split_file)
@@ -162,7 +183,7 @@ def compute_real_stats(videos: str | os.PathLike | Sequence[str | os.PathLike], 
                "num_videos_found": len(items), "random_weights": detector.random_weights},
     )
     if out_path is not None:
-        save_stats(out_path, stats)
+        save_or_rescue(out_path, lambda p: save_stats(p, stats), f"statistics of {stats.count} videos (not printable)")
     return stats
 
 
@@ -199,15 +220,23 @@ def _check_real(stats: StatsFile, proto: FVDProtocol, detector: Detector, fake_s
 def _record(metric: str, value: float, higher: bool, n: int, proto: Protocol, generation: dict | None,
             detector: Detector, ci: tuple[float, float, np.ndarray] | None, seed: int, extra: dict[str, Any],
             std: float | None = None, level: float = 0.95, name: str = "") -> ResultRecord:
-    """Assemble the result record (with smoke labelling for random-weight detectors)."""
+    """Assemble the result record (smoke-labelled for a random-weight detector or generator); refuse NaN/inf."""
+    if not np.isfinite(value):
+        raise VidrdBenchError(
+            f"{metric.upper()} came out as {value} over {n} videos: the detector features hold NaN or infinite values "
+            "(e.g. all-identical or corrupt videos, or a broken detector file). No result was written; check the "
+            "videos and the detector weights (`vidrd-bench weights --check`)."
+        )
     label = f"{metric.upper()} ({detector.name})"
-    if detector.random_weights:
-        label += " - random-weight detector, smoke test only, not comparable to published numbers"
+    random_generator = extra.get("generation_preset") in RANDOM_PRESETS
+    if detector.random_weights or random_generator:
+        label += (f" - random-weight {'detector' if detector.random_weights else 'generator'}, smoke test only, "
+                  "not comparable to published numbers")
     return ResultRecord.create(
         metric=metric, value=float(value), higher_is_better=higher, n=n, protocol=proto.to_dict(),
         generation_protocol=generation, ci_low=ci[0] if ci else None, ci_high=ci[1] if ci else None,
         ci_level=level if ci else None, std=std, seeds={"bootstrap": seed, "num_resamples": len(ci[2]) if ci else 0},
-        weights=dict(detector.weights), label=label, name=name, smoke=detector.random_weights,
+        weights=dict(detector.weights), label=label, name=name, smoke=detector.random_weights or random_generator,
         extra={"detector": detector.name, **extra},
     )
 
@@ -221,6 +250,8 @@ def score_fvd(real: str | os.PathLike, fake_dir: str | os.PathLike, protocol: st
     """FVD of the videos in `fake_dir` (a generate run, or any folder: see generated_items) against real statistics
     (a file) or a folder of real videos; `name` labels the result's row in tables and reports."""
     proto = _protocol(protocol, FVDProtocol)
+    if out_path is not None:
+        check_output_file(out_path)
     device = pick_device(device)
     distributed.context()
     items, generation, found = generated_items(fake_dir, allow_incomplete, labels)
@@ -251,7 +282,7 @@ def score_fvd(real: str | os.PathLike, fake_dir: str | os.PathLike, protocol: st
             extra["per_class_fvd_mean"] = float(np.mean(list(by_class.values())))
     record = _record("fvd", value, False, got.stats.count, proto, generation, detector, ci, seed, extra, name=name)
     if out_path is not None:
-        record.save(out_path)
+        save_or_rescue(out_path, record.save, record.summary())
     return record
 
 
@@ -263,6 +294,8 @@ def score_is(fake_dir: str | os.PathLike, protocol: str | ISProtocol = "is-c3d-u
     """Inception Score (C3D) of the videos in `fake_dir`: splits in plan order for a generate run, after a seeded
     shuffle for any other folder (see generated_items); `name` labels the result's row."""
     proto = _protocol(protocol, ISProtocol)
+    if out_path is not None:
+        check_output_file(out_path)
     device = pick_device(device)
     distributed.context()
     items, generation, found = generated_items(fake_dir, allow_incomplete, labels)
@@ -276,5 +309,5 @@ def score_is(fake_dir: str | os.PathLike, protocol: str | ISProtocol = "is-c3d-u
     extra = {"fake_dir": str(fake_dir), "num_splits": proto.num_splits, **found}
     record = _record("is", mean, True, len(probs), proto, generation, detector, ci, seed, extra, std=std, name=name)
     if out_path is not None:
-        record.save(out_path)
+        save_or_rescue(out_path, record.save, record.summary())
     return record

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,6 +94,47 @@ PROTOCOL_WEIGHTS: dict[str, tuple[str, ...]] = {
     "fvd-i3d-pytorch-16f": ("rgb_imagenet.pt",),
     "is-c3d-ucf101": ("conv3d_deepnetA_ucf.npz", "mean2.npz"),
 }
+
+
+PUBLISHED_SHA256: dict[str, str] = {}  # name -> hash its publisher states; none of these files has one published
+
+
+def _check_json_configs(path: Path, entry: WeightFile) -> None:
+    """Each required *.json member of a folder entry must be a non-empty JSON object."""
+    for member in (m for m in entry.required_members if m.endswith(".json")):
+        file = path / member
+        try:
+            data = json.loads(file.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError, OSError) as e:
+            raise WeightsError(f"{file} is not readable JSON ({e}). " + guidance(entry, path.parent)) from None
+        if not isinstance(data, dict) or not data:
+            raise WeightsError(f"{file} is empty or not a JSON object. " + guidance(entry, path.parent))
+
+
+def verify_loads(protocol_name: str, root: str | os.PathLike | None = None) -> None:
+    """Load every file `protocol_name` needs the way a run would (detectors built on CPU, checkpoints read).
+
+    Raises WeightsError naming the first file that does not load; where a published sha256 is known, checks it.
+    """
+    from vidrd_bench.generator.checkpoint import read_checkpoint
+    from vidrd_bench.metrics.detectors import load_detector
+    from vidrd_bench.protocols import PROTOCOLS, GenerationProtocol
+
+    base = weights_dir(root)
+    for name in PROTOCOL_WEIGHTS[protocol_name]:
+        path, entry = base / name, WEIGHT_FILES.get(name)
+        if name in PUBLISHED_SHA256 and path.is_file() and file_sha256(path) != PUBLISHED_SHA256[name]:
+            raise WeightsError(f"{path} does not have the published sha256 {PUBLISHED_SHA256[name]}. "
+                               + guidance(entry, base))
+        if path.is_dir():
+            _check_json_configs(path, entry)
+        elif path.suffix in (".pth", ".bin") and path.exists():
+            read_checkpoint(path)
+    protocol = PROTOCOLS.get(protocol_name)
+    if not isinstance(protocol, GenerationProtocol):
+        load_detector(protocol.detector, base, "cpu", None, protocol.resolution)
+    elif "vae_finetuned" in PROTOCOL_WEIGHTS[protocol_name] and (base / "vae_finetuned").is_dir():
+        read_checkpoint(base / "vae_finetuned" / "diffusion_pytorch_model.bin")
 
 
 def weights_dir(explicit: str | os.PathLike | None = None) -> Path:

@@ -8,6 +8,7 @@ import pytest
 from vidrd_bench.datasets import manifest
 from vidrd_bench.datasets.video import write_video
 from vidrd_bench.errors import ProtocolMismatchError, RunStateError, VideoError, VidrdBenchError
+from vidrd_bench.io import sha256_file
 from vidrd_bench.score import compute_real_stats, score_fvd, score_is
 from vidrd_bench.metrics.stats import load_stats, save_stats
 from vidrd_bench.protocols import PROTOCOLS, FVDProtocol
@@ -32,9 +33,11 @@ def folders(tmp_path_factory):
         row = manifest.ManifestRow(i, CLASSES[i % 2], f"a prompt {i}", 100 + i, f"videos/{i:05d}.mp4", "tiny-smoke",
                                    status="done")
         write_video(fake / row.path, rng.integers(0, 256, (16, 16, 16, 3), np.uint8), 8)
+        row.sha256 = sha256_file(fake / row.path)
         rows.append(row)
     manifest.write_rows(fake / manifest.MANIFEST_FILE, rows)
-    (fake / manifest.RUN_FILE).write_text(json.dumps({"protocol": PROTOCOLS.get("tiny-smoke").to_dict()}))
+    (fake / manifest.RUN_FILE).write_text(json.dumps({"schema": manifest.SCHEMA,
+                                                      "protocol": PROTOCOLS.get("tiny-smoke").to_dict()}))
     stats = compute_real_stats(root / "real", protocol=FVD_TEST, size=16, batch_size=4, num_workers=0,
                                out_path=root / "stats.npz", progress=False)
     return root, stats

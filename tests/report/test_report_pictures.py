@@ -35,7 +35,8 @@ def _write_run(root, with_manifest: bool = True):
         rel = f"videos/{CLASSES[i % 3]}/{i:05d}.mp4"
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         write_video(root / rel, frames, fps=8)
-        rows.append({"index": i, "class": CLASSES[i % 3], "prompt": f"p{i}", "seed": 42 + i, "path": rel})
+        rows.append({"index": i, "class": CLASSES[i % 3], "prompt": f"p{i}", "seed": 42 + i, "path": rel,
+                     "protocol": "tiny-smoke", "status": "done"})
     if with_manifest:
         (root / "manifest.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     return rows
@@ -72,7 +73,7 @@ def test_manifest_rows_without_files_are_skipped_and_empty_runs_refused(tmp_path
     (tmp_path / rows[0]["path"]).unlink()
     videos = sample_videos(tmp_path, videos_per_class=2)
     assert [v.path.name for v in videos if v.klass == "Diving"] == ["00003.mp4"]
-    with pytest.raises(VideoError, match="No video files found"):
+    with pytest.raises(VideoError, match="No finished video files found"):
         sample_videos(tmp_path / "videos" / "nothing-here")
 
 

@@ -7,6 +7,9 @@ Layout of `out/`:
   sha256, protocol). Rewritten atomically; the merge of all that is known.
 - `manifest.parts/part-IIIII-of-NNNNN.jsonl`: the rows of one worker's slice (shard and rank composed), rewritten
   atomically after every batch. Parts merge into `manifest.jsonl` by concatenation, later files winning.
+- `manifest.parts/part-IIIII-of-NNNNN.written`: the journal of one worker: a line {index, path, sha256} appended
+  (and flushed) for each video just before its temp file is renamed into place, emptied after each part rewrite.
+  A video renamed into place but not yet in a part (a kill in between) is adopted on resume from this journal.
 - `videos/IIIII_Class.mp4`: the videos, each written atomically.
 """
 
@@ -22,7 +25,7 @@ from typing import Any, Iterable, Sequence
 
 from vidrd_bench.datasets.plan import PlannedVideo, Shard
 from vidrd_bench.errors import ProtocolMismatchError, RunStateError
-from vidrd_bench.io import write_json_atomic, write_text_atomic
+from vidrd_bench.io import sha256_file, write_json_atomic, write_text_atomic
 from vidrd_bench.protocols import GenerationProtocol
 
 SCHEMA = "vidrd-bench/generation-run/v1"
@@ -76,8 +79,13 @@ def plan_digest(rows: Sequence[ManifestRow]) -> str:
 
 def read_rows(path: Path) -> list[ManifestRow]:
     """The rows of one manifest file; a clear error naming the file and line if it is not a manifest."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (UnicodeDecodeError, OSError) as e:
+        raise RunStateError(f"{path} cannot be read as a text manifest ({e}). Restore it, or delete it and re-run the "
+                            "same generate command (videos that only this file recorded are rendered again).") from None
     rows = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         try:
@@ -100,6 +108,40 @@ def write_rows(path: Path, rows: Iterable[ManifestRow]) -> Path:
 def part_path(out_dir: Path, shard: Shard) -> Path:
     """Manifest file of one worker's slice."""
     return out_dir / PARTS_DIR / f"part-{shard.index:05d}-of-{shard.count:05d}.jsonl"
+
+
+def journal_path(part: Path) -> Path:
+    """The journal of written-but-not-yet-recorded videos beside a part manifest."""
+    return part.with_suffix(".written")
+
+
+def journal_append(part: Path, row: ManifestRow, sha256: str) -> None:
+    """Record, durably, that `row`'s video with this sha256 is about to be renamed into place."""
+    line = json.dumps({"index": row.index, "path": row.path, "sha256": sha256}) + "\n"
+    with open(journal_path(part), "a", encoding="utf-8") as f:
+        f.write(line)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def journal_clear(part: Path) -> None:
+    """Empty the journal once the part manifest records everything in it."""
+    path = journal_path(part)
+    if path.exists():
+        path.write_bytes(b"")
+
+
+def journaled(out_dir: Path) -> dict[tuple[int, str], str]:
+    """(index, path) -> sha256 of every journaled video of the folder; a torn last line (a kill) is skipped."""
+    found: dict[tuple[int, str], str] = {}
+    for path in sorted((out_dir / PARTS_DIR).glob("part-*.written")):
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+            try:
+                d = json.loads(line)
+                found[(int(d["index"]), str(d["path"]))] = str(d["sha256"])
+            except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+                continue
+    return found
 
 
 def known_rows(out_dir: Path) -> dict[int, ManifestRow]:
@@ -139,6 +181,63 @@ def current_rows(out_dir: str | os.PathLike) -> list[ManifestRow]:
     return _overlay(read_rows(out_dir / MANIFEST_FILE), known_rows(out_dir))
 
 
+def read_run(out_dir: Path) -> dict[str, Any] | None:
+    """The folder's run.json as a dict (None when absent); a one-paragraph error when it is damaged or foreign."""
+    run_file = Path(out_dir) / RUN_FILE
+    if not run_file.exists():
+        return None
+    try:
+        existing = json.loads(run_file.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError, OSError) as e:
+        raise RunStateError(f"{run_file} cannot be read as JSON ({e}). It was damaged (e.g. edited or copied "
+                            "half-way): restore it from the original run, or re-render into another --out folder."
+                            ) from None
+    if not isinstance(existing, dict) or existing.get("schema") != SCHEMA:
+        raise RunStateError(f"{run_file} is not a vidrd-bench generation run (no schema {SCHEMA!r}); pass the --out "
+                            "folder of `vidrd-bench generate`, or choose another --out folder.")
+    if not isinstance(existing.get("protocol", {}), dict):
+        raise RunStateError(f"{run_file} has no protocol object; restore it from the original run.")
+    return existing
+
+
+def verify_done(out_dir: Path, rows: Sequence[ManifestRow], threads: int = 4) -> None:
+    """Refuse when any done row's file is missing or no longer has the sha256 its row records (hashed in threads)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def digest(row: ManifestRow) -> str | None:
+        path = out_dir / row.path
+        return sha256_file(path) if path.is_file() else None
+
+    with ThreadPoolExecutor(threads) as pool:
+        bad = [(r, d) for r, d in zip(rows, pool.map(digest, rows)) if d != r.sha256]
+    if bad:
+        names = ", ".join(f"{r.path} ({'missing' if d is None else 'changed'})" for r, d in bad[:5])
+        more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
+        raise RunStateError(
+            f"{len(bad)} finished video(s) of {out_dir} are not the files the generator wrote: {names}{more} (each "
+            "manifest row records the sha256 of its video). A changed or swapped file would be scored as the "
+            "generator's. Restore the original files, or delete them and re-run the same generate command to render "
+            "them again."
+        )
+
+
+def done_rows(out_dir: str | os.PathLike, allow_incomplete: bool = False) -> list[ManifestRow]:
+    """The finished, sha256-verified rows of a run (manifest.jsonl and every part), refusing an unfinished run."""
+    out_dir = Path(out_dir)
+    rows = current_rows(out_dir)
+    done = [r for r in rows if r.status == "done"]
+    if len(done) < len(rows) and not allow_incomplete:
+        raise RunStateError(
+            f"{out_dir} plans {len(rows)} videos but only {len(done)} are done. Finish the run (repeat the generate "
+            "command, it resumes) or pass --allow-incomplete to score the finished ones."
+        )
+    if not done:
+        raise RunStateError(f"{out_dir} plans {len(rows)} videos and none is finished yet: there is nothing to score. "
+                            "Run (or resume) the generate command first.")
+    verify_done(out_dir, done)
+    return done
+
+
 def run_header(
     dataset: str, protocol: GenerationProtocol, plan_rows: Sequence[ManifestRow], prompts_file: str,
     preset: str | None, weights: dict[str, str], provenance: dict[str, Any],
@@ -174,16 +273,10 @@ def _mismatch(out_dir: Path, what: str, theirs: Any, mine: Any) -> RunStateError
 
 def check_run(out_dir: Path, header: dict[str, Any], protocol: GenerationProtocol) -> dict[str, Any] | None:
     """Raise unless the folder is empty of runs or holds this same run; returns its run.json, if any."""
-    run_file = out_dir / RUN_FILE
-    if not run_file.exists():
+    existing = read_run(out_dir)
+    if existing is None:
         _check_rows_protocol(out_dir, protocol)
         return None
-    try:
-        existing = json.loads(run_file.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise RunStateError(f"{run_file} is not valid JSON ({e}); restore it or choose another --out folder.") from None
-    if existing.get("schema") != SCHEMA:
-        raise RunStateError(f"{run_file} is not a vidrd-bench generation run; choose another --out folder.")
     try:
         protocol.check_same(existing.get("protocol", {}), what=f"The videos in {out_dir}")
     except ProtocolMismatchError as e:

@@ -6,6 +6,7 @@ import os
 import re
 from fractions import Fraction
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -50,13 +51,14 @@ def _as_uint8_frames(frames: np.ndarray | torch.Tensor, where: str) -> np.ndarra
     return np.ascontiguousarray(frames)
 
 
-def write_video(path: str | os.PathLike, frames: np.ndarray | torch.Tensor, fps: int) -> None:
-    """Write uint8 (T, H, W, 3) frames as a lossless mp4 (libx264rgb crf 0), atomically."""
+def write_video(path: str | os.PathLike, frames: np.ndarray | torch.Tensor, fps: int,
+                before_replace: Callable[[Path], None] | None = None) -> None:
+    """Write uint8 (T, H, W, 3) frames as a lossless mp4 (libx264rgb crf 0), atomically (io.atomic_path)."""
     import av
 
     path = Path(path)
     frames = _as_uint8_frames(frames, str(path))
-    with atomic_path(path, suffix=".tmp.mp4") as tmp:
+    with atomic_path(path, suffix=".tmp.mp4", before_replace=before_replace) as tmp:
         with av.open(str(tmp), mode="w", format="mp4") as container:
             stream = container.add_stream(CODEC, rate=Fraction(int(fps)))
             stream.height, stream.width = int(frames.shape[1]), int(frames.shape[2])

@@ -148,9 +148,15 @@ def _load_unet(sd: Path, ckpt: Path, state: dict[str, torch.Tensor], allow_parti
     with allow_partial, the SD UNet is inflated and the checkpoint's matching tensors are loaded over it.
     """
     config_file = sd / "unet" / "config.json"
-    config = UNet2DConditionModel.load_config(sd, subfolder="unet")
+    try:
+        config = UNet2DConditionModel.load_config(sd, subfolder="unet")
+        arch = unet3d_kwargs_from_2d(config)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise WeightsError(f"{config_file} is not a usable diffusers UNet config ({type(exc).__name__}: "
+                           f"{str(exc).splitlines()[0][:200]}). Download the whole stabilityai/stable-diffusion-2-1-base "
+                           "folder again (its unet/config.json is a JSON object of the UNet's settings).") from None
     with torch.device("meta"):
-        unet = UNet3DConditionModel(**unet3d_kwargs_from_2d(config), **temporal_config(config))
+        unet = UNet3DConditionModel(**arch, **temporal_config(config))
     try:
         load_unet_checkpoint(ckpt, unet, allow_partial=False, state=state)
         return unet, f"{ckpt} unet.* (architecture from {config_file})", [config_file]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -140,24 +141,60 @@ def save_stats(path: str | os.PathLike, stats: StatsFile) -> Path:
     return path
 
 
+REQUIRED_KEYS = ("format", "mu", "sigma", "count", "detector", "detector_sha256", "protocol", "source", "extra")
+
+
+def _unusable(path: Path, why: str) -> VidrdBenchError:
+    """The error for a statistics file that cannot be used."""
+    return VidrdBenchError(f"Statistics file {path} is unusable: {why}. It is damaged, truncated or not made by "
+                           "vidrd-bench; recompute it with `vidrd-bench stats ucf101 --videos PATH`.")
+
+
+def _read_npz(path: Path) -> dict[str, np.ndarray]:
+    """Every array of an npz file; a clear error for a missing, truncated or non-npz file."""
+    try:
+        data = np.load(path, allow_pickle=False)
+        if not isinstance(data, np.lib.npyio.NpzFile):
+            raise _unusable(path, "it is a single array, not a statistics archive")
+        with data:
+            return {k: data[k] for k in data.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as e:
+        raise VidrdBenchError(f"Statistics file {path} cannot be read ({e}). Recompute it with "
+                              "`vidrd-bench stats ucf101 --videos PATH`.") from None
+
+
+def _parse(path: Path, d: dict[str, np.ndarray]) -> StatsFile:
+    """A StatsFile from the arrays of a statistics file, checking keys, shapes and finiteness."""
+    missing = [k for k in REQUIRED_KEYS if k not in d]
+    if missing:
+        raise _unusable(path, f"the keys {', '.join(missing)} are missing")
+    mu, sigma = np.asarray(d["mu"], np.float64), np.asarray(d["sigma"], np.float64)
+    if mu.ndim != 1 or sigma.shape != (mu.size, mu.size):
+        raise _unusable(path, f"mu has shape {mu.shape} and sigma {sigma.shape} (expected (D,) and (D, D))")
+    if not (np.isfinite(mu).all() and np.isfinite(sigma).all()):
+        raise _unusable(path, "mu or sigma holds NaN or infinite values")
+    try:
+        text = {k: json.loads(str(d[k])) for k in ("detector_sha256", "protocol", "extra")}
+        count = int(d["count"])
+    except (json.JSONDecodeError, TypeError, ValueError) as e:
+        raise _unusable(path, f"its provenance fields are not readable ({e})") from None
+    if not all(isinstance(v, dict) for v in text.values()):
+        raise _unusable(path, "detector_sha256, protocol and extra must be JSON objects")
+    return StatsFile(
+        mu=mu, sigma=sigma, count=count, detector=str(d["detector"]), detector_sha256=text["detector_sha256"],
+        protocol=text["protocol"], source=str(d["source"]), features=d.get("features"),
+        classes=[str(c) for c in d["classes"]] if "classes" in d else None, extra=text["extra"],
+    )
+
+
 def load_stats(path: str | os.PathLike, protocol: Protocol | None = None) -> StatsFile:
     """Read a statistics file; with `protocol`, refuse one made under another (ProtocolMismatchError)."""
     path = Path(path)
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            d = {k: data[k] for k in data.files}
-    except (OSError, ValueError) as e:
-        raise VidrdBenchError(f"Statistics file {path} cannot be read ({e}). Recompute it with "
-                              "`vidrd-bench stats ucf101 --videos PATH`.") from None
+    d = _read_npz(path)
     if str(d.get("format", "")) != STATS_FORMAT:
         raise VidrdBenchError(f"{path} is not a vidrd-bench statistics file (no format {STATS_FORMAT!r}). "
                               "Recompute it with `vidrd-bench stats ucf101 --videos PATH`.")
-    stats = StatsFile(
-        mu=d["mu"], sigma=d["sigma"], count=int(d["count"]), detector=str(d["detector"]),
-        detector_sha256=json.loads(str(d["detector_sha256"])), protocol=json.loads(str(d["protocol"])),
-        source=str(d["source"]), features=d.get("features"),
-        classes=[str(c) for c in d["classes"]] if "classes" in d else None, extra=json.loads(str(d["extra"])),
-    )
+    stats = _parse(path, d)
     if protocol is not None:
         protocol.check_same(stats.protocol, what=f"The real-video statistics in {path}")
     return stats

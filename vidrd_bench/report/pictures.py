@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,9 +9,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from vidrd_bench.datasets import manifest
 from vidrd_bench.datasets.video import read_video
 from vidrd_bench.errors import VideoError
-from vidrd_bench.io import atomic_path
+from vidrd_bench.io import atomic_path, visible_files
 
 TITLE_HEIGHT = 24
 LABEL_WIDTH = 160
@@ -30,44 +30,30 @@ class SampledVideo:
     prompt: str = ""
 
 
-def _manifest_rows(run_dir: Path) -> list[dict] | None:
-    """Rows of run_dir/manifest.jsonl in index order, or None when the run has no manifest."""
-    manifest = run_dir / "manifest.jsonl"
-    if not manifest.is_file():
-        return None
-    rows = []
-    for n, line in enumerate(manifest.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError as e:
-            raise VideoError(f"{manifest} line {n} is not JSON ({e}); the run's manifest is damaged: re-run "
-                             "`vidrd-bench generate` on the same folder to rewrite it.") from None
-    return sorted(rows, key=lambda r: r.get("index", 0))
+def _run_rows(run_dir: Path) -> list[dict]:
+    """A run's finished rows (manifest.jsonl and the part manifests) in index order, else its visible *.mp4 files."""
+    if (run_dir / manifest.MANIFEST_FILE).is_file():
+        rows = [r for r in manifest.current_rows(run_dir) if r.status == "done"]
+        return [{"class": r.class_name, "path": run_dir / r.path, "prompt": r.prompt}
+                for r in sorted(rows, key=lambda r: r.index)]
+    return [{"class": p.parent.name if p.parent != run_dir else p.stem, "path": p}
+            for p in sorted(visible_files(run_dir, (".mp4",)))]
 
 
 def sample_videos(run_dir: str | os.PathLike, videos_per_class: int = 1, max_rows: int = 128) -> list[SampledVideo]:
     """The first `videos_per_class` finished videos of each class (manifest order, else *.mp4 by name), capped."""
     run_dir = Path(run_dir)
-    rows = _manifest_rows(run_dir)
-    if rows is None:
-        rows = [{"class": p.parent.name if p.parent != run_dir else p.stem, "path": str(p)}
-                for p in sorted(run_dir.rglob("*.mp4"))]
     taken: dict[str, int] = {}
     chosen: list[SampledVideo] = []
-    for row in rows:
-        path = Path(row.get("path", ""))
-        path = path if path.is_absolute() else run_dir / path
-        klass = str(row.get("class", "?"))
-        planned = row.get("status", "done") != "done"
-        if planned or taken.get(klass, 0) >= videos_per_class or not path.is_file():
+    for row in _run_rows(run_dir):
+        klass = str(row["class"])
+        if taken.get(klass, 0) >= videos_per_class or not row["path"].is_file():
             continue
         taken[klass] = taken.get(klass, 0) + 1
-        chosen.append(SampledVideo(klass, path, str(row.get("prompt", ""))))
+        chosen.append(SampledVideo(klass, row["path"], str(row.get("prompt", ""))))
     if not chosen:
-        raise VideoError(f"No video files found in {run_dir} (looked for manifest.jsonl rows, else *.mp4). "
-                         "Pass the output folder of `vidrd-bench generate`.")
+        raise VideoError(f"No finished video files found in {run_dir} (looked for done rows of manifest.jsonl and its "
+                         "parts, else *.mp4). Pass the output folder of `vidrd-bench generate`.")
     return sorted(chosen, key=lambda v: v.klass)[:max_rows]
 
 
