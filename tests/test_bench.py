@@ -12,6 +12,7 @@ def test_tiny_bench_times_every_stage_and_projects_the_10k_cost():
     assert {"VAE decode", "text encoder", "mp4 encode (CPU)", "mp4 decode (CPU)"} <= set(items)
     unet = [r for r in result["rows"] if r["item"].startswith("UNet")]
     assert unet[1]["tflop"] == pytest.approx(2 * unet[0]["tflop"], rel=0.01)
+    assert [r["videos"] for r in unet] == [1, 2]
     best = min(r["per_video_s"] for r in result["rows"] if r["item"].startswith("whole video"))
     assert result["s_per_video"] == best
     assert result["projected_gpu_hours_10k"] == pytest.approx(best * 10_000 / 3600, abs=1e-3)
@@ -23,3 +24,14 @@ def test_flop_counter_counts_a_matmul_exactly():
 
     a, b = torch.randn(8, 16), torch.randn(16, 4)
     assert count_flops(lambda: a @ b) == 2 * 8 * 16 * 4
+
+
+def test_memory_fit_gives_the_largest_batch_each_card_holds():
+    from vidrd_bench.bench import CARD_MIB, memory_fit
+
+    points = [{"videos": b, "eager_unet_call_peak_gib": 3.0 + 0.5 * b} for b in (1, 8, 16, 32)]
+    fit = memory_fit(points, pipeline_videos=16, pipeline_reserved_gib=12.0, context_gib=0.5)
+    assert fit["per_video_gib"] == pytest.approx(0.5) and fit["fixed_gib"] == pytest.approx(4.5)
+    for card, mib in CARD_MIB.items():
+        n = fit["max_videos_per_call"][card]
+        assert 4.5 + 0.5 * n <= mib / 1024 < 4.5 + 0.5 * (n + 1)

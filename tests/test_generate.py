@@ -231,3 +231,15 @@ def test_torchrun_two_gloo_ranks_render_each_index_once(tmp_path):
     for row in merged:
         assert row.status == "done" and row.sha256 == sha256_file(out / row.path)
         assert read_video(out / row.path).shape == (QUICK.num_frames, 32, 32, 3)
+
+
+def test_steady_rate_leaves_out_the_first_batch():
+    from vidrd_bench.generate import SteadyRate
+
+    ticks = iter([100.0, 130.0, 150.0])  # first batch ends at 100 s (compile), then 30 s and 20 s batches
+    rate = SteadyRate(clock=lambda: next(ticks))
+    rate.batch_done(16)
+    assert rate.s_per_video is None
+    rate.batch_done(16)
+    rate.batch_done(8)
+    assert rate.s_per_video == pytest.approx(50 / 24)

@@ -15,11 +15,14 @@ from torch.utils.flop_counter import FlopCounterMode
 from tqdm.auto import tqdm
 
 from vidrd_bench.devices import pick_device
+from vidrd_bench.generator.graphs import GraphedDenoiser
 from vidrd_bench.protocols import PROTOCOLS, GenerationProtocol
 from vidrd_bench.results import provenance
 
 # Dense bf16 tensor-core rate each chip sustains on large matrix products (measured 769-798 TFLOP/s on H100/H200).
 PEAK_BF16_TFLOPS = {"H100": 790.0, "H200": 790.0}
+# Memory of common cards as nvidia-smi reports it (RTX 4090 / L4-class 24 GB; H100 80GB), for `memory_fit`.
+CARD_MIB = {"24 GB": 24564, "80 GB": 81559}
 NUM_VIDEOS = 10_000
 
 
@@ -68,6 +71,21 @@ def time_ms(fn: Callable[[], Any], device: torch.device, warmup: int = 2, iters:
             "first_ms": first}
 
 
+def reset_peak_memory(device: torch.device) -> None:
+    """Start a new peak-memory window on a GPU (no-op on the CPU)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+
+
+def peak_memory_gib(device: torch.device, reserved: bool = False) -> float | None:
+    """Peak GPU memory allocated (or reserved by the caching allocator) since the last reset, in GiB."""
+    if device.type != "cuda":
+        return None
+    peak = torch.cuda.max_memory_reserved(device) if reserved else torch.cuda.max_memory_allocated(device)
+    return round(peak / 2**30, 3)
+
+
 @dataclasses.dataclass
 class BenchRow:
     """One timed item: what, its shape, ms per call, FLOP, achieved rate and share of the chip's bf16 rate."""
@@ -75,21 +93,27 @@ class BenchRow:
     item: str
     shape: str
     ms: float
+    videos: int = 1
     tflop: float | None = None
     tflops: float | None = None
     pct_peak: float | None = None
     per_video_s: float | None = None
     first_call_s: float | None = None
+    peak_gib: float | None = None
     note: str = ""
 
     @classmethod
     def measure(cls, item: str, shape: str, fn: Callable[[], Any], device: torch.device, videos: int = 1,
                 flops: Callable[[], Any] | None = None, iters: int = 5, warmup: int = 2,
                 note: str = "") -> "BenchRow":
-        """Time `fn`; count FLOP on `flops` (the same call on the eager module); `videos` = videos per call."""
+        """Time `fn`; count FLOP on `flops` (the same call on the eager module); `videos` = videos per call.
+
+        peak_gib: the most GPU memory allocated while `fn` ran (weights and everything else resident included).
+        """
+        reset_peak_memory(device)
         t = time_ms(fn, device, warmup=warmup, iters=iters)
-        row = cls(item, shape, round(t["ms"], 3), note=note, per_video_s=round(t["ms"] / 1e3 / videos, 5),
-                  first_call_s=round(t["first_ms"] / 1e3, 2))
+        row = cls(item, shape, round(t["ms"], 3), videos, note=note, per_video_s=round(t["ms"] / 1e3 / videos, 5),
+                  first_call_s=round(t["first_ms"] / 1e3, 2), peak_gib=peak_memory_gib(device))
         if flops is not None:
             total = count_flops(flops)
             row.tflop = total / 1e12
@@ -120,12 +144,18 @@ def _unet_rows(unet, protocol: GenerationProtocol, batch: int, dtype, device, la
     t = torch.tensor(500, device=device)
     eager = eager_module(unet)
     calls_per_video = protocol.num_clips * protocol.num_inference_steps
-    row = BenchRow.measure("UNet call (guided pair)", f"2x{batch} x 4 x {n} x {latent_hw[0]}x{latent_hw[1]}",
-                           lambda: unet(x, t, ctx), device, videos=batch, iters=iters,
-                           flops=lambda: eager(x, t, ctx))
-    row.per_video_s = round(row.ms / 1e3 / batch * calls_per_video, 4)
-    row.note = f"x {calls_per_video} calls per video"
-    return [row]
+    variants = [("UNet call (guided pair)", unet)]
+    if isinstance(unet, GraphedDenoiser):
+        variants.append(("UNet call, no CUDA graph", unet.module))
+    rows = []
+    for item, module in variants:
+        row = BenchRow.measure(item, f"2x{batch} x 4 x {n} x {latent_hw[0]}x{latent_hw[1]}",
+                               lambda: module(x, t, ctx), device, videos=batch, iters=iters,
+                               flops=lambda: eager(x, t, ctx))
+        row.per_video_s = round(row.ms / 1e3 / batch * calls_per_video, 4)
+        row.note = f"x {calls_per_video} calls per video"
+        rows.append(row)
+    return rows
 
 
 def _vae_rows(vae, protocol: GenerationProtocol, batch: int, dtype, device, latent_hw, iters) -> list[BenchRow]:
@@ -165,10 +195,52 @@ def _io_rows(protocol: GenerationProtocol, iters: int) -> list[BenchRow]:
     return [enc, dec]
 
 
+def _memory_probe(unet, protocol: GenerationProtocol, sizes: tuple[int, ...], dtype, device, latent_hw,
+                  text_dim) -> list[dict[str, Any]]:
+    """Peak GPU memory of one eager guided UNet call per batch size (how activation memory grows per video)."""
+    n, eager, points = protocol.frames_per_clip, eager_module(unet), []
+    for b in sizes:
+        x = torch.randn(2 * b, 4, n, *latent_hw, device=device, dtype=dtype)
+        ctx = torch.randn(2 * b, 77, text_dim, device=device, dtype=dtype)
+        reset_peak_memory(device)
+        with torch.no_grad():
+            eager(x, torch.tensor(500, device=device), ctx)
+        points.append({"videos": b, "eager_unet_call_peak_gib": peak_memory_gib(device)})
+        del x, ctx
+        torch.cuda.empty_cache()
+    return points
+
+
+def memory_fit(points: list[dict[str, Any]], pipeline_videos: int, pipeline_reserved_gib: float,
+               context_gib: float) -> dict[str, Any]:
+    """Largest videos per call for common cards: the pipeline's measured reserved peak at `pipeline_videos`, plus
+    the per-video growth of activation memory (least-squares slope of the eager probe), plus the CUDA context."""
+    xs = np.array([p["videos"] for p in points], dtype=float)
+    ys = np.array([p["eager_unet_call_peak_gib"] for p in points], dtype=float)
+    slope = float(np.polyfit(xs, ys, 1)[0]) if len(points) > 1 else float("nan")
+    fixed = pipeline_reserved_gib - slope * pipeline_videos + context_gib
+    fits = {card: max(int((mib / 1024 - fixed) // slope), 0) if slope > 0 else None for card, mib in CARD_MIB.items()}
+    return {"per_video_gib": round(slope, 4), "fixed_gib": round(fixed, 3), "context_gib": round(context_gib, 3),
+            "max_videos_per_call": fits}
+
+
+def _memory_section(comps, protocol, sizes, dtype, dev, latent_hw, text_dim, pipeline_peaks) -> dict[str, Any] | None:
+    """Peak memory per batch size and the largest batch for 24 GB / 80 GB cards (GPU only)."""
+    if dev.type != "cuda" or not sizes:
+        return None
+    points = _memory_probe(comps.unet, protocol, sizes, dtype, dev, latent_hw, text_dim)
+    free, total = torch.cuda.mem_get_info(dev)
+    context = (total - free - torch.cuda.memory_reserved(dev)) / 2**30
+    videos = max(pipeline_peaks)
+    return {"probe": points, "pipeline_reserved_peak_gib": pipeline_peaks,
+            **memory_fit(points, videos, pipeline_peaks[videos], context)}
+
+
 def run_bench(preset: str = "full-random", device: str | None = None, batch_sizes: tuple[int, ...] = (1, 8),
               compile: bool = False, iters: int = 5, protocol_name: str | None = None,
-              detectors: bool = True) -> dict[str, Any]:
-    """Time every stage at the protocol's sizes and project the cost of the 10K-video UCF-101 set."""
+              detectors: bool = True, memory_batch_sizes: tuple[int, ...] = ()) -> dict[str, Any]:
+    """Time every stage at the protocol's sizes and project the cost of the 10K-video UCF-101 set; on a GPU, peak
+    memory per row and (memory_batch_sizes) per batch size, with the largest batch common cards hold."""
     from vidrd_bench.generator.pipeline import VidRDPipeline
 
     dev = pick_device(device)
@@ -179,15 +251,18 @@ def run_bench(preset: str = "full-random", device: str | None = None, batch_size
     scale = 2 ** (len(comps.vae.config.block_out_channels) - 1)
     latent_hw = (protocol.height // scale, protocol.width // scale)
     text_dim = comps.unet.config.cross_attention_dim
-    if dev.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(dev)
     rows: list[BenchRow] = []
     for b in tqdm(batch_sizes, desc="bench UNet", leave=False):
         rows += _unet_rows(comps.unet, protocol, b, dtype, dev, latent_hw, text_dim, iters)
     rows += _vae_rows(comps.vae, protocol, max(batch_sizes), dtype, dev, latent_hw, iters)
     rows += _text_rows(comps.text_encoder, dev, iters)
+    pipeline_peaks = {}
     for b in tqdm(batch_sizes, desc="bench video", leave=False):
+        if dev.type == "cuda":  # the reserved peak must be the pipeline's own, not blocks cached by earlier rows
+            torch.cuda.empty_cache()
         rows += _video_rows(pipe, protocol, b, dev, iters=1)
+        pipeline_peaks[b] = peak_memory_gib(dev, reserved=True)
+    memory = _memory_section(comps, protocol, memory_batch_sizes, dtype, dev, latent_hw, text_dim, pipeline_peaks)
     rows += _io_rows(protocol, iters)
     detector_rows = _detector_rows(dev, preset) if detectors else []
     best_video = min(r.per_video_s for r in rows if r.item.startswith("whole video"))
@@ -198,7 +273,7 @@ def run_bench(preset: str = "full-random", device: str | None = None, batch_size
         "rows": [dataclasses.asdict(r) for r in rows], "detectors": detector_rows,
         "s_per_video": best_video,
         "projected_gpu_hours_10k": round(best_video * NUM_VIDEOS / 3600, 3),
-        "peak_memory_gib": round(torch.cuda.max_memory_allocated(dev) / 2**30, 2) if dev.type == "cuda" else None,
+        "peak_memory_gib": max((r.peak_gib for r in rows if r.peak_gib is not None), default=None), "memory": memory,
         "torch": torch.__version__, **provenance(),
     }
 
@@ -243,4 +318,10 @@ def format_bench(result: dict[str, Any]) -> str:
         lines.append(pd.DataFrame(result["detectors"]).to_string(index=False))
     lines.append(f"s per video (best batch): {result['s_per_video']:.3f}   projected GPU-hours for 10K videos: "
                  f"{result['projected_gpu_hours_10k']:.2f}   peak memory: {result['peak_memory_gib']} GiB")
+    mem = result.get("memory")
+    if mem:
+        probe = ", ".join(f"{p['videos']}: {p['eager_unet_call_peak_gib']}" for p in mem["probe"])
+        lines.append(f"eager UNet call peak GiB by videos per call: {probe}; pipeline reserved peak GiB: "
+                     f"{mem['pipeline_reserved_peak_gib']}; +{mem['per_video_gib']} GiB per video; largest videos "
+                     f"per call: {mem['max_videos_per_call']}")
     return "\n".join(lines)

@@ -14,6 +14,7 @@ from typing import Any
 import torch
 
 from vidrd_bench.errors import VidrdBenchError
+from vidrd_bench.generator.graphs import GraphedDenoiser
 from vidrd_bench.generator.sampler import IterativeSampler, assemble_clips, check_protocol, draw_noise, make_generators
 from vidrd_bench.protocols import GenerationProtocol
 
@@ -58,13 +59,14 @@ class VidRDPipeline:
     @classmethod
     def from_preset(cls, preset: str = "full", weights_dir: str | None = None, device: str | torch.device | None = None,
                     dtype: torch.dtype | None = None, temporal_vae: bool = True, allow_partial: bool = False,
-                    compile: bool = False) -> "VidRDPipeline":
+                    compile: bool = False, cuda_graphs: bool = True) -> "VidRDPipeline":
         """Build the components of `preset` ('full' reads weights; 'tiny' is random) on device/dtype and wrap them.
 
         device defaults to cuda when available, else cpu; dtype to bfloat16 on cuda, float32 on cpu.
         compile=True keeps UNet activations channels-last on CUDA and wraps the UNet and the VAE's frame decoder in
         torch.compile (static shapes); batches are then padded to the first call's size so later batches reuse the
-        graphs; the compiled code is cached on disk (devices.persistent_compile_cache).
+        graphs; the compiled code is cached on disk (devices.persistent_compile_cache). cuda_graphs (with compile on
+        CUDA) replays the compiled UNet call as a captured CUDA graph (generator.graphs.GraphedDenoiser).
         """
         from vidrd_bench.devices import persistent_compile_cache, pick_device
         from vidrd_bench.generator.components import build_components
@@ -77,8 +79,10 @@ class VidRDPipeline:
             persistent_compile_cache()
             components.vae.compile_decoder()
             components.unet.set_channels_last(device.type == "cuda")
-            components = dataclasses.replace(components, unet=torch.compile(components.unet, fullgraph=True,
-                                                                            dynamic=False))
+            unet = torch.compile(components.unet, fullgraph=True, dynamic=False)
+            if cuda_graphs and device.type == "cuda":
+                unet = GraphedDenoiser(unet)
+            components = dataclasses.replace(components, unet=unet)
         pipe = cls(components)
         pipe.fixed_batch = 0 if compile else None
         return pipe
