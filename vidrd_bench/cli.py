@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -360,19 +361,29 @@ def table_cmd(results: tuple[Path, ...], fmt: str, out: Path | None, published: 
 @click.option("--junit", "junit_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write JUnit XML here: one test case per metric, a failure on regression.")
 @click.option("--html", "html_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write a self-contained HTML report (table, per-class FVD, contact sheets).")
+              help="Write a self-contained HTML report (table, charts with intervals, per-class FVD, preview clips, "
+                   "contact sheets).")
 @click.option("--videos", "video_dirs", multiple=True, type=click.Path(file_okay=False, exists=True, path_type=Path),
               help="Run folder(s) of generated videos for contact sheets in the HTML report (repeatable).")
+@click.option("--previews", "previews_per_class", type=click.IntRange(0), default=1, show_default=True,
+              help="Browser-playable preview clips (H.264) per class from each --videos folder in the HTML report.")
+@click.option("--max-previews", type=click.IntRange(0), default=24, show_default=True,
+              help="At most this many preview clips per --videos folder (they are embedded in the page).")
+@click.option("--calibration", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
+              help="A `vidrd-bench calibrate` record: its FVD@N curve is drawn in the HTML report.")
 @click.option("--published/--no-published", default=True, show_default=True,
               help="Include the published UCF-101 rows in the HTML report's table.")
 def report_cmd(baseline: tuple[Path, ...], current: tuple[Path, ...], tolerances: tuple[str, ...],
                markdown_out: Path | None, junit_out: Path | None, html_out: Path | None,
-               video_dirs: tuple[Path, ...], published: bool) -> None:
+               video_dirs: tuple[Path, ...], previews_per_class: int, max_previews: int, calibration: Path | None,
+               published: bool) -> None:
     """CI regression report of CURRENT against BASELINE; exit 1 on regression, 2 on unusable input."""
     from vidrd_bench.io import check_output_file, save_or_rescue, write_text_atomic
-    from vidrd_bench.report.html import report_runs, write_html_report
+    from vidrd_bench.report.html import ReportParts, report_runs, write_html_report
     from vidrd_bench.report.junit import write_junit
     from vidrd_bench.report.pictures import contact_sheet, sample_videos
+    from vidrd_bench.report.plots import read_calibration
+    from vidrd_bench.report.previews import make_previews
     from vidrd_bench.report.published import load_published
     from vidrd_bench.report.regression import compare_files
 
@@ -380,6 +391,7 @@ def report_cmd(baseline: tuple[Path, ...], current: tuple[Path, ...], tolerances
         if path is not None:
             check_output_file(path)
     videos = {str(d): sample_videos(d) for d in video_dirs} if html_out is not None else {}
+    started = time.perf_counter()
     report = compare_files(baseline, current, tolerances)
     summary = report.to_markdown()
     click.echo(summary, nl=False)
@@ -387,11 +399,15 @@ def report_cmd(baseline: tuple[Path, ...], current: tuple[Path, ...], tolerances
     if markdown_out is not None:
         save_or_rescue(markdown_out, lambda p: write_text_atomic(p, summary), f"{verdict}; the summary is printed above")
     if junit_out is not None:
-        save_or_rescue(junit_out, lambda p: write_junit(report, p), f"{verdict}; the summary is printed above")
+        save_or_rescue(junit_out, lambda p: write_junit(report, p, started), f"{verdict}; the summary is printed above")
     if html_out is not None:
-        sheets = {name: contact_sheet(chosen, title=Path(name).name) for name, chosen in videos.items()}
+        parts = ReportParts(report, calibration=read_calibration(calibration) if calibration else None,
+                            sheets={name: contact_sheet(chosen, title=Path(name).name)
+                                    for name, chosen in videos.items()},
+                            previews={name: make_previews(sample_videos(name, previews_per_class, max_previews))
+                                      for name in videos if previews_per_class and max_previews})
         save_or_rescue(html_out, lambda p: write_html_report(
-            p, report_runs(report), load_published() if published else None, report, sheets,
+            p, report_runs(report), load_published() if published else None, parts,
             title=f"vidrd-bench report: {report.current_name} vs {report.baseline_name}"),
             f"{verdict}; the summary is printed above")
     if report.regressed:

@@ -26,6 +26,7 @@ from vidrd_bench.metrics.stats import StatsFile, load_stats, save_stats, stats_f
 from vidrd_bench.protocols import PROTOCOLS, FVDProtocol, ISProtocol, Protocol
 from vidrd_bench.results import ResultRecord
 
+METRIC_FLOOR = {"fvd": 0.0, "is": 1.0}
 UCF_NAME = re.compile(r"^v_(?P<cls>.+)_g\d+_c\d+$")
 
 
@@ -220,7 +221,10 @@ def _check_real(stats: StatsFile, proto: FVDProtocol, detector: Detector, fake_s
 def _record(metric: str, value: float, higher: bool, n: int, proto: Protocol, generation: dict | None,
             detector: Detector, ci: tuple[float, float, np.ndarray] | None, seed: int, extra: dict[str, Any],
             std: float | None = None, level: float = 0.95, name: str = "") -> ResultRecord:
-    """Assemble the result record (smoke-labelled for a random-weight detector or generator); refuse NaN/inf."""
+    """Assemble the result record (smoke-labelled for a random-weight detector or generator); refuse NaN/inf.
+
+    The normal bootstrap interval is cut at the metric's floor (IS >= 1, the exponential of a mean KL; FVD >= 0).
+    """
     if not np.isfinite(value):
         raise VidrdBenchError(
             f"{metric.upper()} came out as {value} over {n} videos: the detector features hold NaN or infinite values "
@@ -234,7 +238,8 @@ def _record(metric: str, value: float, higher: bool, n: int, proto: Protocol, ge
                   "not comparable to published numbers")
     return ResultRecord.create(
         metric=metric, value=float(value), higher_is_better=higher, n=n, protocol=proto.to_dict(),
-        generation_protocol=generation, ci_low=ci[0] if ci else None, ci_high=ci[1] if ci else None,
+        generation_protocol=generation, ci_low=max(ci[0], METRIC_FLOOR[metric]) if ci else None,
+        ci_high=ci[1] if ci else None,
         ci_level=level if ci else None, std=std, seeds={"bootstrap": seed, "num_resamples": len(ci[2]) if ci else 0},
         weights=dict(detector.weights), label=label, name=name, smoke=detector.random_weights or random_generator,
         extra={"detector": detector.name, **extra},

@@ -80,9 +80,10 @@ def run_smoke(out_dir: str | Path = "smoke_out", num_videos: int = 12, batch_siz
 def _report(out: Path, run: Path, results: list[Path]) -> dict:
     """Table, self-comparison regression report, JUnit, contact sheet and HTML page of the smoke results."""
     from vidrd_bench.io import write_text_atomic
-    from vidrd_bench.report.html import write_html_report
+    from vidrd_bench.report.html import ReportParts, write_html_report
     from vidrd_bench.report.junit import write_junit
-    from vidrd_bench.report.pictures import write_contact_sheet
+    from vidrd_bench.report.pictures import sample_videos, write_contact_sheet
+    from vidrd_bench.report.previews import make_previews
     from vidrd_bench.report.published import load_published
     from vidrd_bench.report.regression import compare_files, render_markdown
     from vidrd_bench.report.tables import build_table, named_runs, render_table
@@ -95,7 +96,8 @@ def _report(out: Path, run: Path, results: list[Path]) -> dict:
     report_md = write_text_atomic(out / "report.md", render_markdown(report))
     junit = write_junit(report, out / "junit.xml")
     sheet = write_contact_sheet(run, out / "contact_sheet.png")
-    html = write_html_report(out / "report.html", named_runs(records), published, report,
-                             {run.name: sheet}, title="vidrd-bench SMOKE run (not a score)")
+    parts = ReportParts(report, sheets={run.name: sheet}, previews={run.name: make_previews(sample_videos(run, 1, 6))})
+    html = write_html_report(out / "report.html", named_runs(records), published, parts,
+                             title="vidrd-bench SMOKE run (not a score)")
     return {"table": table, "report_md": report_md, "junit": junit, "html": html, "contact_sheet": sheet,
             "regressed": report.regressed}

@@ -1,23 +1,16 @@
-"""Contact sheets from tiny real mp4 files, and the self-contained HTML report."""
+"""Contact sheets from tiny real mp4 files."""
 
 from __future__ import annotations
 
-import base64
-import io
 import json
-import re
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from report_fixtures import make_record, paper_run
 from vidrd_bench.datasets.video import write_video
 from vidrd_bench.errors import VideoError
-from vidrd_bench.report.html import bar_chart_svg, report_runs, write_html_report
 from vidrd_bench.report.pictures import GAP, LABEL_WIDTH, TITLE_HEIGHT, contact_sheet, sample_videos, write_contact_sheet
-from vidrd_bench.report.published import load_published
-from vidrd_bench.report.regression import compare
 
 CLASSES = ["Diving", "Knitting", "Archery"]
 
@@ -75,33 +68,3 @@ def test_manifest_rows_without_files_are_skipped_and_empty_runs_refused(tmp_path
     assert [v.path.name for v in videos if v.klass == "Diving"] == ["00003.mp4"]
     with pytest.raises(VideoError, match="No finished video files found"):
         sample_videos(tmp_path / "videos" / "nothing-here")
-
-
-def _embedded_pngs(page: str) -> list[Image.Image]:
-    """Decode every base64 PNG embedded in the page."""
-    return [Image.open(io.BytesIO(base64.b64decode(m))) for m in re.findall(r'src="data:image/png;base64,([^"]+)"', page)]
-
-
-def test_html_report_holds_table_per_class_chart_and_images(tmp_path):
-    """The page has the table, decisions, per-class SVGs (from per_class and per_class_fvd) and the sheet inline."""
-    _write_run(tmp_path)
-    sheet = contact_sheet(sample_videos(tmp_path), frames_per_video=2, thumb_height=8)
-    cur = [make_record("fvd", 390.0, ci_low=381.0, ci_high=399.0, extra={"per_class_fvd": {"Diving": 1.0}}),
-           make_record("is", 38.9, std=0.45)]
-    report = compare(paper_run(), cur, {}, "base.json", "cur.json")
-    out = write_html_report(tmp_path / "r.html", report_runs(report), load_published(), report, {"run": sheet})
-    page = out.read_text(encoding="utf-8")
-    assert page.startswith("<!DOCTYPE html>") and page.count("<table") == 3
-    assert "FAIL — regression" in page and "baseline: base.json" in page and "current: cur.json" in page
-    assert "VidRD (with fine-tuned VAE)" in page and "‡ VideoFactory" in page
-    assert page.count("<svg") == 2
-    assert [img.size for img in _embedded_pngs(page)] == [sheet.size]
-    assert 'src="http' not in page and "<link" not in page
-
-
-def test_bar_chart_sorted_best_first_with_escaped_names():
-    """Bars ascend by FVD; class names are escaped; bar lengths scale with the value."""
-    svg = bar_chart_svg({"B<&>": 200.0, "A": 100.0}, "t", width=340, bar_height=12)
-    assert svg.index(">A<") < svg.index(">B&lt;&amp;&gt;<")
-    widths = [float(w) for w in re.findall(r'<rect x="170" y="\d+" width="([\d.]+)"', svg)]
-    assert widths == [50.0, 100.0]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+import re
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -148,3 +150,37 @@ def test_one_run_per_side_and_something_to_compare():
         compare(paper_run() + [make_record("fvd", 1.0)], paper_run())
     with pytest.raises(VidrdBenchError, match="no metric to compare"):
         compare([make_record("fvd", 1.0)], [make_record("is", 1.0)])
+
+
+# Jenkins' junit-10.xsd (jenkinsci/xunit-plugin, src/main/resources/org/jenkinsci/plugins/xunit/types/model/xsd/
+# junit-10.xsd, elements testsuites/testsuite/testcase): the attributes each element may carry, those it must, the
+# children it may hold, and the SUREFIRE_TIME pattern of `time`.
+JUNIT10 = {
+    "testsuites": ({"name", "time", "tests", "failures", "errors"}, set(), {"testsuite"}),
+    "testsuite": ({"name", "tests", "failures", "errors", "group", "time", "skipped", "timestamp", "hostname", "id",
+                   "package", "file", "log", "url"}, {"name", "tests", "failures", "errors"},
+                  {"testsuite", "properties", "testcase", "system-out", "system-err"}),
+    "testcase": ({"name", "time", "classname", "group"}, {"name"},
+                 {"skipped", "error", "failure", "system-out", "system-err"}),
+    "properties": (set(), set(), {"property"}),
+    "property": ({"name", "value"}, {"name", "value"}, set()),
+    "failure": ({"type", "message"}, set(), set()), "skipped": ({"type", "message"}, set(), set()),
+    "system-out": (set(), set(), set()),
+}
+SUREFIRE_TIME = re.compile(r"(([0-9]{0,3},)*[0-9]{3}|[0-9]{0,3})*(\.[0-9]*)?")
+
+
+def test_junit_follows_the_jenkins_junit10_schema_with_times_and_timestamp():
+    cur = [make_record("fvd", 371.25, ci_low=380.5, ci_high=390.0)]
+    report = compare(paper_run(), cur, {}, "base", "cur")  # IS only in the baseline: a skipped case
+    root = ET.fromstring(junit_xml(report).split("\n", 1)[1])
+    for element in root.iter():
+        allowed, required, children = JUNIT10[element.tag]
+        assert set(element.attrib) <= allowed and required <= set(element.attrib), element.tag
+        assert {child.tag for child in element} <= children, element.tag
+        if "time" in element.attrib:
+            assert SUREFIRE_TIME.fullmatch(element.get("time")), element.get("time")
+    assert root.tag == "testsuites" and "skipped" not in root.attrib and root.get("time")
+    suite = root.find("testsuite")
+    assert suite.get("skipped") == "1" and datetime.datetime.fromisoformat(suite.get("timestamp"))
+    assert all(case.get("time") for case in suite.iter("testcase"))

@@ -5,6 +5,9 @@ from __future__ import annotations
 import io
 import math
 import os
+import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import pandas as pd
@@ -121,3 +124,17 @@ def test_format_score_and_markdown_escaping():
     assert format_score(float("nan"), None, None, None) == "—"
     md = markdown_table(pd.DataFrame({"a": ["x|y"], "b": ["1"]}), right=["b"])
     assert md.splitlines() == ["| a    |   b |", "| ---- | --: |", "| x\\|y |   1 |"]
+
+
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="no pdflatex (texlive-latex-recommended) here")
+def test_latex_table_compiles_as_written_and_fits_the_page(records, tmp_path):
+    """The LaTeX output in a bare article with the two packages its first line names: no error, no overfull box."""
+    text = render_table(build_table(records, load_published()), "latex")
+    packages = re.findall(r"\\usepackage\{(\w+)\}", text.splitlines()[0])
+    assert packages == ["booktabs", "graphicx"]
+    doc = "\\documentclass{article}\n" + "".join(f"\\usepackage{{{p}}}\n" for p in packages)
+    (tmp_path / "t.tex").write_text(doc + "\\begin{document}\n" + text + "\\end{document}\n", encoding="utf-8")
+    run = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "t.tex"], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=120)
+    log = (tmp_path / "t.log").read_text(encoding="latin-1")
+    assert run.returncode == 0 and "Overfull \\hbox" not in log and (tmp_path / "t.pdf").stat().st_size > 0

@@ -1,17 +1,21 @@
-"""A single self-contained HTML report: comparison table, regression decisions, per-class FVD, contact sheets."""
+"""A single self-contained HTML report: comparison table, regression decisions, charts, preview clips, contact sheets."""
 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import html
 import io
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 from PIL import Image
 
 from vidrd_bench.io import write_text_atomic
+from vidrd_bench.report.plots import fvd_at_n_chart, per_class_chart, scores_chart
+from vidrd_bench.report.previews import Preview, previews_html
 from vidrd_bench.report.regression import PER_CLASS_KEYS, RegressionReport, changes_frame, comparison_rows
 from vidrd_bench.report.tables import render_table, table_from_runs
 from vidrd_bench.results import ResultRecord
@@ -25,27 +29,23 @@ th { background: #f3f3f3; }
 .vidrd-footnotes { font-size: 12px; color: #555; }
 .verdict-fail { color: #b00020; } .verdict-pass { color: #106010; }
 .vidrd-table td:nth-child(n+2):nth-child(-n+4) { white-space: nowrap; }
-.charts { display: flex; flex-wrap: wrap; gap: 24px; align-items: flex-start; }
+.vidrd-plot { max-width: 100%; height: auto; }
 .sheet img { max-width: 100%; border: 1px solid #ccc; image-rendering: pixelated; }
+.previews { display: flex; flex-wrap: wrap; gap: 12px; }
+.preview { margin: 0; width: 200px; font-size: 12px; }
+.preview video { width: 200px; height: auto; image-rendering: pixelated; background: #000; }
+.preview video[data-playable="error"] { outline: 2px solid #b00020; }
 """
-
-
-def bar_chart_svg(per_class: dict[str, float], title: str, width: int = 720, bar_height: int = 12) -> str:
-    """Inline SVG: one horizontal bar per class, sorted by value ascending (best FVD first), value at each bar."""
-    items = sorted(per_class.items(), key=lambda kv: (kv[1], kv[0]))
-    label_w, value_w, top = 170, 70, 22
-    scale = (width - label_w - value_w) / max(max(v for _, v in items), 1e-12)
-    height = top + len(items) * (bar_height + 2) + 4
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
-             f'aria-label="{html.escape(title)}" font-family="sans-serif" font-size="{bar_height - 2}">',
-             f'<text x="0" y="14" font-size="13" font-weight="bold">{html.escape(title)}</text>']
-    for i, (klass, value) in enumerate(items):
-        y = top + i * (bar_height + 2)
-        bar = max(value * scale, 0.0)
-        parts.append(f'<text x="{label_w - 6}" y="{y + bar_height - 2}" text-anchor="end">{html.escape(klass)}</text>'
-                     f'<rect x="{label_w}" y="{y}" width="{bar:.1f}" height="{bar_height}" fill="#4a78b5"/>'
-                     f'<text x="{label_w + bar + 4:.1f}" y="{y + bar_height - 2}">{value:.2f}</text>')
-    return "\n".join(parts + ["</svg>"])
+# Marks each <video> the browser has decoded a frame of (data-playable="WxH"), or "error": visible in the page's
+# DOM, so a headless browser can check that the previews play.
+PLAYABLE_SCRIPT = """<script>
+document.querySelectorAll("video").forEach(function (v) {
+  function mark() { if (v.videoWidth > 0) { v.dataset.playable = v.videoWidth + "x" + v.videoHeight; } }
+  v.addEventListener("loadeddata", mark);
+  v.addEventListener("error", function () { v.dataset.playable = "error"; }, true);
+  mark();
+});
+</script>"""
 
 
 def png_data_uri(image: Image.Image | str | os.PathLike) -> str:
@@ -88,32 +88,49 @@ def _regression_section(report: RegressionReport) -> str:
             f"<code>{html.escape(report.current_name)}</code></p>\n{table}\n<h3>What changed</h3>\n{changed}")
 
 
-def html_page(title: str, table_html: str, report: RegressionReport | None = None,
-              per_class: dict[str, dict[str, float]] | None = None,
-              sheets: dict[str, Image.Image | str | os.PathLike] | None = None) -> str:
-    """Assemble the page; every image is embedded, so the file can be attached to a CI run on its own."""
+@dataclass
+class ReportParts:
+    """What a page shows besides the table: regression decisions, charts' data, contact sheets and previews."""
+
+    report: RegressionReport | None = None
+    per_class: dict[str, dict[str, float]] = field(default_factory=dict)
+    calibration: dict | None = None
+    sheets: dict[str, Image.Image | str | os.PathLike] = field(default_factory=dict)
+    previews: dict[str, list[Preview]] = field(default_factory=dict)
+
+
+def _figures(table: pd.DataFrame, parts: ReportParts) -> list[str]:
+    """The charts: scores with intervals beside the published rows, per-class FVD, FVD@N."""
+    body = ["<h2>Scores with their 95% intervals</h2>", scores_chart(table)]
+    if parts.per_class:
+        body += ["<h2>Per-class FVD</h2>", per_class_chart(parts.per_class)]
+    if parts.calibration and (parts.calibration.get("fvd_at_n") or {}).get("n"):
+        body += ["<h2>FVD at N videos (calibrate)</h2>", fvd_at_n_chart(parts.calibration)]
+    return body
+
+
+def html_page(title: str, table: pd.DataFrame, parts: ReportParts) -> str:
+    """Assemble the page; every image and clip is embedded, so the file can be attached to a CI run on its own."""
     body = [f"<h1>{html.escape(title)}</h1>"]
-    if report is not None:
-        body.append(_regression_section(report))
-    body.append(f"<h2>Comparison with the published UCF-101 results</h2>\n{table_html}")
-    if per_class:
-        body.append("<h2>Per-class FVD</h2>")
-        charts = [f"<div>{bar_chart_svg(values, f'{label}: FVD per class (lower is better)', width=520)}</div>"
-                  for label, values in per_class.items()]
-        body.append('<div class="charts">' + "\n".join(charts) + "</div>")
-    if sheets:
+    if parts.report is not None:
+        body.append(_regression_section(parts.report))
+    body.append(f"<h2>Comparison with the published UCF-101 results</h2>\n{render_table(table, 'html')}")
+    body += _figures(table, parts)
+    for name, clips in parts.previews.items():
+        body += [f"<h2>Preview clips: {html.escape(name)}</h2>", previews_html(clips)]
+    if parts.sheets:
         body.append("<h2>Contact sheets</h2>")
         body += [f'<div class="sheet"><h3>{html.escape(name)}</h3><img alt="contact sheet of {html.escape(name)}" '
-                 f'src="{png_data_uri(img)}"></div>' for name, img in sheets.items()]
+                 f'src="{png_data_uri(img)}"></div>' for name, img in parts.sheets.items()]
     return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>{html.escape(title)}</title>\n'
-            f"<style>{STYLE}</style>\n</head>\n<body>\n" + "\n".join(body) + "\n</body>\n</html>\n")
+            f"<style>{STYLE}</style>\n</head>\n<body>\n" + "\n".join(body) + f"\n{PLAYABLE_SCRIPT}\n</body>\n</html>\n")
 
 
 def write_html_report(path: str | os.PathLike, runs: dict[str, dict[str, ResultRecord]],
-                      published: pd.DataFrame | None = None,
-                      report: RegressionReport | None = None,
-                      sheets: dict[str, Image.Image | str | os.PathLike] | None = None,
+                      published: pd.DataFrame | None = None, parts: ReportParts | None = None,
                       title: str = "vidrd-bench report") -> Path:
     """Write the whole HTML report for our named runs (tables.named_runs or report_runs), atomically."""
-    table_html = render_table(table_from_runs(runs, published), "html")
-    return write_text_atomic(path, html_page(title, table_html, report, per_class_fvd(runs), sheets))
+    parts = parts or ReportParts()
+    if not parts.per_class:
+        parts = dataclasses.replace(parts, per_class=per_class_fvd(runs))
+    return write_text_atomic(path, html_page(title, table_from_runs(runs, published), parts))

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as _dt
 import os
+import socket
+import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -13,19 +16,26 @@ from vidrd_bench.report.tables import format_score
 SUITE = "vidrd-bench regression"
 
 
-def junit_xml(report: RegressionReport) -> str:
-    """The report as a JUnit <testsuites> document; metrics present on one side only are skipped cases."""
+def junit_xml(report: RegressionReport, started: float | None = None) -> str:
+    """The report as a JUnit <testsuites> document valid under Jenkins' junit-10.xsd (xunit-plugin): counts, time and
+    timestamp on the suite, time on each case; metrics present on one side only are skipped cases.
+
+    junit-10.xsd allows only name/time/tests/failures/errors on <testsuites> (no `skipped`), and `skipped` and
+    `timestamp` on <testsuite>; times are seconds with a decimal point.
+    """
+    started = time.perf_counter() if started is None else started
     cases = len(report.comparisons) + len(report.only_baseline) + len(report.only_current)
     failures = sum(c.regressed for c in report.comparisons)
-    skipped = cases - len(report.comparisons)
-    counts = {"tests": str(cases), "failures": str(failures), "errors": "0", "skipped": str(skipped)}
+    counts = {"tests": str(cases), "failures": str(failures), "errors": "0"}
     root = ET.Element("testsuites", {"name": "vidrd-bench", **counts})
-    suite = ET.SubElement(root, "testsuite", {"name": SUITE, **counts})
+    stamp = _dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None).isoformat(timespec="seconds")
+    suite = ET.SubElement(root, "testsuite", {"name": SUITE, **counts, "skipped": str(cases - len(report.comparisons)),
+                                              "timestamp": stamp, "hostname": socket.gethostname()})
     props = ET.SubElement(suite, "properties")
     for name, value in (("baseline", report.baseline_name), ("current", report.current_name)):
         ET.SubElement(props, "property", {"name": name, "value": value})
     for c in report.comparisons:
-        case = ET.SubElement(suite, "testcase", {"classname": "vidrd_bench.regression", "name": c.metric})
+        case = ET.SubElement(suite, "testcase", {"classname": "vidrd_bench.regression", "name": c.metric, "time": "0.000"})
         b, k = c.baseline, c.current
         detail = (f"{c.metric} ({k.protocol.get('name', '?')}): baseline "
                   f"{format_score(b.value, b.ci_low, b.ci_high, b.std)}, current "
@@ -37,12 +47,16 @@ def junit_xml(report: RegressionReport) -> str:
             ET.SubElement(case, "system-out").text = detail
     for side, names in ((report.baseline_name, report.only_baseline), (report.current_name, report.only_current)):
         for metric in names:
-            case = ET.SubElement(suite, "testcase", {"classname": "vidrd_bench.regression", "name": metric})
+            case = ET.SubElement(suite, "testcase", {"classname": "vidrd_bench.regression", "name": metric,
+                                                     "time": "0.000"})
             ET.SubElement(case, "skipped", {"message": f"{metric} only in {side}; nothing to compare"})
+    elapsed = f"{time.perf_counter() - started:.3f}"
+    root.set("time", elapsed)
+    suite.set("time", elapsed)
     ET.indent(root)
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
 
 
-def write_junit(report: RegressionReport, path: str | os.PathLike) -> Path:
-    """Write the JUnit XML atomically."""
-    return write_text_atomic(path, junit_xml(report))
+def write_junit(report: RegressionReport, path: str | os.PathLike, started: float | None = None) -> Path:
+    """Write the JUnit XML atomically; `started` (time.perf_counter()) is when the comparison began."""
+    return write_text_atomic(path, junit_xml(report, started))

@@ -10,9 +10,10 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from vidrd_bench.datasets import manifest
+from vidrd_bench.datasets.folder import find_videos
 from vidrd_bench.datasets.video import read_video
 from vidrd_bench.errors import VideoError
-from vidrd_bench.io import atomic_path, visible_files
+from vidrd_bench.io import atomic_path
 
 TITLE_HEIGHT = 24
 LABEL_WIDTH = 160
@@ -23,34 +24,35 @@ INK = (20, 20, 20)
 
 @dataclass(frozen=True)
 class SampledVideo:
-    """One video chosen for a contact sheet: its class, file and prompt (empty when unknown)."""
+    """One video chosen for a contact sheet or preview: its class, file, prompt (empty when unknown) and plan index."""
 
     klass: str
     path: Path
     prompt: str = ""
+    index: int | None = None
 
 
 def _run_rows(run_dir: Path) -> list[dict]:
-    """A run's finished rows (manifest.jsonl and the part manifests) in index order, else its visible *.mp4 files."""
+    """A run's finished rows (manifest.jsonl and the part manifests) in index order, else every video in the folder
+    (datasets.folder.find_videos: any format or frame folder, dotfiles and temp files excluded)."""
     if (run_dir / manifest.MANIFEST_FILE).is_file():
         rows = [r for r in manifest.current_rows(run_dir) if r.status == "done"]
-        return [{"class": r.class_name, "path": run_dir / r.path, "prompt": r.prompt}
+        return [{"class": r.class_name, "path": run_dir / r.path, "prompt": r.prompt, "index": r.index}
                 for r in sorted(rows, key=lambda r: r.index)]
-    return [{"class": p.parent.name if p.parent != run_dir else p.stem, "path": p}
-            for p in sorted(visible_files(run_dir, (".mp4",)))]
+    return [{"class": p.parent.name if p.parent != run_dir else p.stem, "path": p} for p in find_videos(run_dir)]
 
 
 def sample_videos(run_dir: str | os.PathLike, videos_per_class: int = 1, max_rows: int = 128) -> list[SampledVideo]:
-    """The first `videos_per_class` finished videos of each class (manifest order, else *.mp4 by name), capped."""
+    """The first `videos_per_class` finished videos of each class (manifest order, else every video by name), capped."""
     run_dir = Path(run_dir)
     taken: dict[str, int] = {}
     chosen: list[SampledVideo] = []
     for row in _run_rows(run_dir):
         klass = str(row["class"])
-        if taken.get(klass, 0) >= videos_per_class or not row["path"].is_file():
+        if taken.get(klass, 0) >= videos_per_class or not row["path"].exists():
             continue
         taken[klass] = taken.get(klass, 0) + 1
-        chosen.append(SampledVideo(klass, row["path"], str(row.get("prompt", ""))))
+        chosen.append(SampledVideo(klass, row["path"], str(row.get("prompt", "")), row.get("index")))
     if not chosen:
         raise VideoError(f"No finished video files found in {run_dir} (looked for done rows of manifest.jsonl and its "
                          "parts, else *.mp4). Pass the output folder of `vidrd-bench generate`.")
@@ -87,7 +89,9 @@ def contact_sheet(videos: list[SampledVideo], frames_per_video: int = 6, thumb_h
     draw.text((4, 6), _fit(title, draw, font, sheet.width - 8), fill=INK, font=font)
     for row, (video, frames) in enumerate(zip(videos, clips)):
         top = TITLE_HEIGHT + row * (thumb_height + GAP)
-        draw.text((4, top + thumb_height // 2 - 6), _fit(video.klass, draw, font, LABEL_WIDTH - 8), fill=INK, font=font)
+        label = video.klass if video.index is None else f"#{video.index} {video.klass}"
+        draw.text((4, top + thumb_height // 2 - 12), _fit(label, draw, font, LABEL_WIDTH - 8), fill=INK, font=font)
+        draw.text((4, top + thumb_height // 2 + 2), _fit(video.prompt, draw, font, LABEL_WIDTH - 8), fill=INK, font=font)
         for col, t in enumerate(_frame_indices(len(frames), frames_per_video)):
             thumb = Image.fromarray(frames[t]).resize((thumb_w, thumb_height), Image.Resampling.BILINEAR)
             sheet.paste(thumb, (LABEL_WIDTH + col * (thumb_w + GAP), top))

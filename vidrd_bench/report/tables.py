@@ -259,6 +259,17 @@ def render_table(table: pd.DataFrame, fmt: str) -> str:
         body = shown.to_html(index=False, escape=True, border=0, classes="vidrd-table")
         items = "".join(f"<li>{html.escape(n)}</li>\n" for n in notes)
         return f'{body}\n<ul class="vidrd-footnotes">\n{items}</ul>\n'
-    align = "".join("r" if c in right else "l" for c in shown.columns)
-    tex = shown.to_latex(index=False, escape=False, column_format=align)
-    return tex + "\\par\\smallskip{\\footnotesize\n" + "\\\\\n".join(notes) + "\n}\n"
+    return latex_table(shown, right, notes)
+
+
+LATEX_PREAMBLE = "% vidrd-bench table: needs \\usepackage{booktabs} (rules) and \\usepackage{graphicx} (\\resizebox)\n"
+LATEX_WRAP = {"Protocol": "p{3.6cm}", "Source": "p{4.2cm}"}  # long text columns wrap instead of widening the table
+
+
+def latex_table(shown: pd.DataFrame, right: list[str], notes: list[str]) -> str:
+    """A complete table float: booktabs tabular scaled to the line width (so it fits a page), notes beneath."""
+    align = "".join("r" if c in right else LATEX_WRAP.get(c, "l") for c in shown.columns)
+    tabular = shown.to_latex(index=False, escape=False, column_format=align).rstrip("\n")
+    notes_tex = "\\\\\n".join(notes)
+    return (f"{LATEX_PREAMBLE}\\begin{{table}}[htbp]\n\\centering\n\\resizebox{{\\linewidth}}{{!}}{{%\n{tabular}}}\n"
+            f"\\par\\smallskip\n\\parbox{{\\linewidth}}{{\\footnotesize\n{notes_tex}}}\n\\end{{table}}\n")

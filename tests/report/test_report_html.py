@@ -1,0 +1,102 @@
+"""The HTML report: charts (scores with intervals, per-class FVD in one class order, FVD@N), playable preview clips,
+contact sheets; and the page opened in headless Chromium, where the plots are drawn and the previews decode."""
+
+from __future__ import annotations
+
+import base64
+import io
+import re
+import shutil
+import subprocess
+
+import av
+import numpy as np
+import pytest
+from PIL import Image
+
+from report_fixtures import make_record, paper_run
+from test_report_pictures import _write_run
+from vidrd_bench.datasets.video import read_video
+from vidrd_bench.report.html import ReportParts, report_runs, write_html_report
+from vidrd_bench.report.pictures import contact_sheet, sample_videos
+from vidrd_bench.report.plots import per_class_chart
+from vidrd_bench.report.previews import make_previews
+from vidrd_bench.report.published import load_published
+from vidrd_bench.report.regression import compare
+
+CALIBRATION = {"fvd_at_n": {"n": [2, 4, 6], "fvd": [30.0, 20.0, 16.0]}, "fvd_inf": {"fvd_inf": 10.0, "k": 40.0},
+               "real_vs_real_floor": {"fvd": 5.0}}
+BASE_CLASSES = {"Diving": 300.0, "Archery": 100.0, "Knitting": 200.0}
+
+
+def _page(tmp_path):
+    """A report of a regressed current run against the paper run, with per-class FVD, FVD@N, previews and a sheet."""
+    _write_run(tmp_path)
+    base = paper_run()
+    base[0].extra["per_class_fvd"] = BASE_CLASSES
+    cur = [make_record("fvd", 390.0, ci_low=381.0, ci_high=399.0,
+                       extra={"per_class_fvd": {"Diving": 250.0, "Archery": 180.0, "Knitting": 90.0}}),
+           make_record("is", 38.9, std=0.45)]
+    report = compare(base, cur, {}, "base", "mine")
+    videos = sample_videos(tmp_path)
+    parts = ReportParts(report, calibration=CALIBRATION, sheets={"run": contact_sheet(videos, 2, 8)},
+                        previews={"run": make_previews(videos)})
+    return write_html_report(tmp_path / "r.html", report_runs(report), load_published(), parts, title="t")
+
+
+def test_page_holds_three_charts_previews_and_the_sheet(tmp_path):
+    page = _page(tmp_path).read_text(encoding="utf-8")
+    assert page.count('class="vidrd-plot"') == 3 and page.count("<table") == 3
+    assert "FAIL — regression" in page and "baseline: base" in page and "current: mine" in page
+    assert "Scores with their 95% intervals" in page and "FVD at N videos" in page
+    assert 'src="http' not in page and "<link" not in page
+    sheets = [Image.open(io.BytesIO(base64.b64decode(m))) for m in re.findall(r'src="data:image/png;base64,([^"]+)"', page)]
+    assert len(sheets) == 1
+    clips = re.findall(r'<source src="data:video/mp4;base64,([^"]+)"', page)
+    assert len(clips) == 3 and page.count("<figcaption><b>#") == 3  # one per class, with index and prompt
+    assert "<b>#0 Diving</b><br>p0" in page
+
+
+def test_previews_are_h264_yuv420p_showing_the_video(tmp_path):
+    _write_run(tmp_path)
+    video = sample_videos(tmp_path)[0]
+    preview = make_previews([video])[0]
+    with av.open(io.BytesIO(preview.mp4)) as container:
+        stream = container.streams.video[0]
+        assert stream.codec_context.name == "h264" and stream.codec_context.pix_fmt == "yuv420p"
+        frames = np.stack([f.to_ndarray(format="rgb24") for f in container.decode(video=0)])
+    source = read_video(video.path)
+    assert frames.shape == (8, 128, 192, 3)  # 32x48 upscaled 4x: the short side reaches 128
+    assert np.abs(frames[:, ::4, ::4].astype(int) - source).mean() < 4  # flat colours survive yuv420p
+
+
+def test_per_class_chart_puts_both_runs_in_one_class_order():
+    svg = per_class_chart({"baseline": BASE_CLASSES, "current": {"Knitting": 1.0, "Diving": 2.0, "Extra": 3.0}})
+    labels = [t for t in re.findall(r">([A-Za-z]+)</text>", svg) if t in {"Diving", "Archery", "Knitting", "Extra"}]
+    assert labels == ["Archery", "Knitting", "Diving", "Extra"]  # the baseline's order, best first; new classes last
+    assert "baseline" in svg and "current" in svg and "FVD per class" in svg
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+
+
+def _dom(page) -> str:
+    """The page's DOM after headless Chromium has loaded it and run its scripts."""
+    args = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--autoplay-policy=no-user-gesture-required",
+            "--virtual-time-budget=8000", "--dump-dom", page.resolve().as_uri()]
+    return subprocess.run(args, capture_output=True, text=True, timeout=120, check=True).stdout
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no chromium: the README install command installs it (apt-get)")
+def test_chromium_draws_the_plots_and_plays_the_previews(tmp_path):
+    page = _page(tmp_path)
+    dom = _dom(page)
+    assert dom.count('class="vidrd-plot"') == 3
+    states = re.findall(r'<video[^>]*?data-playable="([^"]+)"', dom)
+    assert states == ["192x128"] * 3  # every preview decoded a 192x128 frame
+    # the control: a clip the browser cannot decode is marked "error", so the check above can fail
+    text = page.read_text(encoding="utf-8")
+    broken = base64.b64encode(b"\x00\x00\x00\x18ftypmp42" + bytes(64)).decode()
+    page.write_text(re.sub(r'data:video/mp4;base64,[^"]+', "data:video/mp4;base64," + broken, text, count=1),
+                    encoding="utf-8")
+    assert re.findall(r'<video[^>]*?data-playable="([^"]+)"', _dom(page)) == ["error", "192x128", "192x128"]

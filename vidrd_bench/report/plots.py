@@ -1,0 +1,118 @@
+"""Charts of the HTML report, drawn with matplotlib and embedded as inline SVG: scores with their intervals
+beside the published rows, per-class FVD of baseline and current in one class order, and the FVD@N curve."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from vidrd_bench.errors import VidrdBenchError  # noqa: E402
+
+OURS, PUBLISHED, SECOND = "#1f5fa8", "#9a9a9a", "#d9822b"
+plt.rcParams.update({"svg.fonttype": "none", "font.size": 9, "axes.spines.top": False, "axes.spines.right": False})
+
+
+def _svg(fig, alt: str) -> str:
+    """The figure as an inline <svg> element with an accessible title, then closed."""
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", bbox_inches="tight")
+    plt.close(fig)
+    text = buf.getvalue()
+    svg = text[text.index("<svg"):]
+    return svg.replace("<svg", f'<svg role="img" aria-label="{alt}" class="vidrd-plot"', 1)
+
+
+def _interval(row: pd.Series, metric: str) -> tuple[float, float] | None:
+    """(below, above) error-bar lengths from a row's interval, or None without one."""
+    lo, hi = row.get(f"{metric}_ci_low"), row.get(f"{metric}_ci_high")
+    if lo is None or hi is None or pd.isna(lo) or pd.isna(hi):
+        return None
+    return row[metric] - lo, hi - row[metric]
+
+
+def scores_chart(table: pd.DataFrame) -> str:
+    """FVD and IS of every row (ours with 95% intervals, published in grey), one panel per metric."""
+    panels = [(m, table[table[m].notna()]) for m in ("fvd", "is")]
+    panels = [(m, rows) for m, rows in panels if len(rows)]
+    height = max(2.0, 0.28 * max(len(rows) for _, rows in panels) + 0.9)
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), height), squeeze=False)
+    for ax, (metric, rows) in zip(axes[0], panels):
+        rows = rows.sort_values(metric, ascending=metric == "is", kind="stable")
+        y = np.arange(len(rows))
+        for i, (_, row) in enumerate(rows.iterrows()):
+            ours = row["kind"] == "ours"
+            err = _interval(row, metric)
+            ax.errorbar(row[metric], i, xerr=None if err is None else [[err[0]], [err[1]]], fmt="o",
+                        color=OURS if ours else PUBLISHED, capsize=3, markersize=5 if ours else 4)
+        ax.set_yticks(y, [str(m) for m in rows["method"]])
+        for tick, kind in zip(ax.get_yticklabels(), rows["kind"]):
+            tick.set_fontweight("bold" if kind == "ours" else "normal")
+        best = "lower is better" if metric == "fvd" else "higher is better"
+        ax.set_xlabel(f"{metric.upper()} ({best}); ours with 95% bootstrap interval")
+        ax.grid(axis="x", alpha=0.3)
+    return _svg(fig, "FVD and IS of our runs with 95% intervals beside the published UCF-101 results")
+
+
+def per_class_chart(per_class: dict[str, dict[str, float]]) -> str:
+    """Grouped horizontal bars: every run's FVD per class, classes in one order (the first run's, best first)."""
+    names = list(per_class)
+    first = per_class[names[0]]
+    classes = sorted(set().union(*per_class.values()), key=lambda c: (first.get(c, math.inf), c))
+    bar = 0.8 / len(names)
+    fig, ax = plt.subplots(figsize=(7.5, max(2.0, 0.22 * len(classes) * len(names) + 0.9)))
+    y = np.arange(len(classes))
+    for k, (name, color) in enumerate(zip(names, (OURS, SECOND, PUBLISHED, "#5a9e4b"))):
+        values = [per_class[name].get(c, np.nan) for c in classes]
+        ax.barh(y + (k - (len(names) - 1) / 2) * bar, values, height=bar, color=color, label=name)
+    ax.set_yticks(y, classes)
+    ax.invert_yaxis()
+    ax.set_xlabel("FVD per class (lower is better)")
+    ax.grid(axis="x", alpha=0.3)
+    ax.legend(loc="lower right", fontsize=8)
+    return _svg(fig, "per-class FVD, " + " and ".join(names) + " side by side")
+
+
+def fvd_at_n_chart(calibration: dict) -> str:
+    """FVD@N against the number of generated videos, with the FVD_inf + k/N fit and the real-vs-real floor."""
+    ladder = calibration["fvd_at_n"]
+    n, values = np.asarray(ladder["n"], float), np.asarray(ladder["fvd"], float)
+    fig, ax = plt.subplots(figsize=(6.0, 3.2))
+    ax.plot(n, values, "o-", color=OURS, label="FVD@N")
+    fit = calibration.get("fvd_inf") or {}
+    if np.isfinite(fit.get("fvd_inf", np.nan)):
+        grid = np.geomspace(n.min(), n.max() * 4, 60)
+        ax.plot(grid, fit["fvd_inf"] + fit["k"] / grid, "--", color=SECOND,
+                label=f"fit FVD_inf + k/N (FVD_inf = {fit['fvd_inf']:.4g})")
+    floor = (calibration.get("real_vs_real_floor") or {}).get("fvd")
+    if floor is not None and np.isfinite(floor):
+        ax.axhline(floor, color=PUBLISHED, linestyle=":", label=f"real vs real floor ({floor:.4g})")
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("generated videos N")
+    ax.set_ylabel("FVD")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return _svg(fig, "FVD at N videos with its extrapolation to infinitely many videos")
+
+
+def read_calibration(path: str | os.PathLike) -> dict:
+    """A `vidrd-bench calibrate` record (JSON with an 'fvd_at_n' ladder {n: [...], fvd: [...]}) for the report."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise VidrdBenchError(f"Calibration record {path} cannot be read as JSON ({str(e)[:200]}); pass the --out file "
+                              "of `vidrd-bench calibrate`.") from None
+    ladder = data.get("fvd_at_n") if isinstance(data, dict) else None
+    if not isinstance(ladder, dict) or len(ladder.get("n") or []) != len(ladder.get("fvd") or []):
+        raise VidrdBenchError(f"{path} holds no FVD@N ladder ('fvd_at_n' with equal-length 'n' and 'fvd' lists); "
+                              "pass the --out file of `vidrd-bench calibrate`.")
+    return data

@@ -1,0 +1,77 @@
+"""Browser-playable preview clips for the HTML report: H.264 (yuv420p) mp4 encoded with PyAV, embedded as data URIs.
+
+The run's own videos are lossless RGB H.264 (libx264rgb, High 4:4:4), which few browsers decode; previews are
+re-encoded in the profile every browser plays, upscaled (nearest neighbour) so tiny videos stay visible.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from dataclasses import dataclass
+
+import av
+import numpy as np
+
+from vidrd_bench.datasets.video import read_video
+from vidrd_bench.report.pictures import SampledVideo
+
+MIN_SIDE = 128
+FPS = 8
+
+
+@dataclass(frozen=True)
+class Preview:
+    """One preview clip: the sampled video it shows and its mp4 bytes."""
+
+    video: SampledVideo
+    mp4: bytes
+    width: int
+    height: int
+
+
+def _upscaled(frames: np.ndarray) -> np.ndarray:
+    """Frames enlarged by a whole factor to at least MIN_SIDE on the short side, cropped to even sides."""
+    factor = max(1, -(-MIN_SIDE // min(frames.shape[1:3])))
+    big = frames.repeat(factor, axis=1).repeat(factor, axis=2)
+    return big[:, : big.shape[1] // 2 * 2, : big.shape[2] // 2 * 2]
+
+
+def encode_h264(frames: np.ndarray, fps: int = FPS, crf: int = 20) -> bytes:
+    """uint8 (T, H, W, 3) frames as an H.264 yuv420p mp4 in memory."""
+    buf = io.BytesIO()
+    with av.open(buf, mode="w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.height, stream.width = frames.shape[1], frames.shape[2]
+        stream.pix_fmt = "yuv420p"
+        stream.options = {"crf": str(crf), "preset": "veryfast", "profile": "main"}
+        for frame in frames:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")))
+        container.mux(stream.encode())
+    return buf.getvalue()
+
+
+def make_previews(videos: list[SampledVideo], fps: int = FPS) -> list[Preview]:
+    """A playable preview of each sampled video."""
+    out = []
+    for video in videos:
+        frames = _upscaled(read_video(video.path))
+        out.append(Preview(video, encode_h264(frames, fps), frames.shape[2], frames.shape[1]))
+    return out
+
+
+def previews_html(previews: list[Preview]) -> str:
+    """A grid of <figure>s, each a looping muted <video> with class, index and prompt beneath."""
+    cells = []
+    for p in previews:
+        v = p.video
+        index = f"#{v.index} " if v.index is not None else ""
+        uri = "data:video/mp4;base64," + base64.b64encode(p.mp4).decode("ascii")
+        cells.append(
+            f'<figure class="preview"><video controls loop muted autoplay playsinline preload="auto" '
+            f'width="{p.width}" height="{p.height}" data-class="{html.escape(v.klass)}">'
+            f'<source src="{uri}" type="video/mp4"></video>'
+            f"<figcaption><b>{html.escape(index + v.klass)}</b><br>{html.escape(v.prompt)}</figcaption></figure>")
+    return '<div class="previews">' + "\n".join(cells) + "</div>"
+
