@@ -66,3 +66,4 @@ def test_streaming_fvd_accumulates_the_detector_features_of_every_batch(monkeypa
         from_file.update(real, real=True)
     with pytest.raises(VideoError, match=r"\(B, 3, T, H, W\)"):
         metric.update(fake.permute(0, 2, 3, 4, 1))
+

@@ -48,8 +48,25 @@ def test_unknown_or_missing_device_is_a_clear_error(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     with pytest.raises(VidrdBenchError, match="Unknown torch device 'gpu'"):
         pick_device("gpu")
-    with pytest.raises(VidrdBenchError, match="no CUDA device"):
+    with pytest.raises(VidrdBenchError, match="asks for a GPU, but torch .* (finds no CUDA device|cannot start CUDA)"):
         pick_device("cuda:0")
     result = CliRunner().invoke(main, ["bench", "--preset", "tiny", "--device", "gpu", "--no-detectors"])
     assert result.exit_code != 0 and "Unknown torch device 'gpu'" in result.output
     assert "Traceback" not in result.output
+
+
+def test_cuda_with_a_driver_too_old_names_the_driver(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.version, "cuda", "13.0")
+
+    def old_driver():
+        raise RuntimeError("The NVIDIA driver on your system is too old (found version 12020). Please update your "
+                           "GPU driver by downloading and installing a new version.")
+
+    monkeypatch.setattr(torch.cuda, "init", old_driver)
+    with pytest.raises(VidrdBenchError, match=r"driver here is too old: it supports CUDA 12\.2, while torch .* is "
+                                              r"built for CUDA 13\.0 \(for CUDA 13 the driver must be >= 580\)"):
+        pick_device("cuda")
+    monkeypatch.setattr(torch.version, "cuda", None)
+    with pytest.raises(VidrdBenchError, match="CPU-only build"):
+        pick_device("cuda:0")

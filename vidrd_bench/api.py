@@ -29,7 +29,8 @@ def _matrix(features, name: str) -> np.ndarray:
     x = np.asarray(features, dtype=np.float64)
     if x.ndim != 2 or x.shape[0] < 2:
         raise VidrdBenchError(f"vb.fvd: {name} must be a (videos, feature_dim) matrix with at least 2 rows, got "
-                              f"shape {x.shape}. Pass detector features, e.g. vb.load_detector('i3d-torchscript')(videos).")
+                              f"shape {x.shape}. Pass detector features, e.g. "
+                              "vb.load_detector('i3d-torchscript')(videos).")
     return x
 
 
@@ -60,7 +61,8 @@ class FVD:
     its first `num_frames` frames, as `score` does for generated videos.
     """
 
-    def __init__(self, protocol: str | FVDProtocol = "fvd-i3d-16f", real_stats: str | os.PathLike | StatsFile | None = None,
+    def __init__(self, protocol: str | FVDProtocol = "fvd-i3d-16f",
+                 real_stats: str | os.PathLike | StatsFile | None = None,
                  device: str | torch.device | None = None, weights_dir: str | os.PathLike | None = None,
                  detector_path: str | os.PathLike | None = None):
         from vidrd_bench.devices import pick_device

@@ -94,6 +94,16 @@ def _save_text(out: Path, text: str) -> None:
         raise
 
 
+def _announce_device(device: str | None, dtype: str):
+    """Pick the device (a clear error when CUDA cannot start) and say on stderr where and how the work runs."""
+    from vidrd_bench.datasets.video import video_backend
+    from vidrd_bench.devices import describe_device, pick_device
+
+    dev = pick_device(device)
+    click.echo(f"running on {describe_device(dev, dtype)}; video decoding with {video_backend()}", err=True)
+    return dev
+
+
 def _echo_record(record, out: Path | None) -> None:
     """Print a score with its interval and provenance (rank 0 only; other ranks return None)."""
     if record is None:
@@ -119,7 +129,13 @@ def weights_cmd(weights_dir: Path | None, no_hash: bool, check: tuple[str, ...])
     from vidrd_bench import weights
 
     root = weights.weights_dir(weights_dir)
+    from vidrd_bench.datasets.video import video_backend
+
     click.echo(f"weights folder: {root}  ({'exists' if root.is_dir() else 'does not exist'})")
+    decoder = ("decord (PyAV for GIF and files decord cannot read)" if video_backend() == "decord" else
+               "PyAV (decord is not installed: it has no wheel for this platform; $VIDRD_BENCH_VIDEO_BACKEND=pyav "
+               "also chooses it)")
+    click.echo(f"video decoding: {decoder}")
     click.echo(f"  chosen by --weights-dir, else ${weights.ENV_VAR}, else {weights.DEFAULT_DIR}\n")
     rows = weights.status(root, with_hash=not no_hash)
     by_name = {r.name: r for r in rows}
@@ -212,7 +228,8 @@ def score_fvd_cmd(real, fake, labels, name, protocol, detector_weights, weights_
     from vidrd_bench.score import score_fvd
 
     record = score_fvd(real, fake, protocol=protocol, weights_dir=weights_dir, detector_path=detector_weights,
-                       device=device, batch_size=batch_size, num_workers=num_workers, bootstrap=bootstrap,
+                       device=_announce_device(device, "float32"), batch_size=batch_size, num_workers=num_workers,
+                       bootstrap=bootstrap,
                        seed=seed, out_path=out, per_class=not no_per_class, allow_incomplete=allow_incomplete,
                        progress=not no_progress, labels=labels, name=name)
     _echo_record(record, out)
@@ -229,7 +246,8 @@ def score_is_cmd(fake, labels, name, protocol, detector_weights, weights_dir, ba
     from vidrd_bench.score import score_is
 
     record = score_is(fake, protocol=protocol, weights_dir=weights_dir, detector_path=detector_weights,
-                      device=device, batch_size=batch_size, num_workers=num_workers, bootstrap=bootstrap,
+                      device=_announce_device(device, "float32"), batch_size=batch_size, num_workers=num_workers,
+                      bootstrap=bootstrap,
                       seed=seed, out_path=out, allow_incomplete=allow_incomplete, progress=not no_progress,
                       labels=labels, name=name)
     _echo_record(record, out)
@@ -308,8 +326,15 @@ def generate(dataset: str, out_dir: Path | None, num_videos: int | None, preset:
     \b
       torchrun --nproc-per-node 8 --no-python vidrd-bench generate --out runs/ucf101
     """
-    from vidrd_bench.generate import run_generate
+    from vidrd_bench.generate import render_settings, run_generate
 
+    if not plan_only:
+        settings = render_settings(device, compile_, batch_size)
+        _announce_device(device, settings["dtype"])
+        if settings["compile"]:
+            click.echo("torch.compile: the first batch compiles the UNet and VAE decoder, ~2.5 min the first time "
+                       "(cached for later runs; --no-compile skips it)", err=True)
+        click.echo(f"loading the {preset} models (the full preset reads ~5 GB of weights: ~15 s)...", err=True)
     result = run_generate(dataset=dataset, out_dir=out_dir, num_videos=num_videos, preset=preset,
                           protocol_name=protocol_name, weights_dir=weights_dir, batch_size=batch_size, shard=shard,
                           plan_only=plan_only, prompts_file=prompts_file, device=device, compile=compile_,

@@ -146,9 +146,10 @@ def render(pipe: Callable[..., Any], protocol: GenerationProtocol, out_dir: Path
             steady.batch_done(len(batch))
             if steady.s_per_video is not None:
                 bar.set_postfix_str(f"steady {steady.s_per_video:.2f} s/video", refresh=False)
-            _finish(pending, bar)
+            _finish(pending)
             pending = writer.submit(_write_batch, out_dir, batch, out.videos, protocol.fps, rows, part)
-        _finish(pending, bar)
+            pending.add_done_callback(lambda f: f.exception() is None and bar.update(f.result()))  # no batch of lag
+        _finish(pending)
     return len(todo)
 
 
@@ -201,10 +202,10 @@ def _journaler(part: Path, row: mf.ManifestRow) -> Callable[[Path], None]:
     return journal
 
 
-def _finish(pending: Future | None, bar: tqdm) -> None:
-    """Wait for the previous batch's writes (re-raising their error here) and advance the progress bar."""
+def _finish(pending: Future | None) -> None:
+    """Wait for the previous batch's writes, re-raising their error here (the bar advanced when they finished)."""
     if pending is not None:
-        bar.update(pending.result())
+        pending.result()
 
 
 def _save_part_quietly(part: Path, rows: Sequence[mf.ManifestRow]) -> None:

@@ -19,14 +19,19 @@ from vidrd_bench.io import write_json_atomic
 SCHEMA = "vidrd-bench/result/v1"
 
 
+COMMIT_ENV = "VIDRD_BENCH_GIT_COMMIT"
+
+
 def git_commit() -> str | None:
-    """The git commit of the vidrd-bench source tree, or None when not run from a checkout."""
+    """The git commit of the vidrd-bench source tree, else $VIDRD_BENCH_GIT_COMMIT (baked into the Docker image at
+    build time, where there is no git), else None."""
     root = Path(__file__).resolve().parents[1]
     try:
         out = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
+        found = out.stdout.strip() if out.returncode == 0 else ""
     except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None if out.returncode == 0 else None
+        found = ""
+    return found or os.environ.get(COMMIT_ENV) or None
 
 
 def provenance() -> dict[str, Any]:

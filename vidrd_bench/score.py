@@ -277,11 +277,12 @@ def score_fvd(real: str | os.PathLike, fake_dir: str | os.PathLike, protocol: st
         return None
     feats, classes = got.stats.features()
     value = frechet_distance(got.stats.mean(), got.stats.cov(), real_stats.mu, real_stats.sigma)
-    ci = bootstrap_fvd(feats, real_stats.mu, real_stats.sigma, bootstrap, seed) if bootstrap > 0 else None
+    ci = (bootstrap_fvd(feats, real_stats.mu, real_stats.sigma, bootstrap, seed, progress=progress)
+          if bootstrap > 0 else None)
     extra: dict[str, Any] = {**real_desc, "real_count": real_stats.count, "real_source": real_stats.source,
                              "fake_dir": str(fake_dir), "resolution": list(fake_size), **found}
     if per_class and any(classes):
-        by_class = per_class_fvd(feats, classes, real_stats)
+        by_class = per_class_fvd(feats, classes, real_stats, progress=progress)
         if by_class:
             extra["per_class_fvd"] = by_class
             extra["per_class_fvd_mean"] = float(np.mean(list(by_class.values())))
@@ -310,7 +311,7 @@ def score_is(fake_dir: str | os.PathLike, protocol: str | ISProtocol = "is-c3d-u
         return None
     probs = got.stats.features()[0].astype(np.float64)
     mean, std = inception_score(probs, proto.num_splits)
-    ci = bootstrap_is(probs, proto.num_splits, bootstrap, seed) if bootstrap > 0 else None
+    ci = bootstrap_is(probs, proto.num_splits, bootstrap, seed, progress=progress) if bootstrap > 0 else None
     extra = {"fake_dir": str(fake_dir), "num_splits": proto.num_splits, **found}
     record = _record("is", mean, True, len(probs), proto, generation, detector, ci, seed, extra, std=std, name=name)
     if out_path is not None:

@@ -8,13 +8,13 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
-from tqdm.auto import tqdm
 
 from vidrd_bench import distributed
 from vidrd_bench.datasets.video import ShortVideoError, read_clip
 from vidrd_bench.errors import VideoError, VidrdBenchError
 from vidrd_bench.metrics.base import Detector
 from vidrd_bench.metrics.stats import FeatureStats
+from vidrd_bench.progress import video_batches
 
 
 @dataclass(frozen=True)
@@ -125,8 +125,7 @@ def extract(items: list[VideoItem], detector: Detector, batch_size: int = 32, nu
                         pin_memory=detector.device.type == "cuda", persistent_workers=False,
                         prefetch_factor=4 if num_workers > 0 else None)
     result = Extraction(FeatureStats(detector.feature_dim, keep_features))
-    bar = tqdm(loader, desc=f"{detector.name} features", unit="batch", disable=not progress or rank != 0)
-    for batch in bar:
+    for batch in video_batches(loader, len(dataset), f"{detector.name} features", progress and rank == 0):
         if batch["errors"]:
             raise batch["errors"][0]
         result.skipped += batch["skipped"]

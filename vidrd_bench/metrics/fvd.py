@@ -10,6 +10,7 @@ import scipy.stats
 
 from vidrd_bench.errors import VidrdBenchError
 from vidrd_bench.metrics.stats import StatsFile, gaussian_of
+from vidrd_bench.progress import steps
 
 SINGULAR_EPS = 1e-6
 IMAGINARY_ATOL = 1e-3
@@ -94,22 +95,23 @@ def fast_frechet_to(real_mu: np.ndarray, real_sigma: np.ndarray):
 
 
 def bootstrap_fvd(fake: np.ndarray, real_mu: np.ndarray, real_sigma: np.ndarray, num_resamples: int = 100,
-                  seed: int = 0, level: float = 0.95) -> tuple[float, float, np.ndarray]:
+                  seed: int = 0, level: float = 0.95, progress: bool = False) -> tuple[float, float, np.ndarray]:
     """CI of FVD from resamples (with replacement, seeded) of the generated videos; real statistics fixed."""
     rng = np.random.default_rng(seed)
     distance = fast_frechet_to(real_mu, real_sigma)
     n = len(fake)
-    samples = np.array([distance(*gaussian_of(fake[rng.integers(0, n, n)])) for _ in range(num_resamples)])
+    samples = np.array([distance(*gaussian_of(fake[rng.integers(0, n, n)]))
+                        for _ in steps(range(num_resamples), f"FVD bootstrap of {n} videos", "resample", progress)])
     return (*bootstrap_interval(distance(*gaussian_of(fake)), samples, level), samples)
 
 
 def per_class_fvd(fake: np.ndarray, fake_classes: list[str | None], real: StatsFile,
-                  min_count: int = 2) -> dict[str, float]:
+                  min_count: int = 2, progress: bool = False) -> dict[str, float]:
     """FVD of each class's generated videos against that class's real statistics (classes present on both sides)."""
     real_classes = real.class_gaussians(min_count)
     labels = np.asarray([c or "" for c in fake_classes])
     out = {}
-    for name, (mu, sigma, _) in real_classes.items():
+    for name, (mu, sigma, _) in steps(real_classes.items(), "per-class FVD", "class", progress, len(real_classes)):
         rows = fake[labels == name]
         if len(rows) >= min_count:
             with warnings.catch_warnings():

@@ -6,6 +6,7 @@ import numpy as np
 
 from vidrd_bench.errors import VidrdBenchError
 from vidrd_bench.metrics.fvd import bootstrap_interval
+from vidrd_bench.progress import steps
 
 EPS = 1e-20
 
@@ -35,10 +36,11 @@ def inception_score(probs: np.ndarray, num_splits: int = 10, eps: float = EPS) -
 
 
 def bootstrap_is(probs: np.ndarray, num_splits: int = 10, num_resamples: int = 100, seed: int = 0,
-                 level: float = 0.95) -> tuple[float, float, np.ndarray]:
+                 level: float = 0.95, progress: bool = False) -> tuple[float, float, np.ndarray]:
     """CI of the IS (mean over splits) from resamples, with replacement (seeded), of the videos."""
     rng = np.random.default_rng(seed)
     p = np.asarray(probs, dtype=np.float64)
     n = len(p)
-    samples = np.array([inception_score(p[rng.integers(0, n, n)], num_splits)[0] for _ in range(num_resamples)])
+    samples = np.array([inception_score(p[rng.integers(0, n, n)], num_splits)[0]
+                        for _ in steps(range(num_resamples), f"IS bootstrap of {n} videos", "resample", progress)])
     return (*bootstrap_interval(inception_score(p, num_splits)[0], samples, level), samples)
