@@ -78,7 +78,7 @@ def per_class_chart(per_class: dict[str, dict[str, float]]) -> str:
     ax.invert_yaxis()
     ax.set_xlabel("FVD per class (lower is better)")
     ax.grid(axis="x", alpha=0.3)
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=len(names), fontsize=8, frameon=False)
     return _svg(fig, "per-class FVD, " + " and ".join(names) + " side by side")
 
 
