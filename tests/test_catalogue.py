@@ -343,9 +343,6 @@ CASES: list[tuple[str, list[str]]] = [
 ]
 
 
-OUTPUTS: dict[str, str] = {}  # what each case printed (for a reader running this file with -s)
-
-
 def _expand(args: list[str], ws) -> list[str]:
     """Replace {name} with the workspace path of that name ({tmp}: the workspace itself)."""
     names = {p.name: str(p) for p in ws.iterdir()} | {"tmp": str(ws), "locked": str(ws / "run")}
@@ -367,15 +364,7 @@ def test_bad_input_is_refused_without_traceback(ws, name, args, monkeypatch):
         if lock is not None:
             lock.release()
     output = result.output
-    OUTPUTS[name] = output
     assert result.exit_code != 0, f"{name}: silently succeeded:\n{output}"
     assert isinstance(result.exception, SystemExit), f"{name}: uncaught {result.exception!r:.300}"
     assert "Traceback" not in output and "error" in output.lower(), f"{name}:\n{output}"
 
-
-def test_zz_dump(request):
-    import os
-    if os.environ.get("CATALOGUE_DUMP"):
-        with open(os.environ["CATALOGUE_DUMP"], "w") as f:
-            for k, v in OUTPUTS.items():
-                f.write(f"### {k}\n{v}\n")
