@@ -9,7 +9,7 @@ import torch
 
 from vidrd_bench.generator.components import build_components
 from vidrd_bench.generator.pipeline import VAE_CHUNK_FRAMES, VidRDPipeline, to_uint8
-from vidrd_bench.protocols import PROTOCOLS
+from vidrd_bench.generator.settings import VIDRD_SETTINGS
 
 
 def rel(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -60,7 +60,7 @@ def main() -> None:
         out["bf16 channels-last compiled"] = compiled(x.bfloat16(), t, ctx.bfloat16())
     for name, o in out.items():
         print(f"UNet call, {name} vs fp32: rel err {rel(o.float(), ref):.2e}", flush=True)
-    protocol = PROTOCOLS.get("ucf101-vidrd")
+    protocol = VIDRD_SETTINGS.get("vidrd")
     prompts, seeds = ["a man rowing a boat on a lake", "a girl juggling balls in a park"], [3, 4]
     plain = VidRDPipeline(comps)(prompts, seeds, protocol, return_latents=True)
     fast_comps = copy.copy(comps)

@@ -10,7 +10,7 @@ from torch.profiler import ProfilerActivity, profile
 
 from vidrd_bench.generator.pipeline import VidRDPipeline
 from vidrd_bench.generator.sampler import IterativeSampler, draw_noise, make_generators
-from vidrd_bench.protocols import PROTOCOLS
+from vidrd_bench.generator.settings import VIDRD_SETTINGS
 
 
 def timed(label: str, fn) -> float:
@@ -27,7 +27,7 @@ def timed(label: str, fn) -> float:
 def main() -> None:
     """Compile once, then time sustained calls, the sampler and the pipeline; profile one clip."""
     b = int(os.environ.get("BATCH", "8"))
-    protocol = PROTOCOLS.get("ucf101-vidrd")
+    protocol = VIDRD_SETTINGS.get("vidrd")
     pipe = VidRDPipeline.from_preset("full-random", device="cuda", compile=True)
     unet = pipe.unet
     x = torch.randn(2 * b, 4, 8, 32, 32, device="cuda", dtype=torch.bfloat16)
@@ -43,7 +43,7 @@ def main() -> None:
         sampler = IterativeSampler(unet, pipe.scheduler, protocol, model_dtype=torch.bfloat16)
         timed("sampler, 3 clips x 50 steps", lambda: sampler(cond, uncond, noise))
         timed("pipeline, whole videos", lambda: pipe([f"prompt {i}" for i in range(b)], list(range(b)), protocol))
-        one = PROTOCOLS.get("ucf101-vidrd").__class__(**{**protocol.to_dict(), "num_clips": 1,
+        one = VIDRD_SETTINGS.get("vidrd").__class__(**{**protocol.to_dict(), "num_clips": 1,
                                                          "num_inference_steps": 10})
         s1 = IterativeSampler(unet, pipe.scheduler, one, model_dtype=torch.bfloat16)
         n1 = draw_noise(make_generators(list(range(b))), one, (32, 32), 4).to("cuda")

@@ -1,4 +1,4 @@
-"""`vidrd-bench bench` on the tiny preset: every stage is timed and the projection follows from the rows."""
+"""`vidrd-bench bench` on tiny presets: every stage of any generator is timed; the projection follows from the rows."""
 
 import pytest
 
@@ -8,15 +8,29 @@ from vidrd_bench.bench import count_flops, format_bench, run_bench
 def test_tiny_bench_times_every_stage_and_projects_the_10k_cost():
     result = run_bench(preset="tiny", device="cpu", batch_sizes=(1, 2), iters=1, detectors=False)
     items = [r["item"] for r in result["rows"]]
-    assert items.count("UNet call (guided pair)") == 2 and items.count("whole video (pipeline)") == 2
-    assert {"VAE decode", "text encoder", "mp4 encode (CPU)", "mp4 decode (CPU)"} <= set(items)
-    unet = [r for r in result["rows"] if r["item"].startswith("UNet")]
+    assert items.count("denoiser call") == 2 and items.count("whole video (pipeline)") == 2
+    assert items.count("VAE decode") == 2 and {"mp4 encode (CPU)", "mp4 decode (CPU)"} <= set(items)
+    unet = [r for r in result["rows"] if r["item"] == "denoiser call"]
     assert unet[1]["tflop"] == pytest.approx(2 * unet[0]["tflop"], rel=0.01)
     assert [r["videos"] for r in unet] == [1, 2]
+    # vidrd-tiny: 3 clips x 4 steps, one guided UNet call each; the shape is the guided pair of 8-frame clips
+    assert unet[0]["note"].endswith("x 12 calls per batch") and unet[0]["shape"] == "2 x 4 x 8 x 4 x 4"
+    vae = [r for r in result["rows"] if r["item"] == "VAE decode"]
+    assert vae[1]["tflop"] == pytest.approx(2 * vae[0]["tflop"], rel=0.01)
     best = min(r["per_video_s"] for r in result["rows"] if r["item"].startswith("whole video"))
     assert result["s_per_video"] == best
     assert result["projected_gpu_hours_10k"] == pytest.approx(best * 10_000 / 3600, abs=1e-3)
     assert "projected GPU-hours" in format_bench(result)
+
+
+def test_bench_times_a_diffusers_generator_the_same_way():
+    result = run_bench(generator="modelscope", device="cpu", batch_sizes=(1,), iters=1, detectors=False)
+    assert result["preset"] == "tiny" and result["settings"]["name"] == "modelscope-tiny"
+    rows = {r["item"]: r for r in result["rows"]}
+    den = rows["denoiser call"]
+    assert den["note"] == "UNet3DConditionModel, x 2 calls per batch" and den["shape"] == "2 x 4 x 16 x 4 x 4"
+    assert den["tflop"] > 0 and rows["VAE decode"]["tflop"] > 0
+    assert "generator: modelscope" in format_bench(result)
 
 
 def test_flop_counter_counts_a_matmul_exactly():

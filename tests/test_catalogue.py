@@ -45,7 +45,7 @@ def _stats(tmp, name, drop=(), **arrays):
 
 def _run_folder(tmp, name):
     """A finished tiny-smoke run of 4 videos rendered by the fake pipeline."""
-    run_generate(out_dir=tmp / name, pipeline=FakePipeline(), preset="tiny", num_videos=4, batch_size=2,
+    run_generate(out_dir=tmp / name, instance=FakePipeline(), preset="tiny", num_videos=4, batch_size=2,
                  show_progress=False)
     return tmp / name
 
@@ -327,7 +327,7 @@ CASES: list[tuple[str, list[str]]] = [
     ("weights-check-garbage-c3d", ["weights", "--no-hash", "--weights-dir", "{weights_garbage}", "--check",
                                    "is-c3d-ucf101"]),
     ("weights-check-empty-sd-config", ["weights", "--no-hash", "--weights-dir", "{weights_garbage}", "--check",
-                                       "ucf101-vidrd-release"]),
+                                       "vidrd"]),
     # bench and smoke
     ("bench-batch-sizes-0", ["bench", "--preset", "tiny", "--batch-sizes", "0"]),
     ("bench-batch-sizes-text", ["bench", "--preset", "tiny", "--batch-sizes", "a,b"]),

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from vidrd_bench.cli import main
 from vidrd_bench.errors import ProtocolMismatchError, VidrdBenchError, WeightsError
 from vidrd_bench.io import atomic_path, sha256_file, sha256_tree, write_json_atomic
-from vidrd_bench.protocols import PROTOCOLS, GenerationProtocol, protocol_from_dict
+from vidrd_bench.protocols import PROTOCOLS, EvalProtocol, protocol_from_dict
 from vidrd_bench.registry import Registry, UnknownNameError
 from vidrd_bench.results import ResultRecord, load_results, save_results
 from vidrd_bench import weights
@@ -33,9 +33,11 @@ def test_protocol_frame_counts_and_mismatch_refusal():
     assert PROTOCOLS.get("ucf101-vidrd-release").num_frames == 24
     assert protocol_from_dict(p.to_dict()) == p
     p.check_same(p.to_dict())
-    other = GenerationProtocol(name="ucf101-vidrd", guidance_scale=7.5)
-    with pytest.raises(ProtocolMismatchError, match="guidance_scale"):
+    other = EvalProtocol(name="ucf101-vidrd", height=512)
+    with pytest.raises(ProtocolMismatchError, match="height"):
         p.check_same(other)
+    with pytest.raises(ProtocolMismatchError, match="predates the split"):
+        protocol_from_dict({"name": "ucf101-vidrd", "frames_per_clip": 8})
 
 
 def test_weights_locate_missing_and_incomplete(tmp_path, monkeypatch):
@@ -89,3 +91,9 @@ def test_cli_weights_lists_every_missing_file_and_check_fails(tmp_path):
     assert res.output.count("obtain from:") == len(weights.WEIGHT_FILES)
     res = runner.invoke(main, ["weights", "--weights-dir", str(tmp_path), "--check", "is-c3d-ucf101"])
     assert res.exit_code == 2 and "conv3d_deepnetA_ucf.npz" in res.output and "Traceback" not in res.output
+    assert "generator vidrd:full: stable-diffusion-2-1-base [missing], ModelT2V.pth [missing]" in res.output
+    res = runner.invoke(main, ["weights", "--weights-dir", str(tmp_path), "--check", "vidrd"])
+    assert res.exit_code == 2 and "vidrd cannot run: stable-diffusion-2-1-base, ModelT2V.pth" in res.output
+    assert runner.invoke(main, ["weights", "--weights-dir", str(tmp_path), "--check", "modelscope"]).exit_code == 0
+    res = runner.invoke(main, ["weights", "--weights-dir", str(tmp_path), "--check", "ucf101-vidrd"])
+    assert res.exit_code == 2 and "evaluation protocols need none" in res.output

@@ -9,7 +9,6 @@ import json
 import os
 import subprocess
 import sys
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -21,23 +20,35 @@ from vidrd_bench.datasets.registry import DATASETS
 from vidrd_bench.datasets.video import read_video
 from vidrd_bench.errors import ProtocolMismatchError, RunStateError, VidrdBenchError
 from vidrd_bench.generate import plan_rows, run_generate
+from vidrd_bench.generator.settings import VIDRD_SETTINGS, VidRDSettings
+from vidrd_bench.generators import Generator, conform
 from vidrd_bench.io import sha256_file
 from vidrd_bench.protocols import PROTOCOLS
 
 
-class FakePipeline:
-    """Stands in for VidRDPipeline: seed-determined uint8 frames of the protocol's shape; records every call."""
+class FakePipeline(Generator):
+    """Stands in for the VidRD generator: seed-determined uint8 frames of the settings' shape; records every call."""
+
+    settings_type = VidRDSettings
 
     def __init__(self):
         self.calls: list[list[int]] = []
 
-    def __call__(self, prompts, seeds, protocol, progress=False):
-        assert len(prompts) == len(seeds) and not progress
+    def generate(self, prompts, seeds, settings):
         self.calls.append(list(seeds))
-        shape = (protocol.num_frames, protocol.height, protocol.width, 3)
+        shape = self.native_shape(settings) + (3,)
         videos = [torch.randint(0, 256, shape, generator=torch.Generator().manual_seed(s), dtype=torch.uint8)
                   for s in seeds]
-        return SimpleNamespace(videos=torch.stack(videos))
+        return torch.stack(videos)
+
+    def native_shape(self, settings):
+        return settings.num_frames, settings.height, settings.width
+
+    def provenance(self):
+        return {"model": "fake", "weights": {"fake.bin": "0" * 64}}
+
+    def modules(self):
+        return {}
 
     def rendered(self) -> list[int]:
         """Seeds rendered so far, in call order."""
@@ -46,7 +57,7 @@ class FakePipeline:
 
 def _run(out, pipe, **kw):
     kw = {"preset": "tiny", "num_videos": 6, "batch_size": 4, "show_progress": False, **kw}
-    return run_generate(out_dir=out, pipeline=pipe, **kw)
+    return run_generate(out_dir=out, instance=pipe, **kw)
 
 
 def _manifest(out):
@@ -61,7 +72,7 @@ def test_plan_only_writes_the_10k_plan(tmp_path):
     assert counts == collections.Counter(allocate(DATASETS.get("ucf101").train_counts, 10_000))
     assert {r.status for r in rows} == {"planned"} and {r.protocol for r in rows} == {"ucf101-vidrd"}
     run = json.loads((tmp_path / mf.RUN_FILE).read_text())
-    assert run["protocol"]["name"] == "ucf101-vidrd" and run["num_videos"] == 10_000 and run["preset"] is None
+    assert run["protocol"]["name"] == "ucf101-vidrd" and run["num_videos"] == 10_000 and run["generator"] is None
     assert run["plan_sha256"] == mf.plan_digest(rows) and "version" in run
 
 
@@ -74,9 +85,13 @@ def test_renders_every_video_bit_exactly(tmp_path):
     assert [len(c) for c in pipe.calls] == [4, 2]
     for row in rows:
         assert row.status == "done" and row.sha256 == sha256_file(tmp_path / row.path)
-        expected = FakePipeline()([row.prompt], [row.seed], PROTOCOLS.get("tiny-smoke")).videos[0].numpy()
+        expected = FakePipeline()([row.prompt], [row.seed], VIDRD_SETTINGS.get("vidrd-tiny"))[0].numpy()
         np.testing.assert_array_equal(read_video(tmp_path / row.path), expected)
-    assert json.loads((tmp_path / mf.RUN_FILE).read_text())["preset"] == "tiny"
+    run = json.loads((tmp_path / mf.RUN_FILE).read_text())
+    assert run["generator"]["name"] == "vidrd" and run["generator"]["preset"] == "tiny"
+    assert run["generator"]["settings"] == VIDRD_SETTINGS.get("vidrd-tiny").to_dict() and run["weights"] == {"fake.bin": "0" * 64}
+    assert run["generator"]["conform"] == {"rule": conform.RULE, "native": [16, 32, 32], "protocol": [16, 32, 32],
+                                           "trimmed": False, "resized": False}
 
 
 def test_resume_rerenders_only_missing_or_partial(tmp_path):
@@ -146,7 +161,11 @@ def test_shard_jobs_merge_into_the_plan(tmp_path):
     ({"num_videos": -5}, "--num-videos must be a positive"),
     ({"shard": "2/2"}, "--shard must be 'i/n'"),
     ({"batch_size": 0}, "--batch-size must be a positive"),
-    ({"preset": "huge"}, "Unknown preset 'huge'"),
+    ({"preset": "huge"}, "no preset 'huge'; choose one of full, full-random, tiny"),
+    ({"generator": "vidr"}, "Did you mean 'vidrd'"),
+    ({"model": "some/folder"}, "VidRD reads --weights-dir"),
+    ({"settings": "fast"}, "Unknown VidRD settings 'fast'"),
+    ({"settings": dataclasses.replace(VIDRD_SETTINGS.get("vidrd-tiny"), num_clips=1)}, "renders 8 frames .* needs 16"),
     ({"protocol_name": "fvd-i3d-16f"}, "scoring protocol"),
     ({"protocol_name": "tiny-smok"}, "Did you mean 'tiny-smoke'"),
 ])
@@ -157,32 +176,37 @@ def test_bad_input_is_a_clear_error(tmp_path, kw, match):
 
 
 # The tiny model with fewer steps and clips than tiny-smoke: the same code path, a fraction of the CPU time.
-QUICK = dataclasses.replace(PROTOCOLS.get("tiny-smoke"), name="tiny-quick-test", num_inference_steps=1, num_clips=2)
+QUICK = dataclasses.replace(VIDRD_SETTINGS.get("vidrd-tiny"), name="tiny-quick-test", num_inference_steps=1, num_clips=2)
+QUICK_PROTOCOL = dataclasses.replace(PROTOCOLS.get("tiny-smoke"), name="tiny-quick-test", num_frames=12)
 
 
 class Recording:
-    """Wraps a real pipeline and records the seeds it renders."""
+    """Wraps a real generator and records the seeds it renders."""
 
-    def __init__(self, pipe):
-        self.pipe, self.components, self.seeds = pipe, pipe.components, []
+    def __init__(self, generator):
+        self.generator, self.seeds = generator, []
 
-    def __call__(self, prompts, seeds, **kw):
+    def __call__(self, prompts, seeds, settings):
         self.seeds += seeds
-        return self.pipe(prompts=prompts, seeds=seeds, **kw)
+        return self.generator(prompts, seeds, settings)
+
+    def __getattr__(self, name):
+        return getattr(self.generator, name)
 
 
 def test_tiny_model_resume_rerenders_only_the_damaged_video(tmp_path, monkeypatch):
     import vidrd_bench.generate as generate
 
     built = []
-    real_load = generate.load_pipeline
-    monkeypatch.setattr(generate, "load_pipeline", lambda *a: built.append(Recording(real_load(*a))) or built[-1])
-    kw = {"out_dir": tmp_path, "preset": "tiny", "protocol_name": QUICK, "num_videos": 6, "batch_size": 3,
+    real_load = generate.load_generator
+    monkeypatch.setattr(generate, "load_generator", lambda *a: built.append(Recording(real_load(*a))) or built[-1])
+    kw = {"out_dir": tmp_path, "preset": "tiny", "settings": QUICK, "protocol_name": QUICK_PROTOCOL, "num_videos": 6,
+          "batch_size": 3,
           "device": "cpu", "show_progress": False}
     first = run_generate(**kw)
     rows = _manifest(tmp_path)
     assert first.rendered == 6 and built[0].seeds == list(range(42, 48)) and all(r.status == "done" for r in rows)
-    assert json.loads((tmp_path / mf.RUN_FILE).read_text())["weights"] == built[0].components.sha256 != {}
+    assert json.loads((tmp_path / mf.RUN_FILE).read_text())["weights"] == built[0].provenance()["weights"] != {}
     before = {r.index: read_video(tmp_path / r.path) for r in rows}
     assert all(v.shape == (QUICK.num_frames, 32, 32, 3) for v in before.values())
     stamps = {r.index: (tmp_path / r.path).stat().st_mtime_ns for r in rows}
@@ -191,7 +215,7 @@ def test_tiny_model_resume_rerenders_only_the_damaged_video(tmp_path, monkeypatc
         f.truncate(damaged.stat().st_size // 2)
     stray = damaged.parent / f".{damaged.name}.zz9.tmp.mp4"
     stray.write_bytes(b"half a video")
-    monkeypatch.setattr(generate, "load_pipeline", lambda *a: built[0])
+    monkeypatch.setattr(generate, "load_generator", lambda *a: built[0])
     again = run_generate(**kw)
     assert (again.rendered, again.skipped) == (1, 5) and built[0].seeds[6:] == [rows[3].seed] and not stray.exists()
     assert {i for i, t in stamps.items() if (tmp_path / rows[i].path).stat().st_mtime_ns != t} == {3}
@@ -204,10 +228,12 @@ def test_tiny_model_resume_rerenders_only_the_damaged_video(tmp_path, monkeypatc
 TORCHRUN_SCRIPT = """
 import dataclasses, json, os, sys
 from vidrd_bench.generate import run_generate
+from vidrd_bench.generator.settings import VIDRD_SETTINGS
 from vidrd_bench.protocols import PROTOCOLS
-quick = dataclasses.replace(PROTOCOLS.get("tiny-smoke"), name="tiny-quick-test", num_inference_steps=1, num_clips=2)
-r = run_generate(out_dir=sys.argv[1], preset="tiny", protocol_name=quick, num_videos=5, batch_size=3,
-                 device="cpu", show_progress=False)
+quick = dataclasses.replace(VIDRD_SETTINGS.get("vidrd-tiny"), name="tiny-quick-test", num_inference_steps=1, num_clips=2)
+protocol = dataclasses.replace(PROTOCOLS.get("tiny-smoke"), name="tiny-quick-test", num_frames=12)
+r = run_generate(out_dir=sys.argv[1], preset="tiny", settings=quick, protocol_name=protocol, num_videos=5,
+                 batch_size=3, device="cpu", show_progress=False)
 with open(os.path.join(sys.argv[1], "rank%s.json" % os.environ["RANK"]), "w") as f:
     json.dump({"shard": [r.shard.index, r.shard.count], "rendered": r.rendered}, f)
 """
@@ -225,7 +251,7 @@ def test_torchrun_two_gloo_ranks_render_each_index_once(tmp_path):
     assert [r["shard"] for r in ranks] == [[0, 2], [1, 2]] and [r["rendered"] for r in ranks] == [2, 3]
     parts = [mf.read_rows(out / mf.PARTS_DIR / f"part-0000{r}-of-00002.jsonl") for r in range(2)]
     assert [[row.index for row in p] for p in parts] == [[0, 1], [2, 3, 4]]
-    planned, _ = plan_rows("ucf101", QUICK, 5, None)
+    planned, _ = plan_rows("ucf101", QUICK_PROTOCOL, 5, None)
     merged = _manifest(out)
     assert len(merged) == 5 and all(m.same_video(p) for m, p in zip(merged, planned))
     for row in merged:

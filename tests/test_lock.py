@@ -22,18 +22,18 @@ class NestedPipeline(FakePipeline):
         super().__init__()
         self.inner, self.outcome = inner, None
 
-    def __call__(self, prompts, seeds, protocol, progress=False):
+    def generate(self, prompts, seeds, settings):
         if self.outcome is None:
             try:
                 self.outcome = self.inner()
             except VidrdBenchError as e:
                 self.outcome = e
-        return super().__call__(prompts, seeds, protocol, progress)
+        return super().generate(prompts, seeds, settings)
 
 
 def _run(out, pipe, **kw):
     kw = {"preset": "tiny", "num_videos": 8, "batch_size": 4, "show_progress": False, **kw}
-    return run_generate(out_dir=out, pipeline=pipe, **kw)
+    return run_generate(out_dir=out, instance=pipe, **kw)
 
 
 def test_second_generate_on_a_running_folder_is_refused(tmp_path):
@@ -85,10 +85,10 @@ class Interrupt(Exception):
 
 
 class DyingPipeline(FakePipeline):
-    def __call__(self, prompts, seeds, protocol, progress=False):
+    def generate(self, prompts, seeds, settings):
         if self.calls:
             raise Interrupt
-        return super().__call__(prompts, seeds, protocol, progress)
+        return super().generate(prompts, seeds, settings)
 
 
 def test_resume_with_another_batch_size_is_refused(tmp_path):
@@ -108,7 +108,7 @@ def test_recorded_device_and_compile_are_checked_before_loading(tmp_path, monkey
     run["render"]["device_type"] = "cuda"
     (tmp_path / mf.RUN_FILE).write_text(json.dumps(run))
     (tmp_path / mf.VIDEOS_DIR / sorted(os.listdir(tmp_path / mf.VIDEOS_DIR))[0]).unlink()
-    monkeypatch.setattr(generate, "load_pipeline", lambda *a: pytest.fail("loaded before the check"))
+    monkeypatch.setattr(generate, "load_generator", lambda *a: pytest.fail("loaded before the check"))
     with pytest.raises(RunStateError, match="device_type 'cuda'"):
         run_generate(out_dir=tmp_path, preset="tiny", num_videos=8, batch_size=4, device="cpu", show_progress=False)
 
@@ -119,7 +119,7 @@ def test_failed_start_leaves_no_run_json(tmp_path, monkeypatch):
     def missing(*args):
         raise WeightsError("Missing weights file ModelT2V.pth.")
 
-    monkeypatch.setattr(generate, "load_pipeline", missing)
+    monkeypatch.setattr(generate, "load_generator", missing)
     with pytest.raises(WeightsError):
         run_generate(out_dir=tmp_path, preset="full", protocol_name="tiny-smoke", num_videos=4, device="cpu",
                      show_progress=False)
@@ -136,12 +136,12 @@ def test_tiny_preset_refuses_a_published_protocol(tmp_path):
 
 def test_compile_on_cpu_says_it_takes_minutes(monkeypatch, capsys):
     from vidrd_bench.generator.pipeline import VidRDPipeline
+    from vidrd_bench.generators import vidrd
 
     monkeypatch.setattr(VidRDPipeline, "from_preset", classmethod(lambda cls, *a, **kw: kw["compile"]))
-    protocol = generate.resolve_protocol("tiny", None)
-    assert generate.load_pipeline("tiny", None, "cpu", protocol, compile=True) is True
+    assert vidrd.load("tiny", device="cpu", compile=True).pipeline is True
     assert "takes minutes" in capsys.readouterr().err
-    assert generate.load_pipeline("tiny", None, "cpu", protocol) is False
+    assert vidrd.load("tiny", device="cpu").pipeline is False
     assert capsys.readouterr().err == ""
 
 

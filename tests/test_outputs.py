@@ -27,7 +27,7 @@ from vidrd_bench.results import ResultRecord, load_results
 def _killed_run(out):
     """A run of 8 videos killed after its first batch of 2 (its manifest.jsonl still says none is done)."""
     with pytest.raises(Interrupt):
-        run_generate(out_dir=out, pipeline=DyingPipeline(), preset="tiny", num_videos=8, batch_size=2,
+        run_generate(out_dir=out, instance=DyingPipeline(), preset="tiny", num_videos=8, batch_size=2,
                      show_progress=False)
 
 
@@ -43,7 +43,7 @@ def test_score_after_a_kill_sees_every_finished_video_from_the_parts(tmp_path):
 
 
 def test_score_refuses_a_swapped_video_naming_it(tmp_path):
-    run_generate(out_dir=tmp_path, pipeline=FakePipeline(), preset="tiny", num_videos=4, batch_size=4,
+    run_generate(out_dir=tmp_path, instance=FakePipeline(), preset="tiny", num_videos=4, batch_size=4,
                  show_progress=False)
     rows = mf.read_rows(tmp_path / mf.MANIFEST_FILE)
     (tmp_path / rows[2].path).write_bytes((tmp_path / rows[0].path).read_bytes())
@@ -52,7 +52,7 @@ def test_score_refuses_a_swapped_video_naming_it(tmp_path):
 
 
 def test_dotfiles_and_temp_files_are_never_videos(tmp_path):
-    run_generate(out_dir=tmp_path / "run", pipeline=FakePipeline(), preset="tiny", num_videos=2, batch_size=2,
+    run_generate(out_dir=tmp_path / "run", instance=FakePipeline(), preset="tiny", num_videos=2, batch_size=2,
                  show_progress=False)
     folder = tmp_path / "plain"
     (folder / ".cache").mkdir(parents=True)
@@ -66,7 +66,7 @@ def test_dotfiles_and_temp_files_are_never_videos(tmp_path):
 
 
 def test_contact_sheet_of_a_relative_manifest_free_folder(tmp_path, monkeypatch):
-    run_generate(out_dir=tmp_path / "run", pipeline=FakePipeline(), preset="tiny", num_videos=2, batch_size=2,
+    run_generate(out_dir=tmp_path / "run", instance=FakePipeline(), preset="tiny", num_videos=2, batch_size=2,
                  show_progress=False)
     monkeypatch.chdir(tmp_path)
     os.remove("run/manifest.jsonl")
@@ -173,4 +173,4 @@ def test_weights_check_loads_the_files(tmp_path):
         (sd / member).parent.mkdir(parents=True, exist_ok=True)
         (sd / member).write_text("{}" if member.endswith(".json") else "x")
     with pytest.raises(WeightsError, match="unet/config.json is empty or not a JSON object"):
-        weights.verify_loads("ucf101-vidrd-release", tmp_path)
+        weights.verify_loads("vidrd", tmp_path)

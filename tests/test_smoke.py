@@ -15,7 +15,7 @@ def test_smoke_runs_end_to_end_and_labels_everything(tmp_path):
     rows = [json.loads(line) for line in (tmp_path / "run" / "manifest.jsonl").read_text().splitlines()]
     assert len(rows) == 10 and all(r["status"] == "done" for r in rows)
     run = json.loads((tmp_path / "run" / "run.json").read_text())
-    assert run["preset"] == "tiny" and run["weights"]["unet"] and run["sources"]["allow_partial"] == "false"
+    assert run["generator"]["name"] == "vidrd" and run["generator"]["preset"] == "tiny" and run["weights"]["unet"] and run["sources"]["allow_partial"] == "false"
     for name in ("fvd.json", "is.json"):
         rec = json.loads((tmp_path / name).read_text())
         assert rec["smoke"] is True and rec["n"] == 10 and rec["version"] and rec["protocol"]["detector"].endswith("tiny-random")

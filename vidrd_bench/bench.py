@@ -15,8 +15,10 @@ from torch.utils.flop_counter import FlopCounterMode
 from tqdm.auto import tqdm
 
 from vidrd_bench.devices import pick_device
+from vidrd_bench.errors import VidrdBenchError
 from vidrd_bench.generator.graphs import GraphedDenoiser
-from vidrd_bench.protocols import PROTOCOLS, GenerationProtocol
+from vidrd_bench.generators import Generator, GeneratorEntry
+from vidrd_bench.protocols import EvalProtocol
 from vidrd_bench.results import provenance
 
 # Dense bf16 tensor-core rate each chip sustains on large matrix products (measured 769-798 TFLOP/s on H100/H200).
@@ -123,63 +125,76 @@ class BenchRow:
         return row
 
 
-def _video_rows(pipe, protocol: GenerationProtocol, batch: int, device: torch.device, iters: int) -> list[BenchRow]:
-    """Whole-video timing through the pipeline (text, all clips' denoising, VAE decode, uint8)."""
+@dataclasses.dataclass
+class Captured:
+    """The denoiser's and decoder's calls during one whole-video generator call (replayed for timing)."""
+
+    denoiser: list[tuple[tuple, dict]]
+    decoder: list[tuple[tuple, dict]]
+
+
+def capture_calls(generator: Generator, call: Callable[[], Any]) -> Captured:
+    """Run `call` once, recording every call of the generator's denoiser (forward) and decoder (decode method)."""
+    mods = generator.modules()
+    den, vae = mods["denoiser"], mods["decoder"]
+    seen = Captured([], [])
+    hook = den.register_forward_pre_hook(lambda m, a, k: seen.denoiser.append((a, k)), with_kwargs=True)
+    method = getattr(vae, generator.decode_method)
+
+    def recording(*a: Any, **k: Any) -> Any:
+        seen.decoder.append((a, k))
+        return method(*a, **k)
+
+    setattr(vae, generator.decode_method, recording)
+    try:
+        with torch.no_grad():
+            call()
+    finally:
+        hook.remove()
+        delattr(vae, generator.decode_method)
+    return seen
+
+
+def _shape(args: tuple) -> str:
+    """The first tensor argument's shape, as 'a x b x ...'."""
+    first = next((a for a in args if isinstance(a, torch.Tensor)), None)
+    return " x ".join(str(d) for d in first.shape) if first is not None else "?"
+
+
+def _model_rows(generator: Generator, settings: Any, batch: int, device: torch.device,
+                iters: int) -> tuple[list[BenchRow], float | None]:
+    """Whole videos, one denoiser call and the VAE decode of a batch, for any registered generator; and the whole
+    video's reserved GPU memory peak (None on the CPU)."""
     prompts = [f"a person doing action number {i} in a park, handheld camera" for i in range(batch)]
     seeds = list(range(batch))
-    call = lambda: pipe(prompts=prompts, seeds=seeds, protocol=protocol)  # noqa: E731
-    row = BenchRow.measure(
-        "whole video (pipeline)", f"{batch} videos x {protocol.num_frames} frames {protocol.height}x{protocol.width}",
-        call, device, videos=batch, iters=iters, warmup=1,
-        note=f"{protocol.num_clips} clips x {protocol.num_inference_steps} steps, guidance {protocol.guidance_scale}",
-    )
-    return [row]
-
-
-def _unet_rows(unet, protocol: GenerationProtocol, batch: int, dtype, device, latent_hw, text_dim, iters):
-    """One guided UNet call (2B) on one clip of frames_per_clip frames."""
-    n = protocol.frames_per_clip
-    x = torch.randn(2 * batch, 4, n, *latent_hw, device=device, dtype=dtype)
-    ctx = torch.randn(2 * batch, 77, text_dim, device=device, dtype=dtype)
-    t = torch.tensor(500, device=device)
-    eager = eager_module(unet)
-    calls_per_video = protocol.num_clips * protocol.num_inference_steps
-    variants = [("UNet call (guided pair)", unet)]
-    if isinstance(unet, GraphedDenoiser):
-        variants.append(("UNet call, no CUDA graph", unet.module))
-    rows = []
-    for item, module in variants:
-        row = BenchRow.measure(item, f"2x{batch} x 4 x {n} x {latent_hw[0]}x{latent_hw[1]}",
-                               lambda: module(x, t, ctx), device, videos=batch, iters=iters,
-                               flops=lambda: eager(x, t, ctx))
-        row.per_video_s = round(row.ms / 1e3 / batch * calls_per_video, 4)
-        row.note = f"x {calls_per_video} calls per video"
+    frames, height, width = generator.native_shape(settings)
+    video = lambda: generator(prompts, seeds, settings)  # noqa: E731
+    seen = capture_calls(generator, video)
+    rows = [BenchRow.measure("whole video (pipeline)", f"{batch} videos x {frames} frames {height}x{width}", video,
+                             device, videos=batch, iters=1, warmup=1, note=f"settings {settings.name}")]
+    reserved = peak_memory_gib(device, reserved=True)
+    den, vae = generator.modules()["denoiser"], generator.modules()["decoder"]
+    variants = [("denoiser call", den)] + ([("denoiser call, no CUDA graph", den.module)]
+                                           if isinstance(den, GraphedDenoiser) else [])
+    for item, module in variants if seen.denoiser else []:
+        a, k = seen.denoiser[0]
+        eager = eager_module(den)
+        row = BenchRow.measure(item, _shape(a), lambda: module(*a, **k), device, videos=batch, iters=iters,
+                               flops=lambda: eager(*a, **k))
+        row.per_video_s = round(row.ms / 1e3 / batch * len(seen.denoiser), 4)
+        row.note = f"{type(eager).__name__}, x {len(seen.denoiser)} calls per batch"
         rows.append(row)
-    return rows
+    if seen.decoder:
+        decode = getattr(vae, generator.decode_method)
+        replay = lambda extra: [decode(*a, **{**k, **extra}) for a, k in seen.decoder]  # noqa: E731
+        rows.append(BenchRow.measure("VAE decode", _shape(seen.decoder[0][0]), lambda: replay({}), device,
+                                     videos=batch, iters=iters, flops=lambda: replay(generator.eager_decode_kwargs),
+                                     note=f"{type(vae).__name__}.{generator.decode_method}, "
+                                          f"{len(seen.decoder)} calls per batch"))
+    return rows, reserved
 
 
-def _vae_rows(vae, protocol: GenerationProtocol, batch: int, dtype, device, latent_hw, iters) -> list[BenchRow]:
-    """Temporal-VAE decode of a batch's clips as the pipeline runs it (each clip alone, in chunks), per video."""
-    from vidrd_bench.generator.pipeline import VAE_CHUNK_FRAMES
-
-    c, n = protocol.num_clips, protocol.frames_per_clip
-    z = torch.randn(batch * c, 4, n, *latent_hw, device=device, dtype=dtype)
-    decode = lambda compiled: vae.decode_video(  # noqa: E731
-        z, use_temporal=protocol.temporal_vae, chunk_frames=VAE_CHUNK_FRAMES, compiled=compiled)
-    return [BenchRow.measure("VAE decode", f"{batch} videos x {c} clips x 4 x {n} x {latent_hw[0]}x{latent_hw[1]}",
-                             lambda: decode(True), device, videos=batch, iters=iters, flops=lambda: decode(False),
-                             note=f"{VAE_CHUNK_FRAMES} frames per decoder call")]
-
-
-def _text_rows(text_encoder, device, iters) -> list[BenchRow]:
-    """Text encoding of a batch of 2 distinct new prompts (the cache is bypassed by fresh strings)."""
-    counter = iter(range(10**9))
-    call = lambda: text_encoder.encode([f"prompt {next(counter)}", f"prompt {next(counter)}"])  # noqa: E731
-    return [BenchRow.measure("text encoder", "2 prompts x 77 tokens", call, device, iters=iters,
-                             note="once per distinct prompt (101 for UCF-101)")]
-
-
-def _io_rows(protocol: GenerationProtocol, iters: int) -> list[BenchRow]:
+def _io_rows(protocol: EvalProtocol, iters: int) -> list[BenchRow]:
     """mp4 encode (lossless libx264rgb) and decode of one assembled video on the CPU."""
     from vidrd_bench.datasets.video import read_video, write_video
 
@@ -195,18 +210,39 @@ def _io_rows(protocol: GenerationProtocol, iters: int) -> list[BenchRow]:
     return [enc, dec]
 
 
-def _memory_probe(unet, protocol: GenerationProtocol, sizes: tuple[int, ...], dtype, device, latent_hw,
-                  text_dim) -> list[dict[str, Any]]:
-    """Peak GPU memory of one eager guided UNet call per batch size (how activation memory grows per video)."""
-    n, eager, points = protocol.frames_per_clip, eager_module(unet), []
+class _FirstCallSeen(Exception):
+    """Raised by a forward pre-hook to stop a generator call once its denoiser's first call is recorded."""
+
+
+def first_denoiser_call(generator: Generator, settings: Any, batch: int) -> tuple[tuple, dict]:
+    """The arguments of the denoiser's first call when the generator renders `batch` videos (the rest not run)."""
+    seen: list[tuple[tuple, dict]] = []
+
+    def stop(module: torch.nn.Module, args: tuple, kwargs: dict) -> None:
+        seen.append((args, kwargs))
+        raise _FirstCallSeen
+
+    hook = generator.modules()["denoiser"].register_forward_pre_hook(stop, with_kwargs=True)
+    try:
+        with torch.no_grad():
+            generator([f"prompt {i}" for i in range(batch)], list(range(batch)), settings)
+    except _FirstCallSeen:
+        pass
+    finally:
+        hook.remove()
+    return seen[0]
+
+
+def _memory_probe(generator: Generator, settings: Any, sizes: tuple[int, ...], device) -> list[dict[str, Any]]:
+    """Peak GPU memory of one eager denoiser call per batch size (how activation memory grows per video)."""
+    eager, points = eager_module(generator.modules()["denoiser"]), []
     for b in sizes:
-        x = torch.randn(2 * b, 4, n, *latent_hw, device=device, dtype=dtype)
-        ctx = torch.randn(2 * b, 77, text_dim, device=device, dtype=dtype)
+        a, k = first_denoiser_call(generator, settings, b)
         reset_peak_memory(device)
         with torch.no_grad():
-            eager(x, torch.tensor(500, device=device), ctx)
+            eager(*a, **k)
         points.append({"videos": b, "eager_unet_call_peak_gib": peak_memory_gib(device)})
-        del x, ctx
+        del a, k
         torch.cuda.empty_cache()
     return points
 
@@ -224,11 +260,12 @@ def memory_fit(points: list[dict[str, Any]], pipeline_videos: int, pipeline_rese
             "max_videos_per_call": fits}
 
 
-def _memory_section(comps, protocol, sizes, dtype, dev, latent_hw, text_dim, pipeline_peaks) -> dict[str, Any] | None:
+def _memory_section(generator: Generator, settings: Any, sizes: tuple[int, ...], dev: torch.device,
+                    pipeline_peaks: dict[int, float]) -> dict[str, Any] | None:
     """Peak memory per batch size and the largest batch for 24 GB / 80 GB cards (GPU only)."""
     if dev.type != "cuda" or not sizes:
         return None
-    points = _memory_probe(comps.unet, protocol, sizes, dtype, dev, latent_hw, text_dim)
+    points = _memory_probe(generator, settings, sizes, dev)
     free, total = torch.cuda.mem_get_info(dev)
     context = (total - free - torch.cuda.memory_reserved(dev)) / 2**30
     videos = max(pipeline_peaks)
@@ -236,40 +273,44 @@ def _memory_section(comps, protocol, sizes, dtype, dev, latent_hw, text_dim, pip
             **memory_fit(points, videos, pipeline_peaks[videos], context)}
 
 
-def run_bench(preset: str = "full-random", device: str | None = None, batch_sizes: tuple[int, ...] = (1, 8),
+def bench_preset(entry: GeneratorEntry, model: str | None) -> str:
+    """What bench builds without --preset: the preset reading --model if given, else the first with random weights."""
+    wanted = [p for p in entry.presets if p.needs_model == (model is not None) and not p.needs]
+    if not wanted:
+        raise VidrdBenchError(f"Generator {entry.name!r} has no preset bench can build "
+                              f"{'from --model' if model else 'without weights'}; pass --preset.")
+    return wanted[0].name
+
+
+def run_bench(generator: str = "vidrd", preset: str | None = None, settings: str | None = None,
+              model: str | None = None, device: str | None = None, batch_sizes: tuple[int, ...] = (1, 8),
               compile: bool = False, iters: int = 5, protocol_name: str | None = None,
               detectors: bool = True, memory_batch_sizes: tuple[int, ...] = ()) -> dict[str, Any]:
-    """Time every stage at the protocol's sizes and project the cost of the 10K-video UCF-101 set; on a GPU, peak
-    memory per row and (memory_batch_sizes) per batch size, with the largest batch common cards hold."""
-    from vidrd_bench.generator.pipeline import VidRDPipeline
+    """Time any registered generator's stages at its settings' sizes and project the cost of 10K videos; on a GPU,
+    peak memory per row and (memory_batch_sizes) per batch size, with the largest batch common cards hold."""
+    from vidrd_bench.generate import load_generator, resolve
+    from vidrd_bench.generators import GENERATORS
 
     dev = pick_device(device)
-    protocol = PROTOCOLS.get(protocol_name or ("tiny-smoke" if preset == "tiny" else "ucf101-vidrd"))
-    pipe = VidRDPipeline.from_preset(preset, device=dev, temporal_vae=protocol.temporal_vae, compile=compile)
-    comps = pipe.components
-    dtype = next(comps.unet.parameters()).dtype
-    scale = 2 ** (len(comps.vae.config.block_out_channels) - 1)
-    latent_hw = (protocol.height // scale, protocol.width // scale)
-    text_dim = comps.unet.config.cross_attention_dim
+    preset = preset or bench_preset(GENERATORS.get(generator), model)
+    choice = resolve(generator, preset, settings, protocol_name)
+    gen = load_generator(choice, model, None, str(dev), compile)
     rows: list[BenchRow] = []
-    for b in tqdm(batch_sizes, desc="bench UNet", leave=False):
-        rows += _unet_rows(comps.unet, protocol, b, dtype, dev, latent_hw, text_dim, iters)
-    rows += _vae_rows(comps.vae, protocol, max(batch_sizes), dtype, dev, latent_hw, iters)
-    rows += _text_rows(comps.text_encoder, dev, iters)
     pipeline_peaks = {}
-    for b in tqdm(batch_sizes, desc="bench video", leave=False):
+    for b in tqdm(batch_sizes, desc="bench", leave=False):
         if dev.type == "cuda":  # the reserved peak must be the pipeline's own, not blocks cached by earlier rows
             torch.cuda.empty_cache()
-        rows += _video_rows(pipe, protocol, b, dev, iters=1)
-        pipeline_peaks[b] = peak_memory_gib(dev, reserved=True)
-    memory = _memory_section(comps, protocol, memory_batch_sizes, dtype, dev, latent_hw, text_dim, pipeline_peaks)
-    rows += _io_rows(protocol, iters)
+        batch_rows, pipeline_peaks[b] = _model_rows(gen, choice.settings, b, dev, iters)
+        rows += batch_rows
+    memory = _memory_section(gen, choice.settings, memory_batch_sizes, dev, pipeline_peaks)
+    rows += _io_rows(choice.protocol, iters)
     detector_rows = _detector_rows(dev, preset) if detectors else []
     best_video = min(r.per_video_s for r in rows if r.item.startswith("whole video"))
     return {
         "device": torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu",
-        "peak_bf16_tflops": device_peak_tflops(dev),
-        "preset": preset, "dtype": str(dtype), "compile": compile, "protocol": protocol.to_dict(),
+        "peak_bf16_tflops": device_peak_tflops(dev), "generator": generator,
+        "preset": preset, "dtype": gen.provenance().get("dtype"), "compile": compile,
+        "protocol": choice.protocol.to_dict(), "settings": choice.settings.to_dict(),
         "rows": [dataclasses.asdict(r) for r in rows], "detectors": detector_rows,
         "s_per_video": best_video,
         "projected_gpu_hours_10k": round(best_video * NUM_VIDEOS / 3600, 3),
@@ -311,8 +352,8 @@ def format_bench(result: dict[str, Any]) -> str:
     import pandas as pd
 
     df = pd.DataFrame(result["rows"]).astype(object).fillna("")
-    lines = [f"device: {result['device']}  preset: {result['preset']}  dtype: {result['dtype']}  "
-             f"compile: {result['compile']}  protocol: {result['protocol']['name']}",
+    lines = [f"device: {result['device']}  generator: {result['generator']}  preset: {result['preset']}  "
+             f"settings: {result['settings']['name']}  dtype: {result['dtype']}  compile: {result['compile']}",
              df.to_string(index=False)]
     if result["detectors"]:
         lines.append(pd.DataFrame(result["detectors"]).to_string(index=False))

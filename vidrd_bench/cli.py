@@ -104,6 +104,25 @@ def _announce_device(device: str | None, dtype: str):
     return dev
 
 
+def _generator_options(fn):
+    """Options shared by `generate` and `bench`: which registered generator, its model folder, preset and settings."""
+    for option in reversed([
+        click.option("--generator", "generator_name", default="vidrd", show_default=True, metavar="NAME",
+                     help="The text-to-video model (`vidrd-bench generators` lists them and what each needs)."),
+        click.option("--model", type=click.Path(exists=True, path_type=Path), default=None,
+                     help="The generator's model: a diffusers pipeline folder (model_index.json) for the diffusers "
+                          "generators; VidRD reads --weights-dir instead."),
+        click.option("--preset", default=None, metavar="NAME",
+                     help="The generator's preset; vidrd: full (the VidRD weights from --weights-dir), full-random "
+                          "(random weights, timing only), tiny (small random model for CPU smoke runs); diffusers "
+                          "generators: model (--model DIR), tiny."),
+        click.option("--settings", "settings_name", default=None, metavar="NAME",
+                     help="The generator's named settings (steps, guidance, sampler) [default: the preset's]."),
+    ]):
+        fn = option(fn)
+    return fn
+
+
 def _echo_record(record, out: Path | None) -> None:
     """Print a score with its interval and provenance (rank 0 only; other ranks return None)."""
     if record is None:
@@ -122,10 +141,11 @@ def _echo_record(record, out: Path | None) -> None:
 @main.command("weights")
 @WEIGHTS_DIR_OPTION
 @click.option("--no-hash", is_flag=True, help="Skip sha256 of present files (faster on large checkpoints).")
-@click.option("--check", "check", multiple=True, metavar="PROTOCOL",
-              help="Exit 1 unless every file this protocol needs is present (repeatable; e.g. ucf101-vidrd).")
+@click.option("--check", "check", multiple=True, metavar="NAME",
+              help="Exit 1 unless every file NAME needs is present: a scoring protocol (fvd-i3d-16f), a generator "
+                   "(vidrd) or GENERATOR:PRESET (vidrd:full); repeatable.")
 def weights_cmd(weights_dir: Path | None, no_hash: bool, check: tuple[str, ...]) -> None:
-    """List the model and detector files each protocol needs, which are present, and where to get the rest."""
+    """List the model and detector files each generator and scoring protocol needs, which are present, and where."""
     from vidrd_bench import weights
 
     root = weights.weights_dir(weights_dir)
@@ -139,8 +159,10 @@ def weights_cmd(weights_dir: Path | None, no_hash: bool, check: tuple[str, ...])
     click.echo(f"  chosen by --weights-dir, else ${weights.ENV_VAR}, else {weights.DEFAULT_DIR}\n")
     rows = weights.status(root, with_hash=not no_hash)
     by_name = {r.name: r for r in rows}
-    for protocol, names in weights.PROTOCOL_WEIGHTS.items():
-        click.echo(f"protocol {protocol}: " + ", ".join(
+    needs = weights.needed_by()
+    for user, names in needs.items():
+        kind = "protocol" if user in weights.PROTOCOL_WEIGHTS else "generator"
+        click.echo(f"{kind} {user}: " + ", ".join(
             f"{n} [{'ok' if by_name[n].present else by_name[n].problem}]" for n in names))
     click.echo("")
     for r in rows:
@@ -156,16 +178,42 @@ def weights_cmd(weights_dir: Path | None, no_hash: bool, check: tuple[str, ...])
     missing = [r for r in rows if not r.present and not r.entry.optional]
     if missing:
         click.echo(f"\n{len(missing)} required file(s) missing; place them under {root}. vidrd-bench never downloads weights.")
-    for protocol in check:
-        if protocol not in weights.PROTOCOL_WEIGHTS:
-            raise VidrdBenchError(f"--check {protocol!r}: unknown protocol; known: {', '.join(weights.PROTOCOL_WEIGHTS)}.")
-        absent = [n for n in weights.PROTOCOL_WEIGHTS[protocol] if not by_name[n].present]
+    for name in check:
+        if weights.needs_of(name) is None:
+            raise VidrdBenchError(f"--check {name!r}: nothing of that name needs files here; known: "
+                                  f"{', '.join(needs)} (evaluation protocols need none: check the generator, e.g. "
+                                  "vidrd; diffusers generators read --model).")
+        absent = [n for n in weights.needs_of(name) if not by_name[n].present]
         if absent:
-            raise VidrdBenchError(
-                f"Protocol {protocol} cannot run: {', '.join(absent)} missing under {root} (guidance listed above)."
-            )
-        weights.verify_loads(protocol, root)
-        click.echo(f"protocol {protocol}: every file it needs is present and loads")
+            raise VidrdBenchError(f"{name} cannot run: {', '.join(absent)} missing under {root} (guidance listed above).")
+        weights.verify_loads(name, root)
+        click.echo(f"{name}: every file it needs is present and loads")
+
+
+@main.command("generators")
+@click.option("--save-tiny", "save_tiny", default=None, metavar="NAME",
+              help="Save NAME's tiny random diffusers pipeline (diffusers layout) to --out, for trying --model.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None, help="Folder for --save-tiny.")
+def generators_cmd(save_tiny: str | None, out: Path | None) -> None:
+    """List the registered text-to-video generators: presets, settings, and what each needs."""
+    from vidrd_bench.generators import GENERATORS
+
+    if save_tiny is not None:
+        from vidrd_bench.generators.tiny import BUILDERS, save_tiny as save
+
+        if save_tiny not in BUILDERS or out is None:
+            raise VidrdBenchError(f"--save-tiny takes one of {', '.join(BUILDERS)} and needs --out DIR; got "
+                                  f"{save_tiny!r} and --out {out}.")
+        click.echo(f"wrote a tiny random {save_tiny} pipeline (random weights: plumbing only) to {save(save_tiny, out)}")
+        return
+    for name, entry in GENERATORS.items():
+        click.echo(f"{click.style(name, bold=True)}: {entry.summary}")
+        for p in entry.presets:
+            needs = "--model DIR" if p.needs_model else ", ".join(p.needs) or "nothing (random weights)"
+            click.echo(f"  --preset {p.name}: {p.help}; settings {p.settings}, protocol {p.protocol}; needs {needs}")
+        if entry.model_help:
+            click.echo(f"  --model: {entry.model_help}")
+        click.echo(f"  --settings: {', '.join(entry.settings.names())}")
 
 
 def _positive_ints(text: str, option: str) -> tuple[int, ...]:
@@ -180,20 +228,24 @@ def _positive_ints(text: str, option: str) -> tuple[int, ...]:
 
 
 @main.command("bench")
-@click.option("--preset", type=click.Choice(["full-random", "tiny"]), default="full-random", show_default=True,
-              help="Model sizes: the full VidRD architecture with random weights, or the tiny CPU preset.")
+@_generator_options
 @click.option("--device", default=None, help="torch device [default: cuda if available, else cpu].")
-@click.option("--batch-sizes", default="1,8", show_default=True, help="Videos per UNet call to time, comma-separated.")
+@click.option("--batch-sizes", default="1,8", show_default=True, help="Videos per generator call to time, comma-separated.")
 @click.option("--compile/--no-compile", "compile_", default=False, show_default=True,
-              help="torch.compile the UNet and VAE decoder (the first call compiles; its time is reported separately).")
+              help="torch.compile the denoiser and VAE decoder where the generator supports it (the first call "
+                   "compiles; its time is reported separately).")
 @click.option("--iters", type=click.IntRange(1, 1000), default=5, show_default=True, help="Timed repetitions.")
 @click.option("--no-detectors", is_flag=True, help="Skip the I3D/C3D throughput rows.")
 @click.option("--memory-batch-sizes", default="1,8,16,32", show_default=True,
               help="GPU only: videos per call at which one eager UNet call's peak memory is measured (comma-separated; "
                    "empty to skip); gives the largest batch for 24 GB and 80 GB cards.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write the JSON here.")
-def bench_cmd(preset, device, batch_sizes, compile_, iters, no_detectors, memory_batch_sizes, out) -> None:
-    """Time UNet calls, VAE decode, text encoding, whole videos, detectors and video I/O; project 10K-video cost."""
+def bench_cmd(generator_name, model, preset, settings_name, device, batch_sizes, compile_, iters, no_detectors,
+              memory_batch_sizes, out) -> None:
+    """Time any generator's denoiser calls, VAE decode and whole videos, detectors and video I/O; project 10K cost.
+
+    Without --preset: the preset reading --model if given, else the first with random weights (vidrd: full-random).
+    """
     from vidrd_bench.bench import format_bench, run_bench
     from vidrd_bench.io import check_output_file, save_or_rescue, write_json_atomic
 
@@ -201,8 +253,9 @@ def bench_cmd(preset, device, batch_sizes, compile_, iters, no_detectors, memory
         check_output_file(out)
     sizes = _positive_ints(batch_sizes, "--batch-sizes")
     memory_sizes = _positive_ints(memory_batch_sizes, "--memory-batch-sizes") if memory_batch_sizes else ()
-    result = run_bench(preset=preset, device=device, batch_sizes=sizes, compile=compile_, iters=iters,
-                       detectors=not no_detectors, memory_batch_sizes=memory_sizes)
+    result = run_bench(generator=generator_name, preset=preset, settings=settings_name,
+                       model=None if model is None else str(model), device=device, batch_sizes=sizes, compile=compile_,
+                       iters=iters, detectors=not no_detectors, memory_batch_sizes=memory_sizes)
     click.echo(format_bench(result))
     if out:
         save_or_rescue(out, lambda p: write_json_atomic(p, result), "the table printed above")
@@ -291,11 +344,10 @@ def stats_cmd(dataset, videos, split_file, size, protocol, detector_weights, wei
 @click.option("--num-videos", type=click.IntRange(1), default=None,
               help="Videos in the plan, allotted to classes in proportion to the train split "
                    "[default: the protocol's, 10000 for ucf101-vidrd, 24 for tiny-smoke].")
-@click.option("--preset", type=click.Choice(["full", "full-random", "tiny"]), default="full", show_default=True,
-              help="full: the VidRD weights from --weights-dir; full-random: the same architecture with random "
-                   "weights (timing only); tiny: a small random model for CPU smoke runs.")
+@_generator_options
 @click.option("--protocol", "protocol_name", default=None, metavar="NAME",
-              help="Generation protocol [default: ucf101-vidrd, or tiny-smoke with --preset tiny].")
+              help="Evaluation protocol (videos, size, frames, fps, seeds) [default: the preset's: ucf101-vidrd, "
+                   "or tiny-smoke for tiny presets].")
 @WEIGHTS_DIR_OPTION
 @click.option("--batch-size", type=click.IntRange(1), default=16, show_default=True,
               help="Videos per generator call (16: the fastest measured on an H100/H200).")
@@ -314,10 +366,11 @@ def stats_cmd(dataset, videos, split_file, size, protocol, detector_weights, wei
 @click.option("--allow-partial", is_flag=True,
               help="Load checkpoints that miss some expected tensors (the rest keep SD 2.1 / fresh values); the "
                    "default refuses, naming the missing keys.")
-def generate(dataset: str, out_dir: Path | None, num_videos: int | None, preset: str, protocol_name: str | None,
-             weights_dir: Path | None, batch_size: int, shard: str | None, plan_only: bool,
-             prompts_file: Path | None, device: str | None, compile_: bool | None, allow_partial: bool) -> None:
-    """Render the evaluation videos: the plan's classes, prompts and seeds through the VidRD generator.
+def generate(dataset: str, out_dir: Path | None, num_videos: int | None, generator_name: str, model: Path | None,
+             preset: str | None, settings_name: str | None, protocol_name: str | None, weights_dir: Path | None,
+             batch_size: int, shard: str | None, plan_only: bool, prompts_file: Path | None, device: str | None,
+             compile_: bool | None, allow_partial: bool) -> None:
+    """Render the evaluation videos: the plan's classes, prompts and seeds through a registered generator.
 
     Each video is written atomically as a lossless mp4 (libx264rgb, crf 0) and recorded with its sha256
     in the manifest; re-running the same command skips finished videos and re-does partial ones.
@@ -334,9 +387,11 @@ def generate(dataset: str, out_dir: Path | None, num_videos: int | None, preset:
         if settings["compile"]:
             click.echo("torch.compile: the first batch compiles the UNet and VAE decoder, ~2.5 min the first time "
                        "(cached for later runs; --no-compile skips it)", err=True)
-        click.echo(f"loading the {preset} models (the full preset reads ~5 GB of weights: ~15 s)...", err=True)
-    result = run_generate(dataset=dataset, out_dir=out_dir, num_videos=num_videos, preset=preset,
-                          protocol_name=protocol_name, weights_dir=weights_dir, batch_size=batch_size, shard=shard,
+        click.echo(f"loading the {generator_name} {preset or 'default'} preset (VidRD's full preset reads ~5 GB of "
+                   "weights: ~15 s)...", err=True)
+    result = run_generate(dataset=dataset, out_dir=out_dir, num_videos=num_videos, generator=generator_name,
+                          preset=preset, settings=settings_name, protocol_name=protocol_name, model=model,
+                          weights_dir=weights_dir, batch_size=batch_size, shard=shard,
                           plan_only=plan_only, prompts_file=prompts_file, device=device, compile=compile_,
                           allow_partial=allow_partial)
     if plan_only:

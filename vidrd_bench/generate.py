@@ -1,4 +1,7 @@
-"""`vidrd-bench generate`: render a dataset's evaluation plan with the VidRD pipeline, sharded, resumable, atomic.
+"""`vidrd-bench generate`: render a dataset's evaluation plan with any registered generator, sharded, resumable, atomic.
+
+The evaluation protocol (protocols.EvalProtocol) fixes the plan, frame count, size and fps for every generator; the
+generator renders with its own settings and its videos are held to the protocol by generators.conform's rule.
 
 One process renders its slice of the plan in batches; each video is written atomically as a lossless mp4
 (libx264rgb, crf 0: frames round-trip bit-exactly) and recorded with its sha256 in the worker's manifest
@@ -29,10 +32,11 @@ from vidrd_bench.datasets.registry import DATASETS
 from vidrd_bench.errors import RunStateError, VidrdBenchError
 from vidrd_bench.io import check_output_dir, sha256_file
 from vidrd_bench.lock import PartLock, folder_lock, held_locks
-from vidrd_bench.protocols import PROTOCOLS, GenerationProtocol
+from vidrd_bench.generators import GENERATORS, Generator, GeneratorEntry, Preset
+from vidrd_bench.generators.conform import conform, conform_record
+from vidrd_bench.protocols import PROTOCOLS, EvalProtocol, GeneratorSettings
 from vidrd_bench.results import provenance
 
-PRESET_PROTOCOL = {"full": "ucf101-vidrd", "full-random": "ucf101-vidrd", "tiny": "tiny-smoke"}
 PUBLISHED_PROTOCOLS = ("ucf101-vidrd", "ucf101-vidrd-release")  # the paper's settings: never with a tiny model
 DEFAULT_BATCH_SIZE = 16  # the fastest measured on an H100/H200 (compiled: 8 and 32 per call are slower per video)
 
@@ -50,32 +54,47 @@ class GenerateResult:
     adopted: int = 0
 
 
-def resolve_protocol(preset: str, protocol_name: str | GenerationProtocol | None) -> GenerationProtocol:
-    """The generation protocol: --protocol (a registered name, or a protocol object) else the preset's default."""
-    if preset not in PRESET_PROTOCOL:
-        raise VidrdBenchError(
-            f"Unknown preset {preset!r}; choose one of {', '.join(PRESET_PROTOCOL)} (full: the VidRD weights; "
-            "full-random: the full architecture with random weights; tiny: a small random model for CPU runs)."
-        )
-    if isinstance(protocol_name, GenerationProtocol):
-        return protocol_name
-    if preset == "tiny" and protocol_name in PUBLISHED_PROTOCOLS:
+@dataclass(frozen=True)
+class Choice:
+    """What renders the run: the generator entry, its preset and settings, and the evaluation protocol."""
+
+    entry: GeneratorEntry
+    preset: Preset
+    settings: GeneratorSettings
+    protocol: EvalProtocol
+
+    def record(self) -> dict[str, Any]:
+        """run.json's "generator": name, preset and the settings it renders with."""
+        return {"name": self.entry.name, "preset": self.preset.name, "settings": self.settings.to_dict()}
+
+
+def resolve(generator: str, preset: str | None, settings: str | GeneratorSettings | None,
+            protocol_name: str | EvalProtocol | None) -> Choice:
+    """The generator entry, preset, settings (name or object) and evaluation protocol, defaults from the preset."""
+    entry = GENERATORS.get(generator)
+    chosen = entry.preset(preset)
+    if not isinstance(settings, GeneratorSettings):
+        settings = entry.settings.get(settings or chosen.settings)
+    if chosen.name == "tiny" and protocol_name in PUBLISHED_PROTOCOLS:
         raise VidrdBenchError(
             f"--preset tiny is a small random-weight model for CPU smoke runs; it cannot render the published protocol "
-            f"{protocol_name!r}, whose videos would be taken for VidRD's. Use --protocol tiny-smoke (the default with "
-            "--preset tiny), or --preset full with the VidRD weights."
+            f"{protocol_name!r}, whose videos would be taken for a real model's. Use --protocol tiny-smoke (the "
+            "default with --preset tiny), or a real model's preset."
         )
-    protocol = PROTOCOLS.get(protocol_name or PRESET_PROTOCOL[preset])
-    if not isinstance(protocol, GenerationProtocol):
-        generation = [n for n in PROTOCOLS.names() if isinstance(PROTOCOLS.get(n), GenerationProtocol)]
+    protocol = protocol_name if isinstance(protocol_name, EvalProtocol) else PROTOCOLS.get(protocol_name or chosen.protocol)
+    if not isinstance(protocol, EvalProtocol):
+        evaluation = [n for n in PROTOCOLS.names() if isinstance(PROTOCOLS.get(n), EvalProtocol)]
         raise VidrdBenchError(
-            f"Protocol {protocol.name!r} is a scoring protocol, not a generation protocol. "
-            f"Pass one of {', '.join(generation)} to --protocol."
+            f"Protocol {protocol.name!r} is a scoring protocol, not an evaluation protocol for generation. "
+            f"Pass one of {', '.join(evaluation)} to --protocol."
         )
-    return protocol
+    native = settings.native_size()
+    if None not in native:
+        conform_record(native, protocol, entry.name)
+    return Choice(entry, chosen, settings, protocol)
 
 
-def plan_rows(dataset: str, protocol: GenerationProtocol, num_videos: int | None,
+def plan_rows(dataset: str, protocol: EvalProtocol, num_videos: int | None,
               prompts_file: str | os.PathLike | None) -> tuple[list[mf.ManifestRow], Path]:
     """The run's manifest rows (whole plan) and the prompts file they came from."""
     spec = DATASETS.get(dataset)
@@ -127,9 +146,9 @@ def _disk_full(out_dir: Path, rows: Sequence[mf.ManifestRow], e: OSError) -> Run
     )
 
 
-def render(pipe: Callable[..., Any], protocol: GenerationProtocol, out_dir: Path, rows: list[mf.ManifestRow],
+def render(generator: Callable[..., Any], choice: Choice, out_dir: Path, rows: list[mf.ManifestRow],
            part: Path, batch_size: int, show_progress: bool = True) -> int:
-    """Render every planned row of `rows` in batches; write each video, then the part manifest, atomically.
+    """Render every planned row of `rows` in batches, held to the protocol; write each video, then the part manifest.
 
     A batch's mp4 files are encoded on a background thread while the GPU denoises the next batch; a batch is
     recorded as done in the manifest only after all its files are on disk.
@@ -141,13 +160,13 @@ def render(pipe: Callable[..., Any], protocol: GenerationProtocol, out_dir: Path
         pending: Future | None = None
         for start in range(0, len(todo), batch_size):
             batch = todo[start : start + batch_size]
-            out = pipe(prompts=[r.prompt for r in batch], seeds=[r.seed for r in batch], protocol=protocol,
-                       progress=False)
+            videos = generator([r.prompt for r in batch], [r.seed for r in batch], choice.settings)
+            videos = conform(videos, choice.protocol)
             steady.batch_done(len(batch))
             if steady.s_per_video is not None:
                 bar.set_postfix_str(f"steady {steady.s_per_video:.2f} s/video", refresh=False)
             _finish(pending)
-            pending = writer.submit(_write_batch, out_dir, batch, out.videos, protocol.fps, rows, part)
+            pending = writer.submit(_write_batch, out_dir, batch, videos, choice.protocol.fps, rows, part)
             pending.add_done_callback(lambda f: f.exception() is None and bar.update(f.result()))  # no batch of lag
         _finish(pending)
     return len(todo)
@@ -222,7 +241,7 @@ def render_settings(device: str | None, compile: bool | None, batch_size: int) -
 
     dev = pick_device(device)
     compiled = dev.type == "cuda" if compile is None else bool(compile)
-    dtype = "bfloat16" if dev.type == "cuda" else "float32"  # VidRDPipeline.from_preset's default
+    dtype = "bfloat16" if dev.type == "cuda" else "float32"  # every generator's default (generators/*.load)
     return {"batch_size": batch_size, "device_type": dev.type, "dtype": dtype, "compile": compiled}
 
 
@@ -244,24 +263,21 @@ def check_render(out_dir: Path, existing: dict[str, Any] | None, settings: dict[
             )
 
 
-def load_pipeline(preset: str, weights_dir: str | os.PathLike | None, device: str | None,
-                  protocol: GenerationProtocol, compile: bool | None = None,
-                  allow_partial: bool = False) -> Callable[..., Any]:
-    """The VidRD pipeline of `preset` on `device` (devices.pick_device), with the temporal VAE if the protocol asks.
+def load_generator(choice: Choice, model: str | os.PathLike | None, weights_dir: str | os.PathLike | None,
+                   device: str | None, compile: bool | None = None, allow_partial: bool = False) -> Generator:
+    """Build the chosen generator (its entry's lazy loader) on `device` (devices.pick_device)."""
+    return choice.entry.load(preset=choice.preset.name, model=model, weights_dir=weights_dir, device=device,
+                             settings=choice.settings, compile=compile, allow_partial=allow_partial)
 
-    compile (default: on CUDA) compiles the channels-last UNet and the VAE decoder: ~2.5 min once, then ~2x faster.
-    """
-    from vidrd_bench.devices import pick_device
-    from vidrd_bench.generator.pipeline import VidRDPipeline
 
-    dev = pick_device(device)
-    compile = dev.type == "cuda" if compile is None else compile
-    if compile and dev.type != "cuda":
-        print(f"note: --compile on {dev.type} compiles the UNet and VAE decoder with torch.compile first, which takes "
-              "minutes before the first video (pass --no-compile to start at once).", file=sys.stderr)
-    return VidRDPipeline.from_preset(preset, weights_dir=weights_dir, device=dev,
-                                     temporal_vae=protocol.temporal_vae, compile=compile,
-                                     allow_partial=allow_partial)
+def generator_header(generator: Generator, choice: Choice, allow_partial: bool) -> dict[str, Any]:
+    """run.json fields known once the model is loaded: weights' sha256, sources, dtype, and the conform rule."""
+    prov = generator.provenance()
+    record = {**choice.record(), "model": prov.get("model"), "dtype": prov.get("dtype"),
+              "determinism": generator.deterministic_note,
+              "conform": conform_record(generator.native_shape(choice.settings), choice.protocol, choice.entry.name)}
+    sources = {**prov.get("sources", {}), "allow_partial": str(allow_partial).lower()}
+    return {"generator": record, "weights": dict(prov.get("weights", {})), "sources": sources}
 
 
 def claim_slice(out_dir: Path, slice_: Shard, mine: Sequence[mf.ManifestRow]) -> PartLock:
@@ -281,7 +297,7 @@ def claim_slice(out_dir: Path, slice_: Shard, mine: Sequence[mf.ManifestRow]) ->
     return lock
 
 
-def write_folder(out_dir: Path, header: dict[str, Any], protocol: GenerationProtocol, rows: list[mf.ManifestRow],
+def write_folder(out_dir: Path, header: dict[str, Any], protocol: EvalProtocol, rows: list[mf.ManifestRow],
                  is_writer: bool) -> None:
     """Under the folder lock: check the folder again and (rank 0) record run.json and merge manifest.jsonl."""
     with folder_lock(out_dir):
@@ -295,32 +311,45 @@ def run_generate(
     dataset: str = "ucf101",
     out_dir: str | os.PathLike | None = None,
     num_videos: int | None = None,
-    preset: str = "full",
-    protocol_name: str | GenerationProtocol | None = None,
+    generator: str = "vidrd",
+    preset: str | None = None,
+    settings: str | GeneratorSettings | None = None,
+    protocol_name: str | EvalProtocol | None = None,
+    model: str | os.PathLike | None = None,
     weights_dir: str | os.PathLike | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
     shard: str | Shard | None = None,
     plan_only: bool = False,
     prompts_file: str | os.PathLike | None = None,
     device: str | None = None,
-    pipeline: Callable[..., Any] | None = None,
+    instance: Generator | None = None,
     compile: bool | None = None,
     allow_partial: bool = False,
     show_progress: bool = True,
 ) -> GenerateResult:
-    """Plan (and unless plan_only, render) a dataset's evaluation videos into `out_dir` (default runs/<dataset>)."""
+    """Plan (and unless plan_only, render) a dataset's evaluation videos into `out_dir` (default runs/<dataset>).
+
+    generator/preset/settings pick the model (GENERATORS); protocol_name the evaluation protocol (default: the
+    preset's); model is the generator's folder where its preset needs one; instance replaces loading (tests).
+    """
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
         raise VidrdBenchError(f"--batch-size must be a positive whole number of videos per call, got {batch_size!r}.")
     out_dir = Path(out_dir) if out_dir is not None else Path("runs") / dataset
-    protocol = resolve_protocol(preset, protocol_name)
+    choice = resolve(generator, preset, settings, protocol_name)
+    if model is not None and not choice.preset.needs_model:
+        raise VidrdBenchError(f"--model is for generators that read a model folder; {generator!r} preset "
+                              f"{choice.preset.name!r} does not (VidRD reads --weights-dir). Drop --model, or pick "
+                              "the generator your folder holds (`vidrd-bench generators`).")
+    protocol = choice.protocol
     check_output_dir(out_dir)
     shard = parse_shard(shard)
     rows, prompts_path = plan_rows(dataset, protocol, num_videos, prompts_file)
-    header = mf.run_header(dataset, protocol, rows, str(prompts_path), None if plan_only else preset, {}, provenance())
+    header = mf.run_header(dataset, protocol, rows, str(prompts_path), None if plan_only else choice.record(), {},
+                           provenance())
     existing = mf.check_run(out_dir, header, protocol)
-    settings = None if plan_only else render_settings(device, compile, batch_size)
-    if settings is not None and pipeline is None:
-        check_render(out_dir, existing, settings)
+    rendering = None if plan_only else render_settings(device, compile, batch_size)
+    if rendering is not None and instance is None:
+        check_render(out_dir, existing, rendering)
     ctx = distributed.context(join=not plan_only)
     try:
         slice_ = shard.compose(ctx.rank, ctx.world_size)
@@ -328,18 +357,18 @@ def run_generate(
             write_folder(out_dir, header, protocol, rows, ctx.rank == 0)
             return GenerateResult(out_dir, out_dir / mf.MANIFEST_FILE, slice_, len(rows), 0, 0)
         with claim_slice(out_dir, slice_, slice_.select(rows)):
-            return _render_slice(out_dir, header, protocol, rows, slice_, ctx, pipeline, settings,
-                                 lambda: load_pipeline(preset, weights_dir, device, protocol, compile, allow_partial),
+            return _render_slice(out_dir, header, choice, rows, slice_, ctx, instance, rendering,
+                                 lambda: load_generator(choice, model, weights_dir, device, compile, allow_partial),
                                  allow_partial, show_progress)
     finally:
         ctx.close()
 
 
-def _render_slice(out_dir: Path, header: dict[str, Any], protocol: GenerationProtocol, rows: list[mf.ManifestRow],
-                  slice_: Shard, ctx: distributed.DistContext, pipeline: Callable[..., Any] | None,
-                  settings: dict[str, Any], load: Callable[[], Callable[..., Any]], allow_partial: bool,
+def _render_slice(out_dir: Path, header: dict[str, Any], choice: Choice, rows: list[mf.ManifestRow],
+                  slice_: Shard, ctx: distributed.DistContext, instance: Generator | None,
+                  rendering: dict[str, Any], load: Callable[[], Generator], allow_partial: bool,
                   show_progress: bool) -> GenerateResult:
-    """Holding this slice's lock: find finished videos, load the pipeline if work is left, record, render, merge."""
+    """Holding this slice's lock: find finished videos, load the generator if work is left, record, render, merge."""
     mine = [dataclasses.replace(r) for r in finished(out_dir, slice_.select(rows))]
     adopted = adopt(out_dir, mine)
     if adopted:
@@ -350,18 +379,16 @@ def _render_slice(out_dir: Path, header: dict[str, Any], protocol: GenerationPro
     mf.remove_stale_temps(part.parent, [part.name])
     skipped = sum(r.status == "done" for r in mine)
     if skipped < len(mine):
-        pipeline = pipeline or load()
-        if hasattr(pipeline, "dtype"):
-            settings = {**settings, "dtype": str(pipeline.dtype).removeprefix("torch.")}
-        components = getattr(pipeline, "components", None)
-        sources = {**getattr(components, "sources", {}), "allow_partial": str(allow_partial).lower()}
-        header = {**header, "weights": dict(getattr(components, "sha256", None) or {}), "sources": sources,
-                  "render": settings}
-        check_render(out_dir, mf.check_run(out_dir, header, protocol), settings)
-    write_folder(out_dir, header, protocol, rows, ctx.rank == 0)
+        instance = instance or load()
+        dtype = instance.provenance().get("dtype")
+        if dtype:
+            rendering = {**rendering, "dtype": str(dtype).removeprefix("torch.")}
+        header = {**header, **generator_header(instance, choice, allow_partial), "render": rendering}
+        check_render(out_dir, mf.check_run(out_dir, header, choice.protocol), rendering)
+    write_folder(out_dir, header, choice.protocol, rows, ctx.rank == 0)
     mf.write_rows(part, mine)
     mf.journal_clear(part)
-    rendered = render(pipeline, protocol, out_dir, mine, part, settings["batch_size"], show_progress and ctx.rank == 0)
+    rendered = render(instance, choice, out_dir, mine, part, rendering["batch_size"], show_progress and ctx.rank == 0)
     ctx.barrier()
     if ctx.rank == 0:
         with folder_lock(out_dir):

@@ -35,33 +35,29 @@ class Protocol:
 
 
 @dataclass(frozen=True)
-class GenerationProtocol(Protocol):
-    """How evaluation videos are generated: sampler settings, clip layout, assembly, seeds."""
+class EvalProtocol(Protocol):
+    """What every generator is held to: the evaluation set, video count, frame size and count, fps and seed rule.
+
+    How a model makes its videos (steps, guidance, sampler) is its own settings (vidrd_bench.generators); two runs
+    are comparable when their evaluation protocols match. Video i of the plan gets seed base_seed + i.
+    """
 
     dataset: str = "ucf101"
     num_videos: int = 10_000
     height: int = 256
     width: int = 256
-    frames_per_clip: int = 8
-    prompt_frames: int = 4
-    num_clips: int = 3
-    num_inference_steps: int = 50
-    guidance_scale: float = 10.0
-    eta: float = 0.0
-    negative_prompt: str = "watermark"
-    fnr: bool = True
-    pns_alpha: float | None = 4.0
-    dsg_g: float | None = 0.4
-    assembly: str = "video"
-    temporal_vae: bool = True
-    base_seed: int = 42
+    num_frames: int = 16
     fps: int = 8
+    base_seed: int = 42
 
-    @property
-    def num_frames(self) -> int:
-        """Frames in one assembled video."""
-        n, m, c = self.frames_per_clip, self.prompt_frames, self.num_clips
-        return n * c if self.assembly == "release" else n + (n - m) * (c - 1)
+
+@dataclass(frozen=True)
+class GeneratorSettings(Protocol):
+    """Base of a generator's own settings (frozen, named): how the model renders, not what the benchmark asks."""
+
+    def native_size(self) -> tuple[int | None, int | None, int | None]:
+        """(frames, height, width) these settings render; None where the model's own default applies."""
+        return (getattr(self, "num_frames", None), getattr(self, "height", None), getattr(self, "width", None))
 
 
 @dataclass(frozen=True)
@@ -86,26 +82,29 @@ class ISProtocol(Protocol):
 
 
 PROTOCOLS: Registry[Protocol] = Registry("protocol", Protocol)
-PROTOCOLS.register("ucf101-vidrd", GenerationProtocol(name="ucf101-vidrd"))
-PROTOCOLS.register(
-    "ucf101-vidrd-release",
-    GenerationProtocol(name="ucf101-vidrd-release", assembly="release", temporal_vae=False),
-)
+PROTOCOLS.register("ucf101-vidrd", EvalProtocol(name="ucf101-vidrd"))
+PROTOCOLS.register("ucf101-vidrd-release", EvalProtocol(name="ucf101-vidrd-release", num_frames=24))
 PROTOCOLS.register("fvd-i3d-16f", FVDProtocol(name="fvd-i3d-16f"))
 PROTOCOLS.register("fvd-i3d-pytorch-16f", FVDProtocol(name="fvd-i3d-pytorch-16f", detector="i3d-pytorch"))
 PROTOCOLS.register("is-c3d-ucf101", ISProtocol(name="is-c3d-ucf101"))
-PROTOCOLS.register(
-    "tiny-smoke",
-    GenerationProtocol(name="tiny-smoke", num_videos=24, height=32, width=32, num_inference_steps=4),
-)
+PROTOCOLS.register("tiny-smoke", EvalProtocol(name="tiny-smoke", num_videos=24, height=32, width=32))
 PROTOCOLS.register("fvd-tiny-random", FVDProtocol(name="fvd-tiny-random", detector="i3d-tiny-random", resolution=64))
 PROTOCOLS.register("is-tiny-random", ISProtocol(name="is-tiny-random", detector="c3d-tiny-random"))
+
+
+OLD_GENERATION_RECORD = (
+    "This record's generation protocol {name!r} predates the split into an evaluation protocol and generator "
+    "settings (it carries VidRD's sampler fields such as frames_per_clip). Its videos still score, but it cannot be "
+    "resumed or compared with newer runs: regenerate into a new --out folder to get a comparable record."
+)
 
 
 def protocol_from_dict(d: dict[str, Any]) -> Protocol:
     """Rebuild a protocol from its JSON record, choosing the dataclass by its distinctive fields."""
     if "frames_per_clip" in d:
-        return GenerationProtocol(**d)
+        raise ProtocolMismatchError(OLD_GENERATION_RECORD.format(name=d.get("name")))
+    if "dataset" in d:
+        return EvalProtocol(**d)
     if "num_splits" in d:
         return ISProtocol(**d)
     return FVDProtocol(**d)

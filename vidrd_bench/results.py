@@ -72,6 +72,7 @@ class ResultRecord:
     n: int
     protocol: dict[str, Any]
     generation_protocol: dict[str, Any] | None = None
+    generator: dict[str, Any] | None = None
     ci_low: float | None = None
     ci_high: float | None = None
     ci_level: float | None = None

@@ -139,7 +139,8 @@ def generated_items(fake_dir: str | os.PathLike, allow_incomplete: bool = False,
             raise VidrdBenchError(f"{root} is a `vidrd-bench generate` folder: its manifest.jsonl gives every video's "
                                   "class. Leave out --labels (it is for folders of your own videos).")
         items, info = _manifest_items(root, allow_incomplete)
-        return items, generation, {**info, "generation_preset": run.get("preset") if run else None}
+        made_by = (run or {}).get("generator") or None
+        return items, generation, {**info, "generation_preset": (made_by or {}).get("preset"), "generator": made_by}
     found = folder_videos(root, labels)
     items = [VideoItem(p, i, c) for i, (p, c) in enumerate(zip(found.paths, found.classes))]
     return items, generation, {"videos_from": "folder", "labels_from": found.labels_from, "split_order": found.order}
@@ -236,9 +237,11 @@ def _record(metric: str, value: float, higher: bool, n: int, proto: Protocol, ge
     if detector.random_weights or random_generator:
         label += (f" - random-weight {'detector' if detector.random_weights else 'generator'}, smoke test only, "
                   "not comparable to published numbers")
+    generator = extra.pop("generator", None)  # run.json's generator record: a field of its own
     return ResultRecord.create(
         metric=metric, value=float(value), higher_is_better=higher, n=n, protocol=proto.to_dict(),
-        generation_protocol=generation, ci_low=max(ci[0], METRIC_FLOOR[metric]) if ci else None,
+        generation_protocol=generation, generator=generator,
+        ci_low=max(ci[0], METRIC_FLOOR[metric]) if ci else None,
         ci_high=ci[1] if ci else None,
         ci_level=level if ci else None, std=std, seeds={"bootstrap": seed, "num_resamples": len(ci[2]) if ci else 0},
         weights=dict(detector.weights), label=label, name=name, smoke=detector.random_weights or random_generator,

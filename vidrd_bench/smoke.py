@@ -63,7 +63,7 @@ def run_smoke(out_dir: str | Path = "smoke_out", num_videos: int = 12, batch_siz
 
     out = Path(out_dir)
     size = PROTOCOLS.get("tiny-smoke").height
-    run = run_generate(dataset="ucf101", out_dir=out / "run", num_videos=num_videos, preset="tiny",
+    run = run_generate(dataset="ucf101", out_dir=out / "run", num_videos=num_videos, generator="vidrd", preset="tiny",
                        batch_size=batch_size, device=device, show_progress=progress).out_dir
     real = write_stand_in_real_videos(out / "stand_in_real", size)
     stats = out / "stand_in_real.fvd-tiny-random.npz"

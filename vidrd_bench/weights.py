@@ -88,12 +88,33 @@ for _wf in (
     WEIGHT_FILES.register(_wf.name, _wf)
 
 PROTOCOL_WEIGHTS: dict[str, tuple[str, ...]] = {
-    "ucf101-vidrd": ("stable-diffusion-2-1-base", "ModelT2V.pth", "vae_finetuned"),
-    "ucf101-vidrd-release": ("stable-diffusion-2-1-base", "ModelT2V.pth"),
     "fvd-i3d-16f": ("i3d_torchscript.pt",),
     "fvd-i3d-pytorch-16f": ("rgb_imagenet.pt",),
     "is-c3d-ucf101": ("conv3d_deepnetA_ucf.npz", "mean2.npz"),
 }
+
+
+def needed_by() -> dict[str, tuple[str, ...]]:
+    """Files under the weights folder each scoring protocol and each generator preset needs ('generator:preset').
+
+    Generators' needs come from their registry entries (vidrd_bench.generators); presets that read a --model
+    folder or use random weights need nothing here.
+    """
+    from vidrd_bench.generators import GENERATORS
+
+    out = dict(PROTOCOL_WEIGHTS)
+    for name, entry in GENERATORS.items():
+        out.update({f"{name}:{p.name}": p.needs for p in entry.presets if p.needs})
+    return out
+
+
+def needs_of(name: str) -> tuple[str, ...] | None:
+    """Files `name` needs: a scoring protocol, 'generator:preset', or a bare generator (its default preset)."""
+    from vidrd_bench.generators import GENERATORS
+
+    if name in GENERATORS:
+        name = f"{name}:{GENERATORS.get(name).default_preset.name}"
+    return needed_by().get(name, () if ":" in name and name.split(":")[0] in GENERATORS else None)
 
 
 PUBLISHED_SHA256: dict[str, str] = {}  # name -> hash its publisher states; none of these files has one published
@@ -112,16 +133,17 @@ def _check_json_configs(path: Path, entry: WeightFile) -> None:
 
 
 def verify_loads(protocol_name: str, root: str | os.PathLike | None = None) -> None:
-    """Load every file `protocol_name` needs the way a run would (detectors built on CPU, checkpoints read).
+    """Load every file `protocol_name` (a scoring protocol or a generator, see needs_of) needs the way a run would
+    (detectors built on CPU, checkpoints read).
 
     Raises WeightsError naming the first file that does not load; where a published sha256 is known, checks it.
     """
     from vidrd_bench.generator.checkpoint import read_checkpoint
     from vidrd_bench.metrics.detectors import load_detector
-    from vidrd_bench.protocols import PROTOCOLS, GenerationProtocol
+    from vidrd_bench.protocols import PROTOCOLS
 
     base = weights_dir(root)
-    for name in PROTOCOL_WEIGHTS[protocol_name]:
+    for name in needs_of(protocol_name) or ():
         path, entry = base / name, WEIGHT_FILES.get(name)
         if name in PUBLISHED_SHA256 and path.is_file() and file_sha256(path) != PUBLISHED_SHA256[name]:
             raise WeightsError(f"{path} does not have the published sha256 {PUBLISHED_SHA256[name]}. "
@@ -130,10 +152,10 @@ def verify_loads(protocol_name: str, root: str | os.PathLike | None = None) -> N
             _check_json_configs(path, entry)
         elif path.suffix in (".pth", ".bin") and path.exists():
             read_checkpoint(path)
-    protocol = PROTOCOLS.get(protocol_name)
-    if not isinstance(protocol, GenerationProtocol):
+    if protocol_name in PROTOCOL_WEIGHTS:
+        protocol = PROTOCOLS.get(protocol_name)
         load_detector(protocol.detector, base, "cpu", None, protocol.resolution)
-    elif "vae_finetuned" in PROTOCOL_WEIGHTS[protocol_name] and (base / "vae_finetuned").is_dir():
+    elif "vae_finetuned" in (needs_of(protocol_name) or ()) and (base / "vae_finetuned").is_dir():
         read_checkpoint(base / "vae_finetuned" / "diffusion_pytorch_model.bin")
 
 

@@ -19,8 +19,13 @@ def _rows(n=4, protocol="tiny-smoke"):
             for i in range(n)]
 
 
-def _header(rows, protocol=TINY, preset="tiny", weights=None):
-    return mf.run_header("ucf101", protocol, rows, "prompts.json", preset, weights or {}, {"version": "t"})
+def _gen(preset="tiny", **extra):
+    return {"name": "vidrd", "preset": preset, "settings": {"name": "tiny"}, **extra}
+
+
+def _header(rows, protocol=TINY, generator=None, weights=None):
+    generator = _gen() if generator is None else generator or None
+    return mf.run_header("ucf101", protocol, rows, "prompts.json", generator, weights or {}, {"version": "t"})
 
 
 def test_row_json_round_trip(tmp_path):
@@ -73,15 +78,25 @@ def test_current_rows_see_parts_of_an_interrupted_run(tmp_path):
         mf.current_rows(tmp_path / "elsewhere")
 
 
-def test_check_run_accepts_same_run_and_fills_preset(tmp_path):
+def test_check_run_accepts_same_run_and_fills_generator(tmp_path):
     rows = _rows()
-    plan_only = _header(rows, preset=None)
+    plan_only = _header(rows, generator={})
     assert mf.check_run(tmp_path, plan_only, TINY) is None
     mf.write_run(tmp_path, plan_only, None)
-    render = _header(rows, preset="tiny")
-    existing = mf.check_run(tmp_path, render, TINY)
-    mf.write_run(tmp_path, render, existing)
-    assert json.loads((tmp_path / mf.RUN_FILE).read_text())["preset"] == "tiny"
+    loaded = _header(rows, generator=_gen(dtype="torch.float32"), weights={"a": "0"})
+    mf.write_run(tmp_path, loaded, mf.check_run(tmp_path, loaded, TINY))
+    resumed = _header(rows)  # a resume that loads nothing keeps what the loaded run recorded
+    mf.write_run(tmp_path, resumed, mf.check_run(tmp_path, resumed, TINY))
+    run = json.loads((tmp_path / mf.RUN_FILE).read_text())
+    assert run["generator"] == _gen(dtype="torch.float32") and run["weights"] == {"a": "0"}
+
+
+def test_run_json_of_the_old_combined_protocol_gets_a_clear_message(tmp_path):
+    rows = _rows()
+    old = {**_header(rows), "protocol": {"name": "ucf101-vidrd", "frames_per_clip": 8, "num_clips": 3}}
+    (tmp_path / mf.RUN_FILE).write_text(json.dumps(old))
+    with pytest.raises(RunStateError, match="predates the split .* regenerate into a new --out folder"):
+        mf.check_run(tmp_path, _header(rows), TINY)
 
 
 def test_check_run_refuses_other_protocol(tmp_path):
@@ -99,7 +114,9 @@ def test_rows_of_other_protocol_without_run_json_are_refused(tmp_path):
 
 
 @pytest.mark.parametrize("change,key", [({"num_videos": 5}, "num_videos"), ({"plan_sha256": "x"}, "plan_sha256"),
-                                        ({"preset": "full"}, "preset"), ({"weights": {"a": "1"}}, "weights")])
+                                        ({"generator": _gen("full")}, "generator preset"),
+                                        ({"generator": {**_gen(), "name": "modelscope"}}, "generator name"),
+                                        ({"weights": {"a": "1"}}, "weights")])
 def test_check_run_refuses_another_run(tmp_path, change, key):
     rows = _rows()
     mf.write_run(tmp_path, _header(rows, weights={"a": "0"}), None)

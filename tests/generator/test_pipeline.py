@@ -10,7 +10,7 @@ import torch
 
 from vidrd_bench.generator.pipeline import GenerationInputError, VidRDPipeline, VidRDPipelineOutput, to_uint8
 from vidrd_bench.generator.sampler import assembly_frame_indices
-from vidrd_bench.protocols import PROTOCOLS
+from vidrd_bench.generator.settings import VIDRD_SETTINGS
 
 PROMPTS = ["a man juggling three balls in a park", "a woman rowing a boat on a lake", "a child kicking a ball"]
 
@@ -23,7 +23,7 @@ def pipe() -> VidRDPipeline:
 
 def protocol(**kw):
     """tiny-smoke (32x32, 3 clips of 8 frames, prompt frames 4) with 2 steps unless overridden."""
-    return dataclasses.replace(PROTOCOLS.get("tiny-smoke"), **{"num_inference_steps": 2, **kw})
+    return dataclasses.replace(VIDRD_SETTINGS.get("vidrd-tiny"), **{"num_inference_steps": 2, **kw})
 
 
 def test_to_uint8_known_values():
@@ -50,7 +50,7 @@ def test_tiny_end_to_end_gives_uint8_videos_at_the_protocol_size(pipe, release):
     assert out.videos.dtype == torch.uint8 and out.videos.device.type == "cpu"
     assert out.videos.shape == (2, 16, 32, 32, 3) and p.num_frames == 16
     assert out.latents.shape == (2, 4, 24, 4, 4)
-    assert out.protocol == p.to_dict() and out.seeds == [3, 4]
+    assert out.settings == p.to_dict() and out.seeds == [3, 4]
     assert out.videos.float().std() > 0
     assert release.videos.shape == (2, 24, 32, 32, 3)
     assert torch.equal(out.latents, release.latents)

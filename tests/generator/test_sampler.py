@@ -11,7 +11,7 @@ from diffusers import DDIMScheduler
 
 from vidrd_bench.generator.configs import SD21_BASE_SCHEDULER
 from vidrd_bench.generator.sampler import (
-    InvalidProtocolError,
+    InvalidSettingsError,
     IterativeSampler,
     SamplerNoise,
     assemble_clips,
@@ -20,7 +20,7 @@ from vidrd_bench.generator.sampler import (
     dsg_pinned_steps,
     make_generators,
 )
-from vidrd_bench.protocols import PROTOCOLS, GenerationProtocol
+from vidrd_bench.generator.settings import VIDRD_SETTINGS, VidRDSettings
 
 HW = (4, 4)
 L, D = 3, 5
@@ -40,9 +40,9 @@ class Recorder:
         return 0.1 * sample + 0.05 * sample.roll(1, dims=2) + 0.01 * pos + ctx
 
 
-def protocol(**kw) -> GenerationProtocol:
+def protocol(**kw) -> VidRDSettings:
     """The tiny protocol with overrides."""
-    return dataclasses.replace(PROTOCOLS.get("tiny-smoke"), **kw)
+    return dataclasses.replace(VIDRD_SETTINGS.get("vidrd-tiny"), **kw)
 
 
 def scheduler() -> DDIMScheduler:
@@ -56,7 +56,7 @@ def embeddings(seeds: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
     return cond, torch.full((1, L, D), -0.3)
 
 
-def run(p: GenerationProtocol, seeds: list[int], unet=None, hw=HW) -> tuple[torch.Tensor, Recorder, SamplerNoise]:
+def run(p: VidRDSettings, seeds: list[int], unet=None, hw=HW) -> tuple[torch.Tensor, Recorder, SamplerNoise]:
     """Sample with a Recorder (or `unet`); returns release-order latents, the recorder and the noise."""
     rec = unet or Recorder()
     noise = draw_noise(make_generators(seeds), p, hw)
@@ -216,5 +216,5 @@ def test_release_clips_are_the_denoised_clips_in_generation_order():
 @pytest.mark.parametrize("field,value", [("prompt_frames", 8), ("num_clips", 0), ("assembly", "boomerang"),
                                          ("pns_alpha", -1.0), ("num_inference_steps", 0)])
 def test_bad_protocol_settings_are_refused(field, value):
-    with pytest.raises(InvalidProtocolError, match=field):
+    with pytest.raises(InvalidSettingsError, match=field):
         IterativeSampler(Recorder(), scheduler(), protocol(**{field: value}))

@@ -36,7 +36,8 @@ def folders(tmp_path_factory):
         row.sha256 = sha256_file(fake / row.path)
         rows.append(row)
     manifest.write_rows(fake / manifest.MANIFEST_FILE, rows)
-    (fake / manifest.RUN_FILE).write_text(json.dumps({"schema": manifest.SCHEMA,
+    made_by = {"name": "modelscope", "preset": "tiny", "settings": {"name": "modelscope-tiny"}}
+    (fake / manifest.RUN_FILE).write_text(json.dumps({"schema": manifest.SCHEMA, "generator": made_by,
                                                       "protocol": PROTOCOLS.get("tiny-smoke").to_dict()}))
     stats = compute_real_stats(root / "real", protocol=FVD_TEST, size=16, batch_size=4, num_workers=0,
                                out_path=root / "stats.npz", progress=False)
@@ -59,6 +60,7 @@ def test_score_fvd_writes_a_complete_record(folders, tmp_path):
     assert saved.metric == "fvd" and saved.n == 4 and saved.smoke and not saved.higher_is_better
     assert saved.value == pytest.approx(rec.value) and rec.value > 0 and saved.ci_low < saved.value < saved.ci_high
     assert saved.protocol == FVD_TEST.to_dict() and saved.generation_protocol["name"] == "tiny-smoke"
+    assert saved.generator["name"] == "modelscope" and "generator" not in saved.extra
     assert list(saved.weights) == ["random:i3d-tiny-random"] and "random-weight" in saved.label
     assert set(saved.extra["per_class_fvd"]) == {"Diving"}  # Knitting has one real video: no covariance
     with pytest.raises(ProtocolMismatchError, match="fvd-i3d-16f"):

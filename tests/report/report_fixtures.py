@@ -33,11 +33,12 @@ def paper_run() -> list[ResultRecord]:
 
 
 def smoke_run() -> list[ResultRecord]:
-    """A tiny random-weight smoke run: its own protocols and the smoke flag."""
+    """A tiny random-weight smoke run: its own protocols, the generator that made its videos, and the smoke flag."""
     gen = PROTOCOLS.get("tiny-smoke").to_dict()
+    made_by = {"name": "vidrd", "preset": "tiny", "settings": {"name": "vidrd-tiny"}}
     return [
         make_record("fvd", 2150.0, protocol=PROTOCOLS.get("fvd-tiny-random").to_dict(), generation_protocol=gen,
-                    label="smoke", smoke=True, n=24, ci_low=2001.0, ci_high=2302.0, ci_level=0.95),
+                    generator=made_by, label="smoke", smoke=True, n=24, ci_low=2001.0, ci_high=2302.0, ci_level=0.95),
         make_record("is", 1.02, protocol=PROTOCOLS.get("is-tiny-random").to_dict(), generation_protocol=gen,
-                    label="smoke", smoke=True, n=24, std=0.01),
+                    generator=made_by, label="smoke", smoke=True, n=24, std=0.01),
     ]

@@ -104,7 +104,7 @@ def test_protocol_mismatch_is_refused(tmp_path):
         compare_files(base, cur)
     gen = PROTOCOLS.get("ucf101-vidrd-release").to_dict()
     save_results(cur, [make_record("is", 38.0, generation_protocol=gen)])
-    with pytest.raises(ProtocolMismatchError, match="generation protocol.assembly: 'video' vs 'release'"):
+    with pytest.raises(ProtocolMismatchError, match="generation protocol.num_frames: 16 vs 24"):
         compare_files(base, cur)
 
 

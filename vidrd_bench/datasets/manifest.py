@@ -26,7 +26,7 @@ from typing import Any, Iterable, Sequence
 from vidrd_bench.datasets.plan import PlannedVideo, Shard
 from vidrd_bench.errors import ProtocolMismatchError, RunStateError
 from vidrd_bench.io import sha256_file, write_json_atomic, write_text_atomic
-from vidrd_bench.protocols import GenerationProtocol
+from vidrd_bench.protocols import OLD_GENERATION_RECORD, EvalProtocol
 
 SCHEMA = "vidrd-bench/generation-run/v1"
 RUN_FILE = "run.json"
@@ -239,19 +239,19 @@ def done_rows(out_dir: str | os.PathLike, allow_incomplete: bool = False) -> lis
 
 
 def run_header(
-    dataset: str, protocol: GenerationProtocol, plan_rows: Sequence[ManifestRow], prompts_file: str,
-    preset: str | None, weights: dict[str, str], provenance: dict[str, Any],
+    dataset: str, protocol: EvalProtocol, plan_rows: Sequence[ManifestRow], prompts_file: str,
+    generator: dict[str, Any] | None, weights: dict[str, str], provenance: dict[str, Any],
     sources: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The run.json object: what the run renders and with what (weights sha256, where each part came from)."""
+    """The run.json object: the evaluation protocol, and the generator (name, preset, settings) with its weights."""
     return {
         "schema": SCHEMA, "dataset": dataset, "num_videos": len(plan_rows), "plan_sha256": plan_digest(plan_rows),
-        "prompts_file": prompts_file, "protocol": protocol.to_dict(), "preset": preset, "weights": weights,
+        "prompts_file": prompts_file, "protocol": protocol.to_dict(), "generator": generator, "weights": weights,
         "sources": sources or {}, **provenance,
     }
 
 
-def _check_rows_protocol(out_dir: Path, protocol: GenerationProtocol) -> None:
+def _check_rows_protocol(out_dir: Path, protocol: EvalProtocol) -> None:
     """Refuse a folder whose manifest rows name another protocol (a folder without run.json)."""
     for name, row in known_rows(out_dir).items():
         if row.protocol != protocol.name:
@@ -267,16 +267,18 @@ def _mismatch(out_dir: Path, what: str, theirs: Any, mine: Any) -> RunStateError
     return RunStateError(
         f"{out_dir / RUN_FILE} records a run with {what} {theirs!r}, but this run has {mine!r}. Refusing to mix "
         "two different runs in one folder: repeat the original command (same dataset, --num-videos, --prompts, "
-        "--preset and weights) to resume it, or choose another --out folder."
+        "--generator, --preset, --settings and weights) to resume it, or choose another --out folder."
     )
 
 
-def check_run(out_dir: Path, header: dict[str, Any], protocol: GenerationProtocol) -> dict[str, Any] | None:
+def check_run(out_dir: Path, header: dict[str, Any], protocol: EvalProtocol) -> dict[str, Any] | None:
     """Raise unless the folder is empty of runs or holds this same run; returns its run.json, if any."""
     existing = read_run(out_dir)
     if existing is None:
         _check_rows_protocol(out_dir, protocol)
         return None
+    if "frames_per_clip" in existing.get("protocol", {}):
+        raise RunStateError(f"{out_dir / RUN_FILE}: " + OLD_GENERATION_RECORD.format(name=existing["protocol"].get("name")))
     try:
         protocol.check_same(existing.get("protocol", {}), what=f"The videos in {out_dir}")
     except ProtocolMismatchError as e:
@@ -284,22 +286,33 @@ def check_run(out_dir: Path, header: dict[str, Any], protocol: GenerationProtoco
     for key in ("dataset", "num_videos", "plan_sha256"):
         if existing.get(key) != header[key]:
             raise _mismatch(out_dir, key, existing.get(key), header[key])
-    for key in ("preset", "weights"):
-        if existing.get(key) and header[key] and existing[key] != header[key]:
-            raise _mismatch(out_dir, key, existing[key], header[key])
+    theirs, mine = existing.get("generator") or {}, header["generator"] or {}
+    for key in ("name", "preset", "settings") if theirs and mine else ():
+        if theirs.get(key) != mine.get(key):
+            raise _mismatch(out_dir, f"generator {key}", theirs.get(key), mine.get(key))
+    if existing.get("weights") and header["weights"] and existing["weights"] != header["weights"]:
+        raise _mismatch(out_dir, "weights", existing["weights"], header["weights"])
     return existing
 
 
-FILLED_LATER = ("preset", "weights", "sources", "render")
+FILLED_LATER = ("generator", "weights", "sources", "render")
 
 
 def write_run(out_dir: Path, header: dict[str, Any], existing: dict[str, Any] | None) -> None:
-    """Write run.json for a new run, or fill in the preset/weights/sources/render settings a --plan-only run left empty."""
+    """Write run.json for a new run, or fill in the generator/weights/sources/render a --plan-only run left empty."""
     if existing is None:
         write_json_atomic(out_dir / RUN_FILE, header)
-    elif any(header.get(k) and not existing.get(k) for k in FILLED_LATER):
-        filled = {k: existing.get(k) or header.get(k) for k in FILLED_LATER}
-        write_json_atomic(out_dir / RUN_FILE, {**existing, **filled})
+    else:
+        filled = {k: _fill(existing.get(k), header.get(k)) for k in FILLED_LATER}
+        if any(filled[k] != existing.get(k) for k in FILLED_LATER):
+            write_json_atomic(out_dir / RUN_FILE, {**existing, **filled})
+
+
+def _fill(old: Any, new: Any) -> Any:
+    """A run.json field after this run: dicts gain the new keys (check_run already refused conflicting values)."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        return {**old, **new}
+    return new or old
 
 
 def remove_stale_temps(folder: Path, names: Iterable[str]) -> int:

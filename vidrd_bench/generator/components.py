@@ -29,7 +29,6 @@ from vidrd_bench.weights import weights_dir as weights_root
 
 log = logging.getLogger(__name__)
 
-PRESET_NAMES = ("full", "tiny", "full-random")
 SD_NAME, UNET_CKPT_NAME, TEMPORAL_VAE_NAME = "stable-diffusion-2-1-base", "ModelT2V.pth", "vae_finetuned"
 
 
@@ -61,8 +60,10 @@ def build_components(preset: str, weights_dir: str | None = None, device: str | 
     elif preset in ("tiny", "full-random"):
         parts = _build_random(preset, device, dtype, seed)
     else:
-        raise WeightsError(f"Unknown model preset {preset!r}: choose one of {', '.join(PRESET_NAMES)} ('full' reads "
-                           "your weights, 'tiny' and 'full-random' use random weights for tests and benchmarks).")
+        from vidrd_bench.generators import GENERATORS
+
+        presets = "; ".join(f"{p.name}: {p.help}" for p in GENERATORS.get("vidrd").presets)
+        raise WeightsError(f"Unknown VidRD preset {preset!r}: choose one of ({presets}).")
     for module in (parts.unet, parts.vae, parts.text_encoder.model):
         module.eval().requires_grad_(False)
     return parts

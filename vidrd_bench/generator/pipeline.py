@@ -15,8 +15,8 @@ import torch
 
 from vidrd_bench.errors import VidrdBenchError
 from vidrd_bench.generator.graphs import GraphedDenoiser
-from vidrd_bench.generator.sampler import IterativeSampler, assemble_clips, check_protocol, draw_noise, make_generators
-from vidrd_bench.protocols import GenerationProtocol
+from vidrd_bench.generator.sampler import IterativeSampler, assemble_clips, check_settings, draw_noise, make_generators
+from vidrd_bench.generator.settings import VidRDSettings
 
 VAE_CHUNK_FRAMES = 64
 
@@ -27,11 +27,11 @@ class GenerationInputError(VidrdBenchError):
 
 @dataclass
 class VidRDPipelineOutput:
-    """What one pipeline call produced: uint8 videos (B, T, H, W, 3) on CPU, optional latents, protocol and seeds."""
+    """What one pipeline call produced: uint8 videos (B, T, H, W, 3) on CPU, optional latents, settings and seeds."""
 
     videos: torch.Tensor
     latents: torch.Tensor | None
-    protocol: dict[str, Any]
+    settings: dict[str, Any]
     seeds: list[int]
 
 
@@ -105,13 +105,13 @@ class VidRDPipeline:
         """The UNet's weight dtype (the denoiser's compute dtype; latents stay float32)."""
         return next(self.unet.parameters()).dtype
 
-    def check_inputs(self, prompts: list[str], seeds: list[int], protocol: GenerationProtocol) -> None:
-        """Refuse mismatched prompts/seeds, unusable protocols and sizes the VAE cannot produce."""
-        if not isinstance(protocol, GenerationProtocol):
+    def check_inputs(self, prompts: list[str], seeds: list[int], settings: VidRDSettings) -> None:
+        """Refuse mismatched prompts/seeds, unusable settings and sizes the VAE cannot produce."""
+        if not isinstance(settings, VidRDSettings):
             raise GenerationInputError(
-                f"The pipeline needs a GenerationProtocol, got {type(protocol).__name__} "
-                f"({getattr(protocol, 'name', protocol)!r}); pass e.g. PROTOCOLS.get('ucf101-vidrd').")
-        check_protocol(protocol)
+                f"The pipeline needs a VidRDSettings, got {type(settings).__name__} "
+                f"({getattr(settings, 'name', settings)!r}); pass e.g. VIDRD_SETTINGS.get('vidrd').")
+        check_settings(settings)
         if isinstance(prompts, str) or not prompts or not all(isinstance(p, str) for p in prompts):
             raise GenerationInputError(
                 f"prompts must be a non-empty list of strings, got {prompts!r:.200}; pass one prompt per video.")
@@ -120,10 +120,10 @@ class VidRDPipeline:
                 f"Expected one integer seed per prompt: {len(prompts)} prompts but seeds {list(seeds)!r:.200}. "
                 "Each video's seed fixes its noise; take them from the run's plan.")
         f = self.vae_scale_factor
-        if protocol.height % f or protocol.width % f:
+        if settings.height % f or settings.width % f:
             raise GenerationInputError(
-                f"Protocol {protocol.name!r} asks for {protocol.height}x{protocol.width} frames, but the VAE only makes "
-                f"sizes divisible by {f}; choose a protocol whose height and width are multiples of {f}.")
+                f"Settings {settings.name!r} ask for {settings.height}x{settings.width} frames, but the VAE only makes "
+                f"sizes divisible by {f}; choose settings whose height and width are multiples of {f}.")
 
     def encode_prompts(self, prompts: list[str], negative_prompt: str) -> tuple[torch.Tensor, torch.Tensor]:
         """Prompt embeddings (B, 77, D) and the negative prompt's (1, 77, D), for classifier-free guidance."""
@@ -131,42 +131,42 @@ class VidRDPipeline:
         uncond = self.text_encoder.encode([negative_prompt])
         return cond.to(self.device), uncond.to(self.device)
 
-    def decode_latents(self, latents: torch.Tensor, protocol: GenerationProtocol) -> torch.Tensor:
+    def decode_latents(self, latents: torch.Tensor, settings: VidRDSettings) -> torch.Tensor:
         """Release-order latents (B, 4, C*N, h, w) -> frames (B, 3, C*N, H, W) in ~[-1, 1], one clip per VAE video.
 
         Each clip is decoded on its own (as the release does), so temporal VAE layers mix frames within a clip only.
         """
         b, ch, _, h, w = latents.shape
-        c, n = protocol.num_clips, protocol.frames_per_clip
+        c, n = settings.num_clips, settings.frames_per_clip
         clips = latents.reshape(b, ch, c, n, h, w).transpose(1, 2).reshape(b * c, ch, n, h, w)
-        frames = self.vae.decode_video(clips, use_temporal=protocol.temporal_vae, chunk_frames=VAE_CHUNK_FRAMES)
+        frames = self.vae.decode_video(clips, use_temporal=settings.temporal_vae, chunk_frames=VAE_CHUNK_FRAMES)
         return frames.reshape(b, c, *frames.shape[1:]).transpose(1, 2).reshape(b, frames.shape[1], c * n,
                                                                               *frames.shape[-2:])
 
     @torch.no_grad()
-    def __call__(self, prompts: list[str], seeds: list[int], protocol: GenerationProtocol, progress: bool = False,
+    def __call__(self, prompts: list[str], seeds: list[int], settings: VidRDSettings, progress: bool = False,
                  return_latents: bool = False) -> VidRDPipelineOutput:
-        """Generate one video per (prompt, seed) under `protocol`; uint8 (B, T, H, W, 3) with T = protocol.num_frames."""
+        """Generate one video per (prompt, seed) under `settings`; uint8 (B, T, H, W, 3) with T = settings.num_frames."""
         # 1. Check inputs; a compiled UNet gets its fixed batch size (padding dropped in step 6)
-        self.check_inputs(prompts, seeds, protocol)
+        self.check_inputs(prompts, seeds, settings)
         count = len(prompts)
         prompts, seeds = self._pad(prompts, seeds)
 
         # 2. Encode the prompts and the negative prompt
-        cond, uncond = self.encode_prompts(prompts, protocol.negative_prompt)
+        cond, uncond = self.encode_prompts(prompts, settings.negative_prompt)
 
         # 3. Per-video generators and all their noise (drawn on CPU, moved once)
-        latent_hw = (protocol.height // self.vae_scale_factor, protocol.width // self.vae_scale_factor)
-        noise = draw_noise(make_generators(seeds), protocol, latent_hw, self.latent_channels).to(self.device)
+        latent_hw = (settings.height // self.vae_scale_factor, settings.width // self.vae_scale_factor)
+        noise = draw_noise(make_generators(seeds), settings, latent_hw, self.latent_channels).to(self.device)
 
         # 4. Iterative denoising, clip by clip (FNR, PNS, DSG), classifier-free guidance in one 2B batch
-        sampler = IterativeSampler(self.unet, self.scheduler, protocol, model_dtype=self.dtype)
+        sampler = IterativeSampler(self.unet, self.scheduler, settings, model_dtype=self.dtype)
         latents = sampler(cond, uncond, noise, progress=progress)
 
-        # 5. Decode every clip with the (temporal) VAE, then assemble the protocol's frames
-        frames = assemble_clips(self.decode_latents(latents, protocol), protocol, dim=2)
+        # 5. Decode every clip with the (temporal) VAE, then assemble the settings' frames
+        frames = assemble_clips(self.decode_latents(latents, settings), settings, dim=2)
 
         # 6. Frames in [-1, 1] -> uint8 (B, T, H, W, 3) on CPU
         videos = to_uint8(frames[:count]).permute(0, 2, 3, 4, 1).contiguous().cpu()
         return VidRDPipelineOutput(videos=videos, latents=latents[:count].cpu() if return_latents else None,
-                                   protocol=protocol.to_dict(), seeds=[int(s) for s in seeds[:count]])
+                                   settings=settings.to_dict(), seeds=[int(s) for s in seeds[:count]])

@@ -36,43 +36,43 @@ from diffusers import DDIMScheduler
 from tqdm.auto import tqdm
 
 from vidrd_bench.errors import VidrdBenchError
-from vidrd_bench.protocols import GenerationProtocol
+from vidrd_bench.generator.settings import VidRDSettings
 
 Denoiser = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 ASSEMBLIES = ("release", "video")
 
 
-class InvalidProtocolError(VidrdBenchError):
-    """A generation protocol holds settings the iterative sampler cannot run."""
+class InvalidSettingsError(VidrdBenchError):
+    """VidRD settings hold values the iterative sampler cannot run."""
 
 
-def _bad(field: str, value: object, expected: str) -> InvalidProtocolError:
-    """Build the one-paragraph error for an unusable protocol field."""
-    return InvalidProtocolError(
-        f"Generation protocol field {field}={value!r} is not usable: expected {expected}. "
-        "Pick a registered protocol (vidrd_bench.protocols.PROTOCOLS) or fix this field in the protocol you built."
+def _bad(field: str, value: object, expected: str) -> InvalidSettingsError:
+    """Build the one-paragraph error for an unusable settings field."""
+    return InvalidSettingsError(
+        f"VidRD settings field {field}={value!r} is not usable: expected {expected}. "
+        "Pick registered settings (vidrd_bench.generator.settings.VIDRD_SETTINGS) or fix this field in yours."
     )
 
 
-def check_protocol(protocol: GenerationProtocol) -> None:
-    """Raise InvalidProtocolError unless the clip layout, steps and FNR/PNS/DSG settings are runnable."""
-    n, m = protocol.frames_per_clip, protocol.prompt_frames
+def check_settings(settings: VidRDSettings) -> None:
+    """Raise InvalidSettingsError unless the clip layout, steps and FNR/PNS/DSG settings are runnable."""
+    n, m = settings.frames_per_clip, settings.prompt_frames
     if n < 1:
         raise _bad("frames_per_clip", n, "a positive number of frames per clip")
     if not 0 <= m < n:
         raise _bad("prompt_frames", m, f"0 <= prompt_frames < frames_per_clip ({n})")
-    if protocol.num_clips < 1:
-        raise _bad("num_clips", protocol.num_clips, "at least one clip")
-    if protocol.num_inference_steps < 1:
-        raise _bad("num_inference_steps", protocol.num_inference_steps, "at least one DDIM step")
-    if protocol.eta < 0:
-        raise _bad("eta", protocol.eta, "a DDIM eta >= 0 (0 is deterministic DDIM)")
-    if protocol.pns_alpha is not None and protocol.pns_alpha < 0:
-        raise _bad("pns_alpha", protocol.pns_alpha, "None (PNS off) or a PNS alpha >= 0")
-    if protocol.dsg_g is not None and protocol.dsg_g < 0:
-        raise _bad("dsg_g", protocol.dsg_g, "None (DSG off) or a DSG strength g >= 0")
-    if protocol.assembly not in ASSEMBLIES:
-        raise _bad("assembly", protocol.assembly, f"one of {', '.join(ASSEMBLIES)}")
+    if settings.num_clips < 1:
+        raise _bad("num_clips", settings.num_clips, "at least one clip")
+    if settings.num_inference_steps < 1:
+        raise _bad("num_inference_steps", settings.num_inference_steps, "at least one DDIM step")
+    if settings.eta < 0:
+        raise _bad("eta", settings.eta, "a DDIM eta >= 0 (0 is deterministic DDIM)")
+    if settings.pns_alpha is not None and settings.pns_alpha < 0:
+        raise _bad("pns_alpha", settings.pns_alpha, "None (PNS off) or a PNS alpha >= 0")
+    if settings.dsg_g is not None and settings.dsg_g < 0:
+        raise _bad("dsg_g", settings.dsg_g, "None (DSG off) or a DSG strength g >= 0")
+    if settings.assembly not in ASSEMBLIES:
+        raise _bad("assembly", settings.assembly, f"one of {', '.join(ASSEMBLIES)}")
 
 
 def dsg_pinned_steps(prompt_frames: int, num_steps: int, g: float | None) -> list[int]:
@@ -95,15 +95,15 @@ def assembly_frame_indices(num_clips: int, frames_per_clip: int, prompt_frames: 
         return list(range(num_clips * n))
     if assembly == "video":
         return list(range(n)) + [c * n + k for c in range(1, num_clips) for k in range(m, n)]
-    raise InvalidProtocolError(f"Unknown clip assembly {assembly!r}: expected one of {', '.join(ASSEMBLIES)}.")
+    raise InvalidSettingsError(f"Unknown clip assembly {assembly!r}: expected one of {', '.join(ASSEMBLIES)}.")
 
 
-def assemble_clips(x: torch.Tensor, protocol: GenerationProtocol, dim: int = 2) -> torch.Tensor:
-    """Select the protocol's assembly from clips concatenated in release order along `dim`."""
-    if protocol.assembly == "release":
+def assemble_clips(x: torch.Tensor, settings: VidRDSettings, dim: int = 2) -> torch.Tensor:
+    """Select the settings's assembly from clips concatenated in release order along `dim`."""
+    if settings.assembly == "release":
         return x
-    idx = assembly_frame_indices(protocol.num_clips, protocol.frames_per_clip, protocol.prompt_frames,
-                                 protocol.assembly)
+    idx = assembly_frame_indices(settings.num_clips, settings.frames_per_clip, settings.prompt_frames,
+                                 settings.assembly)
     return x.index_select(dim, torch.tensor(idx, device=x.device))
 
 
@@ -124,15 +124,15 @@ def make_generators(seeds: list[int]) -> list[torch.Generator]:
     return [torch.Generator(device="cpu").manual_seed(int(s)) for s in seeds]
 
 
-def draw_noise(generators: list[torch.Generator], protocol: GenerationProtocol, latent_hw: tuple[int, int],
+def draw_noise(generators: list[torch.Generator], settings: VidRDSettings, latent_hw: tuple[int, int],
                channels: int = 4) -> SamplerNoise:
     """Draw every video's noise on CPU in float32 from its own generator: (clips, B, C, N, h, w) [+ steps]."""
-    c, n, t = protocol.num_clips, protocol.frames_per_clip, protocol.num_inference_steps
+    c, n, t = settings.num_clips, settings.frames_per_clip, settings.num_inference_steps
     shape = (c, channels, n, *latent_hw)
     clips, steps = [], []
     for gen in generators:
         clips.append(torch.randn(shape, generator=gen))
-        if protocol.eta > 0:
+        if settings.eta > 0:
             steps.append(torch.randn((c, t, *shape[1:]), generator=gen))
     clip_noise = torch.stack(clips, dim=1)
     return SamplerNoise(clip_noise, torch.stack(steps, dim=2) if steps else None)
@@ -141,23 +141,23 @@ def draw_noise(generators: list[torch.Generator], protocol: GenerationProtocol, 
 class IterativeSampler:
     """Runs VidRD's clip-by-clip DDIM sampling over a denoiser `unet(sample, t, encoder_hidden_states)`."""
 
-    def __init__(self, unet: Denoiser, scheduler: DDIMScheduler, protocol: GenerationProtocol,
+    def __init__(self, unet: Denoiser, scheduler: DDIMScheduler, settings: VidRDSettings,
                  model_dtype: torch.dtype = torch.float32):
-        check_protocol(protocol)
+        check_settings(settings)
         self.unet = unet
         self.scheduler = DDIMScheduler.from_config(scheduler.config)
-        self.protocol = protocol
+        self.settings = settings
         self.model_dtype = model_dtype
-        t, m = protocol.num_inference_steps, protocol.prompt_frames
-        self.pin = _pinned_prefix(dsg_pinned_steps(m, t, protocol.dsg_g), t)
-        self.uses_past = protocol.num_clips > 1 and (protocol.fnr or protocol.pns_alpha is not None
+        t, m = settings.num_inference_steps, settings.prompt_frames
+        self.pin = _pinned_prefix(dsg_pinned_steps(m, t, settings.dsg_g), t)
+        self.uses_past = settings.num_clips > 1 and (settings.fnr or settings.pns_alpha is not None
                                                      or self.pin[0] > 0)
         self.past_steps = max(1, sum(1 for p in self.pin if p > 0)) if self.uses_past else 0
 
     def __call__(self, cond: torch.Tensor, uncond: torch.Tensor, noise: SamplerNoise,
                  progress: bool = False) -> torch.Tensor:
         """Sample all clips; returns float32 latents (B, C, clips * N, h, w) in release order."""
-        p = self.protocol
+        p = self.settings
         c, b, ch, n, h, w = noise.clips.shape
         device = noise.clips.device
         self.scheduler.set_timesteps(p.num_inference_steps)
@@ -188,7 +188,7 @@ class IterativeSampler:
 
     def _initial_latents(self, fresh: torch.Tensor, past: torch.Tensor, clip: int) -> torch.Tensor:
         """Clip c's starting latents: fresh noise, with FNR on the prompt frames and PNS on the rest."""
-        p, m = self.protocol, self.protocol.prompt_frames
+        p, m = self.settings, self.settings.prompt_frames
         z = fresh * self.scheduler.init_noise_sigma
         if clip == 0:
             return z

@@ -18,7 +18,7 @@ FORMATS = ("md", "csv", "latex", "html")
 METRICS = ("fvd", "is")
 RAW_COLUMNS = [
     "method", "kind", "train_videos_m", "is", "is_ci_low", "is_ci_high", "is_std", "fvd", "fvd_ci_low",
-    "fvd_ci_high", "fvd_std", "ci_level", "n_videos", "generation_protocol", "fvd_protocol", "is_protocol",
+    "fvd_ci_high", "fvd_std", "ci_level", "n_videos", "generator", "generation_protocol", "fvd_protocol", "is_protocol",
     "protocol_differs", "smoke", "note", "source",
 ]
 SMOKE_MARK = "SMOKE — not a score"
@@ -82,6 +82,13 @@ def protocol_differences(run: dict[str, ResultRecord]) -> list[str]:
     return differs
 
 
+def generator_label(run: dict[str, ResultRecord]) -> str:
+    """'generator:settings' of the run's videos, as their run.json recorded it ('' where none was recorded)."""
+    gen = next((r.generator for r in run.values() if r.generator), None) or {}
+    settings = (gen.get("settings") or {}).get("name", "")
+    return f"{gen.get('name', '')}:{settings}" if gen else ""
+
+
 def _source(rec: ResultRecord) -> str:
     """Provenance of one of our rows: package version, short commit, date."""
     text = f"vidrd-bench {rec.version}".strip()
@@ -95,7 +102,8 @@ def _run_row(label: str, run: dict[str, ResultRecord]) -> dict:
     first = run.get("fvd") or run["is"]
     gen = next((r.generation_protocol for r in run.values() if r.generation_protocol), None)
     row: dict = {"method": label, "kind": "ours", "n_videos": first.n, "smoke": any(r.smoke for r in run.values()),
-                 "generation_protocol": (gen or {}).get("name", ""), "note": "", "source": _source(first),
+                 "generator": generator_label(run), "generation_protocol": (gen or {}).get("name", ""), "note": "",
+                 "source": _source(first),
                  "protocol_differs": ", ".join(protocol_differences(run))}
     for metric in METRICS:
         rec = run.get(metric)
@@ -128,7 +136,7 @@ def table_from_runs(runs: dict[str, dict[str, ResultRecord]], published: pd.Data
     ours = pd.DataFrame([_run_row(name, run) for name, run in runs.items()], columns=RAW_COLUMNS)
     frames = [ours]
     if published is not None and len(published):
-        pub = published.assign(kind="published", protocol_differs="", smoke=False, generation_protocol="",
+        pub = published.assign(kind="published", protocol_differs="", smoke=False, generator="", generation_protocol="",
                                fvd_protocol="", is_protocol="")
         frames.append(pub.reindex(columns=RAW_COLUMNS))
     frames = [f for f in frames if len(f)]
@@ -137,7 +145,7 @@ def table_from_runs(runs: dict[str, dict[str, ResultRecord]], published: pd.Data
     table = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     table["smoke"] = table["smoke"].astype(bool)
     table["n_videos"] = table["n_videos"].astype("Int64")
-    for col in ("generation_protocol", "fvd_protocol", "is_protocol", "protocol_differs", "note", "source"):
+    for col in ("generator", "generation_protocol", "fvd_protocol", "is_protocol", "protocol_differs", "note", "source"):
         table[col] = table[col].fillna("").astype(str)
     table = table.sort_values(["fvd", "method"], na_position="last", kind="stable")
     return table.reset_index(drop=True)
@@ -188,7 +196,7 @@ def _protocol(row: pd.Series, tok: dict[str, str]) -> str:
     if row["kind"] == "published":
         return "paper"
     names = [row["generation_protocol"], row["fvd_protocol"], row["is_protocol"]]
-    return " / ".join(n or tok["none"] for n in names)
+    return " / ".join(([row["generator"]] if row["generator"] else []) + [n or tok["none"] for n in names])
 
 
 def display_frame(table: pd.DataFrame, fmt: str) -> tuple[pd.DataFrame, list[str]]:
@@ -216,7 +224,9 @@ def _footnotes(table: pd.DataFrame, tok: dict[str, str], esc) -> list[str]:
         levels = sorted({f"{v:.0%}" for v in ours["ci_level"].dropna()})
         level = esc("/".join(levels)) + " " if levels else ""
         notes.append(f"Our rows: v [lo, hi] = score with its {level}bootstrap confidence interval; v {tok['pm']} s "
-                     "= mean and std over IS splits. Protocol = generation / FVD / IS protocol names.")
+                     "= mean and std over IS splits. Protocol = generation / FVD / IS protocol names"
+                     + (", after the generator:settings that made the videos." if ours["generator"].astype(bool).any()
+                        else "."))
     paper = " / ".join([PAPER_GENERATION, PAPER_METRICS["fvd"], PAPER_METRICS["is"]])
     if table["protocol_differs"].astype(bool).any():
         notes.append(f"{tok['dagger']} Protocol differs from the paper's ({paper}): not comparable with the "

@@ -1,0 +1,135 @@
+"""The generator interface: any text-to-video model as `generator(prompts, seeds, settings) -> uint8 videos`.
+
+In the spirit of lm-evaluation-harness's `LM` + model registry and diffusers' `DiffusionPipeline`: a model is one
+`Generator` subclass plus one `GeneratorEntry` in `vidrd_bench.generators.GENERATORS`. The benchmark hands every
+generator the same evaluation protocol (protocols.EvalProtocol); what the model does to render (steps, guidance,
+sampler) is its own `GeneratorSettings`, recorded beside the protocol in every run.
+"""
+
+from __future__ import annotations
+
+import importlib
+import numbers
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import torch
+
+from vidrd_bench.errors import VidrdBenchError
+from vidrd_bench.protocols import GeneratorSettings
+from vidrd_bench.registry import Registry
+
+
+class GeneratorError(VidrdBenchError):
+    """A generator was asked for something it cannot do (inputs, settings, sizes)."""
+
+
+def check_prompts_seeds(prompts: list[str], seeds: list[int]) -> None:
+    """Refuse anything but one prompt string and one integer seed per video."""
+    if isinstance(prompts, str) or not prompts or not all(isinstance(p, str) for p in prompts):
+        raise GeneratorError(f"prompts must be a non-empty list of strings, got {prompts!r:.200}; pass one per video.")
+    if len(seeds) != len(prompts) or not all(isinstance(s, numbers.Integral) and not isinstance(s, bool) for s in seeds):
+        raise GeneratorError(f"Expected one integer seed per prompt: {len(prompts)} prompts but seeds "
+                             f"{list(seeds)!r:.200}. Each video's seed fixes its noise; take them from the run's plan.")
+
+
+class Generator(ABC):
+    """A text-to-video model: prompts + seeds + its settings -> uint8 videos (B, T, H, W, 3) on the CPU.
+
+    Contract (tests/generators/test_conformance.py checks it for every registered entry): a video depends only on
+    its prompt, seed and the settings, not on the batch it lands in (up to float rounding of batched kernels);
+    `deterministic_note` says where a model cannot promise that.
+    """
+
+    settings_type: type[GeneratorSettings] = GeneratorSettings
+    deterministic_note: str = "per-video CPU generators seeded by the video's seed; batch-independent"
+    decode_method: str = "decode"  # the decoder's method `bench` times (replaying the calls one video made)
+    eager_decode_kwargs: dict[str, Any] = {}  # extra arguments that make that method run eagerly (FLOP counting)
+
+    @abstractmethod
+    def generate(self, prompts: list[str], seeds: list[int], settings: GeneratorSettings) -> torch.Tensor:
+        """Render checked inputs; uint8 (B, T, H, W, 3) on the CPU."""
+
+    @abstractmethod
+    def native_shape(self, settings: GeneratorSettings) -> tuple[int, int, int]:
+        """(frames, height, width) that `settings` render."""
+
+    @abstractmethod
+    def provenance(self) -> dict[str, Any]:
+        """What produced the videos: model name, preset, weight files and their sha256, sources, dtype, device."""
+
+    @abstractmethod
+    def modules(self) -> dict[str, torch.nn.Module]:
+        """The networks `bench` times: 'denoiser' (the UNet or transformer) and 'decoder' (the VAE)."""
+
+    def __call__(self, prompts: list[str], seeds: list[int], settings: GeneratorSettings) -> torch.Tensor:
+        """Check inputs and settings, render, and check the result's dtype and shape."""
+        check_prompts_seeds(prompts, seeds)
+        if not isinstance(settings, self.settings_type):
+            raise GeneratorError(f"{type(self).__name__} takes {self.settings_type.__name__}, got "
+                                 f"{type(settings).__name__} ({getattr(settings, 'name', settings)!r}).")
+        videos = self.generate(list(prompts), [int(s) for s in seeds], settings)
+        expected = (len(prompts), *self.native_shape(settings), 3)
+        if videos.dtype != torch.uint8 or tuple(videos.shape) != expected:
+            raise GeneratorError(f"{type(self).__name__} returned {videos.dtype} {tuple(videos.shape)}; the interface "
+                                 f"promises uint8 {expected}. This is a bug in the generator adapter.")
+        return videos
+
+
+def frames_to_uint8(frames01: torch.Tensor) -> torch.Tensor:
+    """Frames in [0, 1] -> uint8 by (255 x + 0.5) truncated: VidRD's (y * 127.5 + 128) on y = 2x - 1 in [-1, 1]."""
+    return (frames01.float().clamp(0, 1) * 255 + 0.5).clamp(0, 255).to(torch.uint8)
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A named way to build a generator: which settings and evaluation protocol it defaults to, which files it needs."""
+
+    name: str
+    settings: str
+    protocol: str
+    help: str
+    needs: tuple[str, ...] = ()
+    needs_model: bool = False
+
+
+@dataclass(frozen=True)
+class GeneratorEntry:
+    """A registered generator: its presets and named settings, what it needs, and a lazy loader ("module:function").
+
+    The loader is called as loader(generator=name, preset=..., model=..., weights_dir=..., device=..., settings=...,
+    compile=..., allow_partial=...) and returns a Generator; nothing heavy is imported until then.
+    """
+
+    name: str
+    summary: str
+    loader: str
+    settings: Registry
+    presets: tuple[Preset, ...]
+    model_help: str = ""
+    extras: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def default_preset(self) -> Preset:
+        """The first preset: what `--generator NAME` alone builds."""
+        return self.presets[0]
+
+    def preset(self, name: str | None) -> Preset:
+        """The named preset (default: the first), or a clear error naming the known ones."""
+        if name is None:
+            return self.default_preset
+        for p in self.presets:
+            if p.name == name:
+                return p
+        raise GeneratorError(f"Generator {self.name!r} has no preset {name!r}; choose one of "
+                             f"{', '.join(p.name for p in self.presets)} (see `vidrd-bench generators`).")
+
+    def load(self, **kwargs: Any) -> Generator:
+        """Import the loader and build the generator."""
+        module, _, attr = self.loader.partition(":")
+        build: Callable[..., Generator] = getattr(importlib.import_module(module), attr)
+        return build(generator=self.name, **kwargs)
+
+
+GENERATORS: Registry[GeneratorEntry] = Registry("generator", GeneratorEntry)

@@ -1,0 +1,60 @@
+"""The VidRD generator (this project's reimplementation) behind the generator interface."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+import torch
+
+from vidrd_bench.generator.settings import VidRDSettings
+from vidrd_bench.generators.base import Generator
+
+
+class VidRDGenerator(Generator):
+    """VidRDPipeline (video UNet, FNR/PNS/DSG, temporal VAE) as a Generator; per-video seeds, batch-independent."""
+
+    settings_type = VidRDSettings
+    decode_method = "decode_video"
+    eager_decode_kwargs = {"compiled": False}
+
+    def __init__(self, pipeline: Any, preset: str) -> None:
+        self.pipeline = pipeline
+        self.preset = preset
+
+    def generate(self, prompts: list[str], seeds: list[int], settings: VidRDSettings) -> torch.Tensor:
+        """Render through the pipeline (noise per video from its own CPU generator)."""
+        return self.pipeline(prompts=prompts, seeds=seeds, settings=settings).videos
+
+    def native_shape(self, settings: VidRDSettings) -> tuple[int, int, int]:
+        """Assembled frames and the settings' size."""
+        return settings.num_frames, settings.height, settings.width
+
+    def provenance(self) -> dict[str, Any]:
+        """Preset, weight files' sha256 (or random weights' digests), where each part came from, dtype, device."""
+        parts = self.pipeline.components
+        return {"model": "vidrd", "preset": self.preset, "weights": dict(parts.sha256), "sources": dict(parts.sources),
+                "dtype": str(self.pipeline.dtype), "device": str(self.pipeline.device)}
+
+    def modules(self) -> dict[str, torch.nn.Module]:
+        """The video UNet and the temporal VAE."""
+        return {"denoiser": self.pipeline.unet, "decoder": self.pipeline.vae}
+
+
+def load(preset: str = "full", weights_dir: str | os.PathLike | None = None, device: str | None = None,
+         settings: VidRDSettings | None = None, compile: bool | None = None, allow_partial: bool = False,
+         **_: Any) -> VidRDGenerator:
+    """Build VidRD's `preset` on `device` (compile defaults to on for CUDA), with the temporal VAE if settings ask."""
+    from vidrd_bench.devices import pick_device
+    from vidrd_bench.generator.pipeline import VidRDPipeline
+
+    dev = pick_device(device)
+    compile = dev.type == "cuda" if compile is None else compile
+    if compile and dev.type != "cuda":
+        print(f"note: --compile on {dev.type} compiles the UNet and VAE decoder with torch.compile first, which takes "
+              "minutes before the first video (pass --no-compile to start at once).", file=sys.stderr)
+    temporal_vae = True if settings is None else settings.temporal_vae
+    pipe = VidRDPipeline.from_preset(preset, weights_dir=weights_dir, device=dev, temporal_vae=temporal_vae,
+                                     compile=compile, allow_partial=allow_partial)
+    return VidRDGenerator(pipe, preset)
