@@ -14,7 +14,7 @@ from vidrd_bench.metrics.fvd import fast_frechet_to
 from vidrd_bench.metrics.stats import StatsFile, gaussian_of
 from vidrd_bench.protocols import FVDProtocol
 
-FVD_TEST = FVDProtocol(name="fvd-tiny-random-32px", detector="i3d-tiny-random", resolution=32)
+FVD_TEST = FVDProtocol(name="fvd-smoke-tiny-32px", detector="i3d-tiny-random", resolution=32)
 
 
 def test_import_is_light_and_the_api_is_listed():

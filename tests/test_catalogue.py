@@ -35,7 +35,7 @@ def _stats(tmp, name, drop=(), **arrays):
     """A statistics npz made by save_stats, then rewritten without `drop` keys / with `arrays` replaced."""
     mu = np.zeros(400)
     stats = StatsFile(mu=mu, sigma=np.eye(400), count=10, detector="i3d-tiny-random", detector_sha256={},
-                      protocol=PROTOCOLS.get("fvd-tiny-random").to_dict(), source="test", extra={})
+                      protocol=PROTOCOLS.get("fvd-smoke-tiny").to_dict(), source="test", extra={})
     path = save_stats(tmp / name, stats)
     with np.load(path) as data:
         d = {k: data[k] for k in data.files if k not in drop}
@@ -63,7 +63,7 @@ def ws(tmp_path_factory):
     (t / "not_json.json").write_text("{fvd: 1")
     _record(t, "good.json")
     _record(t, "good_is.json", metric="is", value=38.0, higher_is_better=True,
-            protocol=PROTOCOLS.get("is-c3d-ucf101").to_dict())
+            protocol=PROTOCOLS.get("is-c3d-styleganv-10k").to_dict())
     _record(t, "value_abc.json", value="abc")
     _record(t, "value_nan.json", value=float("nan"))
     _record(t, "value_inf.json", value=float("inf"))
@@ -134,9 +134,9 @@ def ws(tmp_path_factory):
 
 
 GEN = ["generate", "--preset", "tiny", "--num-videos", "4", "--batch-size", "2", "--device", "cpu", "--no-compile"]
-FVD = ["score", "fvd", "--protocol", "fvd-tiny-random", "--num-workers", "0", "--no-progress", "--bootstrap", "0"]
-IS = ["score", "is", "--protocol", "is-tiny-random", "--num-workers", "0", "--no-progress", "--bootstrap", "0"]
-STATS = ["stats", "ucf101", "--protocol", "fvd-tiny-random", "--num-workers", "0", "--no-progress"]
+FVD = ["score", "fvd", "--protocol", "fvd-smoke-tiny", "--num-workers", "0", "--no-progress", "--bootstrap", "0"]
+IS = ["score", "is", "--protocol", "is-smoke-tiny", "--num-workers", "0", "--no-progress", "--bootstrap", "0"]
+STATS = ["stats", "ucf101", "--protocol", "fvd-smoke-tiny", "--num-workers", "0", "--no-progress"]
 REPORT = ["report", "--baseline", "{good.json}", "--current", "{good.json}"]
 
 CASES: list[tuple[str, list[str]]] = [
@@ -153,7 +153,7 @@ CASES: list[tuple[str, list[str]]] = [
     ("gen-shard-float", GEN + ["--shard", "0.5/2", "--out", "{tmp}/g"]),
     ("gen-unknown-preset", ["generate", "--preset", "huge", "--out", "{tmp}/g"]),
     ("gen-unknown-protocol", GEN + ["--protocol", "ucf202", "--out", "{tmp}/g"]),
-    ("gen-scoring-protocol", GEN + ["--protocol", "fvd-i3d-16f", "--out", "{tmp}/g"]),
+    ("gen-scoring-protocol", GEN + ["--protocol", "fvd-ucf101-10k", "--out", "{tmp}/g"]),
     ("gen-tiny-published", GEN + ["--protocol", "ucf101-vidrd", "--out", "{tmp}/g"]),
     ("gen-tiny-release", GEN + ["--protocol", "ucf101-vidrd-release", "--out", "{tmp}/g"]),
     ("gen-unknown-dataset", GEN + ["--dataset", "kinetics", "--out", "{tmp}/g"]),
@@ -215,7 +215,7 @@ CASES: list[tuple[str, list[str]]] = [
     ("fvd-out-under-file", FVD + ["--real", "{stats.npz}", "--fake", "{run}", "--out", "{a_file}/fvd.json"]),
     ("fvd-out-read-only", FVD + ["--real", "{stats.npz}", "--fake", "{run}", "--out", NOT_WRITABLE]),
     ("fvd-unknown-protocol", ["score", "fvd", "--protocol", "fvd-x", "--real", "{stats.npz}", "--fake", "{run}"]),
-    ("fvd-is-protocol", ["score", "fvd", "--protocol", "is-tiny-random", "--real", "{stats.npz}", "--fake", "{run}"]),
+    ("fvd-is-protocol", ["score", "fvd", "--protocol", "is-smoke-tiny", "--real", "{stats.npz}", "--fake", "{run}"]),
     ("fvd-bootstrap-neg", FVD + ["--bootstrap", "-1", "--real", "{stats.npz}", "--fake", "{run}"]),
     ("fvd-batch-0", FVD + ["--batch-size", "0", "--real", "{stats.npz}", "--fake", "{run}"]),
     ("fvd-workers-neg", FVD + ["--num-workers", "-1", "--real", "{stats.npz}", "--fake", "{run}"]),
@@ -234,7 +234,7 @@ CASES: list[tuple[str, list[str]]] = [
     ("is-only-dotfiles", IS + ["--fake", "{videos_dot}"]),
     ("is-out-is-dir", IS + ["--fake", "{run}", "--out", "{real_empty}"]),
     ("is-out-read-only", IS + ["--fake", "{run}", "--out", NOT_WRITABLE]),
-    ("is-fvd-protocol", ["score", "is", "--protocol", "fvd-tiny-random", "--fake", "{run}"]),
+    ("is-fvd-protocol", ["score", "is", "--protocol", "fvd-smoke-tiny", "--fake", "{run}"]),
     ("is-detector-garbage", ["score", "is", "--fake", "{run}", "--device", "cpu", "--weights-dir", "{weights_garbage}",
                              "--detector-weights", "{binary.bin}"]),
     ("is-real-weights-missing", ["score", "is", "--fake", "{run}", "--device", "cpu", "--weights-dir", "{tmp}/none"]),
@@ -250,7 +250,7 @@ CASES: list[tuple[str, list[str]]] = [
     ("stats-out-under-file", STATS + ["--videos", "{run}", "--out", "{a_file}/s.npz"]),
     ("stats-out-read-only", STATS + ["--videos", "{run}", "--out", "/proc/version/s.npz"]),
     ("stats-unknown-dataset", ["stats", "kinetics", "--videos", "{run}"]),
-    ("stats-is-protocol", ["stats", "ucf101", "--protocol", "is-tiny-random", "--videos", "{run}"]),
+    ("stats-is-protocol", ["stats", "ucf101", "--protocol", "is-smoke-tiny", "--videos", "{run}"]),
     ("stats-real-weights-missing", ["stats", "ucf101", "--videos", "{run}", "--device", "cpu", "--weights-dir",
                                     "{tmp}/none", "--out", "{tmp}/s.npz"]),
     # table
@@ -319,13 +319,13 @@ CASES: list[tuple[str, list[str]]] = [
     ("sheet-out-read-only", ["contact-sheet", "{run}", "--out", "/proc/version/s.png"]),
     # weights
     ("weights-check-unknown", ["weights", "--no-hash", "--check", "ucf202"]),
-    ("weights-check-missing", ["weights", "--no-hash", "--weights-dir", "{tmp}/none", "--check", "fvd-i3d-16f"]),
+    ("weights-check-missing", ["weights", "--no-hash", "--weights-dir", "{tmp}/none", "--check", "fvd-ucf101-10k"]),
     ("weights-check-garbage-i3d", ["weights", "--no-hash", "--weights-dir", "{weights_garbage}", "--check",
-                                   "fvd-i3d-16f"]),
+                                   "fvd-ucf101-10k"]),
     ("weights-check-garbage-i3d-pt", ["weights", "--no-hash", "--weights-dir", "{weights_garbage}", "--check",
-                                      "fvd-i3d-pytorch-16f"]),
+                                      "fvd-ucf101-10k-i3d-pytorch"]),
     ("weights-check-garbage-c3d", ["weights", "--no-hash", "--weights-dir", "{weights_garbage}", "--check",
-                                   "is-c3d-ucf101"]),
+                                   "is-c3d-styleganv-10k"]),
     ("weights-check-empty-sd-config", ["weights", "--no-hash", "--weights-dir", "{weights_garbage}", "--check",
                                        "vidrd"]),
     # bench and smoke

@@ -73,7 +73,7 @@ def test_sha256_and_atomic_write_keep_old_file_on_failure(tmp_path):
 
 def test_result_record_round_trip_and_provenance(tmp_path):
     rec = ResultRecord.create(metric="fvd", value=363.19, higher_is_better=False, n=10000,
-                              protocol=PROTOCOLS.get("fvd-i3d-16f").to_dict(), ci_low=350.0, ci_high=370.0)
+                              protocol=PROTOCOLS.get("fvd-ucf101-10k").to_dict(), ci_low=350.0, ci_high=370.0)
     assert rec.version and rec.date
     save_results(tmp_path / "r.json", [rec])
     assert load_results(tmp_path / "r.json") == [rec]
@@ -89,7 +89,7 @@ def test_cli_weights_lists_every_missing_file_and_check_fails(tmp_path):
     for name, _ in weights.WEIGHT_FILES.items():
         assert name in res.output
     assert res.output.count("obtain from:") == len(weights.WEIGHT_FILES)
-    res = runner.invoke(main, ["weights", "--weights-dir", str(tmp_path), "--check", "is-c3d-ucf101"])
+    res = runner.invoke(main, ["weights", "--weights-dir", str(tmp_path), "--check", "is-c3d-styleganv-10k"])
     assert res.exit_code == 2 and "conv3d_deepnetA_ucf.npz" in res.output and "Traceback" not in res.output
     assert "generator vidrd:full: stable-diffusion-2-1-base [missing], ModelT2V.pth [missing]" in res.output
     res = runner.invoke(main, ["weights", "--weights-dir", str(tmp_path), "--check", "vidrd"])

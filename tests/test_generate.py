@@ -166,7 +166,7 @@ def test_shard_jobs_merge_into_the_plan(tmp_path):
     ({"model": "some/folder"}, "VidRD reads --weights-dir"),
     ({"settings": "fast"}, "Unknown VidRD settings 'fast'"),
     ({"settings": dataclasses.replace(VIDRD_SETTINGS.get("vidrd-tiny"), num_clips=1)}, "renders 8 frames .* needs 16"),
-    ({"protocol_name": "fvd-i3d-16f"}, "scoring protocol"),
+    ({"protocol_name": "fvd-ucf101-10k"}, "scoring protocol"),
     ({"protocol_name": "tiny-smok"}, "Did you mean 'tiny-smoke'"),
 ])
 def test_bad_input_is_a_clear_error(tmp_path, kw, match):

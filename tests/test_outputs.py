@@ -114,7 +114,7 @@ def test_a_failed_write_after_the_work_keeps_the_result(tmp_path, monkeypatch):
     monkeypatch.setattr(io.tempfile, "gettempdir", lambda: str(tmp_path / "rescue"))
     (tmp_path / "rescue").mkdir()
     record = ResultRecord.create(metric="fvd", value=123.5, higher_is_better=False, n=4,
-                                 protocol={"name": "fvd-tiny-random"})
+                                 protocol={"name": "fvd-smoke-tiny"})
     calls = []
 
     def save(path):
@@ -130,7 +130,7 @@ def test_a_failed_write_after_the_work_keeps_the_result(tmp_path, monkeypatch):
 
 def test_nan_scores_are_refused_and_random_generators_are_smoke():
     detector = SimpleNamespace(name="i3d", random_weights=False, weights={"i3d": "abc"})
-    proto = PROTOCOLS.get("fvd-i3d-16f")
+    proto = PROTOCOLS.get("fvd-ucf101-10k")
     with pytest.raises(VidrdBenchError, match="came out as nan"):
         _record("fvd", float("nan"), False, 4, proto, None, detector, None, 0, {})
     real = _record("fvd", 300.0, False, 4, proto, None, detector, None, 0, {"generation_preset": "full"})
@@ -167,7 +167,7 @@ def test_weights_check_loads_the_files(tmp_path):
     with pytest.raises(WeightsError, match="cannot be read as an npz"):
         (tmp_path / "conv3d_deepnetA_ucf.npz").write_bytes(b"\0" * 100)
         (tmp_path / "mean2.npz").write_bytes(b"\0" * 100)
-        weights.verify_loads("is-c3d-ucf101", tmp_path)
+        weights.verify_loads("is-c3d-styleganv-10k", tmp_path)
     sd = tmp_path / "stable-diffusion-2-1-base"
     for member in weights.WEIGHT_FILES.get("stable-diffusion-2-1-base").required_members:
         (sd / member).parent.mkdir(parents=True, exist_ok=True)

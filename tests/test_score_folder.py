@@ -1,5 +1,7 @@
 """Scoring your own videos: a folder of .avi files with a CSV of classes, named rows, plan paths filled by the user."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import scipy.stats
@@ -15,12 +17,12 @@ from vidrd_bench.generate import run_generate
 from vidrd_bench.metrics.detectors import load_detector
 from vidrd_bench.errors import RunStateError
 from vidrd_bench.score import compute_real_stats, score_fvd, score_is
-from vidrd_bench.protocols import FVDProtocol
+from vidrd_bench.protocols import PROTOCOLS
 from vidrd_bench.report.tables import build_table
 from vidrd_bench.results import load_results
 
 CLASSES = ("Diving", "Knitting", "Surfing")
-FVD_TEST = FVDProtocol(name="fvd-tiny-random-32px", detector="i3d-tiny-random", resolution=32)
+FVD_TEST = dataclasses.replace(PROTOCOLS.get("fvd-smoke-tiny"), name="fvd-smoke-tiny-32px", resolution=32)
 
 
 def _clip(rng, c, size=16):
@@ -54,7 +56,7 @@ def test_a_folder_of_avi_files_with_a_csv_gets_a_named_fvd_and_is_row(tmp_path):
     fake = tmp_path / "videos"
     runner = CliRunner()
     out = runner.invoke(main, ["score", "is", "--fake", str(fake), "--labels", str(tmp_path / "labels.csv"),
-                               "--name", "My model v2", "--protocol", "is-tiny-random", "--num-workers", "0",
+                               "--name", "My model v2", "--protocol", "is-smoke-tiny", "--num-workers", "0",
                                "--bootstrap", "5", "--no-progress", "--out", str(tmp_path / "is.json")])
     assert out.exit_code == 0, out.output
     rec = load_results(tmp_path / "is.json")[0]
@@ -84,11 +86,11 @@ def test_your_own_videos_at_the_paths_of_a_plan_are_scored(tmp_path):
     for row in rows[:9]:  # any format at the planned name: here .avi instead of .mp4
         write_with((run / row.path).with_suffix(".avi"), _clip(rng, 0), "avi", "mpeg4", "yuv420p")
     with pytest.raises(RunStateError, match="only 9 are done or present at their planned paths"):
-        score_is(run, protocol="is-tiny-random", num_workers=0, progress=False)
+        score_is(run, protocol="is-smoke-tiny", num_workers=0, progress=False)
     frames = run / rows[9].path.removesuffix(".mp4")  # the last one as a folder of frames
     frames.mkdir()
     for t, f in enumerate(_clip(rng, 1)):
         Image.fromarray(f).save(frames / f"{t:03d}.png")
-    rec = score_is(run, protocol="is-tiny-random", num_workers=0, bootstrap=0, progress=False, name="mine")
+    rec = score_is(run, protocol="is-smoke-tiny", num_workers=0, bootstrap=0, progress=False, name="mine")
     assert rec.n == 10 and rec.extra["user_videos_at_plan_paths"] == 10 and rec.name == "mine"
     assert rec.extra["split_order"].startswith("plan order") and rec.generation_protocol["name"] == "tiny-smoke"

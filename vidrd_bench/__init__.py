@@ -3,8 +3,8 @@
 The public API, imported on first use so that `import vidrd_bench` stays light (no torch until needed):
 
     import vidrd_bench as vb
-    record = vb.score_fvd("ucf101_train_fvd-i3d-16f_256px.npz", "my_videos/", protocol="fvd-i3d-16f")
-    metric = vb.FVD(real_stats="ucf101_train_fvd-i3d-16f_256px.npz"); metric.update(videos); metric.compute()
+    record = vb.score_fvd("ucf101_train_fvd-ucf101-10k_256px.npz", "my_videos/", protocol="fvd-ucf101-10k")
+    metric = vb.FVD(real_stats="ucf101_train_fvd-ucf101-10k_256px.npz"); metric.update(videos); metric.compute()
     vb.fvd(features_a, features_b); detector = vb.load_detector("i3d-torchscript")
 """
 

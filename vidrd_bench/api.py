@@ -15,8 +15,8 @@ import torch
 from vidrd_bench.errors import VideoError, VidrdBenchError
 from vidrd_bench.metrics.detectors import load_detector
 from vidrd_bench.metrics.fvd import frechet_distance
-from vidrd_bench.metrics.stats import FeatureStats, StatsFile, gaussian_of, load_stats
-from vidrd_bench.protocols import PROTOCOLS, FVDProtocol
+from vidrd_bench.metrics.stats import StatsFile, gaussian_of, load_stats
+from vidrd_bench.protocols import DEFAULT_FVD, FVDProtocol, get_protocol
 from vidrd_bench.score import compute_real_stats, score_fvd, score_is
 
 __all__ = ["FVD", "compute_real_stats", "fvd", "load_detector", "score_fvd", "score_is"]
@@ -34,10 +34,11 @@ def _matrix(features, name: str) -> np.ndarray:
     return x
 
 
-def fvd(features_a, features_b) -> float:
-    """Frechet distance between the Gaussians (mean, np.cov) of two (N, D) feature matrices, in float64."""
+def fvd(features_a, features_b, divisor: str = "N-1") -> float:
+    """Frechet distance between the Gaussians of two (N, D) feature matrices, in float64; the covariance divides
+    by N - 1 (np.cov) unless divisor="N" (StyleGAN-V's convention, see README Protocols)."""
     a, b = _matrix(features_a, "features_a"), _matrix(features_b, "features_b")
-    return frechet_distance(*gaussian_of(a), *gaussian_of(b))
+    return frechet_distance(*gaussian_of(a, divisor), *gaussian_of(b, divisor))
 
 
 def as_detector_input(videos) -> torch.Tensor:
@@ -61,17 +62,18 @@ class FVD:
     its first `num_frames` frames, as `score` does for generated videos.
     """
 
-    def __init__(self, protocol: str | FVDProtocol = "fvd-i3d-16f",
+    def __init__(self, protocol: str | FVDProtocol = DEFAULT_FVD,
                  real_stats: str | os.PathLike | StatsFile | None = None,
                  device: str | torch.device | None = None, weights_dir: str | os.PathLike | None = None,
                  detector_path: str | os.PathLike | None = None):
         from vidrd_bench.devices import pick_device
 
-        self.protocol = PROTOCOLS.get(protocol) if isinstance(protocol, str) else protocol
+        self.protocol = get_protocol(protocol) if isinstance(protocol, str) else protocol
         self.detector = load_detector(self.protocol.detector, weights_dir, pick_device(device), detector_path,
                                       self.protocol.resolution)
-        self.real_stats = load_stats(real_stats, self.protocol) if isinstance(real_stats, (str, os.PathLike)) \
-            else real_stats
+        self.real_stats = load_stats(real_stats) if isinstance(real_stats, (str, os.PathLike)) else real_stats
+        if self.real_stats is not None:
+            self.protocol.check_same_real(self.real_stats.protocol, "The real statistics")
         if self.real_stats is not None and self.real_stats.detector_sha256 != self.detector.weights:
             raise VidrdBenchError(
                 f"The real statistics were made with detector files {self.real_stats.detector_sha256}, but this FVD "
@@ -80,8 +82,8 @@ class FVD:
 
     def reset(self) -> None:
         """Forget every video seen (the real statistics file, if any, stays)."""
-        self.fake = FeatureStats(self.detector.feature_dim, keep_features=False)
-        self.real = FeatureStats(self.detector.feature_dim, keep_features=False)
+        self.fake: list[np.ndarray] = []
+        self.real: list[np.ndarray] = []
 
     def update(self, videos, real: bool = False) -> None:
         """Add a batch of videos (uint8 (B, 3, T, H, W), or float in [-1, 1]) to the generated or the real side."""
@@ -94,12 +96,17 @@ class FVD:
             raise VidrdBenchError("This FVD was given real statistics at construction; update(real=True) would mix "
                                   "two real sets. Make a new vb.FVD() without real_stats to stream real videos.")
         features = self.detector(clips[:, :, :n]).double().cpu().numpy()
-        (self.real if real else self.fake).update(features)
+        (self.real if real else self.fake).append(features)
 
     def compute(self) -> float:
         """FVD of the generated videos seen so far against the real side."""
+        div = self.protocol.covariance_divisor
         if self.real_stats is not None:
             mu, sigma = self.real_stats.mu, self.real_stats.sigma
         else:
-            mu, sigma = self.real.mean(), self.real.cov()
-        return frechet_distance(self.fake.mean(), self.fake.cov(), mu, sigma)
+            mu, sigma = gaussian_of(self._stack(self.real), div)
+        return frechet_distance(*gaussian_of(self._stack(self.fake), div), mu, sigma)
+
+    def _stack(self, parts: list[np.ndarray]) -> np.ndarray:
+        """The features of one side as one (N, D) matrix (N = 0 before any update)."""
+        return np.concatenate(parts) if parts else np.zeros((0, self.detector.feature_dim))

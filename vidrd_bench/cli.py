@@ -10,6 +10,7 @@ import click
 
 from vidrd_bench import __version__
 from vidrd_bench.errors import VidrdBenchError
+from vidrd_bench.protocols import DEFAULT_FVD, DEFAULT_IS, FVDProtocol, ISProtocol, metric_protocols
 
 WEIGHTS_DIR_OPTION = click.option(
     "--weights-dir",
@@ -53,6 +54,10 @@ def _detector_options(fn):
                      help="Decode worker processes feeding the detector."),
         click.option("--device", default=None, help="torch device [default: cuda if available, else cpu]."),
         click.option("--no-progress", is_flag=True, help="Hide the progress bar."),
+        click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+                     help="Features cache, one entry per (video set, detector, clip rule) [env VIDRD_BENCH_CACHE; "
+                          "default ~/.cache/vidrd-bench/features]."),
+        click.option("--no-cache", is_flag=True, help="Neither read nor write the features cache."),
     ]):
         fn = option(fn)
     return fn
@@ -75,6 +80,9 @@ def _score_options(fn):
                      help="Bootstrap resamples for the confidence interval (0: none)."),
         click.option("--seed", type=int, default=0, show_default=True, help="Seed of the bootstrap resampling."),
         click.option("--allow-incomplete", is_flag=True, help="Score the finished videos of an unfinished run."),
+        click.option("--allow-fewer", is_flag=True,
+                     help="With fewer videos than the protocol takes, score under a derived protocol of another "
+                          "name (marked not comparable) instead of refusing."),
         click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
                      help="Write the JSON result here."),
     ]):
@@ -142,7 +150,7 @@ def _echo_record(record, out: Path | None) -> None:
 @WEIGHTS_DIR_OPTION
 @click.option("--no-hash", is_flag=True, help="Skip sha256 of present files (faster on large checkpoints).")
 @click.option("--check", "check", multiple=True, metavar="NAME",
-              help="Exit 1 unless every file NAME needs is present: a scoring protocol (fvd-i3d-16f), a generator "
+              help="Exit 1 unless every file NAME needs is present: a scoring protocol (fvd-ucf101-10k), a generator "
                    "(vidrd) or GENERATOR:PRESET (vidrd:full); repeatable.")
 def weights_cmd(weights_dir: Path | None, no_hash: bool, check: tuple[str, ...]) -> None:
     """List the model and detector files each generator and scoring protocol needs, which are present, and where."""
@@ -270,13 +278,17 @@ def score_group() -> None:
 @score_group.command("fvd")
 @click.option("--real", required=True, type=click.Path(exists=True, path_type=Path),
               help="Real-video statistics file (.npz from `vidrd-bench stats`) or a folder of real videos.")
-@click.option("--protocol", default="fvd-i3d-16f", show_default=True,
-              help="FVD protocol: fvd-i3d-16f (TorchScript I3D), fvd-i3d-pytorch-16f, fvd-tiny-random (smoke).")
+@click.option("--protocol", default=DEFAULT_FVD, show_default=True,
+              help=f"FVD protocol, one of: {', '.join(p.name for p in metric_protocols(FVDProtocol))} (README, Protocols).")
+@click.option("--split-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="With --real a folder: the official split file naming the real videos [default: the protocol's, "
+                   "found under --real].")
 @_detector_options
 @_score_options
 @click.option("--no-per-class", is_flag=True, help="Skip per-class FVD.")
-def score_fvd_cmd(real, fake, labels, name, protocol, detector_weights, weights_dir, batch_size, num_workers, device,
-                  no_progress, bootstrap, seed, no_per_class, allow_incomplete, out) -> None:
+def score_fvd_cmd(real, fake, labels, name, protocol, split_file, detector_weights, weights_dir, batch_size,
+                  num_workers, device, no_progress, cache_dir, no_cache, bootstrap, seed, no_per_class,
+                  allow_incomplete, allow_fewer, out) -> None:
     """Frechet Video Distance of the generated videos in --fake against --real."""
     from vidrd_bench.score import score_fvd
 
@@ -284,25 +296,26 @@ def score_fvd_cmd(real, fake, labels, name, protocol, detector_weights, weights_
                        device=_announce_device(device, "float32"), batch_size=batch_size, num_workers=num_workers,
                        bootstrap=bootstrap,
                        seed=seed, out_path=out, per_class=not no_per_class, allow_incomplete=allow_incomplete,
-                       progress=not no_progress, labels=labels, name=name)
+                       progress=not no_progress, labels=labels, name=name,
+                       cache_dir=False if no_cache else cache_dir, allow_fewer=allow_fewer, split_file=split_file)
     _echo_record(record, out)
 
 
 @score_group.command("is")
-@click.option("--protocol", default="is-c3d-ucf101", show_default=True,
-              help="IS protocol: is-c3d-ucf101, or is-tiny-random (smoke).")
+@click.option("--protocol", default=DEFAULT_IS, show_default=True,
+              help=f"IS protocol, one of: {', '.join(p.name for p in metric_protocols(ISProtocol))} (README, Protocols).")
 @_detector_options
 @_score_options
 def score_is_cmd(fake, labels, name, protocol, detector_weights, weights_dir, batch_size, num_workers, device,
-                 no_progress, bootstrap, seed, allow_incomplete, out) -> None:
-    """Inception Score (C3D, 10 splits) of the generated videos in --fake."""
+                 no_progress, cache_dir, no_cache, bootstrap, seed, allow_incomplete, allow_fewer, out) -> None:
+    """Inception Score (C3D) of the generated videos in --fake, split and aggregated as the protocol says."""
     from vidrd_bench.score import score_is
 
     record = score_is(fake, protocol=protocol, weights_dir=weights_dir, detector_path=detector_weights,
                       device=_announce_device(device, "float32"), batch_size=batch_size, num_workers=num_workers,
                       bootstrap=bootstrap,
                       seed=seed, out_path=out, allow_incomplete=allow_incomplete, progress=not no_progress,
-                      labels=labels, name=name)
+                      labels=labels, name=name, cache_dir=False if no_cache else cache_dir, allow_fewer=allow_fewer)
     _echo_record(record, out)
 
 
@@ -311,17 +324,19 @@ def score_is_cmd(fake, labels, name, protocol, detector_weights, weights_dir, ba
 @click.option("--videos", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Folder of the real videos (UCF-101/ with v_<Class>_gXX_cYY.avi files).")
 @click.option("--split-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="trainlist01.txt: use only the videos it names [default: found under --videos, else all].")
+              help="trainlist01.txt: use only the videos it names [default: the protocol's split, found under --videos].")
 @click.option("--size", type=click.IntRange(8), default=256, show_default=True,
               help="Resize real frames to SIZE x SIZE: the resolution of the generated videos.")
-@click.option("--protocol", default="fvd-i3d-16f", show_default=True, help="FVD protocol the statistics are for.")
+@click.option("--protocol", default=DEFAULT_FVD, show_default=True, help="FVD protocol the statistics are for.")
 @_detector_options
+@click.option("--allow-fewer", is_flag=True,
+              help="With fewer real videos than the protocol takes, write statistics of a derived protocol.")
 @click.option("--no-features", is_flag=True,
               help="Store only mu/sigma (no per-video features: no per-class FVD from this file).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Statistics file [default: ./<dataset>_train_<protocol>_<size>px.npz].")
 def stats_cmd(dataset, videos, split_file, size, protocol, detector_weights, weights_dir, batch_size, num_workers,
-              device, no_progress, no_features, out) -> None:
+              device, no_progress, cache_dir, no_cache, allow_fewer, no_features, out) -> None:
     """Compute real-video feature statistics (mu, sigma, per-class features) for FVD."""
     from vidrd_bench.score import compute_real_stats, default_stats_path
 
@@ -329,10 +344,45 @@ def stats_cmd(dataset, videos, split_file, size, protocol, detector_weights, wei
     stats = compute_real_stats(videos, dataset=dataset, protocol=protocol, weights_dir=weights_dir,
                                device=device, batch_size=batch_size, num_workers=num_workers, out_path=out,
                                size=size, split_file=split_file, detector_path=detector_weights,
-                               keep_features=not no_features, progress=not no_progress)
+                               keep_features=not no_features, progress=not no_progress,
+                               cache_dir=False if no_cache else cache_dir, allow_fewer=allow_fewer)
     if stats is not None:
         click.echo(f"{stats.count} videos ({stats.extra['skipped_short']} too short, discarded); {stats.source}")
         click.echo(f"wrote {out}")
+
+
+@main.command("calibrate")
+@click.option("--real", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Folder of real videos (used as given, or filtered by --split-file).")
+@click.option("--fake", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="The --out folder of `vidrd-bench generate`, or any folder of .mp4 files.")
+@click.option("--split-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Official split file naming the real videos to use (e.g. trainlist01.txt).")
+@click.option("--tiny-detectors", is_flag=True,
+              help="Run every protocol's conventions on the tiny random-weight I3D/C3D (smoke; no weight files).")
+@_detector_options
+@click.option("--bootstrap", type=click.IntRange(0), default=50, show_default=True,
+              help="Bootstrap resamples per protocol for the 95% CI (0: none).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of bootstrap, FVD@N subsets and halves.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the calibration record (JSON) here.")
+def calibrate_cmd(real, fake, split_file, tiny_detectors, detector_weights, weights_dir, batch_size, num_workers,
+                  device, no_progress, cache_dir, no_cache, bootstrap, seed, out) -> None:
+    """Every registered FVD and IS protocol on --real/--fake: value, 95% CI, n, difference to the default;
+    FVD@N, FVD_inf and the real-vs-real floor. Why your number is not the paper's, in one table."""
+    from vidrd_bench.calibrate import calibrate, format_calibration
+
+    if detector_weights is not None:
+        raise VidrdBenchError("calibrate runs several detectors; place their files under --weights-dir instead of "
+                              "passing --detector-weights.")
+    cal = calibrate(real, fake, tiny=tiny_detectors, weights_dir=weights_dir, device=device, batch_size=batch_size,
+                    num_workers=num_workers, bootstrap=bootstrap, seed=seed,
+                    cache_dir=False if no_cache else cache_dir, split_file=split_file, out_path=out,
+                    progress=not no_progress)
+    if cal is not None:
+        click.echo(format_calibration(cal))
+        if out:
+            click.echo(f"wrote {out}")
 
 
 @main.command("generate")

@@ -1,4 +1,8 @@
-"""Runners behind `vidrd-bench stats` and `vidrd-bench score fvd|is`: find videos, extract, score, record."""
+"""Runners behind `vidrd-bench stats` and `vidrd-bench score fvd|is`: find videos, extract (cached), select, score.
+
+Every count, selection and preparation comes from the protocol: a folder with fewer videos than the protocol
+takes is refused, or, with allow_fewer, scored under a derived protocol of another name (never passing for it).
+"""
 
 from __future__ import annotations
 
@@ -10,33 +14,62 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from vidrd_bench import distributed
 from vidrd_bench.datasets import manifest
 from vidrd_bench.datasets.folder import VIDEO_SUFFIXES, folder_videos
 from vidrd_bench.datasets.video import frame_files, read_clip
 from vidrd_bench.devices import pick_device
 from vidrd_bench.errors import ProtocolMismatchError, RunStateError, VidrdBenchError
-from vidrd_bench import distributed
 from vidrd_bench.io import check_output_file, save_or_rescue, visible_files
 from vidrd_bench.metrics.base import Detector
+from vidrd_bench.metrics.cache import cached_extract, default_cache_dir
 from vidrd_bench.metrics.detectors import load_detector
-from vidrd_bench.metrics.extract import VideoItem, extract
+from vidrd_bench.metrics.extract import ClipRule, Features, VideoItem
 from vidrd_bench.metrics.fvd import bootstrap_fvd, frechet_distance, per_class_fvd
-from vidrd_bench.metrics.inception_score import bootstrap_is, inception_score
-from vidrd_bench.metrics.stats import StatsFile, load_stats, save_stats, stats_filename
-from vidrd_bench.protocols import PROTOCOLS, FVDProtocol, ISProtocol, Protocol
+from vidrd_bench.metrics.inception_score import bootstrap_is, protocol_is
+from vidrd_bench.metrics.stats import StatsFile, gaussian_of, load_stats, save_stats, stats_filename
+from vidrd_bench.protocols import FVDProtocol, ISProtocol, Protocol, get_protocol, metric_protocols, with_counts
 from vidrd_bench.results import ResultRecord
 
 METRIC_FLOOR = {"fvd": 0.0, "is": 1.0}
 UCF_NAME = re.compile(r"^v_(?P<cls>.+)_g\d+_c\d+$")
+CacheDir = str | os.PathLike | None | bool
 
 
 def _protocol(name: str | Protocol, kind: type) -> Protocol:
-    """Look up a protocol by name and check it is the expected kind (FVD or IS)."""
-    proto = PROTOCOLS.get(name) if isinstance(name, str) else name
+    """Look up a protocol by name (retired names refused, naming successors) and check its kind (FVD or IS)."""
+    proto = get_protocol(name) if isinstance(name, str) else name
     if not isinstance(proto, kind):
         raise VidrdBenchError(f"Protocol {proto.name!r} is not an {kind.__name__}; pick one of "
-                              f"{', '.join(n for n in PROTOCOLS if isinstance(PROTOCOLS.get(n), kind))}.")
+                              f"{', '.join(p.name for p in metric_protocols(kind))}.")
     return proto
+
+
+def _cache(cache_dir: CacheDir) -> Path | None:
+    """The features cache folder: None -> the default, False -> no cache."""
+    if cache_dir is False:
+        return None
+    return default_cache_dir() if cache_dir is None or cache_dir is True else Path(cache_dir)
+
+
+def counted(proto: FVDProtocol | ISProtocol, n_fake: int, n_real: int | None = None,
+            allow_fewer: bool = False) -> FVDProtocol | ISProtocol:
+    """The protocol these counts can be scored under: itself, a derived one (allow_fewer), or an error."""
+    short = {k: n for k, want, n in (("num_fake", proto.num_fake, n_fake),
+                                     ("num_real", getattr(proto, "num_real", None), n_real))
+             if want is not None and n is not None and n < want}
+    if not short:
+        return proto
+    derived = with_counts(proto, **short)
+    if allow_fewer:
+        return derived
+    have = ", ".join(f"{n:,} {k[4:]} videos where it takes {getattr(proto, k):,}" for k, n in short.items())
+    raise ProtocolMismatchError(
+        f"Protocol {proto.name} is defined on a fixed number of videos; here there are {have}. A number from "
+        f"fewer videos is not comparable with {proto.name}'s (FVD falls as the count grows). Generate or supply "
+        f"the rest, or pass --allow-fewer to score it under the derived protocol {derived.name!r}, which tables "
+        "mark as differing from the published protocol."
+    )
 
 
 def ucf101_class(path: Path) -> str | None:
@@ -55,16 +88,22 @@ def read_split_names(path: Path) -> set[str]:
     return {Path(line.split()[0]).name for line in lines if line.strip()}
 
 
-def real_items(videos: str | os.PathLike | Sequence[str | os.PathLike],
-               split_file: str | os.PathLike | None = None) -> tuple[list[VideoItem], str]:
-    """The real videos to use, sorted by name, filtered by a trainlist file when one is given or found."""
+def real_items(videos: str | os.PathLike | Sequence[str | os.PathLike], split_file: str | os.PathLike | None = None,
+               split: str | None = None) -> tuple[list[VideoItem], str]:
+    """The real videos, sorted by name (StyleGAN-V's order), filtered by `split_file`, else by the protocol's
+    `split` (e.g. trainlist01, found under the folder; an error when absent)."""
     if isinstance(videos, (str, os.PathLike)):
         root = Path(videos)
         if not root.is_dir():
             raise VidrdBenchError(f"Real-video folder {root} does not exist. Pass the UCF-101 folder (UCF-101/ with "
                                   "class subfolders of v_<Class>_gXX_cYY.avi files) with --videos.")
         paths = visible_files(root, VIDEO_SUFFIXES)
-        split_file = split_file or next(iter(sorted(root.rglob("trainlist01.txt"))), None)
+        if split_file is None and split is not None:
+            split_file = next(iter(sorted(root.rglob(f"{split}.txt"))), None)
+            if split_file is None:
+                raise VidrdBenchError(
+                    f"The protocol's real set is the videos named in the official {split}.txt, which is not under "
+                    f"{root}. Pass it with --split-file (UCF-101's ucfTrainTestlist/{split}.txt).")
         where = str(root)
     else:
         paths, where = [Path(p) for p in videos], f"{len(videos)} listed files"
@@ -76,7 +115,7 @@ def real_items(videos: str | os.PathLike | Sequence[str | os.PathLike],
     if not paths:
         raise VidrdBenchError(f"No real videos found in {where} ({note}). Pass the folder holding the UCF-101 .avi "
                               "files, and the official trainlist01.txt with --split-file.")
-    paths = sorted(paths, key=lambda p: p.name)
+    paths = sorted(paths, key=lambda p: (p.stem, p.name))
     return [VideoItem(p, i, ucf101_class(p)) for i, p in enumerate(paths)], f"{where}: {note}"
 
 
@@ -151,39 +190,65 @@ def _size(size: int | tuple[int, int] | None) -> tuple[int, int] | None:
     return (size, size) if isinstance(size, int) else (tuple(size) if size is not None else None)
 
 
+def fake_rule(proto: FVDProtocol | ISProtocol) -> ClipRule:
+    """Generated clips: frames 0, stride, 2*stride, ... as decoded (no resizing)."""
+    return ClipRule(proto.num_frames, getattr(proto, "frame_stride", 1))
+
+
+def real_rule(proto: FVDProtocol, size: tuple[int, int] | None) -> ClipRule:
+    """Real clips: random offset (or frame 0), the protocol's preparation to the generated size, short ones dropped."""
+    return ClipRule(proto.num_frames, proto.frame_stride, proto.real_clip == "random-offset", proto.real_seed,
+                    proto.real_preparation, proto.real_jpeg_quality, size, skip_short=True)
+
+
+def _detector(proto: FVDProtocol | ISProtocol, weights_dir, device, detector_path) -> Detector:
+    """The protocol's detector (with its C3D preprocessing for IS)."""
+    return load_detector(proto.detector, weights_dir, device, detector_path, proto.resolution,
+                         getattr(proto, "preprocess", None))
+
+
+def real_stats_from_features(got: Features, proto: FVDProtocol, detector: Detector, note: str,
+                             size: tuple[int, int] | None, found: int, keep_features: bool = True) -> StatsFile:
+    """The protocol's real statistics from extracted real features: first num_real kept videos, its divisor."""
+    chosen = got.first(proto.num_real)
+    stride = f", {proto.frame_stride} apart" if proto.frame_stride > 1 else ""
+    clip = f"{proto.num_frames} frames{stride} from a {proto.real_clip} start (seed {proto.real_seed})"
+    prep = f"{proto.real_preparation} to {size[0]}x{size[1]}" if size else "native resolution"
+    jpeg = f", JPEG q{proto.real_jpeg_quality}" if proto.real_jpeg_quality else ""
+    mu, sigma = gaussian_of(chosen.features, proto.covariance_divisor)
+    return StatsFile(
+        mu=mu, sigma=sigma, count=len(chosen), detector=detector.name, detector_sha256=detector.weights,
+        protocol=proto.to_dict(), features=chosen.features if keep_features else None,
+        source=f"{note}; {clip}; {prep}{jpeg}; {len(got.skipped)} videos too short, dropped",
+        classes=[c or "" for c in chosen.classes] if keep_features else None,
+        extra={"resolution": list(size) if size else None, "skipped_short": len(got.skipped),
+               "num_videos_found": found, "random_weights": detector.random_weights},
+    )
+
+
 def compute_real_stats(videos: str | os.PathLike | Sequence[str | os.PathLike], dataset: str = "ucf101",
-                       protocol: str | FVDProtocol = "fvd-i3d-16f", weights_dir: str | os.PathLike | None = None,
+                       protocol: str | FVDProtocol = "fvd-ucf101-10k", weights_dir: str | os.PathLike | None = None,
                        device: str | torch.device | None = None, batch_size: int = 32, num_workers: int = 4,
                        out_path: str | os.PathLike | None = None, size: int | tuple[int, int] | None = 256,
                        split_file: str | os.PathLike | None = None, detector_path: str | os.PathLike | None = None,
-                       keep_features: bool = True, progress: bool = True) -> StatsFile | None:
-    """Real-video statistics: one clip per video from a seeded random offset, short videos discarded and counted.
-
-    Writes `out_path` (rank 0) when given; returns the statistics on rank 0, None on other ranks.
-    """
+                       keep_features: bool = True, progress: bool = True, cache_dir: CacheDir = None,
+                       allow_fewer: bool = False) -> StatsFile | None:
+    """Real-video statistics under an FVD protocol; writes `out_path` (rank 0) and returns them (None elsewhere)."""
     proto = _protocol(protocol, FVDProtocol)
     if out_path is not None:
         check_output_file(out_path)
     device = pick_device(device)
     distributed.context()
-    items, note = real_items(videos, split_file)
-    detector = load_detector(proto.detector, weights_dir, device, detector_path, proto.resolution)
-    got = extract(items, detector, batch_size, num_workers, random_offset=True, seed=proto.real_seed,
-                  size=_size(size), skip_short=True, keep_features=keep_features, progress=progress)
+    items, note = real_items(videos, split_file, proto.real_split)
+    detector = _detector(proto, weights_dir, device, detector_path)
+    got = cached_extract(items, detector, real_rule(proto, _size(size)), _cache(cache_dir), batch_size=batch_size,
+                         num_workers=num_workers, progress=progress)
     if got is None:
         return None
-    feats, classes = got.stats.features()
-    hw = _size(size)
-    clip = f"{proto.num_frames} consecutive frames from a random offset (seed {proto.real_seed})"
-    resized = f", resized to {hw[0]}x{hw[1]}" if hw else ", native resolution"
-    stats = StatsFile(
-        mu=got.stats.mean(), sigma=got.stats.cov(), count=got.stats.count, detector=detector.name,
-        detector_sha256=detector.weights, protocol=proto.to_dict(),
-        source=f"{dataset} {note}; {clip}{resized}; {len(got.skipped)} videos shorter than the clip discarded",
-        features=feats if keep_features else None, classes=[c or "" for c in classes] if keep_features else None,
-        extra={"dataset": dataset, "resolution": list(hw) if hw else None, "skipped_short": len(got.skipped),
-               "num_videos_found": len(items), "random_weights": detector.random_weights},
-    )
+    proto = counted(proto, proto.num_fake or 2, len(got), allow_fewer)
+    stats = real_stats_from_features(got, proto, detector, f"{dataset} {note}", _size(size), len(items),
+                                     keep_features)
+    stats.extra["dataset"] = dataset
     if out_path is not None:
         save_or_rescue(out_path, lambda p: save_stats(p, stats), f"statistics of {stats.count} videos (not printable)")
     return stats
@@ -202,8 +267,8 @@ def _frame_size(items: list[VideoItem], num_frames: int) -> tuple[int, int]:
 
 def _check_real(stats: StatsFile, proto: FVDProtocol, detector: Detector, fake_size: tuple[int, int],
                 where: str) -> None:
-    """Refuse real statistics made by another detector file or at another resolution than the videos."""
-    proto.check_same(stats.protocol, what=f"The real-video statistics in {where}")
+    """Refuse real statistics made under other real-side conventions, detector files or resolution."""
+    proto.check_same_real(stats.protocol, what=f"The real-video statistics in {where}")
     if stats.detector_sha256 != detector.weights:
         raise ProtocolMismatchError(
             f"The real-video statistics in {where} were made with detector files {stats.detector_sha256}, but this "
@@ -214,8 +279,8 @@ def _check_real(stats: StatsFile, proto: FVDProtocol, detector: Detector, fake_s
     if res and tuple(res) != tuple(fake_size):
         raise ProtocolMismatchError(
             f"The real-video statistics in {where} were made at {res[0]}x{res[1]} but the generated videos are "
-            f"{fake_size[0]}x{fake_size[1]}. The protocol resizes real videos to the generated resolution; recompute "
-            f"them with `vidrd-bench stats ucf101 --size {fake_size[0]}`."
+            f"{fake_size[0]}x{fake_size[1]}. The protocol prepares real videos at the generated resolution; "
+            f"recompute them with `vidrd-bench stats ucf101 --size {fake_size[0]}`."
         )
 
 
@@ -249,12 +314,13 @@ def _record(metric: str, value: float, higher: bool, n: int, proto: Protocol, ge
     )
 
 
-def score_fvd(real: str | os.PathLike, fake_dir: str | os.PathLike, protocol: str | FVDProtocol = "fvd-i3d-16f",
+def score_fvd(real: str | os.PathLike, fake_dir: str | os.PathLike, protocol: str | FVDProtocol = "fvd-ucf101-10k",
               weights_dir: str | os.PathLike | None = None, detector_path: str | os.PathLike | None = None,
               device: str | torch.device | None = None, batch_size: int = 32, num_workers: int = 4, bootstrap: int = 100,
               seed: int = 0, out_path: str | os.PathLike | None = None, per_class: bool = True,
               allow_incomplete: bool = False, progress: bool = True, labels: str | os.PathLike | None = None,
-              name: str = "") -> ResultRecord | None:
+              name: str = "", cache_dir: CacheDir = None, allow_fewer: bool = False,
+              split_file: str | os.PathLike | None = None) -> ResultRecord | None:
     """FVD of the videos in `fake_dir` (a generate run, or any folder: see generated_items) against real statistics
     (a file) or a folder of real videos; `name` labels the result's row in tables and reports."""
     proto = _protocol(protocol, FVDProtocol)
@@ -267,55 +333,64 @@ def score_fvd(real: str | os.PathLike, fake_dir: str | os.PathLike, protocol: st
     if Path(real).is_dir():
         real_stats = compute_real_stats(real, protocol=proto, weights_dir=weights_dir, device=device,
                                         batch_size=batch_size, num_workers=num_workers, size=fake_size,
-                                        detector_path=detector_path, progress=progress)
+                                        detector_path=detector_path, progress=progress, cache_dir=cache_dir,
+                                        allow_fewer=allow_fewer, split_file=split_file)
         real_desc = {"real_videos": str(real)}
     else:
-        real_stats = load_stats(real, proto) if distributed.current().is_main else None
+        real_stats = load_stats(real) if distributed.current().is_main else None
+        if real_stats is not None:
+            proto.check_same_real(real_stats.protocol, what=f"The real-video statistics in {real}")
         real_desc = {"real_stats": str(real)}
-    detector = load_detector(proto.detector, weights_dir, device, detector_path, proto.resolution)
+    detector = _detector(proto, weights_dir, device, detector_path)
     if real_stats is not None:
         _check_real(real_stats, proto, detector, fake_size, str(real))
-    got = extract(items, detector, batch_size, num_workers, progress=progress)
+    got = cached_extract(items, detector, fake_rule(proto), _cache(cache_dir), batch_size=batch_size,
+                         num_workers=num_workers, progress=progress)
     if got is None:
         return None
-    feats, classes = got.stats.features()
-    value = frechet_distance(got.stats.mean(), got.stats.cov(), real_stats.mu, real_stats.sigma)
-    ci = (bootstrap_fvd(feats, real_stats.mu, real_stats.sigma, bootstrap, seed, progress=progress)
-          if bootstrap > 0 else None)
+    proto = counted(proto, len(got), real_stats.count, allow_fewer)
+    fake = got.first(proto.num_fake)
+    div = proto.covariance_divisor
+    value = frechet_distance(*gaussian_of(fake.features, div), real_stats.mu, real_stats.sigma)
+    ci = (bootstrap_fvd(fake.features, real_stats.mu, real_stats.sigma, bootstrap, seed, divisor=div,
+                        progress=progress) if bootstrap else None)
     extra: dict[str, Any] = {**real_desc, "real_count": real_stats.count, "real_source": real_stats.source,
                              "fake_dir": str(fake_dir), "resolution": list(fake_size), **found}
-    if per_class and any(classes):
-        by_class = per_class_fvd(feats, classes, real_stats, progress=progress)
+    if per_class and any(fake.classes):
+        by_class = per_class_fvd(fake.features, fake.classes, real_stats, divisor=div, progress=progress)
         if by_class:
             extra["per_class_fvd"] = by_class
             extra["per_class_fvd_mean"] = float(np.mean(list(by_class.values())))
-    record = _record("fvd", value, False, got.stats.count, proto, generation, detector, ci, seed, extra, name=name)
+    record = _record("fvd", value, False, len(fake), proto, generation, detector, ci, seed, extra, name=name)
     if out_path is not None:
         save_or_rescue(out_path, record.save, record.summary())
     return record
 
 
-def score_is(fake_dir: str | os.PathLike, protocol: str | ISProtocol = "is-c3d-ucf101",
+def score_is(fake_dir: str | os.PathLike, protocol: str | ISProtocol = "is-c3d-styleganv-10k",
              weights_dir: str | os.PathLike | None = None, detector_path: str | os.PathLike | None = None,
              device: str | torch.device | None = None, batch_size: int = 32, num_workers: int = 4, bootstrap: int = 100,
              seed: int = 0, out_path: str | os.PathLike | None = None, allow_incomplete: bool = False,
-             progress: bool = True, labels: str | os.PathLike | None = None, name: str = "") -> ResultRecord | None:
-    """Inception Score (C3D) of the videos in `fake_dir`: splits in plan order for a generate run, after a seeded
-    shuffle for any other folder (see generated_items); `name` labels the result's row."""
+             progress: bool = True, labels: str | os.PathLike | None = None, name: str = "",
+             cache_dir: CacheDir = None, allow_fewer: bool = False) -> ResultRecord | None:
+    """Inception Score (C3D) of the videos in `fake_dir` under an IS protocol's rules: a generate run in plan
+    order, any other folder after a seeded shuffle (see generated_items); `name` labels the result's row."""
     proto = _protocol(protocol, ISProtocol)
     if out_path is not None:
         check_output_file(out_path)
     device = pick_device(device)
     distributed.context()
     items, generation, found = generated_items(fake_dir, allow_incomplete, labels)
-    detector = load_detector(proto.detector, weights_dir, device, detector_path, proto.resolution)
-    got = extract(items, detector, batch_size, num_workers, progress=progress)
+    detector = _detector(proto, weights_dir, device, detector_path)
+    got = cached_extract(items, detector, fake_rule(proto), _cache(cache_dir), batch_size=batch_size,
+                         num_workers=num_workers, progress=progress)
     if got is None:
         return None
-    probs = got.stats.features()[0].astype(np.float64)
-    mean, std = inception_score(probs, proto.num_splits)
-    ci = bootstrap_is(probs, proto.num_splits, bootstrap, seed, progress=progress) if bootstrap > 0 else None
-    extra = {"fake_dir": str(fake_dir), "num_splits": proto.num_splits, **found}
+    proto = counted(proto, len(got), allow_fewer=allow_fewer)
+    probs = got.first(proto.num_fake).features.astype(np.float64)
+    mean, std = protocol_is(probs, proto, seed)
+    ci = bootstrap_is(probs, proto, bootstrap, seed, progress=progress) if bootstrap > 0 else None
+    extra = {"fake_dir": str(fake_dir), "num_splits": proto.num_splits, "num_runs": proto.num_runs, **found}
     record = _record("is", mean, True, len(probs), proto, generation, detector, ci, seed, extra, std=std, name=name)
     if out_path is not None:
         save_or_rescue(out_path, record.save, record.summary())

@@ -66,13 +66,14 @@ def run_smoke(out_dir: str | Path = "smoke_out", num_videos: int = 12, batch_siz
     run = run_generate(dataset="ucf101", out_dir=out / "run", num_videos=num_videos, generator="vidrd", preset="tiny",
                        batch_size=batch_size, device=device, show_progress=progress).out_dir
     real = write_stand_in_real_videos(out / "stand_in_real", size)
-    stats = out / "stand_in_real.fvd-tiny-random.npz"
-    compute_real_stats(real, protocol="fvd-tiny-random", device=device, num_workers=0, out_path=stats,
-                       size=size, progress=progress)
-    score_fvd(stats, run, protocol="fvd-tiny-random", device=device, num_workers=0, bootstrap=20,
-                    out_path=out / "fvd.json", progress=progress)
-    score_is(run, protocol="is-tiny-random", device=device, num_workers=0, bootstrap=20,
-                   out_path=out / "is.json", progress=progress)
+    stats = out / "stand_in_real.fvd-smoke-tiny.npz"
+    cache = out / "features_cache"
+    compute_real_stats(real, protocol="fvd-smoke-tiny", device=device, num_workers=0, out_path=stats,
+                       size=size, progress=progress, cache_dir=cache)
+    score_fvd(stats, run, protocol="fvd-smoke-tiny", device=device, num_workers=0, bootstrap=20,
+              out_path=out / "fvd.json", progress=progress, cache_dir=cache)
+    score_is(run, protocol="is-smoke-tiny", device=device, num_workers=0, bootstrap=20,
+             out_path=out / "is.json", progress=progress, cache_dir=cache)
     paths = _report(out, run, [out / "fvd.json", out / "is.json"])
     return SmokeOutput(out, run, stats, out / "fvd.json", out / "is.json", **paths)
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from vidrd_bench.errors import WeightsError
 from vidrd_bench.io import sha256_tree
+from vidrd_bench.protocols import FVDProtocol, ISProtocol, metric_protocols
 from vidrd_bench.registry import Registry
 
 ENV_VAR = "VIDRD_BENCH_WEIGHTS"
@@ -87,10 +88,12 @@ for _wf in (
 ):
     WEIGHT_FILES.register(_wf.name, _wf)
 
+# Files of each real detector (metrics/i3d.py, c3d.py declare the same in their DetectorSpecs; a test pins it).
+DETECTOR_FILES = {"i3d-torchscript": ("i3d_torchscript.pt",), "i3d-pytorch": ("rgb_imagenet.pt",),
+                  "c3d-ucf101": ("conv3d_deepnetA_ucf.npz", "mean2.npz")}
 PROTOCOL_WEIGHTS: dict[str, tuple[str, ...]] = {
-    "fvd-i3d-16f": ("i3d_torchscript.pt",),
-    "fvd-i3d-pytorch-16f": ("rgb_imagenet.pt",),
-    "is-c3d-ucf101": ("conv3d_deepnetA_ucf.npz", "mean2.npz"),
+    **{p.name: DETECTOR_FILES[p.detector] for p in (*metric_protocols(FVDProtocol), *metric_protocols(ISProtocol))
+       if p.detector in DETECTOR_FILES},
 }
 
 

@@ -120,11 +120,11 @@ def test_full_c3d_layout():
 
 
 def test_c3d_preprocessing_matches_the_tgan_recipe():
-    mean = torch.rand(3, 16, 128, 128) * 255
-    model = C3DClassifier(C3D(width_div=16), mean)
+    mean = torch.rand(3, 16, 128, 171) * 255
+    model = C3DClassifier(C3D(width_div=16), mean, "tgan")
     x = _videos(1, h=128, w=128)
     expected = (x.double().numpy() / 127.5 - 1) * 128 + 128  # [-1, 1] -> x128 + 128
-    expected = expected[:, ::-1] - mean.double().numpy()[None]  # RGB -> BGR, minus the mean clip
+    expected = expected[:, ::-1] - mean.double().numpy()[None, ..., 21:149]  # RGB -> BGR, minus the mean clip
     expected = expected[..., 8:120, 8:120]
     assert np.allclose(model.preprocess(x).numpy(), expected, atol=1e-3)
     assert model.preprocess(_videos(1, h=64, w=48)).shape == (1, 3, 16, 112, 112)

@@ -1,9 +1,12 @@
 """Inception Score: closed forms, a hand-computed case, TGAN splits, bootstrap."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
 from vidrd_bench.errors import VidrdBenchError
+from vidrd_bench.protocols import PROTOCOLS
 from vidrd_bench.metrics.inception_score import bootstrap_is, inception_score, split_scores
 
 
@@ -32,6 +35,7 @@ def test_splits_are_consecutive_blocks_and_std_is_over_splits():
 
 def test_bootstrap_seeded():
     probs = np.random.default_rng(0).dirichlet(np.ones(6) * 0.3, size=60)
-    lo, hi, s = bootstrap_is(probs, num_splits=3, num_resamples=20, seed=1)
-    assert np.array_equal(s, bootstrap_is(probs, num_splits=3, num_resamples=20, seed=1)[2])
+    proto = dataclasses.replace(PROTOCOLS.get("is-smoke-tiny"), num_splits=3)
+    lo, hi, s = bootstrap_is(probs, proto, num_resamples=20, seed=1)
+    assert np.array_equal(s, bootstrap_is(probs, proto, num_resamples=20, seed=1)[2])
     assert lo < inception_score(probs, 3)[0] < hi

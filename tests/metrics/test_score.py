@@ -11,12 +11,13 @@ from vidrd_bench.errors import ProtocolMismatchError, RunStateError, VideoError,
 from vidrd_bench.io import sha256_file
 from vidrd_bench.score import compute_real_stats, score_fvd, score_is
 from vidrd_bench.metrics.stats import load_stats, save_stats
-from vidrd_bench.protocols import PROTOCOLS, FVDProtocol
+import dataclasses
+
+from vidrd_bench.protocols import PROTOCOLS
 from vidrd_bench.results import load_results
 
 CLASSES = ("Diving", "Knitting")
-# The tiny I3D resizes to the protocol's resolution; 64x64 keeps these CPU tests fast (fvd-tiny-random uses 224).
-FVD_TEST = FVDProtocol(name="fvd-tiny-random-64px", detector="i3d-tiny-random", resolution=64)
+FVD_TEST = PROTOCOLS.get("fvd-smoke-tiny")  # tiny I3D resizing to 64x64: fast on the CPU
 
 
 @pytest.fixture(scope="module")
@@ -47,9 +48,10 @@ def folders(tmp_path_factory):
 def test_real_stats_discard_short_videos_and_keep_classes(folders):
     root, stats = folders
     assert stats.count == 3 and stats.extra["skipped_short"] == 1 and stats.extra["resolution"] == [16, 16]
-    assert sorted(stats.classes) == ["Diving", "Diving", "Knitting"] and "1 videos shorter" in stats.source
+    assert sorted(stats.classes) == ["Diving", "Diving", "Knitting"] and "1 videos too short" in stats.source
     back = load_stats(root / "stats.npz", FVD_TEST)
-    assert np.allclose(back.sigma, np.cov(back.features.astype(np.float64), rowvar=False), rtol=1e-5, atol=1e-4)
+    feats = back.features.astype(np.float64)  # the protocol's covariance divides by N
+    assert np.allclose(back.sigma, np.cov(feats, rowvar=False, bias=True), rtol=1e-5, atol=1e-4)
 
 
 def test_score_fvd_writes_a_complete_record(folders, tmp_path):
@@ -63,8 +65,8 @@ def test_score_fvd_writes_a_complete_record(folders, tmp_path):
     assert saved.generator["name"] == "modelscope" and "generator" not in saved.extra
     assert list(saved.weights) == ["random:i3d-tiny-random"] and "random-weight" in saved.label
     assert set(saved.extra["per_class_fvd"]) == {"Diving"}  # Knitting has one real video: no covariance
-    with pytest.raises(ProtocolMismatchError, match="fvd-i3d-16f"):
-        score_fvd(root / "stats.npz", root / "fake", protocol="fvd-i3d-16f", progress=False)
+    with pytest.raises(ProtocolMismatchError, match="fvd-ucf101-10k"):
+        score_fvd(root / "stats.npz", root / "fake", protocol="fvd-ucf101-10k", progress=False)
 
 
 def test_score_fvd_refuses_real_statistics_at_another_resolution(folders, tmp_path):
@@ -87,19 +89,53 @@ def test_score_is_on_globbed_videos_and_input_checks(folders, tmp_path):
     rng = np.random.default_rng(1)
     for i in range(10):  # no manifest: *.mp4 sorted by name; 10 videos for the 10 splits
         write_video(bare / f"{i:02d}.mp4", rng.integers(0, 256, (16, 16, 16, 3), np.uint8), 8)
-    rec = score_is(bare, protocol="is-tiny-random", batch_size=4, num_workers=0, bootstrap=4,
+    rec = score_is(bare, protocol="is-smoke-tiny", batch_size=4, num_workers=0, bootstrap=4,
                    out_path=tmp_path / "is.json", progress=False)
     saved = load_results(tmp_path / "is.json")[0]
     assert saved.metric == "is" and saved.higher_is_better and saved.n == 10 and saved.smoke
     assert saved.value == pytest.approx(rec.value) and 1.0 <= rec.value <= 101.0 and rec.std is not None
     assert saved.generation_protocol is None and list(saved.weights) == ["random:c3d-tiny-random"]
     with pytest.raises(VidrdBenchError, match="at least 10 videos"):
-        score_is(root / "fake", protocol="is-tiny-random", num_workers=0, progress=False)
+        score_is(root / "fake", protocol="is-smoke-tiny", num_workers=0, progress=False)
     write_video(bare / "short.mp4", np.zeros((8, 16, 16, 3), np.uint8), 8)
     with pytest.raises(VideoError, match="short.mp4"):
-        score_is(bare, protocol="is-tiny-random", num_workers=0, progress=False)
+        score_is(bare, protocol="is-smoke-tiny", num_workers=0, progress=False)
     partial = tmp_path / "partial"
     manifest.write_rows(partial / manifest.MANIFEST_FILE,
                         [manifest.ManifestRow(0, "Diving", "p", 1, "videos/00000.mp4", "tiny-smoke")])
     with pytest.raises(RunStateError, match="0 are done"):
-        score_is(partial, protocol="is-tiny-random", progress=False)
+        score_is(partial, protocol="is-smoke-tiny", progress=False)
+
+
+def test_counts_are_the_protocols_fewer_videos_are_refused_or_a_derived_protocol(folders, tmp_path):
+    root, _ = folders
+    six = dataclasses.replace(FVD_TEST, name="fvd-six", num_fake=6, fake_selection="first")
+    with pytest.raises(ProtocolMismatchError, match="takes 6.*--allow-fewer.*'fvd-six-fake4'"):
+        score_fvd(root / "real", root / "fake", protocol=six, num_workers=0, bootstrap=0, progress=False)
+    rec = score_fvd(root / "real", root / "fake", protocol=six, num_workers=0, bootstrap=0, progress=False,
+                    allow_fewer=True)
+    assert rec.protocol["name"] == "fvd-six-fake4" and rec.protocol["derived_from"] == "fvd-six" and rec.n == 4
+    three = dataclasses.replace(FVD_TEST, name="fvd-three", num_fake=3, fake_selection="first")
+    first3 = score_fvd(root / "real", root / "fake", protocol=three, num_workers=0, bootstrap=0, progress=False)
+    assert first3.n == 3 and first3.protocol["name"] == "fvd-three"  # more videos than the protocol: the first 3
+
+
+def test_features_cache_means_rescoring_never_decodes_again(folders, tmp_path, monkeypatch):
+    root, _ = folders
+    cache = tmp_path / "cache"
+    first = score_is(root / "fake", protocol=dataclasses.replace(PROTOCOLS.get("is-smoke-tiny"), num_splits=2),
+                     num_workers=0, bootstrap=0, progress=False, cache_dir=cache)
+    assert len(list(cache.glob("*.npz"))) == 1
+
+    def no_decoding(*args, **kwargs):
+        raise AssertionError("decoded a video although its features are cached")
+
+    monkeypatch.setattr("vidrd_bench.metrics.extract.read_clip", no_decoding)
+    again = score_is(root / "fake", protocol=dataclasses.replace(PROTOCOLS.get("is-smoke-tiny"), num_splits=4,
+                                                                 name="is-4"),
+                     num_workers=0, bootstrap=0, progress=False, cache_dir=cache)
+    assert again.n == first.n == 4 and again.value != first.value
+    with pytest.raises(AssertionError, match="decoded"):  # another clip rule (TGAN preprocessing) is a new entry
+        score_is(root / "fake", protocol=dataclasses.replace(PROTOCOLS.get("is-c3d-tgan"), detector="c3d-tiny-random",
+                                                             num_fake=None, fake_selection="all"),
+                 num_workers=0, bootstrap=0, progress=False, cache_dir=cache)

@@ -4,52 +4,53 @@ import numpy as np
 import pytest
 
 from vidrd_bench.errors import ProtocolMismatchError, VidrdBenchError
-from vidrd_bench.metrics.stats import FeatureStats, StatsFile, load_stats, save_stats, stats_filename
-from vidrd_bench.protocols import PROTOCOLS
+from vidrd_bench.metrics.stats import StatsFile, gaussian_of, load_stats, save_stats, stats_filename
+from vidrd_bench.protocols import PROTOCOLS, get_protocol, protocol_from_dict
 
 
-def test_streaming_equals_np_cov_and_merge_equals_one_pass():
-    x = np.random.default_rng(0).normal(size=(103, 9)) * 3 + 100  # large offset stresses the sum formula
-    one = FeatureStats(9)
-    for start in range(0, 103, 10):
-        one.update(x[start:start + 10])
-    assert one.count == 103
-    assert np.allclose(one.mean(), x.mean(axis=0), rtol=1e-12)
-    assert np.allclose(one.cov(), np.cov(x, rowvar=False), rtol=1e-9, atol=1e-9)
-    a, b = FeatureStats(9), FeatureStats(9)
-    a.update(x[50:], order=np.arange(50, 103), classes=["b"] * 53)
-    b.update(x[:50], order=np.arange(50), classes=["a"] * 50)
-    merged = a.merge(b)
-    assert np.allclose(merged.cov(), one.cov(), rtol=1e-12)
-    feats, classes = merged.features()
-    assert np.array_equal(feats, x.astype(np.float32)) and classes == ["a"] * 50 + ["b"] * 53
-
-
-def test_without_kept_features_only_sums_are_held():
-    s = FeatureStats(4, keep_features=False)
-    s.update(np.ones((5, 4)))
-    assert s.features()[0].shape == (0, 4) and s.count == 5
+def test_covariance_divisor_n_is_styleganv_and_n_minus_1_is_np_cov():
+    x = np.random.default_rng(0).normal(size=(13, 5)) * 3 + 100
+    mu, sigma_n = gaussian_of(x, "N")
+    _, sigma_n1 = gaussian_of(x, "N-1")
+    # StyleGAN-V FeatureStats.get_mean_cov (metric_utils.py:122-127), re-derived: raw sums over N minus mu mu^T.
+    raw_cov = (x.T @ x) / len(x) - np.outer(x.mean(0), x.mean(0))
+    assert np.allclose(sigma_n, raw_cov, rtol=1e-9) and np.allclose(mu, x.mean(0))
+    assert np.allclose(sigma_n1, np.cov(x, rowvar=False), rtol=1e-12)
+    assert not np.allclose(sigma_n, sigma_n1)  # swapping the convention is caught
+    assert np.allclose(sigma_n * 13 / 12, sigma_n1)
     with pytest.raises(VidrdBenchError, match="at least 2"):
-        FeatureStats(4).cov()
+        gaussian_of(x[:1])
 
 
 def test_stats_file_round_trip_and_protocol_refusal(tmp_path):
-    proto = PROTOCOLS.get("fvd-tiny-random")
+    proto = PROTOCOLS.get("fvd-smoke-tiny")
     rng = np.random.default_rng(1)
     feats = rng.normal(size=(6, 3)).astype(np.float32)
     stats = StatsFile(feats.mean(0).astype(np.float64), np.cov(feats, rowvar=False), 6, "i3d-tiny-random",
                       {"random:x": "abc"}, proto.to_dict(), "unit test", feats, ["A", "A", "A", "B", "B", "B"],
                       {"resolution": [32, 32]})
     path = save_stats(tmp_path / stats_filename("ucf101", proto, 32), stats)
-    assert path.name == "ucf101_train_fvd-tiny-random_32px.npz"
+    assert path.name == "ucf101_train_fvd-smoke-tiny_32px.npz"
     back = load_stats(path, proto)
     assert np.array_equal(back.mu, stats.mu) and np.array_equal(back.sigma, stats.sigma) and back.count == 6
     assert (back.detector, back.detector_sha256, back.source, back.extra) == (
         "i3d-tiny-random", {"random:x": "abc"}, "unit test", {"resolution": [32, 32]})
     assert np.array_equal(back.features, feats) and back.classes == stats.classes
     assert set(back.class_gaussians()) == {"A", "B"}
-    with pytest.raises(ProtocolMismatchError, match="fvd-tiny-random"):
-        load_stats(path, PROTOCOLS.get("fvd-i3d-16f"))
+    with pytest.raises(ProtocolMismatchError, match="fvd-smoke-tiny"):
+        load_stats(path, PROTOCOLS.get("fvd-ucf101-10k"))
     (tmp_path / "junk.npz").write_bytes(b"not an npz")
     with pytest.raises(VidrdBenchError, match="junk.npz"):
         load_stats(tmp_path / "junk.npz")
+
+
+def test_files_of_retired_protocol_names_are_refused_naming_the_new_ones(tmp_path):
+    old = {**PROTOCOLS.get("fvd-ucf101-10k").to_dict(), "name": "fvd-i3d-16f"}
+    stats = StatsFile(np.zeros(3), np.eye(3), 4, "i3d-torchscript", {}, old, "made by vidrd-bench 0.1")
+    path = save_stats(tmp_path / "old.npz", stats)
+    for check in (lambda: load_stats(path, PROTOCOLS.get("fvd-ucf101-10k")),
+                  lambda: PROTOCOLS.get("fvd-ucf101-10k").check_same_real(load_stats(path).protocol, "old"),
+                  lambda: get_protocol("is-c3d-ucf101"), lambda: protocol_from_dict(old)):
+        with pytest.raises(ProtocolMismatchError, match="retired") as err:
+            check()
+        assert "fvd-ucf101-10k" in str(err.value) or "is-c3d-styleganv-10k" in str(err.value)

@@ -12,7 +12,7 @@ WEIGHTS = {"ModelT2V.pth": "a" * 64, "i3d_torchscript.pt": "b" * 64, "conv3d_dee
 
 def make_record(metric: str, value: float, **kw: Any) -> ResultRecord:
     """A fixed-provenance record under the paper's protocols unless overridden."""
-    proto = {"fvd": "fvd-i3d-16f", "is": "is-c3d-ucf101"}[metric]
+    proto = {"fvd": "fvd-ucf101-10k", "is": "is-c3d-styleganv-10k"}[metric]
     fields: dict[str, Any] = dict(
         metric=metric, value=value, higher_is_better=metric == "is", n=10_000,
         protocol=PROTOCOLS.get(proto).to_dict(), generation_protocol=PROTOCOLS.get("ucf101-vidrd").to_dict(),
@@ -37,8 +37,8 @@ def smoke_run() -> list[ResultRecord]:
     gen = PROTOCOLS.get("tiny-smoke").to_dict()
     made_by = {"name": "vidrd", "preset": "tiny", "settings": {"name": "vidrd-tiny"}}
     return [
-        make_record("fvd", 2150.0, protocol=PROTOCOLS.get("fvd-tiny-random").to_dict(), generation_protocol=gen,
+        make_record("fvd", 2150.0, protocol=PROTOCOLS.get("fvd-smoke-tiny").to_dict(), generation_protocol=gen,
                     generator=made_by, label="smoke", smoke=True, n=24, ci_low=2001.0, ci_high=2302.0, ci_level=0.95),
-        make_record("is", 1.02, protocol=PROTOCOLS.get("is-tiny-random").to_dict(), generation_protocol=gen,
+        make_record("is", 1.02, protocol=PROTOCOLS.get("is-smoke-tiny").to_dict(), generation_protocol=gen,
                     generator=made_by, label="smoke", smoke=True, n=24, std=0.01),
     ]

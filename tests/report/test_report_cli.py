@@ -25,7 +25,7 @@ def files(tmp_path):
     save_results(paths["better"], [make_record("fvd", 360.0, ci_low=352.0, ci_high=368.0), make_record("is", 39.5)])
     save_results(paths["worse"], [make_record("fvd", 400.0, ci_low=390.0, ci_high=410.0), make_record("is", 38.0)])
     save_results(paths["smoke"], smoke_run())
-    save_results(paths["other"], [make_record("fvd", 360.0, protocol=PROTOCOLS.get("fvd-i3d-pytorch-16f").to_dict())])
+    save_results(paths["other"], [make_record("fvd", 360.0, protocol=PROTOCOLS.get("fvd-ucf101-10k-i3d-pytorch").to_dict())])
     return paths
 
 

@@ -99,7 +99,7 @@ def test_protocol_mismatch_is_refused(tmp_path):
     base = tmp_path / "base.json"
     cur = tmp_path / "cur.json"
     save_results(base, paper_run())
-    save_results(cur, [make_record("fvd", 371.0, protocol=PROTOCOLS.get("fvd-i3d-pytorch-16f").to_dict())])
+    save_results(cur, [make_record("fvd", 371.0, protocol=PROTOCOLS.get("fvd-ucf101-10k-i3d-pytorch").to_dict())])
     with pytest.raises(ProtocolMismatchError, match="fvd protocol.detector: 'i3d-torchscript' vs 'i3d-pytorch'"):
         compare_files(base, cur)
     gen = PROTOCOLS.get("ucf101-vidrd-release").to_dict()

@@ -61,9 +61,9 @@ def test_rows_sorted_by_fvd_and_runs_combine_metrics(records):
 
 def test_row_with_other_protocol_is_marked(records):
     """A run under a non-paper protocol gets † and its differing protocol names; the paper run does not."""
-    other = make_record("fvd", 400.0, label="pytorch-i3d", protocol=PROTOCOLS.get("fvd-i3d-pytorch-16f").to_dict())
+    other = make_record("fvd", 400.0, label="pytorch-i3d", protocol=PROTOCOLS.get("fvd-ucf101-10k-i3d-pytorch").to_dict())
     table = build_table(records + [other], None).set_index("method")
-    assert table.loc["pytorch-i3d", "protocol_differs"] == "fvd-i3d-pytorch-16f"
+    assert table.loc["pytorch-i3d", "protocol_differs"] == "fvd-ucf101-10k-i3d-pytorch"
     assert table.loc["vidrd-repro", "protocol_differs"] == ""
     md = render_table(table.reset_index(), "md")
     assert "| pytorch-i3d†" in md and "| vidrd-repro " in md
@@ -76,7 +76,7 @@ def test_smoke_row_is_marked_and_missing_metric_shown_as_dash():
     lines = render_table(build_table(runs, None), "md").splitlines()
     cells = [[c.strip() for c in line.strip("|").split("|")] for line in lines[2:5]]
     assert [row[0] for row in cells] == ["fvd-only", "smoke† [SMOKE — not a score]", "is-only"]
-    assert cells[0][2:5] == ["—", "500.00", "ucf101-vidrd / fvd-i3d-16f / —"]
+    assert cells[0][2:5] == ["—", "500.00", "ucf101-vidrd / fvd-ucf101-10k / —"]
     assert cells[2][2:4] == ["30.00", "—"]
     assert any(line.startswith("- SMOKE — not a score:") for line in lines)
 

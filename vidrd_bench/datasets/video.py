@@ -228,21 +228,28 @@ def read_clip(
     start: int | None = None,
     rng: np.random.Generator | None = None,
     size: tuple[int, int] | None = None,
+    stride: int = 1,
 ) -> np.ndarray:
-    """`num_frames` consecutive frames as uint8 (T, H, W, 3): from `start`, a random offset drawn from `rng`, or 0."""
+    """`num_frames` frames `stride` apart as uint8 (T, H, W, 3): from `start`, a random offset drawn from `rng`, or 0.
+
+    A random offset needs num_frames * stride frames (StyleGAN-V's rule for dropping short real videos) and is
+    uniform over every start whose clip fits; a fixed start needs (num_frames - 1) * stride + 1 frames.
+    """
     reader = _open(path)
     total = len(reader)
-    if total < num_frames:
+    span = (num_frames - 1) * stride + 1
+    needed = num_frames * stride if start is None and rng is not None else span
+    if total < needed:
         raise ShortVideoError(
-            f"Video file {path} has {total} frames but the protocol needs {num_frames} consecutive frames. "
-            + SHORT_VIDEO_POLICY, frames=total, needed=num_frames,
+            f"Video file {path} has {total} frames but the protocol needs {needed} ({num_frames} frames {stride} "
+            "apart). " + SHORT_VIDEO_POLICY, frames=total, needed=needed,
         )
     if start is None:
-        start = int(rng.integers(0, total - num_frames + 1)) if rng is not None else 0
-    if not 0 <= start <= total - num_frames:
+        start = int(rng.integers(0, total - span + 1)) if rng is not None else 0
+    if not 0 <= start <= total - span:
         raise VideoError(
-            f"Clip start {start} is out of range for video {path} ({total} frames, clip of {num_frames}); "
-            f"pass a start between 0 and {total - num_frames}."
+            f"Clip start {start} is out of range for video {path} ({total} frames, clip spanning {span}); "
+            f"pass a start between 0 and {total - span}."
         )
-    frames = _get_frames(reader, list(range(start, start + num_frames)), path)
+    frames = _get_frames(reader, list(range(start, start + span, stride)), path)
     return resize_frames(frames, size) if size is not None else frames

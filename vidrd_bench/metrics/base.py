@@ -22,13 +22,15 @@ class Detector:
     """A video feature extractor: uint8 (B, 3, T, H, W) in [0, 255] in, float (B, feature_dim) out.
 
     Resizing and normalisation happen inside `forward`, so callers only hand over decoded frames.
-    `feature` says what the output is ("logits": pre-softmax features for FVD, "probs": softmax for IS).
+    `feature` says what the output is ("logits": pre-softmax features for FVD, "probs": softmax for IS);
+    `variant` names a preprocessing variant of the same weights (C3D: "tgan" or "tganv2").
     """
 
     def __init__(self, name: str, module: torch.nn.Module | torch.jit.ScriptModule, *, num_frames: int,
                  feature_dim: int, feature: str, weights: Mapping[str, str], random_weights: bool,
-                 device: str | torch.device = "cpu"):
+                 device: str | torch.device = "cpu", variant: str | None = None):
         self.name = name
+        self.variant = variant
         self.num_frames = num_frames
         self.feature_dim = feature_dim
         self.feature = feature

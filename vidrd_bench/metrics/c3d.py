@@ -56,33 +56,55 @@ class C3D(nn.Module):
 
 
 class C3DClassifier(nn.Module):
-    """TGAN preprocessing + C3D + softmax, on uint8 (B, 3, T, H, W) RGB videos.
+    """C3D + softmax on uint8 (B, 3, T, H, W) RGB videos, after the TGAN v1 or the TGANv2 preprocessing.
 
-    uint8 v -> x = v / 127.5 - 1 in [-1, 1] -> x * 128 + 128 -> each frame resized to 128x128 (bicubic, as
-    TGAN's cv2 INTER_CUBIC) -> RGB to BGR -> minus the mean clip (width 21:149 of 128x171) -> centre crop
-    8:120 both ways -> C3D -> softmax over the 101 classes.
+    Both start from x = v / 127.5 - 1 in [-1, 1] and take the 128x171 BGR mean clip of mean2.npz.
+    tgan (TGAN evaluation/calc_inception.py:60-76): x * 128 + 128, each frame bicubic to 128x128 (cv2
+    INTER_CUBIC), RGB -> BGR, minus the mean cut at columns 21:149, then crop [8:120, 8:120].
+    tganv2 (tgan2/models/c3d/c3d_ucf101.py:67-73,164-170): RGB -> BGR times 128, each whole frame bilinear to
+    112x112 with corners aligned (chainer resize_images), plus 128 minus the mean cut at [8:120, 8:120].
     """
 
-    def __init__(self, net: C3D, mean: torch.Tensor):
+    def __init__(self, net: C3D, mean: torch.Tensor, variant: str = "tganv2"):
         super().__init__()
+        if variant not in PREPROCESS:
+            raise ValueError(f"C3D preprocessing {variant!r}; implemented: {', '.join(PREPROCESS)}")
         self.net = net
-        self.register_buffer("mean", mean.float().reshape(1, 3, NUM_FRAMES, RESIZE, RESIZE))
+        self.variant = variant
+        self.register_buffer("mean", mean.float().reshape(1, *MEAN_SHAPE))
 
     def preprocess(self, videos: torch.Tensor) -> torch.Tensor:
         """uint8 RGB videos -> the mean-subtracted BGR 112x112 clips C3D was trained on."""
-        b, c, t, h, w = videos.shape
-        x = (videos.float() / 127.5 - 1.0) * 128.0 + 128.0
-        if (h, w) != (RESIZE, RESIZE):
-            frames = x.permute(0, 2, 1, 3, 4).reshape(b * t, c, h, w)
-            frames = F.interpolate(frames, size=(RESIZE, RESIZE), mode="bicubic", align_corners=False)
-            x = frames.reshape(b, t, c, RESIZE, RESIZE).permute(0, 2, 1, 3, 4)
-        x = x.flip(1) - self.mean
-        off = (RESIZE - CROP) // 2
-        return x[:, :, :, off:off + CROP, off:off + CROP]
+        return PREPROCESS[self.variant](videos.float() / 127.5 - 1.0, self.mean)
 
     def forward(self, videos: torch.Tensor) -> torch.Tensor:
         """Class probabilities (B, 101)."""
         return F.softmax(self.net(self.preprocess(videos)), dim=1)
+
+
+def _resize_frames(x: torch.Tensor, size: int, **interp) -> torch.Tensor:
+    """Resize every frame of (B, C, T, H, W) to size x size."""
+    b, c, t, h, w = x.shape
+    if (h, w) == (size, size):
+        return x
+    frames = F.interpolate(x.permute(0, 2, 1, 3, 4).reshape(b * t, c, h, w), size=(size, size), **interp)
+    return frames.reshape(b, t, c, size, size).permute(0, 2, 1, 3, 4)
+
+
+def _tgan(x: torch.Tensor, mean: torch.Tensor) -> torch.Tensor:
+    """TGAN v1: x128+128, bicubic to 128, BGR, minus mean[..., 21:149], crop 8:120."""
+    x = _resize_frames(x * 128.0 + 128.0, RESIZE, mode="bicubic", align_corners=False)
+    x = x.flip(1) - mean[..., MEAN_WIDTH_CROP]
+    return x[:, :, :, 8:8 + CROP, 8:8 + CROP]
+
+
+def _tganv2(x: torch.Tensor, mean: torch.Tensor) -> torch.Tensor:
+    """TGANv2: BGR x128, bilinear (corners aligned) to 112, plus 128 - mean[..., 8:120, 8:120]."""
+    x = _resize_frames(x.flip(1) * 128.0, CROP, mode="bilinear", align_corners=True)
+    return x + (128.0 - mean[..., 8:8 + CROP, 8:8 + CROP])
+
+
+PREPROCESS = {"tgan": _tgan, "tganv2": _tganv2}
 
 
 def _npz(file: Path) -> dict[str, np.ndarray]:
@@ -125,40 +147,42 @@ def load_c3d_weights(net: C3D, file: Path) -> C3D:
 
 
 def load_mean_clip(file: Path) -> torch.Tensor:
-    """The UCF-101 mean clip from `mean2.npz` (key 'mean', 3x16x128x171 BGR), cropped to width 21:149."""
+    """The UCF-101 mean clip from `mean2.npz` (key 'mean', 3x16x128x171 BGR); each preprocessing cuts its part."""
     arrays = _npz(file)
     mean = arrays.get("mean")
     if mean is None or mean.size != int(np.prod(MEAN_SHAPE)):
         got = "no key 'mean'" if mean is None else f"'mean' with {mean.size} values (shape {mean.shape})"
         raise WeightsError(f"Mean file {file} holds {got}; expected key 'mean' reshaping to 3 x 16 x 128 x 171 "
                            "(BGR, caffe order), as in mean2.npz of the rezoo/tgan2 v1.0 release.")
-    return torch.from_numpy(mean.astype(np.float32).reshape(MEAN_SHAPE)[..., MEAN_WIDTH_CROP].copy())
+    return torch.from_numpy(mean.astype(np.float32).reshape(MEAN_SHAPE).copy())
 
 
-def _build_ucf101(weights_dir=None, device="cpu", path: Path | None = None, resolution: int | None = None) -> Detector:
+def _build_ucf101(weights_dir=None, device="cpu", path: Path | None = None, resolution: int | None = None,
+                  preprocess: str = "tganv2") -> Detector:
     """`c3d-ucf101`: the TGAN IS classifier from the converted caffe weights and the UCF-101 mean clip."""
     check_resolution("c3d-ucf101", resolution, CROP)
     file = path or locate("conv3d_deepnetA_ucf.npz", weights_dir)
     beside = path.parent / "mean2.npz" if path is not None else None
     mean_file = beside if beside is not None and beside.exists() else locate("mean2.npz", weights_dir)
-    model = C3DClassifier(load_c3d_weights(C3D(), file), load_mean_clip(mean_file))
+    model = C3DClassifier(load_c3d_weights(C3D(), file), load_mean_clip(mean_file), preprocess)
     return Detector("c3d-ucf101", model, num_frames=NUM_FRAMES, feature_dim=NUM_CLASSES, feature="probs",
                     weights={file.name: file_sha256(file), mean_file.name: file_sha256(mean_file)},
-                    random_weights=False, device=device)
+                    random_weights=False, device=device, variant=preprocess)
 
 
-def tiny_c3d() -> C3DClassifier:
+def tiny_c3d(preprocess: str = "tganv2") -> C3DClassifier:
     """Tiny random-weight C3D (widths / 16, fixed seed, constant 128 mean clip) for tests and smoke runs."""
-    return C3DClassifier(init_random(C3D(width_div=16)), torch.full((3, NUM_FRAMES, RESIZE, RESIZE), 128.0))
+    return C3DClassifier(init_random(C3D(width_div=16)), torch.full(MEAN_SHAPE, 128.0), preprocess)
 
 
-def _build_tiny(weights_dir=None, device="cpu", path: Path | None = None, resolution: int | None = None) -> Detector:
+def _build_tiny(weights_dir=None, device="cpu", path: Path | None = None, resolution: int | None = None,
+                preprocess: str = "tganv2") -> Detector:
     """`c3d-tiny-random`: no file; results made with it are marked smoke."""
     check_resolution("c3d-tiny-random", resolution, CROP)
-    model = tiny_c3d()
+    model = tiny_c3d(preprocess)
     return Detector("c3d-tiny-random", model, num_frames=NUM_FRAMES, feature_dim=NUM_CLASSES, feature="probs",
                     weights={"random:c3d-tiny-random": random_weights_digest(model.net)}, random_weights=True,
-                    device=device)
+                    device=device, variant=preprocess)
 
 
 SPECS = (

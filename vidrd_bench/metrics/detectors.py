@@ -17,12 +17,14 @@ for _spec in (*i3d.SPECS, *c3d.SPECS):
 
 
 def load_detector(name: str, weights_dir: str | os.PathLike | None = None, device: str | torch.device = "cpu",
-                  path: str | os.PathLike | None = None, resolution: int | None = None) -> Detector:
+                  path: str | os.PathLike | None = None, resolution: int | None = None,
+                  preprocess: str | None = None) -> Detector:
     """Build registered detector `name` on `device`; `path` overrides the main weights file's location.
 
     `resolution` is the protocol's input resolution: real detectors accept only their own; the tiny random
-    ones resize to it (so tests can run them small).
+    ones resize to it (so tests can run them small). `preprocess` picks a C3D preprocessing ("tgan", "tganv2").
     """
     spec = DETECTORS.get(name)
+    options = {"preprocess": preprocess} if preprocess is not None else {}
     return spec.build(weights_dir=weights_dir, device=device, path=Path(path) if path else None,
-                      resolution=resolution)
+                      resolution=resolution, **options)

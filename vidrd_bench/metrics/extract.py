@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
 from vidrd_bench import distributed
+from vidrd_bench.datasets.prepare import prepare_real
 from vidrd_bench.datasets.video import ShortVideoError, read_clip
 from vidrd_bench.errors import VideoError, VidrdBenchError
 from vidrd_bench.metrics.base import Detector
-from vidrd_bench.metrics.stats import FeatureStats
 from vidrd_bench.progress import video_batches
 
 
@@ -26,40 +27,71 @@ class VideoItem:
     cls: str | None = None
 
 
-@dataclass
-class Extraction:
-    """What extraction returns on rank 0: streaming statistics (with kept features) and discarded short videos."""
+@dataclass(frozen=True)
+class ClipRule:
+    """Which clip of each video the detector sees: everything that changes a video's features but the detector.
 
-    stats: FeatureStats
+    `random_offset`: a uniform random start drawn from numpy default_rng((seed, item index)), else frame 0.
+    `preparation` / `jpeg_quality` / `size`: the real-video preparation (datasets/prepare.py; size None keeps
+    the decoded frames). `skip_short`: videos too short for the clip are dropped and counted, else an error.
+    """
+
+    num_frames: int = 16
+    stride: int = 1
+    random_offset: bool = False
+    seed: int = 0
+    preparation: str = "stretch-bilinear"
+    jpeg_quality: int | None = None
+    size: tuple[int, int] | None = None
+    skip_short: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict for cache keys and records."""
+        d = asdict(self)
+        d["size"] = list(self.size) if self.size else None
+        return d
+
+
+@dataclass
+class Features:
+    """Per-video features sorted by item index, with classes, and the videos dropped as too short."""
+
+    features: np.ndarray
+    index: np.ndarray
+    classes: list[str | None]
     skipped: list[tuple[str, int]] = field(default_factory=list)
 
-    @property
-    def features(self) -> np.ndarray:
-        """Kept features sorted by item index."""
-        return self.stats.features()[0]
+    def __len__(self) -> int:
+        return len(self.features)
 
-    @property
-    def classes(self) -> list[str | None]:
-        """Class names aligned with `features`."""
-        return self.stats.features()[1]
+    def sorted(self) -> "Features":
+        """The same features ordered by item index."""
+        order = np.argsort(self.index, kind="stable")
+        return Features(self.features[order], self.index[order], [self.classes[i] for i in order],
+                        sorted(self.skipped))
+
+    def first(self, n: int | None) -> "Features":
+        """The first `n` videos in index order (all when n is None)."""
+        if n is None:
+            return self
+        return Features(self.features[:n], self.index[:n], self.classes[:n], self.skipped)
+
+    @staticmethod
+    def concat(parts: list["Features"]) -> "Features":
+        """Several ranks' (or batches') features as one, sorted by index."""
+        dim = next((p.features.shape[1] for p in parts if p.features.ndim == 2), 0)
+        feats = [p.features.reshape(-1, dim) for p in parts]
+        return Features(np.concatenate(feats) if feats else np.zeros((0, dim), np.float32),
+                        np.concatenate([p.index for p in parts]).astype(np.int64),
+                        [c for p in parts for c in p.classes], [s for p in parts for s in p.skipped]).sorted()
 
 
 class ClipDataset(Dataset):
-    """Decodes one protocol clip per video: from frame 0 (generated) or a seeded random offset (real).
+    """Decodes and prepares one clip per video by a ClipRule; the random offset does not depend on scheduling."""
 
-    The random offset of item i is drawn from numpy's default_rng((seed, i.index)), so it does not depend on
-    worker scheduling, batch size or sharding. Short videos: skip_short=True returns a marker (real
-    statistics discard and count them); otherwise VideoError (a generated video that is too short).
-    """
-
-    def __init__(self, items: list[VideoItem], num_frames: int, random_offset: bool = False, seed: int = 0,
-                 size: tuple[int, int] | None = None, skip_short: bool = False):
+    def __init__(self, items: list[VideoItem], rule: ClipRule):
         self.items = items
-        self.num_frames = num_frames
-        self.random_offset = random_offset
-        self.seed = seed
-        self.size = size
-        self.skip_short = skip_short
+        self.rule = rule
 
     def __len__(self) -> int:
         """Number of videos."""
@@ -67,21 +99,22 @@ class ClipDataset(Dataset):
 
     def __getitem__(self, i: int) -> dict:
         """{'clip': uint8 (3, T, H, W) or None, 'index', 'cls', 'path', 'frames'} plus 'error' for bad files."""
-        item = self.items[i]
+        item, rule = self.items[i], self.rule
         out = {"index": item.index, "cls": item.cls, "path": str(item.path), "clip": None, "frames": -1}
-        rng = np.random.default_rng((self.seed, item.index)) if self.random_offset else None
+        rng = np.random.default_rng((rule.seed, item.index)) if rule.random_offset else None
         try:
-            start = None if self.random_offset else 0
-            clip = read_clip(item.path, self.num_frames, start=start, rng=rng, size=self.size)
+            clip = read_clip(item.path, rule.num_frames, start=None if rule.random_offset else 0, rng=rng,
+                             stride=rule.stride)
+            clip = prepare_real(clip, rule.size, rule.preparation, rule.jpeg_quality)
         except ShortVideoError as e:
-            if not self.skip_short:
+            if not rule.skip_short:
                 out["error"] = e
             out["frames"] = e.frames
             return out
         except VidrdBenchError as e:  # raised in the main process, without a worker traceback around it
             out["error"] = e
             return out
-        out["clip"] = torch.from_numpy(clip).permute(3, 0, 1, 2)
+        out["clip"] = torch.from_numpy(np.ascontiguousarray(clip)).permute(3, 0, 1, 2)
         return out
 
 
@@ -102,35 +135,22 @@ def collate_clips(batch: list[dict]) -> dict:
     }
 
 
-def _gather(extraction: Extraction) -> Extraction | None:
-    """Gather every rank's statistics and kept features onto rank 0 (None on other ranks)."""
-    parts = distributed.current().gather(extraction)
-    if parts is None:
-        return None
-    merged = parts[0]
-    for part in parts[1:]:
-        merged.stats.merge(part.stats)
-        merged.skipped += part.skipped
-    return merged
-
-
-def extract(items: list[VideoItem], detector: Detector, batch_size: int = 32, num_workers: int = 4,
-            random_offset: bool = False, seed: int = 0, size: tuple[int, int] | None = None,
-            skip_short: bool = False, keep_features: bool = True, progress: bool = True) -> Extraction | None:
+def extract(items: list[VideoItem], detector: Detector, rule: ClipRule, batch_size: int = 32, num_workers: int = 4,
+            progress: bool = True) -> Features | None:
     """Features of every item (each rank its share under torchrun), gathered on rank 0; None on other ranks."""
     ctx = distributed.current()
-    rank, world = ctx.rank, ctx.world_size
-    dataset = ClipDataset(items[rank::world], detector.num_frames, random_offset, seed, size, skip_short)
+    dataset = ClipDataset(items[ctx.rank::ctx.world_size], rule)
     loader = DataLoader(dataset, batch_size=batch_size, num_workers=num_workers, collate_fn=collate_clips,
                         pin_memory=detector.device.type == "cuda", persistent_workers=False,
                         prefetch_factor=4 if num_workers > 0 else None)
-    result = Extraction(FeatureStats(detector.feature_dim, keep_features))
-    for batch in video_batches(loader, len(dataset), f"{detector.name} features", progress and rank == 0):
+    parts: list[Features] = []
+    for batch in video_batches(loader, len(dataset), f"{detector.name} features", progress and ctx.is_main):
         if batch["errors"]:
             raise batch["errors"][0]
-        result.skipped += batch["skipped"]
-        if batch["clips"] is None:
-            continue
-        feats = detector(batch["clips"]).double().cpu().numpy()
-        result.stats.update(feats, order=np.asarray(batch["index"]), classes=batch["cls"])
-    return _gather(result)
+        feats = np.zeros((0, detector.feature_dim), np.float32)
+        if batch["clips"] is not None:
+            feats = detector(batch["clips"]).cpu().numpy().astype(np.float32)
+        parts.append(Features(feats, np.asarray(batch["index"], np.int64), batch["cls"], batch["skipped"]))
+    gathered = ctx.gather(Features.concat(parts) if parts else
+                          Features(np.zeros((0, detector.feature_dim), np.float32), np.zeros(0, np.int64), []))
+    return Features.concat(gathered) if gathered is not None else None

@@ -54,9 +54,9 @@ def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma
     return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2.0 * np.trace(covmean))
 
 
-def fvd_from_features(fake: np.ndarray, real_mu: np.ndarray, real_sigma: np.ndarray) -> float:
-    """FVD of a generated feature matrix against real statistics."""
-    return frechet_distance(*gaussian_of(fake), real_mu, real_sigma)
+def fvd_from_features(fake: np.ndarray, real_mu: np.ndarray, real_sigma: np.ndarray, divisor: str = "N") -> float:
+    """FVD of a generated feature matrix against real statistics (covariance divided by N or N - 1)."""
+    return frechet_distance(*gaussian_of(fake, divisor), real_mu, real_sigma)
 
 
 def bootstrap_interval(point: float, samples: np.ndarray, level: float) -> tuple[float, float]:
@@ -95,20 +95,49 @@ def fast_frechet_to(real_mu: np.ndarray, real_sigma: np.ndarray):
 
 
 def bootstrap_fvd(fake: np.ndarray, real_mu: np.ndarray, real_sigma: np.ndarray, num_resamples: int = 100,
-                  seed: int = 0, level: float = 0.95, progress: bool = False) -> tuple[float, float, np.ndarray]:
+                  seed: int = 0, level: float = 0.95, divisor: str = "N",
+                  progress: bool = False) -> tuple[float, float, np.ndarray]:
     """CI of FVD from resamples (with replacement, seeded) of the generated videos; real statistics fixed."""
     rng = np.random.default_rng(seed)
     distance = fast_frechet_to(real_mu, real_sigma)
     n = len(fake)
-    samples = np.array([distance(*gaussian_of(fake[rng.integers(0, n, n)]))
+    samples = np.array([distance(*gaussian_of(fake[rng.integers(0, n, n)], divisor))
                         for _ in steps(range(num_resamples), f"FVD bootstrap of {n} videos", "resample", progress)])
-    return (*bootstrap_interval(distance(*gaussian_of(fake)), samples, level), samples)
+    return (*bootstrap_interval(distance(*gaussian_of(fake, divisor)), samples, level), samples)
+
+
+def ladder(n: int, start: int = 256) -> list[int]:
+    """Sample sizes for FVD@N: start, 2*start, ... below n, then n; quarters and halves of n when that gives < 3."""
+    sizes = [start << k for k in range(32) if start << k < n] + [n]
+    if len(sizes) < 3:
+        sizes = sorted({m for m in (n // 4, n // 2, n) if m >= 2})
+    return sizes
+
+
+def fvd_at_sizes(fake: np.ndarray, real_mu: np.ndarray, real_sigma: np.ndarray, sizes: list[int], seed: int = 0,
+                 divisor: str = "N") -> list[float]:
+    """FVD of one seeded random subset (without replacement) of the generated videos per size; all of them at n."""
+    rng = np.random.default_rng(seed)
+    distance = fast_frechet_to(real_mu, real_sigma)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return [distance(*gaussian_of(fake[rng.choice(len(fake), m, replace=False)] if m < len(fake) else fake,
+                                      divisor)) for m in sizes]
+
+
+def extrapolate_infinity(sizes: list[int], values: list[float]) -> tuple[float, float]:
+    """Least-squares fit FVD_N = FVD_inf + k / N (FID-infinity's linear fit in 1/N); returns (FVD_inf, k)."""
+    if len(sizes) < 2:
+        raise VidrdBenchError("FVD_inf needs FVD at two or more sample sizes; score more videos.")
+    design = np.stack([np.ones(len(sizes)), 1.0 / np.asarray(sizes, np.float64)], axis=1)
+    (intercept, slope), *_ = np.linalg.lstsq(design, np.asarray(values, np.float64), rcond=None)
+    return float(intercept), float(slope)
 
 
 def per_class_fvd(fake: np.ndarray, fake_classes: list[str | None], real: StatsFile,
-                  min_count: int = 2, progress: bool = False) -> dict[str, float]:
+                  min_count: int = 2, divisor: str = "N", progress: bool = False) -> dict[str, float]:
     """FVD of each class's generated videos against that class's real statistics (classes present on both sides)."""
-    real_classes = real.class_gaussians(min_count)
+    real_classes = real.class_gaussians(min_count, divisor)
     labels = np.asarray([c or "" for c in fake_classes])
     out = {}
     for name, (mu, sigma, _) in steps(real_classes.items(), "per-class FVD", "class", progress, len(real_classes)):
@@ -116,5 +145,5 @@ def per_class_fvd(fake: np.ndarray, fake_classes: list[str | None], real: StatsF
         if len(rows) >= min_count:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)
-                out[name] = fvd_from_features(rows, mu, sigma)
+                out[name] = fvd_from_features(rows, mu, sigma, divisor)
     return out

@@ -1,10 +1,9 @@
-"""Streaming feature statistics (float64 running sums) and the `.npz` statistics files FVD reuses.
+"""Gaussian feature statistics (float64) and the `.npz` statistics files FVD reuses.
 
-Decision: mean and covariance always come from running sums (sum and sum of outer products, float64),
-so they never need the features in memory. The per-video features themselves (float32, 10K x 400 = 16 MB)
-are kept as well by default, because bootstrap intervals and per-class FVD resample them; pass
-keep_features=False to drop them. A statistics file stores mu, sigma and count, and, when kept, the real
-features with their class names, from which per-class statistics are derived on load.
+Decision: per-video features (float32, 10K x 400 = 16 MB) are always extracted and kept, because sample counts,
+selection rules, bootstrap intervals, per-class FVD and `calibrate` all work on them; mean and covariance are
+computed from them in float64 with the protocol's covariance divisor. A statistics file stores mu, sigma and
+count and, unless asked not to, the real features with their class names.
 """
 
 from __future__ import annotations
@@ -26,66 +25,20 @@ from vidrd_bench.protocols import Protocol
 STATS_FORMAT = "vidrd-bench/feature-stats/v1"
 
 
-class FeatureStats:
-    """Running count, sum and sum of outer products of feature vectors; optionally keeps the vectors."""
+def gaussian_of(features: np.ndarray, divisor: str = "N") -> tuple[np.ndarray, np.ndarray]:
+    """Mean and covariance of a feature matrix in float64; the covariance divides by N or by N - 1 (np.cov).
 
-    def __init__(self, dim: int, keep_features: bool = True):
-        self.dim = dim
-        self.keep_features = keep_features
-        self.count = 0
-        self.total = np.zeros(dim, np.float64)
-        self.outer = np.zeros((dim, dim), np.float64)
-        self._features: list[np.ndarray] = []
-        self._order: list[np.ndarray] = []
-        self._classes: list[str | None] = []
-
-    def update(self, features: np.ndarray, order: np.ndarray | None = None,
-               classes: list[str | None] | None = None) -> None:
-        """Add a batch (B, dim); `order` sorts kept features (e.g. manifest index), `classes` labels them."""
-        x = np.asarray(features, dtype=np.float64).reshape(-1, self.dim)
-        self.count += x.shape[0]
-        self.total += x.sum(axis=0)
-        self.outer += x.T @ x
-        if self.keep_features:
-            start = self.count - x.shape[0]
-            self._features.append(x.astype(np.float32))
-            self._order.append(np.arange(start, self.count) if order is None else np.asarray(order))
-            self._classes.extend(classes if classes is not None else [None] * x.shape[0])
-
-    def merge(self, other: "FeatureStats") -> "FeatureStats":
-        """Add another shard's statistics (e.g. gathered from another rank) into this one."""
-        self.count += other.count
-        self.total += other.total
-        self.outer += other.outer
-        self._features += other._features
-        self._order += other._order
-        self._classes += other._classes
-        return self
-
-    def mean(self) -> np.ndarray:
-        """Mean feature vector (float64)."""
-        return self.total / max(self.count, 1)
-
-    def cov(self) -> np.ndarray:
-        """Unbiased covariance (N - 1 denominator, as np.cov), float64."""
-        if self.count < 2:
-            raise VidrdBenchError(f"Covariance needs at least 2 videos, got {self.count}. Score more videos.")
-        mu = self.mean()
-        return (self.outer - self.count * np.outer(mu, mu)) / (self.count - 1)
-
-    def features(self) -> tuple[np.ndarray, list[str | None]]:
-        """Kept features sorted by their order key, with their class names."""
-        if not self.keep_features or not self._features:
-            return np.zeros((0, self.dim), np.float32), []
-        order = np.concatenate(self._order)
-        idx = np.argsort(order, kind="stable")
-        return np.concatenate(self._features)[idx], [self._classes[i] for i in idx]
-
-
-def gaussian_of(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and covariance (np.cov, N - 1) of a feature matrix, in float64."""
+    StyleGAN-V's and cd-fvd's FeatureStats divide by N (see fvd-styleganv-2048-16f); np.cov by N - 1.
+    """
     x = np.asarray(features, dtype=np.float64)
-    return x.mean(axis=0), np.cov(x, rowvar=False)
+    n = len(x)
+    if n < 2:
+        raise VidrdBenchError(f"Covariance needs at least 2 videos, got {n}. Score more videos.")
+    if divisor not in ("N", "N-1"):
+        raise ValueError(f"covariance divisor must be 'N' or 'N-1', got {divisor!r}")
+    mu = x.mean(axis=0)
+    centred = x - mu
+    return mu, centred.T @ centred / (n if divisor == "N" else n - 1)
 
 
 @dataclass
@@ -103,7 +56,7 @@ class StatsFile:
     classes: list[str] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def class_gaussians(self, min_count: int = 2) -> dict[str, tuple[np.ndarray, np.ndarray, int]]:
+    def class_gaussians(self, min_count: int = 2, divisor: str = "N") -> dict[str, tuple[np.ndarray, np.ndarray, int]]:
         """Per-class (mu, sigma, count) from the stored features; empty when the file holds none."""
         if self.features is None or not self.classes:
             return {}
@@ -112,12 +65,12 @@ class StatsFile:
         for name in sorted(set(self.classes)):
             rows = self.features[labels == name]
             if len(rows) >= min_count:
-                out[name] = (*gaussian_of(rows), len(rows))
+                out[name] = (*gaussian_of(rows, divisor), len(rows))
         return out
 
 
 def stats_filename(dataset: str, protocol: Protocol | str, resolution: int | None = None) -> str:
-    """Clean-fid style name carrying the protocol: e.g. `ucf101_train_fvd-i3d-16f_256px.npz`."""
+    """Clean-fid style name carrying the protocol: e.g. `ucf101_train_fvd-ucf101-10k_256px.npz`."""
     name = protocol if isinstance(protocol, str) else protocol.name
     res = f"_{resolution}px" if resolution else ""
     return re.sub(r"[^A-Za-z0-9_.-]", "-", f"{dataset}_train_{name}{res}.npz")

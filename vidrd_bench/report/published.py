@@ -14,7 +14,7 @@ COLUMNS = ["method", "train_videos_m", "is", "fvd", "source", "note"]
 
 # The protocols the published rows were measured under (VidRD paper, section on UCF-101).
 PAPER_GENERATION = "ucf101-vidrd"
-PAPER_METRICS = {"fvd": "fvd-i3d-16f", "is": "is-c3d-ucf101"}
+PAPER_METRICS = {"fvd": "fvd-ucf101-10k", "is": "is-c3d-styleganv-10k"}
 
 
 def load_published(path: str | os.PathLike | None = None) -> pd.DataFrame:

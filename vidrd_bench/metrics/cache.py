@@ -1,0 +1,76 @@
+"""Features cached once per (video set, detector, clip rule): re-scoring under another aggregation, sample count
+or protocol that shares the clip rule never decodes a video or runs a detector again.
+
+The key hashes every video's resolved path, size, modification time, index and class; the detector's name,
+variant and weight-file digests; and the ClipRule. Entries are `.npz` files written atomically.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from vidrd_bench import distributed
+from vidrd_bench.io import atomic_path
+from vidrd_bench.metrics.base import Detector
+from vidrd_bench.metrics.extract import ClipRule, Features, VideoItem, extract
+
+CACHE_ENV = "VIDRD_BENCH_CACHE"
+
+
+def default_cache_dir() -> Path:
+    """$VIDRD_BENCH_CACHE, else ~/.cache/vidrd-bench/features (XDG_CACHE_HOME honoured)."""
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "vidrd-bench" / "features"
+
+
+def cache_key(items: list[VideoItem], detector: Detector, rule: ClipRule) -> str:
+    """sha256 of the video set (path, size, mtime, index, class), the detector identity and the clip rule."""
+    videos = []
+    for it in items:
+        st = Path(it.path).stat()
+        videos.append([str(Path(it.path).resolve()), st.st_size, st.st_mtime_ns, it.index, it.cls])
+    ident = {"videos": videos, "detector": detector.name, "variant": detector.variant,
+             "weights": detector.weights, "rule": rule.to_dict()}
+    return hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()
+
+
+def _load(file: Path) -> Features | None:
+    """A cached entry, or None when absent or unreadable (it is then recomputed)."""
+    try:
+        with np.load(file, allow_pickle=False) as d:
+            skipped = [(str(p), int(f)) for p, f in zip(d["skipped_path"], d["skipped_frames"])]
+            classes = [str(c) if k else None for c, k in zip(d["classes"], d["has_class"])]
+            return Features(d["features"], d["index"], classes, skipped)
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def _save(file: Path, got: Features) -> None:
+    """Write an entry atomically."""
+    file.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(file, suffix=".tmp.npz") as tmp:
+        with open(tmp, "wb") as f:
+            np.savez(f, features=got.features, index=got.index, classes=np.array([c or "" for c in got.classes]),
+                     has_class=np.array([c is not None for c in got.classes]),
+                     skipped_path=np.array([p for p, _ in got.skipped], dtype=str),
+                     skipped_frames=np.array([n for _, n in got.skipped], dtype=np.int64))
+
+
+def cached_extract(items: list[VideoItem], detector: Detector, rule: ClipRule, cache_dir: str | os.PathLike | None,
+                   **extract_kwargs) -> Features | None:
+    """`extract`, served from and stored in `cache_dir` (None: no cache); None on ranks other than 0."""
+    file = Path(cache_dir) / f"{cache_key(items, detector, rule)}.npz" if cache_dir is not None else None
+    if file is not None and file.exists():
+        got = _load(file)
+        if got is not None:
+            return got if distributed.current().is_main else None
+    got = extract(items, detector, rule, **extract_kwargs)
+    if got is not None and file is not None:
+        _save(file, got)
+    return got
