@@ -15,6 +15,7 @@ from PIL import Image
 from vidrd_bench.datasets.prepare import prepare_real
 from vidrd_bench.datasets.video import write_video
 from vidrd_bench.errors import ProtocolMismatchError
+from vidrd_bench.metrics.base import init_random
 from vidrd_bench.metrics.c3d import C3D, C3DClassifier
 from vidrd_bench.metrics.detectors import load_detector
 from vidrd_bench.metrics.inception_score import protocol_is
@@ -106,7 +107,7 @@ def test_c3d_tgan_and_tganv2_preprocessing_follow_their_references():
     frames = np.stack([_cv2_cubic_resize((x[:, t] * 128 + 128).transpose(1, 2, 0), 128) for t in range(16)])
     v1 = frames.transpose(3, 0, 1, 2)[::-1] - m[..., 21:149]
     v1 = v1[:, :, 8:120, 8:120]
-    net = C3D(width_div=16)
+    net = init_random(C3D(width_div=16))  # fixed-seed weights: the same network on every run
     got1 = C3DClassifier(net, mean, "tgan").preprocess(video)[0].double().numpy()
     assert np.abs(got1 - v1).max() < 2e-2
     # TGANv2 c3d_ucf101.py:67-73,164-170: BGR*128, bilinear with corners aligned to 112, + 128 - mean[8:120, 8:120]
@@ -118,7 +119,7 @@ def test_c3d_tgan_and_tganv2_preprocessing_follow_their_references():
     assert np.abs(got2 - v2).max() < 5e-3  # float32 arithmetic on values up to ~400
     p1 = C3DClassifier(net, mean, "tgan")(video)
     p2 = C3DClassifier(net, mean, "tganv2")(video)
-    assert (p1 - p2).abs().max() > 1e-3  # the two variants are not interchangeable
+    assert ((p1 - p2).abs() / p1).max() > 0.01  # the two variants are not interchangeable
 
 
 def _frames_4x3(n=3, seed=0):
