@@ -20,7 +20,8 @@ PROMPT, SEED = "a woman applying eye makeup", 5
 
 def reference_video(pipe, prompt, seed, settings, frames):
     """diffusers' own output for one video, to uint8 by an independent floor(255 x + 0.5)."""
-    kwargs = {"max_sequence_length": settings.max_sequence_length} if settings.max_sequence_length else {}
+    text_length = getattr(pipe, "transformer", None) and pipe.transformer.config.max_text_seq_length
+    kwargs = {"max_sequence_length": text_length} if text_length else {}
     out = pipe(prompt=prompt, negative_prompt=settings.negative_prompt, num_inference_steps=settings.num_inference_steps,
                guidance_scale=settings.guidance_scale, height=settings.height, width=settings.width, num_frames=frames,
                generator=torch.Generator().manual_seed(seed), output_type="np", **kwargs).frames[0]

@@ -155,7 +155,7 @@ TINY_T2V = {
             "num_layers": 1,
             "sample_width": 4,
             "sample_height": 4,
-            "sample_frames": 9,
+            "sample_frames": 17,
             "patch_size": 2,
             "temporal_compression_ratio": 4,
             "max_text_seq_length": 16,

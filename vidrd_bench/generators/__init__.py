@@ -40,7 +40,8 @@ def _diffusers_entry(name: str, summary: str, pipeline: str, model_help: str, **
     )
 
 
-# Settings defaults: each pipeline's own __call__ defaults in diffusers 0.42 (steps, guidance, frames, text length).
+# Settings defaults: each pipeline's own __call__ defaults in diffusers 0.42 (steps, guidance); frames, size and
+# CogVideoX's text length default to the model's configs.
 GENERATORS.register("modelscope", _diffusers_entry(
     "modelscope", "diffusers TextToVideoSDPipeline: ModelScope text-to-video-ms-1.7b, Zeroscope", "TextToVideoSDPipeline",
     "e.g. damo-vilab/text-to-video-ms-1.7b or cerspense/zeroscope_v2_576w, downloaded whole",
@@ -52,4 +53,4 @@ GENERATORS.register("animatediff", _diffusers_entry(
 GENERATORS.register("cogvideox", _diffusers_entry(
     "cogvideox", "diffusers CogVideoXPipeline: the CogVideoX diffusion transformer (DiT)", "CogVideoXPipeline",
     "e.g. THUDM/CogVideoX-2b or CogVideoX-5b, downloaded whole",
-    num_inference_steps=50, guidance_scale=6.0, max_sequence_length=226))
+    num_inference_steps=50, guidance_scale=6.0))

@@ -28,7 +28,8 @@ class DiffusersSettings(GeneratorSettings):
     """A diffusers pipeline's call arguments; size and frames None = the pipeline's own default (from its configs).
 
     scheduler: a diffusers scheduler class name built from the folder's scheduler config (None: the folder's own).
-    max_sequence_length: the text length for pipelines that take it (CogVideoX), None elsewhere.
+    max_sequence_length: the text length for pipelines that take it (CogVideoX); None = the denoiser config's
+    max_text_seq_length where it has one (the length its text positions were built for).
     """
 
     height: int | None = None
@@ -95,8 +96,10 @@ class DiffusersGenerator(Generator):
                   "generator": [torch.Generator(device="cpu").manual_seed(s) for s in seeds], "output_type": "np"}
         if settings.negative_prompt is not None:
             kwargs["negative_prompt"] = [settings.negative_prompt] * len(prompts)
-        if settings.max_sequence_length is not None:
-            kwargs["max_sequence_length"] = settings.max_sequence_length
+        text_length = settings.max_sequence_length or getattr(self.pipe, self.spec.denoiser).config.get(
+            "max_text_seq_length")
+        if text_length is not None:
+            kwargs["max_sequence_length"] = text_length
         return kwargs
 
     def generate(self, prompts: list[str], seeds: list[int], settings: DiffusersSettings) -> torch.Tensor:
@@ -192,10 +195,8 @@ def load(generator: str, preset: str = "model", model: str | os.PathLike | None 
 def settings_presets(name: str, **defaults: Any) -> list[DiffusersSettings]:
     """`name` (the pipeline's own defaults) and `name`-tiny (32x32, 2 steps, at least 16 frames: tests, smoke).
 
-    The tiny pipelines' text encoders take 16 tokens where a pipeline asks for a text length.
     """
     full = DiffusersSettings(name=name, **defaults)
     frames = 17 if SPECS[name].frames_rule == "temporal" else None
-    tiny = dataclasses.replace(full, name=f"{name}-tiny", height=32, width=32, num_frames=frames, num_inference_steps=2,
-                               max_sequence_length=16 if full.max_sequence_length else None)
+    tiny = dataclasses.replace(full, name=f"{name}-tiny", height=32, width=32, num_frames=frames, num_inference_steps=2)
     return [full, tiny]
