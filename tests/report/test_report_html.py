@@ -87,7 +87,7 @@ def _dom(page) -> str:
     return subprocess.run(args, capture_output=True, text=True, timeout=120, check=True).stdout
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="no chromium: the README install command installs it (apt-get)")
+@pytest.mark.skipif(CHROMIUM is None, reason="no chromium: the README test command installs it (apt-get)")
 def test_chromium_draws_the_plots_and_plays_the_previews(tmp_path):
     page = _page(tmp_path)
     dom = _dom(page)
