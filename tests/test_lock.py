@@ -168,3 +168,12 @@ def test_killed_between_rename_and_record_is_adopted_not_rerendered(tmp_path, mo
     assert (result.adopted, result.rendered) == (3, 5) and sorted(pipe.rendered()) == [45, 46, 47, 48, 49]
     assert "adopted 3 finished videos" in capsys.readouterr().err
     assert all(r.status == "done" for r in mf.current_rows(tmp_path))
+
+
+def test_compile_is_recorded_only_for_generators_that_compile():
+    from vidrd_bench.generate import render_settings
+    from vidrd_bench.generators import GENERATORS
+
+    assert render_settings("cpu", True, 4, GENERATORS.get("vidrd").compiles)["compile"] is True
+    assert render_settings("cpu", True, 4, GENERATORS.get("modelscope").compiles)["compile"] is False
+    assert render_settings("cpu", None, 4, GENERATORS.get("vidrd").compiles)["compile"] is False

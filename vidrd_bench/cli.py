@@ -430,10 +430,15 @@ def generate(dataset: str, out_dir: Path | None, num_videos: int | None, generat
       torchrun --nproc-per-node 8 --no-python vidrd-bench generate --out runs/ucf101
     """
     from vidrd_bench.generate import render_settings, run_generate
+    from vidrd_bench.generators import GENERATORS
 
     if not plan_only:
-        settings = render_settings(device, compile_, batch_size)
+        compiles = GENERATORS.get(generator_name).compiles
+        settings = render_settings(device, compile_, batch_size, compiles)
         _announce_device(device, settings["dtype"])
+        if compile_ and not compiles:
+            click.echo(f"note: the {generator_name} generator renders eager (vidrd-bench compiles only VidRD); "
+                       "--compile is ignored and run.json records compile false", err=True)
         if settings["compile"]:
             click.echo("torch.compile: the first batch compiles the UNet and VAE decoder, ~2.5 min the first time "
                        "(cached for later runs; --no-compile skips it)", err=True)

@@ -235,12 +235,16 @@ def _save_part_quietly(part: Path, rows: Sequence[mf.ManifestRow]) -> None:
         pass
 
 
-def render_settings(device: str | None, compile: bool | None, batch_size: int) -> dict[str, Any]:
-    """The settings that change a video's bytes besides the protocol: batch size, device type, compile, dtype."""
+def render_settings(device: str | None, compile: bool | None, batch_size: int, compiles: bool = True) -> dict[str, Any]:
+    """The settings that change a video's bytes besides the protocol: batch size, device type, compile, dtype.
+
+    `compiles`: whether the generator honours compile at all (GeneratorEntry.compiles); if not, it renders eager and
+    compile is recorded false whatever was asked.
+    """
     from vidrd_bench.devices import pick_device
 
     dev = pick_device(device)
-    compiled = dev.type == "cuda" if compile is None else bool(compile)
+    compiled = compiles and (dev.type == "cuda" if compile is None else bool(compile))
     dtype = "bfloat16" if dev.type == "cuda" else "float32"  # every generator's default (generators/*.load)
     return {"batch_size": batch_size, "device_type": dev.type, "dtype": dtype, "compile": compiled}
 
@@ -347,7 +351,7 @@ def run_generate(
     header = mf.run_header(dataset, protocol, rows, str(prompts_path), None if plan_only else choice.record(), {},
                            provenance())
     existing = mf.check_run(out_dir, header, protocol)
-    rendering = None if plan_only else render_settings(device, compile, batch_size)
+    rendering = None if plan_only else render_settings(device, compile, batch_size, choice.entry.compiles)
     if rendering is not None and instance is None:
         check_render(out_dir, existing, rendering)
     ctx = distributed.context(join=not plan_only)

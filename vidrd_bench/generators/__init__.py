@@ -18,6 +18,7 @@ GENERATORS.register("vidrd", GeneratorEntry(
     summary="VidRD (Reuse and Diffuse): SD 2.1 video UNet, FNR/PNS/DSG clip-by-clip sampling, temporal VAE",
     loader="vidrd_bench.generators.vidrd:load",
     settings=VIDRD_SETTINGS,
+    compiles=True,
     presets=(
         Preset("full", "vidrd", "ucf101-vidrd", "the VidRD weights from --weights-dir", needs=VIDRD_FILES),
         Preset("full-random", "vidrd", "ucf101-vidrd", "the full architecture with random weights (timing only)"),

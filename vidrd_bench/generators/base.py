@@ -109,6 +109,7 @@ class GeneratorEntry:
     presets: tuple[Preset, ...]
     model_help: str = ""
     extras: dict[str, str] = field(default_factory=dict)
+    compiles: bool = False  # whether its loader honours compile= (torch.compile); others always render eager
 
     @property
     def default_preset(self) -> Preset:
