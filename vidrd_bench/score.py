@@ -20,6 +20,7 @@ from vidrd_bench.datasets.folder import VIDEO_SUFFIXES, folder_videos
 from vidrd_bench.datasets.video import frame_files, read_clip
 from vidrd_bench.devices import pick_device
 from vidrd_bench.errors import ProtocolMismatchError, RunStateError, VidrdBenchError
+from vidrd_bench.generators.base import random_weights_preset
 from vidrd_bench.io import check_output_file, save_or_rescue, visible_files
 from vidrd_bench.metrics.base import Detector
 from vidrd_bench.metrics.cache import cached_extract, default_cache_dir
@@ -43,6 +44,17 @@ def _protocol(name: str | Protocol, kind: type) -> Protocol:
         raise VidrdBenchError(f"Protocol {proto.name!r} is not an {kind.__name__}; pick one of "
                               f"{', '.join(p.name for p in metric_protocols(kind))}.")
     return proto
+
+
+def _start(protocol: str | Protocol, kind: type, out_path: str | os.PathLike | None,
+           device: str | torch.device | None) -> tuple[Protocol, torch.device]:
+    """What every runner does before any work: the protocol, the output path checked, the device, the process group."""
+    proto = _protocol(protocol, kind)
+    if out_path is not None:
+        check_output_file(out_path)
+    device = pick_device(device)
+    distributed.context()
+    return proto, device
 
 
 def _cache(cache_dir: CacheDir) -> Path | None:
@@ -118,8 +130,6 @@ def real_items(videos: str | os.PathLike | Sequence[str | os.PathLike], split_fi
     paths = sorted(paths, key=lambda p: (p.stem, p.name))
     return [VideoItem(p, i, ucf101_class(p)) for i, p in enumerate(paths)], f"{where}: {note}"
 
-
-RANDOM_PRESETS = ("tiny", "full-random")  # generators with random weights: their scores are smoke numbers
 
 
 def _at_plan_path(root: Path, rel: str) -> Path | None:
@@ -234,11 +244,7 @@ def compute_real_stats(videos: str | os.PathLike | Sequence[str | os.PathLike], 
                        keep_features: bool = True, progress: bool = True, cache_dir: CacheDir = None,
                        allow_fewer: bool = False) -> StatsFile | None:
     """Real-video statistics under an FVD protocol; writes `out_path` (rank 0) and returns them (None elsewhere)."""
-    proto = _protocol(protocol, FVDProtocol)
-    if out_path is not None:
-        check_output_file(out_path)
-    device = pick_device(device)
-    distributed.context()
+    proto, device = _start(protocol, FVDProtocol, out_path, device)
     items, note = real_items(videos, split_file, proto.real_split)
     detector = _detector(proto, weights_dir, device, detector_path)
     got = cached_extract(items, detector, real_rule(proto, _size(size)), _cache(cache_dir), batch_size=batch_size,
@@ -298,7 +304,7 @@ def _record(metric: str, value: float, higher: bool, n: int, proto: Protocol, ge
             "videos and the detector weights (`vidrd-bench weights --check`)."
         )
     label = f"{metric.upper()} ({detector.name})"
-    random_generator = extra.get("generation_preset") in RANDOM_PRESETS
+    random_generator = random_weights_preset(extra.get("generator") or {"preset": extra.get("generation_preset")})
     if detector.random_weights or random_generator:
         label += (f" - random-weight {'detector' if detector.random_weights else 'generator'}, smoke test only, "
                   "not comparable to published numbers")
@@ -323,11 +329,7 @@ def score_fvd(real: str | os.PathLike, fake_dir: str | os.PathLike, protocol: st
               split_file: str | os.PathLike | None = None) -> ResultRecord | None:
     """FVD of the videos in `fake_dir` (a generate run, or any folder: see generated_items) against real statistics
     (a file) or a folder of real videos; `name` labels the result's row in tables and reports."""
-    proto = _protocol(protocol, FVDProtocol)
-    if out_path is not None:
-        check_output_file(out_path)
-    device = pick_device(device)
-    distributed.context()
+    proto, device = _start(protocol, FVDProtocol, out_path, device)
     items, generation, found = generated_items(fake_dir, allow_incomplete, labels)
     fake_size = _frame_size(items, proto.num_frames)
     if Path(real).is_dir():
@@ -375,11 +377,7 @@ def score_is(fake_dir: str | os.PathLike, protocol: str | ISProtocol = "is-c3d-s
              cache_dir: CacheDir = None, allow_fewer: bool = False) -> ResultRecord | None:
     """Inception Score (C3D) of the videos in `fake_dir` under an IS protocol's rules: a generate run in plan
     order, any other folder after a seeded shuffle (see generated_items); `name` labels the result's row."""
-    proto = _protocol(protocol, ISProtocol)
-    if out_path is not None:
-        check_output_file(out_path)
-    device = pick_device(device)
-    distributed.context()
+    proto, device = _start(protocol, ISProtocol, out_path, device)
     items, generation, found = generated_items(fake_dir, allow_incomplete, labels)
     detector = _detector(proto, weights_dir, device, detector_path)
     got = cached_extract(items, detector, fake_rule(proto), _cache(cache_dir), batch_size=batch_size,

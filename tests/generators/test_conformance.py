@@ -106,3 +106,14 @@ def test_generators_command_lists_every_entry_and_what_it_needs():
     assert out.count("needs --model DIR") == 3
     res = CliRunner().invoke(main, ["generators", "--save-tiny", "vidrd", "--out", "x"])
     assert res.exit_code == 2 and "--save-tiny takes one of modelscope, animatediff, cogvideox" in res.output
+
+
+def test_random_weight_presets_come_from_the_registry():
+    from vidrd_bench.generators.base import random_weights_preset
+
+    assert random_weights_preset({"name": "vidrd", "preset": "full-random"})
+    assert random_weights_preset({"name": "modelscope", "preset": "tiny"})
+    assert not random_weights_preset({"name": "vidrd", "preset": "full"})
+    assert not random_weights_preset({"name": "cogvideox", "preset": "model"})
+    assert random_weights_preset({"name": "someone-elses", "preset": "tiny"})
+    assert not random_weights_preset(None)

@@ -21,8 +21,10 @@ GENERATORS.register("vidrd", GeneratorEntry(
     compiles=True,
     presets=(
         Preset("full", "vidrd", "ucf101-vidrd", "the VidRD weights from --weights-dir", needs=VIDRD_FILES),
-        Preset("full-random", "vidrd", "ucf101-vidrd", "the full architecture with random weights (timing only)"),
-        Preset("tiny", "vidrd-tiny", "tiny-smoke", "a small random model for CPU tests and smoke runs"),
+        Preset("full-random", "vidrd", "ucf101-vidrd", "the full architecture with random weights (timing only)",
+               random_weights=True),
+        Preset("tiny", "vidrd-tiny", "tiny-smoke", "a small random model for CPU tests and smoke runs",
+               random_weights=True),
     ),
 ))
 
@@ -36,7 +38,8 @@ def _diffusers_entry(name: str, summary: str, pipeline: str, model_help: str, **
         name=name, summary=summary, loader="vidrd_bench.generators.diffusers_t2v:load", settings=settings,
         presets=(Preset("model", name, "ucf101-vidrd", f"your model: a diffusers-layout folder ({pipeline}) as --model DIR",
                         needs_model=True),
-                 Preset("tiny", f"{name}-tiny", "tiny-smoke", "a tiny random pipeline built in code (tests, smoke)")),
+                 Preset("tiny", f"{name}-tiny", "tiny-smoke", "a tiny random pipeline built in code (tests, smoke)",
+                        random_weights=True)),
         model_help=model_help,
     )
 

@@ -92,6 +92,7 @@ class Preset:
     help: str
     needs: tuple[str, ...] = ()
     needs_model: bool = False
+    random_weights: bool = False  # its videos come from random weights: any score of them is a smoke number
 
 
 @dataclass(frozen=True)
@@ -134,3 +135,11 @@ class GeneratorEntry:
 
 
 GENERATORS: Registry[GeneratorEntry] = Registry("generator", GeneratorEntry)
+
+
+def random_weights_preset(made_by: dict | None) -> bool:
+    """Whether run.json's generator record (name, preset) names a random-weight preset of a registered generator."""
+    made_by = made_by or {}
+    entries = ([GENERATORS.get(made_by["name"])] if made_by.get("name") in GENERATORS
+               else [entry for _, entry in GENERATORS.items()])  # an unknown generator: any random preset's name
+    return any(p.name == made_by.get("preset") and p.random_weights for entry in entries for p in entry.presets)
