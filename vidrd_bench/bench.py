@@ -18,6 +18,7 @@ from vidrd_bench.devices import pick_device
 from vidrd_bench.errors import VidrdBenchError
 from vidrd_bench.generator.graphs import GraphedDenoiser
 from vidrd_bench.generators import Generator, GeneratorEntry
+from vidrd_bench.precisions import AGREEMENT_VIDEOS, DEFAULT_PRECISION, describe, run_precision
 from vidrd_bench.protocols import EvalProtocol
 from vidrd_bench.results import provenance
 
@@ -161,12 +162,16 @@ def _shape(args: tuple) -> str:
     return " x ".join(str(d) for d in first.shape) if first is not None else "?"
 
 
+def bench_prompts(count: int) -> tuple[list[str], list[int]]:
+    """The prompts and seeds bench renders (one per video)."""
+    return [f"a person doing action number {i} in a park, handheld camera" for i in range(count)], list(range(count))
+
+
 def _model_rows(generator: Generator, settings: Any, batch: int, device: torch.device,
                 iters: int) -> tuple[list[BenchRow], float | None]:
     """Whole videos, one denoiser call and the VAE decode of a batch, for any registered generator; and the whole
     video's reserved GPU memory peak (None on the CPU)."""
-    prompts = [f"a person doing action number {i} in a park, handheld camera" for i in range(batch)]
-    seeds = list(range(batch))
+    prompts, seeds = bench_prompts(batch)
     frames, height, width = generator.native_shape(settings)
     video = lambda: generator(prompts, seeds, settings)  # noqa: E731
     seen = capture_calls(generator, video)
@@ -285,16 +290,18 @@ def bench_preset(entry: GeneratorEntry, model: str | None) -> str:
 def run_bench(generator: str = "vidrd", preset: str | None = None, settings: str | None = None,
               model: str | None = None, device: str | None = None, batch_sizes: tuple[int, ...] = (1, 8),
               compile: bool = False, iters: int = 5, protocol_name: str | None = None,
-              detectors: bool = True, memory_batch_sizes: tuple[int, ...] = ()) -> dict[str, Any]:
+              detectors: bool = True, memory_batch_sizes: tuple[int, ...] = (),
+              precision: str = DEFAULT_PRECISION) -> dict[str, Any]:
     """Time any registered generator's stages at its settings' sizes and project the cost of 10K videos; on a GPU,
-    peak memory per row and (memory_batch_sizes) per batch size, with the largest batch common cards hold."""
+    peak memory per row and (memory_batch_sizes) per batch size, with the largest batch common cards hold; at a
+    non-protocol precision also its agreement to bf16 on whole videos (precisions.run_precision)."""
     from vidrd_bench.generate import load_generator, resolve
     from vidrd_bench.generators import GENERATORS
 
     dev = pick_device(device)
     preset = preset or bench_preset(GENERATORS.get(generator), model)
     choice = resolve(generator, preset, settings, protocol_name)
-    gen = load_generator(choice, model, None, str(dev), compile)
+    gen = load_generator(choice, model, None, str(dev), compile, precision=precision)
     rows: list[BenchRow] = []
     pipeline_peaks = {}
     for b in tqdm(batch_sizes, desc="bench", leave=False):
@@ -304,12 +311,13 @@ def run_bench(generator: str = "vidrd", preset: str | None = None, settings: str
         rows += batch_rows
     memory = _memory_section(gen, choice.settings, memory_batch_sizes, dev, pipeline_peaks)
     rows += _io_rows(choice.protocol, iters)
+    precision_record = run_precision(gen, choice.settings, *bench_prompts(AGREEMENT_VIDEOS), None)
     detector_rows = _detector_rows(dev, preset) if detectors else []
     best_video = min(r.per_video_s for r in rows if r.item.startswith("whole video"))
     return {
         "device": torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu",
         "peak_bf16_tflops": device_peak_tflops(dev), "generator": generator,
-        "preset": preset, "dtype": gen.provenance().get("dtype"), "compile": compile,
+        "preset": preset, "dtype": gen.provenance().get("dtype"), "compile": compile, "precision": precision_record,
         "protocol": choice.protocol.to_dict(), "settings": choice.settings.to_dict(),
         "rows": [dataclasses.asdict(r) for r in rows], "detectors": detector_rows,
         "s_per_video": best_video,
@@ -353,7 +361,8 @@ def format_bench(result: dict[str, Any]) -> str:
 
     df = pd.DataFrame(result["rows"]).astype(object).fillna("")
     lines = [f"device: {result['device']}  generator: {result['generator']}  preset: {result['preset']}  "
-             f"settings: {result['settings']['name']}  dtype: {result['dtype']}  compile: {result['compile']}",
+             f"settings: {result['settings']['name']}  dtype: {result['dtype']}  compile: {result['compile']}  "
+             f"precision: {describe(result.get('precision')) or DEFAULT_PRECISION}",
              df.to_string(index=False)]
     if result["detectors"]:
         lines.append(pd.DataFrame(result["detectors"]).to_string(index=False))

@@ -10,6 +10,7 @@ import click
 
 from vidrd_bench import __version__
 from vidrd_bench.errors import VidrdBenchError
+from vidrd_bench.precisions import DEFAULT_PRECISION, PRECISIONS
 from vidrd_bench.protocols import DEFAULT_FVD, DEFAULT_IS, FVDProtocol, ISProtocol, metric_protocols
 
 WEIGHTS_DIR_OPTION = click.option(
@@ -126,6 +127,11 @@ def _generator_options(fn):
                           "generators: model (--model DIR), tiny."),
         click.option("--settings", "settings_name", default=None, metavar="NAME",
                      help="The generator's named settings (steps, guidance, sampler) [default: the preset's]."),
+        click.option("--precision", type=click.Choice(PRECISIONS.names()), default=DEFAULT_PRECISION,
+                     show_default=True,
+                     help="Numeric precision: bf16 is the protocol's; fp8-e4m3 (VidRD on H100/H200-class GPUs) runs "
+                          "the UNet's transformer linears as FP8 GEMMs, faster but never the protocol: its "
+                          "agreement to bf16 on 2 whole videos is measured and recorded with every result."),
     ]):
         fn = option(fn)
     return fn
@@ -248,8 +254,8 @@ def _positive_ints(text: str, option: str) -> tuple[int, ...]:
               help="GPU only: videos per call at which one eager UNet call's peak memory is measured (comma-separated; "
                    "empty to skip); gives the largest batch for 24 GB and 80 GB cards.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write the JSON here.")
-def bench_cmd(generator_name, model, preset, settings_name, device, batch_sizes, compile_, iters, no_detectors,
-              memory_batch_sizes, out) -> None:
+def bench_cmd(generator_name, model, preset, settings_name, precision, device, batch_sizes, compile_, iters,
+              no_detectors, memory_batch_sizes, out) -> None:
     """Time any generator's denoiser calls, VAE decode and whole videos, detectors and video I/O; project 10K cost.
 
     Without --preset: the preset reading --model if given, else the first with random weights (vidrd: full-random).
@@ -263,7 +269,7 @@ def bench_cmd(generator_name, model, preset, settings_name, device, batch_sizes,
     memory_sizes = _positive_ints(memory_batch_sizes, "--memory-batch-sizes") if memory_batch_sizes else ()
     result = run_bench(generator=generator_name, preset=preset, settings=settings_name,
                        model=None if model is None else str(model), device=device, batch_sizes=sizes, compile=compile_,
-                       iters=iters, detectors=not no_detectors, memory_batch_sizes=memory_sizes)
+                       iters=iters, detectors=not no_detectors, memory_batch_sizes=memory_sizes, precision=precision)
     click.echo(format_bench(result))
     if out:
         save_or_rescue(out, lambda p: write_json_atomic(p, result), "the table printed above")
@@ -417,9 +423,9 @@ def calibrate_cmd(real, fake, split_file, tiny_detectors, detector_weights, weig
               help="Load checkpoints that miss some expected tensors (the rest keep SD 2.1 / fresh values); the "
                    "default refuses, naming the missing keys.")
 def generate(dataset: str, out_dir: Path | None, num_videos: int | None, generator_name: str, model: Path | None,
-             preset: str | None, settings_name: str | None, protocol_name: str | None, weights_dir: Path | None,
-             batch_size: int, shard: str | None, plan_only: bool, prompts_file: Path | None, device: str | None,
-             compile_: bool | None, allow_partial: bool) -> None:
+             preset: str | None, settings_name: str | None, precision: str, protocol_name: str | None,
+             weights_dir: Path | None, batch_size: int, shard: str | None, plan_only: bool,
+             prompts_file: Path | None, device: str | None, compile_: bool | None, allow_partial: bool) -> None:
     """Render the evaluation videos: the plan's classes, prompts and seeds through a registered generator.
 
     Each video is written atomically as a lossless mp4 (libx264rgb, crf 0) and recorded with its sha256
@@ -434,7 +440,7 @@ def generate(dataset: str, out_dir: Path | None, num_videos: int | None, generat
 
     if not plan_only:
         compiles = GENERATORS.get(generator_name).compiles
-        settings = render_settings(device, compile_, batch_size, compiles)
+        settings = render_settings(device, compile_, batch_size, compiles, precision)
         _announce_device(device, settings["dtype"])
         if compile_ and not compiles:
             click.echo(f"note: the {generator_name} generator renders eager (vidrd-bench compiles only VidRD); "
@@ -448,7 +454,7 @@ def generate(dataset: str, out_dir: Path | None, num_videos: int | None, generat
                           preset=preset, settings=settings_name, protocol_name=protocol_name, model=model,
                           weights_dir=weights_dir, batch_size=batch_size, shard=shard,
                           plan_only=plan_only, prompts_file=prompts_file, device=device, compile=compile_,
-                          allow_partial=allow_partial)
+                          allow_partial=allow_partial, precision=precision)
     if plan_only:
         click.echo(f"planned {result.planned} videos in {result.manifest}")
     else:

@@ -34,6 +34,7 @@ from vidrd_bench.io import check_output_dir, sha256_file
 from vidrd_bench.lock import PartLock, folder_lock, held_locks
 from vidrd_bench.generators import GENERATORS, Generator, GeneratorEntry, Preset
 from vidrd_bench.generators.conform import conform, conform_record
+from vidrd_bench.precisions import AGREEMENT_VIDEOS, DEFAULT_PRECISION, PRECISIONS, PrecisionError, run_precision
 from vidrd_bench.protocols import PROTOCOLS, EvalProtocol, GeneratorSettings
 from vidrd_bench.results import provenance
 
@@ -235,8 +236,10 @@ def _save_part_quietly(part: Path, rows: Sequence[mf.ManifestRow]) -> None:
         pass
 
 
-def render_settings(device: str | None, compile: bool | None, batch_size: int, compiles: bool = True) -> dict[str, Any]:
-    """The settings that change a video's bytes besides the protocol: batch size, device type, compile, dtype.
+def render_settings(device: str | None, compile: bool | None, batch_size: int, compiles: bool = True,
+                    precision: str = DEFAULT_PRECISION) -> dict[str, Any]:
+    """The settings that change a video's bytes besides the protocol: batch size, device type, compile, dtype,
+    precision.
 
     `compiles`: whether the generator honours compile at all (GeneratorEntry.compiles); if not, it renders eager and
     compile is recorded false whatever was asked.
@@ -246,16 +249,19 @@ def render_settings(device: str | None, compile: bool | None, batch_size: int, c
     dev = pick_device(device)
     compiled = compiles and (dev.type == "cuda" if compile is None else bool(compile))
     dtype = "bfloat16" if dev.type == "cuda" else "float32"  # every generator's default (generators/*.load)
-    return {"batch_size": batch_size, "device_type": dev.type, "dtype": dtype, "compile": compiled}
+    return {"batch_size": batch_size, "device_type": dev.type, "dtype": dtype, "compile": compiled,
+            "precision": PRECISIONS.get(precision).name}
 
 
 RENDER_FLAGS = {"batch_size": "--batch-size {}", "device_type": "--device {}", "compile": "--compile/--no-compile",
-                "dtype": "a {} device"}
+                "dtype": "a {} device", "precision": "--precision {}"}
 
 
 def check_render(out_dir: Path, existing: dict[str, Any] | None, settings: dict[str, Any]) -> None:
-    """Refuse a resume whose batch size, device type, dtype or compile differs from the videos already rendered."""
+    """Refuse a resume whose batch size, device type, dtype, compile or precision differs from the videos already
+    rendered (a run recorded before precisions existed rendered with the protocol's)."""
     recorded = (existing or {}).get("render") or {}
+    recorded = {"precision": DEFAULT_PRECISION, **recorded} if recorded else recorded
     for key, value in settings.items():
         if key in recorded and recorded[key] != value:
             flag = RENDER_FLAGS[key].format(recorded[key])
@@ -268,10 +274,12 @@ def check_render(out_dir: Path, existing: dict[str, Any] | None, settings: dict[
 
 
 def load_generator(choice: Choice, model: str | os.PathLike | None, weights_dir: str | os.PathLike | None,
-                   device: str | None, compile: bool | None = None, allow_partial: bool = False) -> Generator:
-    """Build the chosen generator (its entry's lazy loader) on `device` (devices.pick_device)."""
+                   device: str | None, compile: bool | None = None, allow_partial: bool = False,
+                   precision: str = DEFAULT_PRECISION) -> Generator:
+    """Build the chosen generator (its entry's lazy loader) on `device` (devices.pick_device) at `precision`."""
+    kwargs = {} if precision == DEFAULT_PRECISION else {"precision": choice.entry.check_precision(precision)}
     return choice.entry.load(preset=choice.preset.name, model=model, weights_dir=weights_dir, device=device,
-                             settings=choice.settings, compile=compile, allow_partial=allow_partial)
+                             settings=choice.settings, compile=compile, allow_partial=allow_partial, **kwargs)
 
 
 def generator_header(generator: Generator, choice: Choice, allow_partial: bool) -> dict[str, Any]:
@@ -330,11 +338,13 @@ def run_generate(
     compile: bool | None = None,
     allow_partial: bool = False,
     show_progress: bool = True,
+    precision: str = DEFAULT_PRECISION,
 ) -> GenerateResult:
     """Plan (and unless plan_only, render) a dataset's evaluation videos into `out_dir` (default runs/<dataset>).
 
     generator/preset/settings pick the model (GENERATORS); protocol_name the evaluation protocol (default: the
-    preset's); model is the generator's folder where its preset needs one; instance replaces loading (tests).
+    preset's); model is the generator's folder where its preset needs one; instance replaces loading (tests);
+    precision (precisions.PRECISIONS) a non-protocol precision, whose agreement to bf16 run.json records.
     """
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
         raise VidrdBenchError(f"--batch-size must be a positive whole number of videos per call, got {batch_size!r}.")
@@ -345,13 +355,14 @@ def run_generate(
                               f"{choice.preset.name!r} does not (VidRD reads --weights-dir). Drop --model, or pick "
                               "the generator your folder holds (`vidrd-bench generators`).")
     protocol = choice.protocol
+    choice.entry.check_precision(precision)
     check_output_dir(out_dir)
     shard = parse_shard(shard)
     rows, prompts_path = plan_rows(dataset, protocol, num_videos, prompts_file)
     header = mf.run_header(dataset, protocol, rows, str(prompts_path), None if plan_only else choice.record(), {},
                            provenance())
     existing = mf.check_run(out_dir, header, protocol)
-    rendering = None if plan_only else render_settings(device, compile, batch_size, choice.entry.compiles)
+    rendering = None if plan_only else render_settings(device, compile, batch_size, choice.entry.compiles, precision)
     if rendering is not None and instance is None:
         check_render(out_dir, existing, rendering)
     ctx = distributed.context(join=not plan_only)
@@ -362,7 +373,8 @@ def run_generate(
             return GenerateResult(out_dir, out_dir / mf.MANIFEST_FILE, slice_, len(rows), 0, 0)
         with claim_slice(out_dir, slice_, slice_.select(rows)):
             return _render_slice(out_dir, header, choice, rows, slice_, ctx, instance, rendering,
-                                 lambda: load_generator(choice, model, weights_dir, device, compile, allow_partial),
+                                 lambda: load_generator(choice, model, weights_dir, device, compile, allow_partial,
+                                                        precision),
                                  allow_partial, show_progress)
     finally:
         ctx.close()
@@ -387,8 +399,16 @@ def _render_slice(out_dir: Path, header: dict[str, Any], choice: Choice, rows: l
         dtype = instance.provenance().get("dtype")
         if dtype:
             rendering = {**rendering, "dtype": str(dtype).removeprefix("torch.")}
+        if instance.precision != rendering["precision"]:
+            raise PrecisionError(f"The generator renders with precision {instance.precision!r}, but this run asks "
+                                 f"for {rendering['precision']!r}; pass the matching --precision.")
         header = {**header, **generator_header(instance, choice, allow_partial), "render": rendering}
-        check_render(out_dir, mf.check_run(out_dir, header, choice.protocol), rendering)
+        existing = mf.check_run(out_dir, header, choice.protocol)
+        check_render(out_dir, existing, rendering)
+        if ctx.rank == 0:
+            todo = [r for r in mine if r.status != "done"][:AGREEMENT_VIDEOS]
+            header["precision"] = run_precision(instance, choice.settings, [r.prompt for r in todo],
+                                                [r.seed for r in todo], existing)
     write_folder(out_dir, header, choice.protocol, rows, ctx.rank == 0)
     mf.write_rows(part, mine)
     mf.journal_clear(part)

@@ -59,6 +59,7 @@ _FIELD_CHECKS = (
     ("std", "a finite number or null", lambda v: v is None or _finite(v)),
     ("extra", "an object", lambda v: v is None or isinstance(v, dict)),
     ("weights", "an object", lambda v: v is None or isinstance(v, dict)),
+    ("precision", "an object or null", lambda v: v is None or isinstance(v, dict)),
 )
 
 
@@ -73,6 +74,7 @@ class ResultRecord:
     protocol: dict[str, Any]
     generation_protocol: dict[str, Any] | None = None
     generator: dict[str, Any] | None = None
+    precision: dict[str, Any] | None = None  # run.json's: name, and agreement_to_bf16 for a non-protocol precision
     ci_low: float | None = None
     ci_high: float | None = None
     ci_level: float | None = None

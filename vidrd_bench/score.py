@@ -30,6 +30,7 @@ from vidrd_bench.metrics.fvd import bootstrap_fvd, frechet_distance, per_class_f
 from vidrd_bench.metrics.inception_score import bootstrap_is, protocol_is
 from vidrd_bench.metrics.stats import StatsFile, gaussian_of, load_stats, save_stats, stats_filename
 from vidrd_bench.protocols import FVDProtocol, ISProtocol, Protocol, get_protocol, metric_protocols, with_counts
+from vidrd_bench.precisions import describe
 from vidrd_bench.results import ResultRecord
 
 METRIC_FLOOR = {"fvd": 0.0, "is": 1.0}
@@ -189,7 +190,8 @@ def generated_items(fake_dir: str | os.PathLike, allow_incomplete: bool = False,
                                   "class. Leave out --labels (it is for folders of your own videos).")
         items, info = _manifest_items(root, allow_incomplete)
         made_by = (run or {}).get("generator") or None
-        return items, generation, {**info, "generation_preset": (made_by or {}).get("preset"), "generator": made_by}
+        return items, generation, {**info, "generation_preset": (made_by or {}).get("preset"), "generator": made_by,
+                                   "precision": (run or {}).get("precision")}
     found = folder_videos(root, labels)
     items = [VideoItem(p, i, c) for i, (p, c) in enumerate(zip(found.paths, found.classes))]
     return items, generation, {"videos_from": "folder", "labels_from": found.labels_from, "split_order": found.order}
@@ -309,9 +311,12 @@ def _record(metric: str, value: float, higher: bool, n: int, proto: Protocol, ge
         label += (f" - random-weight {'detector' if detector.random_weights else 'generator'}, smoke test only, "
                   "not comparable to published numbers")
     generator = extra.pop("generator", None)  # run.json's generator record: a field of its own
+    precision = extra.pop("precision", None)  # and its precision (with the agreement to bf16 where not the protocol's)
+    if describe(precision):
+        label += f" - rendered at precision {describe(precision)}; not the protocol's bf16"
     return ResultRecord.create(
         metric=metric, value=float(value), higher_is_better=higher, n=n, protocol=proto.to_dict(),
-        generation_protocol=generation, generator=generator,
+        generation_protocol=generation, generator=generator, precision=precision,
         ci_low=max(ci[0], METRIC_FLOOR[metric]) if ci else None,
         ci_high=ci[1] if ci else None,
         ci_level=level if ci else None, std=std, seeds={"bootstrap": seed, "num_resamples": len(ci[2]) if ci else 0},

@@ -69,6 +69,23 @@ def test_score_fvd_writes_a_complete_record(folders, tmp_path):
         score_fvd(root / "stats.npz", root / "fake", protocol="fvd-ucf101-10k", progress=False)
 
 
+def test_records_carry_the_runs_precision_and_its_agreement(folders, tmp_path):
+    """A folder rendered at fp8-e4m3: the record has run.json's precision record and its label says so."""
+    import shutil
+
+    root, _ = folders
+    fake = shutil.copytree(root / "fake", tmp_path / "fake")
+    precision = {"name": "fp8-e4m3", "protocol": False, "agreement_to_bf16": {
+        "videos": 2, "uint8_mean_abs_diff": 0.9, "uint8_p99_abs_diff": 5.0, "uint8_max_abs_diff": 31}}
+    run = json.loads((fake / manifest.RUN_FILE).read_text())
+    (fake / manifest.RUN_FILE).write_text(json.dumps({**run, "precision": precision}))
+    score_fvd(root / "stats.npz", fake, protocol=FVD_TEST, num_workers=0, bootstrap=0, out_path=tmp_path / "f.json",
+              progress=False)
+    saved = load_results(tmp_path / "f.json")[0]
+    assert saved.precision == precision and "precision" not in saved.extra
+    assert "fp8-e4m3, vs bf16 on 2 videos: uint8 mean |diff| 0.9, p99 5.0, max 31; not the protocol's" in saved.label
+
+
 def test_score_fvd_refuses_real_statistics_at_another_resolution(folders, tmp_path):
     root, _ = folders
     stats = load_stats(root / "stats.npz")

@@ -15,6 +15,7 @@ import pytest
 
 from report_fixtures import make_record, paper_run, smoke_run
 from vidrd_bench.errors import VidrdBenchError
+from vidrd_bench.precisions import describe
 from vidrd_bench.protocols import PROTOCOLS
 from vidrd_bench.report.published import load_published
 from vidrd_bench.report.tables import FORMATS, build_table, format_score, markdown_table, render_table
@@ -138,3 +139,32 @@ def test_latex_table_compiles_as_written_and_fits_the_page(records, tmp_path):
                          capture_output=True, text=True, timeout=120)
     log = (tmp_path / "t.log").read_text(encoding="latin-1")
     assert run.returncode == 0 and "Overfull \\hbox" not in log and (tmp_path / "t.pdf").stat().st_size > 0
+
+
+FP8_AGREEMENT = {"videos": 2, "uint8_mean_abs_diff": 1.25, "uint8_p99_abs_diff": 6.0, "uint8_max_abs_diff": 19}
+
+
+def _records(precision):
+    """A smoke FVD + IS run whose records carry `precision`."""
+    recs = smoke_run()
+    for r in recs:
+        r.precision = precision
+    return recs
+
+
+@pytest.mark.parametrize("fmt, mark", [("md", "smoke†§"), ("html", "smoke†§"), ("latex", r"smoke$^\dagger$$^\S$")])
+def test_tables_mark_non_protocol_precision_with_its_agreement(fmt, mark):
+    """§ after the method and a footnote with the precision's agreement; the protocol's precision gets no mark."""
+    fp8 = {"name": "fp8-e4m3", "protocol": False, "agreement_to_bf16": FP8_AGREEMENT}
+    text = render_table(build_table(_records(fp8)), fmt)
+    assert mark in text
+    assert "rendered at precision fp8-e4m3, vs bf16 on 2 videos: uint8 mean |diff| 1.25, p99 6.0, max 19" in text
+    plain = render_table(build_table(_records({"name": "bf16", "protocol": True})), fmt)
+    assert "§" not in plain and r"\S" not in plain
+
+
+def test_csv_carries_the_precision_column():
+    fp8 = {"name": "fp8-e4m3", "protocol": False, "agreement_to_bf16": None}
+    table = build_table(_records(fp8))
+    assert table["precision"].tolist() == ["fp8-e4m3 (agreement to bf16 not measured)"]
+    assert describe({"name": "bf16", "protocol": True}) == "" and describe(None) == ""

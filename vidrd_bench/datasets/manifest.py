@@ -295,11 +295,12 @@ def check_run(out_dir: Path, header: dict[str, Any], protocol: EvalProtocol) -> 
     return existing
 
 
-FILLED_LATER = ("generator", "weights", "sources", "render")
+FILLED_LATER = ("generator", "weights", "sources", "render", "precision")
 
 
 def write_run(out_dir: Path, header: dict[str, Any], existing: dict[str, Any] | None) -> None:
-    """Write run.json for a new run, or fill in the generator/weights/sources/render a --plan-only run left empty."""
+    """Write run.json for a new run, or fill in the generator/weights/sources/render/precision a --plan-only run (or
+    an earlier resume) left empty."""
     if existing is None:
         write_json_atomic(out_dir / RUN_FILE, header)
     else:

@@ -14,11 +14,14 @@ from typing import Any
 import torch
 
 from vidrd_bench.errors import VidrdBenchError
+from vidrd_bench.generator.fp8 import bf16_linears, fp8_plan, use_fp8_linears
 from vidrd_bench.generator.graphs import GraphedDenoiser
 from vidrd_bench.generator.sampler import IterativeSampler, assemble_clips, check_settings, draw_noise, make_generators
 from vidrd_bench.generator.settings import VidRDSettings
+from vidrd_bench.precisions import DEFAULT_PRECISION, PrecisionError, check_precision_device, video_agreement
 
 VAE_CHUNK_FRAMES = 64
+UNET_CONVERSIONS = {"fp8-e4m3": use_fp8_linears}  # non-protocol precisions: how the UNet is converted (in place)
 
 
 class GenerationInputError(VidrdBenchError):
@@ -55,11 +58,15 @@ class VidRDPipeline:
         self.vae_scale_factor = 2 ** (len(self.vae.config.block_out_channels) - 1)
         self.latent_channels = int(self.vae.config.latent_channels)
         self.fixed_batch: int | None = None
+        self.compiled_decode = True  # False: the VAE decodes eagerly even after compile_decoder
+        self.precision = DEFAULT_PRECISION
+        self.converted_layers: dict[str, int] = {}
 
     @classmethod
     def from_preset(cls, preset: str = "full", weights_dir: str | None = None, device: str | torch.device | None = None,
                     dtype: torch.dtype | None = None, temporal_vae: bool = True, allow_partial: bool = False,
-                    compile: bool = False, cuda_graphs: bool = True) -> "VidRDPipeline":
+                    compile: bool = False, cuda_graphs: bool = True, precision: str = DEFAULT_PRECISION,
+                    fp8_emulation: bool = False) -> "VidRDPipeline":
         """Build the components of `preset` ('full' reads weights; 'tiny' is random) on device/dtype and wrap them.
 
         device defaults to cuda when available, else cpu; dtype to bfloat16 on cuda, float32 on cpu.
@@ -67,14 +74,25 @@ class VidRDPipeline:
         torch.compile (static shapes); batches are then padded to the first call's size so later batches reuse the
         graphs; the compiled code is cached on disk (devices.persistent_compile_cache). cuda_graphs (with compile on
         CUDA) replays the compiled UNet call as a captured CUDA graph (generator.graphs.GraphedDenoiser).
+        precision (precisions.PRECISIONS): a non-protocol one converts the UNet before compiling (fp8-e4m3: its
+        transformer linears, generator.fp8); it is refused where the device cannot run it, unless fp8_emulation
+        (tests only) runs the float32 emulation.
         """
         from vidrd_bench.devices import persistent_compile_cache, pick_device
         from vidrd_bench.generator.components import build_components
 
         device = pick_device(device)
+        chosen = check_precision_device(precision, device, emulate=fp8_emulation)
+        if not chosen.protocol and precision not in UNET_CONVERSIONS:
+            raise PrecisionError(f"VidRD cannot render with precision {precision!r}; it has "
+                                 f"{', '.join([DEFAULT_PRECISION, *UNET_CONVERSIONS])}.")
         dtype = dtype or (torch.bfloat16 if device.type == "cuda" else torch.float32)
         components = build_components(preset, weights_dir=weights_dir, device=str(device), dtype=dtype,
                                       temporal_vae=temporal_vae, allow_partial=allow_partial)
+        converted = {}
+        if not chosen.protocol:
+            kept = len(fp8_plan(components.unet)[1])
+            converted = {"converted": UNET_CONVERSIONS[precision](components.unet, emulate=fp8_emulation), "kept": kept}
         if compile:
             persistent_compile_cache()
             components.vae.compile_decoder()
@@ -85,6 +103,7 @@ class VidRDPipeline:
             components = dataclasses.replace(components, unet=unet)
         pipe = cls(components)
         pipe.fixed_batch = 0 if compile else None
+        pipe.precision, pipe.converted_layers = precision, converted
         return pipe
 
     def _pad(self, prompts: list[str], seeds: list[int]) -> tuple[list[str], list[int]]:
@@ -139,9 +158,25 @@ class VidRDPipeline:
         b, ch, _, h, w = latents.shape
         c, n = settings.num_clips, settings.frames_per_clip
         clips = latents.reshape(b, ch, c, n, h, w).transpose(1, 2).reshape(b * c, ch, n, h, w)
-        frames = self.vae.decode_video(clips, use_temporal=settings.temporal_vae, chunk_frames=VAE_CHUNK_FRAMES)
+        frames = self.vae.decode_video(clips, use_temporal=settings.temporal_vae, chunk_frames=VAE_CHUNK_FRAMES,
+                                       compiled=self.compiled_decode)
         return frames.reshape(b, c, *frames.shape[1:]).transpose(1, 2).reshape(b, frames.shape[1], c * n,
                                                                               *frames.shape[-2:])
+
+    def precision_agreement(self, prompts: list[str], seeds: list[int], settings: VidRDSettings) -> dict[str, Any]:
+        """uint8 agreement of these videos rendered with the converted UNet layers and with their bf16 originals.
+
+        Both sides run the eager UNet and VAE at this batch (no padding, no CUDA graph), so the two renders differ
+        only in the converted layers' precision.
+        """
+        eager = VidRDPipeline(dataclasses.replace(self.components, unet=getattr(self.unet, "_orig_mod", self.unet)))
+        eager.compiled_decode = False
+        videos = eager(prompts, seeds, settings).videos
+        with bf16_linears(eager.unet):
+            reference = eager(prompts, seeds, settings).videos
+        return {**video_agreement(videos, reference),
+                "how": f"the same {len(prompts)} videos rendered eager at batch {len(prompts)} with {self.precision} "
+                       f"and with the original linears ({str(self.dtype).removeprefix('torch.')})"}
 
     @torch.no_grad()
     def __call__(self, prompts: list[str], seeds: list[int], settings: VidRDSettings, progress: bool = False,

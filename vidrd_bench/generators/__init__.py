@@ -19,6 +19,7 @@ GENERATORS.register("vidrd", GeneratorEntry(
     loader="vidrd_bench.generators.vidrd:load",
     settings=VIDRD_SETTINGS,
     compiles=True,
+    precisions=("bf16", "fp8-e4m3"),
     presets=(
         Preset("full", "vidrd", "ucf101-vidrd", "the VidRD weights from --weights-dir", needs=VIDRD_FILES),
         Preset("full-random", "vidrd", "ucf101-vidrd", "the full architecture with random weights (timing only)",

@@ -17,6 +17,7 @@ from typing import Any, Callable
 import torch
 
 from vidrd_bench.errors import VidrdBenchError
+from vidrd_bench.precisions import DEFAULT_PRECISION, PRECISIONS, PrecisionError
 from vidrd_bench.protocols import GeneratorSettings
 from vidrd_bench.registry import Registry
 
@@ -63,6 +64,16 @@ class Generator(ABC):
     def modules(self) -> dict[str, torch.nn.Module]:
         """The networks `bench` times: 'denoiser' (the UNet or transformer) and 'decoder' (the VAE)."""
 
+    @property
+    def precision(self) -> str:
+        """The precision it renders with (precisions.PRECISIONS); generators without the option: the protocol's."""
+        return DEFAULT_PRECISION
+
+    def precision_agreement(self, prompts: list[str], seeds: list[int], settings: GeneratorSettings
+                            ) -> dict[str, Any] | None:
+        """uint8 agreement of these videos with their protocol-precision render (None when it renders with that)."""
+        return None
+
     def __call__(self, prompts: list[str], seeds: list[int], settings: GeneratorSettings) -> torch.Tensor:
         """Check inputs and settings, render, and check the result's dtype and shape."""
         check_prompts_seeds(prompts, seeds)
@@ -100,7 +111,7 @@ class GeneratorEntry:
     """A registered generator: its presets and named settings, what it needs, and a lazy loader ("module:function").
 
     The loader is called as loader(generator=name, preset=..., model=..., weights_dir=..., device=..., settings=...,
-    compile=..., allow_partial=...) and returns a Generator; nothing heavy is imported until then.
+    compile=..., allow_partial=..., precision=...) and returns a Generator; nothing heavy is imported until then.
     """
 
     name: str
@@ -111,6 +122,7 @@ class GeneratorEntry:
     model_help: str = ""
     extras: dict[str, str] = field(default_factory=dict)
     compiles: bool = False  # whether its loader honours compile= (torch.compile); others always render eager
+    precisions: tuple[str, ...] = (DEFAULT_PRECISION,)  # precisions.PRECISIONS names its loader honours (precision=)
 
     @property
     def default_preset(self) -> Preset:
@@ -126,6 +138,15 @@ class GeneratorEntry:
                 return p
         raise GeneratorError(f"Generator {self.name!r} has no preset {name!r}; choose one of "
                              f"{', '.join(p.name for p in self.presets)} (see `vidrd-bench generators`).")
+
+    def check_precision(self, name: str) -> str:
+        """The precision's registered name, refused where this generator cannot render with it."""
+        name = PRECISIONS.get(name).name
+        if name not in self.precisions:
+            raise PrecisionError(f"Generator {self.name!r} renders only with precision {', '.join(self.precisions)}, "
+                                 f"not {name!r}. Drop --precision, or use a generator that has it (`vidrd-bench "
+                                 "generators`; vidrd has bf16 and fp8-e4m3).")
+        return name
 
     def load(self, **kwargs: Any) -> Generator:
         """Import the loader and build the generator."""

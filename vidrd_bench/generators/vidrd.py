@@ -10,6 +10,7 @@ import torch
 
 from vidrd_bench.generator.settings import VidRDSettings
 from vidrd_bench.generators.base import Generator
+from vidrd_bench.precisions import DEFAULT_PRECISION
 
 
 class VidRDGenerator(Generator):
@@ -32,10 +33,24 @@ class VidRDGenerator(Generator):
         return settings.num_frames, settings.height, settings.width
 
     def provenance(self) -> dict[str, Any]:
-        """Preset, weight files' sha256 (or random weights' digests), where each part came from, dtype, device."""
+        """Preset, weight files' sha256 (or random weights' digests), where each part came from, dtype, device,
+        precision (and how many UNet layers it converted / kept)."""
         parts = self.pipeline.components
         return {"model": "vidrd", "preset": self.preset, "weights": dict(parts.sha256), "sources": dict(parts.sources),
-                "dtype": str(self.pipeline.dtype), "device": str(self.pipeline.device)}
+                "dtype": str(self.pipeline.dtype), "device": str(self.pipeline.device),
+                "precision": self.pipeline.precision, "converted_layers": dict(self.pipeline.converted_layers)}
+
+    @property
+    def precision(self) -> str:
+        """The pipeline's precision (precisions.PRECISIONS)."""
+        return self.pipeline.precision
+
+    def precision_agreement(self, prompts: list[str], seeds: list[int], settings: VidRDSettings
+                            ) -> dict[str, Any] | None:
+        """The pipeline's eager fp8-vs-bf16 agreement on these videos; None at the protocol's precision."""
+        if self.pipeline.precision == DEFAULT_PRECISION:
+            return None
+        return self.pipeline.precision_agreement(prompts, seeds, settings)
 
     def modules(self) -> dict[str, torch.nn.Module]:
         """The video UNet and the temporal VAE."""
@@ -44,8 +59,9 @@ class VidRDGenerator(Generator):
 
 def load(preset: str = "full", weights_dir: str | os.PathLike | None = None, device: str | None = None,
          settings: VidRDSettings | None = None, compile: bool | None = None, allow_partial: bool = False,
-         **_: Any) -> VidRDGenerator:
-    """Build VidRD's `preset` on `device` (compile defaults to on for CUDA), with the temporal VAE if settings ask."""
+         precision: str = DEFAULT_PRECISION, fp8_emulation: bool = False, **_: Any) -> VidRDGenerator:
+    """Build VidRD's `preset` on `device` (compile defaults to on for CUDA), with the temporal VAE if settings ask,
+    at `precision` (fp8_emulation: tests only, the float32 emulation of fp8 on any device)."""
     from vidrd_bench.devices import pick_device
     from vidrd_bench.generator.pipeline import VidRDPipeline
 
@@ -56,5 +72,6 @@ def load(preset: str = "full", weights_dir: str | os.PathLike | None = None, dev
               "minutes before the first video (pass --no-compile to start at once).", file=sys.stderr)
     temporal_vae = True if settings is None else settings.temporal_vae
     pipe = VidRDPipeline.from_preset(preset, weights_dir=weights_dir, device=dev, temporal_vae=temporal_vae,
-                                     compile=compile, allow_partial=allow_partial)
+                                     compile=compile, allow_partial=allow_partial, precision=precision,
+                                     fp8_emulation=fp8_emulation)
     return VidRDGenerator(pipe, preset)

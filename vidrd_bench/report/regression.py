@@ -177,8 +177,10 @@ class Change:
 
 
 def record_changes(base: ResultRecord, cur: ResultRecord) -> list[tuple[str, Any, Any]]:
-    """What differs between two records besides the score: weights sha256, seeds, settings, version, commit."""
+    """What differs between two records besides the score: weights sha256, seeds, precision, settings, version,
+    commit."""
     out = _field_changes(base.weights, cur.weights, "weights")
+    out += _field_changes(base.precision or {}, cur.precision or {}, "precision")
     out += _field_changes(base.seeds, cur.seeds, "seeds")
     settings = ("n", "ci_level", "label", "smoke", "version", "git_commit")
     out += _field_changes({k: getattr(base, k) for k in settings}, {k: getattr(cur, k) for k in settings}, "record")

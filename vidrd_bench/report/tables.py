@@ -10,6 +10,7 @@ from typing import Iterable
 import pandas as pd
 
 from vidrd_bench.errors import VidrdBenchError
+from vidrd_bench.precisions import describe
 from vidrd_bench.protocols import PROTOCOLS
 from vidrd_bench.report.published import PAPER_GENERATION, PAPER_METRICS
 from vidrd_bench.results import ResultRecord
@@ -19,15 +20,17 @@ METRICS = ("fvd", "is")
 RAW_COLUMNS = [
     "method", "kind", "train_videos_m", "is", "is_ci_low", "is_ci_high", "is_std", "fvd", "fvd_ci_low",
     "fvd_ci_high", "fvd_std", "ci_level", "n_videos", "generator", "generation_protocol", "fvd_protocol", "is_protocol",
-    "protocol_differs", "smoke", "note", "source",
+    "protocol_differs", "smoke", "note", "source", "precision",
 ]
 SMOKE_MARK = "SMOKE — not a score"
 # Per-format spellings of the marks, arrows and the missing-value dash.
 TOKENS = {
-    "md": {"pm": "±", "dagger": "†", "ddagger": "‡", "up": "↑", "down": "↓", "none": "—", "smoke": SMOKE_MARK},
-    "html": {"pm": "±", "dagger": "†", "ddagger": "‡", "up": "↑", "down": "↓", "none": "—", "smoke": SMOKE_MARK},
-    "latex": {"pm": r"$\pm$", "dagger": r"$^\dagger$", "ddagger": r"$^\ddagger$", "up": r"$\uparrow$",
-              "down": r"$\downarrow$", "none": "--", "smoke": "SMOKE --- not a score"},
+    "md": {"pm": "±", "dagger": "†", "ddagger": "‡", "section": "§", "up": "↑", "down": "↓", "none": "—",
+           "smoke": SMOKE_MARK},
+    "html": {"pm": "±", "dagger": "†", "ddagger": "‡", "section": "§", "up": "↑", "down": "↓", "none": "—",
+             "smoke": SMOKE_MARK},
+    "latex": {"pm": r"$\pm$", "dagger": r"$^\dagger$", "ddagger": r"$^\ddagger$", "section": r"$^\S$",
+              "up": r"$\uparrow$", "down": r"$\downarrow$", "none": "--", "smoke": "SMOKE --- not a score"},
 }
 NUMERIC_DISPLAY = ("Train videos (M)", "IS", "FVD")
 
@@ -104,7 +107,8 @@ def _run_row(label: str, run: dict[str, ResultRecord]) -> dict:
     row: dict = {"method": label, "kind": "ours", "n_videos": first.n, "smoke": any(r.smoke for r in run.values()),
                  "generator": generator_label(run), "generation_protocol": (gen or {}).get("name", ""), "note": "",
                  "source": _source(first),
-                 "protocol_differs": ", ".join(protocol_differences(run))}
+                 "protocol_differs": ", ".join(protocol_differences(run)),
+                 "precision": describe(next((r.precision for r in run.values() if r.precision), None))}
     for metric in METRICS:
         rec = run.get(metric)
         row[metric] = rec.value if rec else math.nan
@@ -145,7 +149,8 @@ def table_from_runs(runs: dict[str, dict[str, ResultRecord]], published: pd.Data
     table = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     table["smoke"] = table["smoke"].astype(bool)
     table["n_videos"] = table["n_videos"].astype("Int64")
-    for col in ("generator", "generation_protocol", "fvd_protocol", "is_protocol", "protocol_differs", "note", "source"):
+    for col in ("generator", "generation_protocol", "fvd_protocol", "is_protocol", "protocol_differs", "note", "source",
+                "precision"):
         table[col] = table[col].fillna("").astype(str)
     table = table.sort_values(["fvd", "method"], na_position="last", kind="stable")
     return table.reset_index(drop=True)
@@ -182,10 +187,13 @@ def _tex(text: str) -> str:
 
 
 def _method(row: pd.Series, tok: dict[str, str], esc) -> str:
-    """Method name with its marks: † protocol differs, ‡ published note, and the smoke label."""
+    """Method name with its marks: † protocol differs, § not the protocol's precision, ‡ published note, and the
+    smoke label."""
     text = esc(row["method"])
     if row["protocol_differs"]:
         text += tok["dagger"]
+    if row["precision"]:
+        text += tok["section"]
     if row["note"]:
         text += tok["ddagger"]
     return text + (f" [{tok['smoke']}]" if row["smoke"] else "")
@@ -231,6 +239,9 @@ def _footnotes(table: pd.DataFrame, tok: dict[str, str], esc) -> list[str]:
     if table["protocol_differs"].astype(bool).any():
         notes.append(f"{tok['dagger']} Protocol differs from the paper's ({paper}): not comparable with the "
                      "published rows.")
+    for _, row in table[table["precision"].astype(bool)].iterrows():
+        notes.append(f"{tok['section']} {esc(row['method'])}: rendered at precision {esc(row['precision'])} (uint8 "
+                     "levels): not the protocol's bf16, so not comparable with the published rows.")
     for _, row in table[table["note"].astype(bool)].iterrows():
         notes.append(f"{tok['ddagger']} {esc(row['method'])}: {esc(row['note'])}.")
     if table["smoke"].any():

@@ -1,0 +1,118 @@
+"""Named numeric precisions a generator can render with: the protocol's (bf16) and faster ones that are never it.
+
+A precision other than the protocol's is a separately named option: every run made with it records its name and its
+measured agreement with the protocol's precision on whole videos (uint8 |diff|), and tables mark its rows.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from vidrd_bench.errors import VidrdBenchError
+from vidrd_bench.registry import Registry
+
+DEFAULT_PRECISION = "bf16"
+if TYPE_CHECKING:
+    import torch
+
+AGREEMENT_VIDEOS = 2  # videos rendered both ways when a run with a non-protocol precision starts
+
+
+class PrecisionError(VidrdBenchError):
+    """A precision was asked for on a device, torch build or generator that cannot run it."""
+
+
+@dataclass(frozen=True)
+class Precision:
+    """A numeric precision: whether it is the protocol's, and the GPU it needs (compute capability, CUDA only)."""
+
+    name: str
+    summary: str
+    protocol: bool
+    min_capability: tuple[int, int] | None = None
+
+    def record(self, agreement: dict[str, Any] | None = None) -> dict[str, Any]:
+        """run.json's and the result records' "precision": the name, and for a non-protocol one its agreement."""
+        out: dict[str, Any] = {"name": self.name, "protocol": self.protocol}
+        if not self.protocol:
+            out["agreement_to_bf16"] = agreement
+        return out
+
+
+PRECISIONS: Registry[Precision] = Registry("precision", Precision)
+PRECISIONS.register("bf16", Precision(
+    "bf16", "every layer in the pipeline's dtype (bfloat16 on CUDA, float32 in CPU runs): the protocol's precision",
+    protocol=True))
+PRECISIONS.register("fp8-e4m3", Precision(
+    "fp8-e4m3", "the UNet's transformer linears as e4m3 GEMMs with row-wise scales (sm89+: H100/H200/L40/RTX 4090); "
+    "faster, never the protocol: its agreement to bf16 is measured and recorded with every result",
+    protocol=False, min_capability=(8, 9)))
+
+
+def check_precision_device(name: str, device: torch.device, emulate: bool = False) -> Precision:
+    """The named precision, refused (PrecisionError) where this device or torch build cannot run it.
+
+    `emulate` (tests only) lets fp8 run as its float32 emulation on any device.
+    """
+    import torch
+
+    precision = PRECISIONS.get(name)
+    if precision.min_capability is None or emulate:
+        return precision
+    need = ".".join(map(str, precision.min_capability))
+    if device.type != "cuda":
+        raise PrecisionError(
+            f"Precision {name!r} runs FP8 tensor-core GEMMs, which only NVIDIA GPUs of compute capability {need} or "
+            f"newer have (H100, H200, L40, RTX 4090); this run is on {device.type}. Drop --precision (the "
+            f"protocol's {DEFAULT_PRECISION} is the default), or run on such a GPU.")
+    capability = torch.cuda.get_device_capability(device)
+    if capability < precision.min_capability or not hasattr(torch, "_scaled_mm"):
+        raise PrecisionError(
+            f"Precision {name!r} needs FP8 tensor cores (compute capability {need} or newer: H100, H200, L40, RTX "
+            f"4090), but {torch.cuda.get_device_name(device)} has {capability[0]}.{capability[1]} (torch "
+            f"{torch.__version__}). Drop --precision to render with the protocol's {DEFAULT_PRECISION}, or run on "
+            "such a GPU.")
+    return precision
+
+
+def video_agreement(videos: torch.Tensor, reference: torch.Tensor) -> dict[str, Any]:
+    """How far uint8 videos are from the reference's: mean, 99th percentile and max of |diff| in levels."""
+    import numpy as np
+    import torch
+
+    if videos.shape != reference.shape:
+        raise ValueError(f"cannot compare videos of shape {tuple(videos.shape)} with {tuple(reference.shape)}")
+    diff = (videos.to(torch.int16) - reference.to(torch.int16)).abs().numpy().ravel()
+    return {"videos": int(videos.shape[0]), "uint8_mean_abs_diff": round(float(diff.mean()), 4),
+            "uint8_p99_abs_diff": float(np.percentile(diff, 99)), "uint8_max_abs_diff": int(diff.max())}
+
+
+def describe(record: dict[str, Any] | None) -> str:
+    """One line for a non-protocol precision record: its name and agreement ('' for the protocol's or none)."""
+    if not record or record.get("protocol", record.get("name") == DEFAULT_PRECISION):
+        return ""
+    agree = record.get("agreement_to_bf16") or {}
+    if not agree:
+        return f"{record.get('name')} (agreement to bf16 not measured)"
+    return (f"{record.get('name')}, vs bf16 on {agree.get('videos')} videos: uint8 mean |diff| "
+            f"{agree.get('uint8_mean_abs_diff')}, p99 {agree.get('uint8_p99_abs_diff')}, "
+            f"max {agree.get('uint8_max_abs_diff')}")
+
+
+def run_precision(generator: Any, settings: Any, prompts: list[str], seeds: list[int],
+                  existing: dict[str, Any] | None) -> dict[str, Any]:
+    """run.json's "precision" for a run of `generator`: its name and, for a non-protocol one, the agreement to bf16
+    of the given (first) videos, measured once per folder (a resume keeps the recorded one)."""
+    precision = PRECISIONS.get(generator.precision)
+    recorded = (existing or {}).get("precision") or {}
+    if precision.protocol:
+        return precision.record()
+    if recorded.get("name") == precision.name and recorded.get("agreement_to_bf16"):
+        return recorded
+    print(f"precision {precision.name}: rendering the first {len(prompts)} videos also with the original linears "
+          "(eager, both ways) to measure its agreement to the protocol's precision...", file=sys.stderr)
+    agreement = generator.precision_agreement(prompts, seeds, settings)
+    print(f"precision {precision.name}: {describe(precision.record(agreement))}", file=sys.stderr)
+    return precision.record(agreement)
