@@ -86,7 +86,7 @@ def video_agreement(videos: torch.Tensor, reference: torch.Tensor) -> dict[str, 
         raise ValueError(f"cannot compare videos of shape {tuple(videos.shape)} with {tuple(reference.shape)}")
     diff = (videos.to(torch.int16) - reference.to(torch.int16)).abs().numpy().ravel()
     return {"videos": int(videos.shape[0]), "uint8_mean_abs_diff": round(float(diff.mean()), 4),
-            "uint8_p99_abs_diff": float(np.percentile(diff, 99)), "uint8_max_abs_diff": int(diff.max())}
+            "uint8_p99_abs_diff": round(float(np.percentile(diff, 99)), 4), "uint8_max_abs_diff": int(diff.max())}
 
 
 def describe(record: dict[str, Any] | None) -> str:

@@ -102,7 +102,7 @@ class Fp8Linear(nn.Linear):
         """torch._scaled_mm(mat1 (M, K) row-major, mat2 (K, N) column-major, scale_a (M, 1), scale_b (1, N), bias,
         out_dtype bf16): the row-wise scaled GEMM (aten schema in torch 2.5-2.14, sm89+)."""
         bias = None if self.bias is None else self.bias.to(torch.bfloat16)
-        out = torch._scaled_mm(a, self.weight_fp8.t(), scale_a, self.weight_scale[None, :],
+        out = torch._scaled_mm(a.contiguous(), self.weight_fp8.t(), scale_a, self.weight_scale[None, :],
                                bias=bias if BIAS_IN_GEMM else None, out_dtype=torch.bfloat16)
         return out + bias if bias is not None and not BIAS_IN_GEMM else out
 

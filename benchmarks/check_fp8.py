@@ -1,0 +1,131 @@
+"""GPU check of the fp8-e4m3 precision (issue 17): full-random UNet, bf16 compiled vs fp8 compiled, one call.
+
+On an H100/H200 from the checkout (after `bash benchmarks/device_setup.sh`, with its PYTHONPATH):
+  python3 benchmarks/check_fp8.py --out $OUT
+Steps, each recorded in $OUT/check_fp8.json as soon as it finishes (an error is recorded and the next step runs):
+  1. probe: one Fp8Linear through torch._scaled_mm (eager and compiled) against its float32 emulation;
+  2. one guided UNet call of 16 videos (the pipeline's own first call), bf16 vs fp8, both torch.compile + CUDA graph
+     as `generate` runs them: ms per call (median of 10) and the ratio;
+  3. the same 16 whole videos through both compiled UNets (eager VAE): s per video and uint8 agreement (all 16 and
+     the first 2);
+  4. the agreement `generate --precision fp8-e4m3` records (eager, batch 2, VidRDPipeline.precision_agreement).
+--dry-run runs the same steps on the CPU with the tiny preset, fp8 emulated and no compile (tests/benchmarks).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import dataclasses
+import json
+import os
+import time
+import traceback
+from pathlib import Path
+
+import torch
+
+from vidrd_bench.bench import bench_prompts, first_denoiser_call, time_ms
+from vidrd_bench.generator import fp8
+from vidrd_bench.generator.components import build_components
+from vidrd_bench.generator.graphs import GraphedDenoiser
+from vidrd_bench.generator.pipeline import VidRDPipeline
+from vidrd_bench.generator.settings import VIDRD_SETTINGS
+from vidrd_bench.generators.vidrd import VidRDGenerator
+from vidrd_bench.precisions import video_agreement
+from vidrd_bench.results import provenance
+
+
+
+class Report:
+    """The JSON result, rewritten after every step; a failing step records its traceback and the run goes on."""
+
+    def __init__(self, path: Path) -> None:
+        self.path, self.data = path, {"errors": {}}
+
+    def step(self, name: str, fn) -> object:
+        start = time.perf_counter()
+        try:
+            self.data[name] = fn()
+        except Exception:  # one shot on the device: keep going, say what failed
+            self.data["errors"][name] = traceback.format_exc()[-3000:]
+            print(self.data["errors"][name], flush=True)
+        print(f"[{time.perf_counter() - start:.0f} s] {name}: {json.dumps(self.data.get(name))[:600]}", flush=True)
+        self.path.write_text(json.dumps(self.data, indent=1, default=str))
+        return self.data.get(name)
+
+
+def probe() -> dict:
+    """One linear (bias, 3-D input) through _scaled_mm vs the emulation; retries with the bias outside the GEMM."""
+    torch.manual_seed(0)
+    lin = torch.nn.Linear(320, 1280, device="cuda", dtype=torch.bfloat16)
+    x = torch.randn(4, 1024, 320, device="cuda", dtype=torch.bfloat16)
+    real, emulated = fp8.Fp8Linear.from_linear(lin), fp8.Fp8Linear.from_linear(lin, emulate=True)
+    out = {}
+    for bias_in_gemm in (True, False):
+        fp8.BIAS_IN_GEMM = bias_in_gemm
+        try:
+            with torch.no_grad():
+                got, ref, exact = real(x).float(), emulated(x).float(), lin(x).float()
+                compiled = torch.compile(real, fullgraph=True)(x).float()
+        except Exception as e:  # noqa: BLE001 (a refused kernel or a compile error: try the other way)
+            out[f"bias_in_gemm={bias_in_gemm}"] = str(e)[:500]
+            continue
+        rel = lambda a, b: float((a - b).norm() / b.norm())  # noqa: E731
+        out.update(bias_in_gemm=bias_in_gemm, rel_vs_emulation=rel(got, ref),
+                   compiled_rel_vs_emulation=rel(compiled, ref), rel_vs_bf16_linear=rel(got, exact))
+        return out
+    raise RuntimeError(f"_scaled_mm failed both ways: {out}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", default=os.environ.get("OUT", "."))
+    ap.add_argument("--dry-run", action="store_true", help="CPU, tiny preset, fp8 emulated, no compile")
+    args = ap.parse_args()
+    report = Report(Path(args.out) / "check_fp8.json")
+    dry = args.dry_run
+    dev = torch.device("cpu" if dry else "cuda")
+    videos = 2 if dry else 16
+    report.data.update(device="cpu" if dry else torch.cuda.get_device_name(dev), torch=torch.__version__,
+                       capability=None if dry else torch.cuda.get_device_capability(dev), **provenance())
+    if not dry:
+        report.step("probe", probe)
+    comps = build_components("tiny" if dry else "full-random", device=dev, dtype=torch.float32 if dry else torch.bfloat16)
+    comps.unet.set_channels_last(not dry)
+    fp8_unet = copy.deepcopy(comps.unet)
+    report.data["layers"] = {"converted": fp8.use_fp8_linears(fp8_unet, emulate=dry),
+                             "kept_bf16": len(fp8.fp8_plan(comps.unet)[1])}
+    compile_ = (lambda u: u) if dry else (lambda u: torch.compile(u, fullgraph=True, dynamic=False))
+    unets = {name: GraphedDenoiser(compile_(u)) for name, u in (("bf16", comps.unet), ("fp8", fp8_unet))}
+    pipes = {name: VidRDPipeline(dataclasses.replace(comps, unet=u)) for name, u in unets.items()}
+    settings = VIDRD_SETTINGS.get("vidrd-tiny" if dry else "vidrd")
+    a, k = first_denoiser_call(VidRDGenerator(pipes["bf16"], "full-random"), settings, videos)
+
+    def call_ms() -> dict:
+        out = {name: time_ms(lambda: u(*a, **k), dev, warmup=3, iters=2 if dry else 10) for name, u in unets.items()}
+        out["input"] = str(tuple(a[0].shape))
+        out["fp8_speedup"] = round(out["bf16"]["ms"] / out["fp8"]["ms"], 3)
+        return out
+
+    report.step("unet_call", call_ms)
+    prompts, seeds = bench_prompts(videos)
+
+    def whole_videos() -> dict:
+        out, secs = {}, {}
+        for name, pipe in pipes.items():
+            start = time.perf_counter()
+            out[name] = pipe(prompts, seeds, settings).videos
+            secs[name] = round((time.perf_counter() - start) / videos, 4)
+        return {"s_per_video_eager_vae": secs, "agreement_all": video_agreement(out["fp8"], out["bf16"]),
+                "agreement_first_2": video_agreement(out["fp8"][:2], out["bf16"][:2])}
+
+    report.step("whole_videos_compiled", whole_videos)
+    pipes["fp8"].precision = "fp8-e4m3"
+    report.step("recorded_agreement_eager_batch_2",
+                lambda: pipes["fp8"].precision_agreement(prompts[:2], seeds[:2], settings))
+    print(json.dumps(report.data, indent=1, default=str)[:4000], flush=True)
+
+
+if __name__ == "__main__":
+    main()
