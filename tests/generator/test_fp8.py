@@ -174,3 +174,48 @@ def test_fp8_is_refused_without_an_fp8_gpu(monkeypatch):
     assert check_precision_device("fp8-e4m3", torch.device("cuda", 0)).name == "fp8-e4m3"
     assert check_precision_device("fp8-e4m3", torch.device("cpu"), emulate=True).min_capability == (8, 9)
     assert check_precision_device("bf16", torch.device("cpu")).protocol
+
+
+def _scaled_mm_or_skip(module: nn.Module, *args) -> torch.Tensor:
+    """module(*args) through torch._scaled_mm on the CPU (torch >= 2.6 has a CPU kernel); skip where it has none."""
+    try:
+        return module(*args)
+    except (RuntimeError, NotImplementedError) as e:
+        if "CPU" not in str(e) and "not implemented" not in str(e).lower():
+            raise
+        pytest.skip(f"torch._scaled_mm has no CPU kernel in torch {torch.__version__}")
+
+
+@pytest.mark.parametrize("bias_in_gemm", [True, False])
+def test_scaled_mm_call_equals_the_emulation(monkeypatch, bias_in_gemm):
+    """The real path's argument conventions (row-major mat1, column-major mat2, scale_a (M, 1), scale_b (1, N),
+    bias) give the emulation's product, within bf16 output rounding; a transposed scale would be off by far more."""
+    monkeypatch.setattr("vidrd_bench.generator.fp8.BIAS_IN_GEMM", bias_in_gemm)
+    torch.manual_seed(4)
+    lin = nn.Linear(64, 48).to(torch.bfloat16).requires_grad_(False)
+    nn.init.normal_(lin.bias, std=2.0)
+    with torch.no_grad():
+        lin.weight.mul_(torch.logspace(-2, 1, 48)[:, None].to(torch.bfloat16))  # very different channel scales
+    x = torch.randn(3, 5, 64, dtype=torch.bfloat16) * torch.logspace(-2, 2, 5)[:, None].to(torch.bfloat16)
+    real = _scaled_mm_or_skip(Fp8Linear.from_linear(lin), x)
+    emulated = Fp8Linear.from_linear(lin, emulate=True)(x)
+    assert real.dtype == torch.bfloat16 and real.shape == (3, 5, 48)
+    torch.testing.assert_close(real.float(), emulated.float(), rtol=1.6e-2, atol=1e-2)
+
+
+def test_transformer_with_fp8_traces_as_one_graph():
+    """A spatio-temporal transformer with its linears converted (real _scaled_mm path) compiles with fullgraph (the
+    compiled Temp-Attn path included) and agrees with eager; both differ from the bf16 linears by fp8 rounding."""
+    torch.manual_seed(5)
+    wrapped = _wrap(Transformer3DModel(64, 2, 32, 8, True, 32, True)).to(torch.bfloat16).eval().requires_grad_(False)
+    block = wrapped["t"]
+    nn.init.normal_(block.transformer_blocks[0].temp_attn.to_out[0].weight, std=0.05)  # not the identity at start
+    assert use_fp8_linears(wrapped) == 13
+    x, ctx = torch.randn(2, 64, 4, 4, 4, dtype=torch.bfloat16), torch.randn(2, 7, 32, dtype=torch.bfloat16)
+    with torch.no_grad():
+        eager = _scaled_mm_or_skip(block, x, ctx).float()
+        compiled = torch.compile(block, fullgraph=True, backend="aot_eager")(x, ctx).float()
+        with bf16_linears(block):
+            reference = block(x, ctx).float()
+    assert float((compiled - eager).norm() / eager.norm()) < 0.02
+    assert 0.005 < float((eager - reference).norm() / reference.norm()) < 0.1
