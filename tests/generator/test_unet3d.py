@@ -193,6 +193,26 @@ def test_temporal_conv_is_identity_at_init_and_for_one_frame():
     assert torch.equal(layer(one), one)
 
 
+def test_frame_embedding_is_a_graph_constant_under_compile():
+    """torch.compile sees the frame embedding as a constant (no exp/sin/cos in the graph) with the eager values."""
+    graphs = []
+
+    def capture(gm, example_inputs):
+        graphs.append(gm)
+        return gm
+
+    block = VideoTransformerBlock(32, 2, 32, temp_attn_head_dim=16, add_temp_embed=True).eval()
+    tokens = torch.randn(2 * 4, 5, 32)
+    torch._dynamo.reset()
+    with torch.no_grad():
+        compiled = torch.compile(lambda t: block.temporal_attention(t, 4), backend=capture, fullgraph=True)(tokens)
+        eager = block.temporal_attention(tokens, 4)
+    torch._dynamo.reset()
+    targets = {str(node.target) for gm in graphs for node in gm.graph.nodes}
+    assert not any(op in name for name in targets for op in ("sin", "cos", "exp"))
+    torch.testing.assert_close(compiled, eager)
+
+
 def test_frame_embedding_matches_diffusers_sinusoid_and_enters_residual_stream():
     """The frame embedding is the Transformer sinusoid and stays in the residual stream."""
     reference = SinusoidalPositionalEmbedding(32, max_seq_length=6).pe[0]

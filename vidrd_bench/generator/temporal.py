@@ -34,10 +34,12 @@ def conv_per_frame(conv: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return unfold_frames(conv(fold_frames(x)), x.shape[2])
 
 
+@torch.compiler.assume_constant_result
 def frame_position_embedding(num_frames: int, dim: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
     """Sinusoidal embedding of frame indices, (F, dim), sin/cos interleaved as in the release (Transformer style).
 
-    Computed in float32 on `device` and cast, so it costs no host transfer and traces under torch.compile.
+    Computed in float32 on `device` and cast. Under torch.compile it is a constant of the graph: traced as
+    arithmetic, Inductor recomputed exp/sin/cos for every element inside Temp-Attn's LayerNorm kernel.
     """
     if dim % 2:
         raise ValueError(f"the frame position embedding needs an even channel count, got {dim}")
