@@ -95,6 +95,14 @@ def test_generator_and_name_checks(tmp_path):
         _run(tmp_path / "c", FakeFp8(), precision="fp8-e4m4")
 
 
+def test_generators_lists_each_ones_precisions():
+    out = CliRunner().invoke(main, ["generators"]).output
+    sections = dict(zip(["vidrd", "modelscope"], [out.split("vidrd:", 1)[1].split("modelscope:")[0],
+                                                  out.split("modelscope:", 1)[1].split("animatediff:")[0]]))
+    assert "--precision: bf16, fp8-e4m3" in sections["vidrd"]
+    assert "--precision: bf16\n" in sections["modelscope"]
+
+
 def test_tiny_vidrd_fp8_agreement_is_its_eager_fp8_vs_bf16_render(tmp_path):
     """The recorded agreement equals the tiny model's own fp8 and bf16-linear renders of the first 2 videos."""
     gen = load_vidrd("tiny", device="cpu", compile=False, precision="fp8-e4m3", fp8_emulation=True)

@@ -228,6 +228,7 @@ def generators_cmd(save_tiny: str | None, out: Path | None) -> None:
         if entry.model_help:
             click.echo(f"  --model: {entry.model_help}")
         click.echo(f"  --settings: {', '.join(entry.settings.names())}")
+        click.echo(f"  --precision: {', '.join(entry.precisions)}")
 
 
 def _positive_ints(text: str, option: str) -> tuple[int, ...]:

@@ -145,7 +145,7 @@ class GeneratorEntry:
         if name not in self.precisions:
             raise PrecisionError(f"Generator {self.name!r} renders only with precision {', '.join(self.precisions)}, "
                                  f"not {name!r}. Drop --precision, or use a generator that has it (`vidrd-bench "
-                                 "generators`; vidrd has bf16 and fp8-e4m3).")
+                                 "generators` lists each one's precisions).")
         return name
 
     def load(self, **kwargs: Any) -> Generator:
