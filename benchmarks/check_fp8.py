@@ -44,6 +44,7 @@ class Report:
         self.path, self.data = path, {"errors": {}}
 
     def step(self, name: str, fn) -> object:
+        """Run one step, record its result (or traceback) under `name`, print it and save the JSON."""
         start = time.perf_counter()
         try:
             self.data[name] = fn()
@@ -79,6 +80,7 @@ def probe() -> dict:
 
 
 def main() -> None:
+    """The four steps on the GPU (or, --dry-run, on the CPU with the tiny preset)."""
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default=os.environ.get("OUT", "."))
     ap.add_argument("--dry-run", action="store_true", help="CPU, tiny preset, fp8 emulated, no compile")

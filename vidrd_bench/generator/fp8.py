@@ -107,6 +107,7 @@ class Fp8Linear(nn.Linear):
         return out + bias if bias is not None and not BIAS_IN_GEMM else out
 
     def extra_repr(self) -> str:
+        """nn.Linear's sizes plus how the product runs."""
         return f"{super().extra_repr()}, e4m3 {'emulated' if self.emulate else '_scaled_mm'}"
 
 
