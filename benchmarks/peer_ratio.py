@@ -1,10 +1,15 @@
 """One GPU call, both sides: the VidRD authors' UNet (../shared/bench/release_speed.py: eager fp16 at 4 and 16 videos,
-compiled at 16) and our `vidrd-bench bench --preset full-random --batch-sizes 16 --compile`, then the ratio table.
+compiled at 16) and our pipeline at each precision (bf16, the protocol's, and fp8-e4m3), then the ratio table.
 
 On the device, from the checkout (see benchmarks/NOTES.md for the carried folders):
   python3 benchmarks/peer_ratio.py --release .release --site014 /tmp/site014 --out $OUT
-Re-print a table from saved files (no GPU):  python3 benchmarks/peer_ratio.py --tables PEER.json BENCH.json
+Re-print a table from saved files (no GPU):  python3 benchmarks/peer_ratio.py --tables PEER.json OURS.json [...]
 Every speed figure is given with its ratio to the authors' compiled UNet measured in the same call.
+
+Compiling is what costs the call's time (~3 minutes per model, cold), so the sides compile at once but never time
+at once: our workers (benchmarks/ratio_worker.py, one per precision) build their models after the authors' eager
+rows, compile while the authors' UNet compiles, and run nothing on the GPU until the authors' process has exited;
+then each times alone under a lock. The authors' process runs on an otherwise idle GPU throughout.
 """
 
 from __future__ import annotations
@@ -19,93 +24,148 @@ from pathlib import Path
 
 PEAK_TFLOPS = 790.0
 NUM_VIDEOS = 10_000
+WORKER = Path(__file__).with_name("ratio_worker.py")
 
 
-def _row(name: str, videos: int, ms: float, tflop_per_video_call: float, calls_per_video: int,
+def _row(name: str, videos: int, ms: float, tflop_per_video_call: float | None, calls_per_video: int,
          whole_video_s: float | None, peer_s: float | None) -> dict:
     """One table row from ms per call: rate, % of 790, UNet s per video, whole video, 10K hours, ratio to the peer."""
     unet_s = calls_per_video * ms / 1e3 / videos
-    tflops = videos * tflop_per_video_call / (ms / 1e3)
+    pct = None if tflop_per_video_call is None else 100 * videos * tflop_per_video_call / (ms / 1e3) / PEAK_TFLOPS
     return {"name": name, "videos_per_call": videos, "ms_per_call": round(ms, 2),
-            "ms_per_16_videos": round(ms * 16 / videos, 2), "pct_790": round(100 * tflops / PEAK_TFLOPS, 1),
+            "ms_per_16_videos": round(ms * 16 / videos, 2), "pct_790": None if pct is None else round(pct, 1),
             "unet_s_per_video": round(unet_s, 3), "whole_video_s": whole_video_s,
             "gpu_hours_10k": None if whole_video_s is None else round(whole_video_s * NUM_VIDEOS / 3600, 2),
             "speed_vs_compiled_peer": None if peer_s is None else round(peer_s / unet_s, 3)}
 
 
-def ratio_rows(peer: dict, bench: dict) -> list[dict]:
-    """The table's rows: the authors' UNet rows (from release_speed.py's JSON), then ours (from bench's JSON)."""
-    calls = bench["protocol"]["num_clips"] * bench["protocol"]["num_inference_steps"]
-    compiled = [r for r in peer["rows"] if r["mode"] == "compiled"]
+def ratio_rows(peer: dict | None, ours: list[dict]) -> list[dict]:
+    """The table's rows: the authors' UNet rows (release_speed.py's JSON), then ours per precision (ratio_worker's).
+
+    FLOP per video call come from the bf16 worker's count (an fp8 GEMM does the same multiply-adds).
+    """
+    calls = ours[0]["calls_per_video"]
+    compiled = [r for r in (peer or {}).get("rows", []) if r["mode"] == "compiled"]
     peer_s = calls * compiled[0]["ms_per_call"] / 1e3 / compiled[0]["videos_per_call"] if compiled else None
     rows = [_row(f"authors' UNet, {r['mode']} {peer['dtype'].replace('torch.', '')}", r["videos_per_call"],
-                 r["ms_per_call"], peer["tflop_per_guided_clip"], calls, None, peer_s) for r in peer["rows"]]
-    whole = {r["videos"]: r["per_video_s"] for r in bench["rows"] if r["item"].startswith("whole video")}
-    for r in bench["rows"]:
-        if r["item"].startswith("UNet call"):
-            videos = r["videos"]
-            label = "ours, bf16 compiled" + (", no CUDA graph" if "no CUDA graph" in r["item"] else "")
-            rows.append(_row(label, videos, r["ms"], r["tflop"] / videos, calls,
-                             None if "no CUDA graph" in r["item"] else whole.get(videos), peer_s))
+                 r["ms_per_call"], peer["tflop_per_guided_clip"], calls, None, peer_s)
+            for r in (peer or {}).get("rows", [])]
+    counted = [r for side in ours for r in side["rows"] if r["item"] == "denoiser call" and r["tflop"]]
+    tflop = counted[0]["tflop"] / counted[0]["videos"] if counted else None
+    for side in ours:
+        whole = next((r["per_video_s"] for r in side["rows"] if r["item"].startswith("whole video")), None)
+        for r in side["rows"]:
+            if r["item"].startswith("denoiser call"):
+                graph = "no CUDA graph" not in r["item"]
+                label = f"ours, {side['precision']} compiled" + (" + CUDA graph" if graph else ", no CUDA graph")
+                rows.append(_row(label, r["videos"], r["ms"], tflop, calls, whole if graph else None, peer_s))
     return rows
 
 
-def markdown(rows: list[dict], peer: dict, bench: dict) -> str:
-    """The ratio table in Markdown, with the device and both FLOP counts in the heading line."""
-    ours_tflop = next(r["tflop"] / r["videos"] for r in bench["rows"] if r["item"].startswith("UNet call"))
+def markdown(rows: list[dict], peer: dict | None, ours: list[dict], agreement: dict | None) -> str:
+    """The ratio table in Markdown: device, FLOP counts, commit and fp8 agreement first."""
+    counted = [r for side in ours for r in side["rows"] if r["item"] == "denoiser call" and r["tflop"]]
+    ours_tflop = counted[0]["tflop"] / counted[0]["videos"] if counted else float("nan")
+    peer_tflop = (peer or {}).get("tflop_per_guided_clip", float("nan"))
     cell = lambda v: "-" if v is None else f"{v}"  # noqa: E731
-    lines = [f"device: {bench['device']} (torch {bench['torch']}); TFLOP per guided 8-frame clip: authors "
-             f"{peer['tflop_per_guided_clip']:.3f}, ours {ours_tflop:.3f}; git {bench.get('git_commit', '?')}",
-             "", "| | videos per call | ms per call | ms per 16 videos | % of 790 | UNet s per 3-clip video | "
-             "whole video s | 10K GPU-hours | speed vs compiled authors' UNet |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = [f"device: {ours[0]['device']} (torch {ours[0]['torch']}); TFLOP per guided 8-frame clip: authors "
+             f"{peer_tflop:.3f}, ours {ours_tflop:.3f}; git {ours[0].get('git_commit', '?')}"]
+    if agreement:
+        lines.append(f"fp8-e4m3 vs bf16, the same {agreement['videos']} whole videos from both compiled pipelines: "
+                     f"uint8 mean |diff| {agreement['uint8_mean_abs_diff']}, 99th pct {agreement['uint8_p99_abs_diff']}, "
+                     f"max {agreement['uint8_max_abs_diff']}")
+    lines += ["", "| | videos per call | ms per call | ms per 16 videos | % of 790 | UNet s per 3-clip video | "
+              "whole video s | 10K GPU-hours | speed vs compiled authors' UNet |", "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['name']} | {r['videos_per_call']} | {r['ms_per_call']} | {r['ms_per_16_videos']} | "
-                     f"{r['pct_790']} | {r['unet_s_per_video']} | {cell(r['whole_video_s'])} | "
+                     f"{cell(r['pct_790'])} | {r['unet_s_per_video']} | {cell(r['whole_video_s'])} | "
                      f"{cell(r['gpu_hours_10k'])} | {cell(r['speed_vs_compiled_peer'])}x |")
     return "\n".join(lines)
 
 
-def _run(cmd: list[str], env: dict, log: Path) -> None:
-    """Run one side, echoing its output to the console and to `log`; stop the script if it fails."""
-    start = time.time()
+def run_peer(cmd: list[str], env: dict, log: Path, sync: Path) -> int:
+    """Run the authors' script, echoing its output; open our build gate after its eager rows, the run gate at exit."""
+    start, eager_rows = time.time(), 0
     print("$", " ".join(cmd), flush=True)
     with open(log, "w") as f:
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         for line in proc.stdout:
             f.write(line)
-            print(line, end="", flush=True)
-    if proc.wait():
-        sys.exit(f"{cmd[1]} failed (exit {proc.returncode}); log in {log}")
-    print(f"[{time.time() - start:.0f} s]", flush=True)
+            print("[authors]", line, end="", flush=True)
+            eager_rows += line.startswith('{"mode": "eager"')
+            if eager_rows >= 2:
+                (sync / "gate_build").touch()
+    code = proc.wait()
+    (sync / "gate_build").touch()
+    (sync / "gate_run").touch()
+    print(f"[authors] exit {code} after {time.time() - start:.0f} s", flush=True)
+    return code
+
+
+def start_workers(precisions: list[str], batch: int, sync: Path, out: Path, device: str) -> list[subprocess.Popen]:
+    """One ratio_worker per precision, kept off the first two CPU cores (the authors' process keeps those)."""
+    cores = sorted(os.sched_getaffinity(0))
+    mine = set(cores[2:]) or set(cores)
+    procs = []
+    for p in precisions:
+        cmd = [sys.executable, str(WORKER), "--precision", p, "--batch", str(batch), "--sync", str(sync),
+               "--workers", str(len(precisions)), "--out", str(out), "--device", device]
+        log = open(out / f"worker_{p}.log", "w")
+        procs.append(subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ,
+                                      "PYTHONUNBUFFERED": "1"}, preexec_fn=lambda: os.sched_setaffinity(0, mine)))
+    return procs
+
+
+def agreement_vs_bf16(out: Path, precisions: list[str]) -> dict | None:
+    """uint8 agreement of the first non-bf16 precision's saved videos with bf16's (the same prompts and seeds)."""
+    import torch
+
+    from vidrd_bench.precisions import video_agreement
+
+    other = next((p for p in precisions if p != "bf16"), None)
+    paths = {p: out / f"videos_{p}.pt" for p in ("bf16", other) if p}
+    if other is None or not all(p.exists() for p in paths.values()):
+        return None
+    return video_agreement(torch.load(paths[other]), torch.load(paths["bf16"]))
 
 
 def main() -> None:
-    """Run the authors' UNet and our bench one after the other on this GPU, then print and save the ratio table."""
+    """Both sides in one call (or only the table from saved files), then print and save the ratio table."""
     ap = argparse.ArgumentParser()
     ap.add_argument("--release", default=".release", help="folder holding the authors' model/ and release_speed.py")
     ap.add_argument("--site014", default="/tmp/site014", help="site folder with diffusers 0.14 installed")
     ap.add_argument("--out", default=os.environ.get("OUT", "."))
-    ap.add_argument("--bench-args", default="--batch-sizes 16 --compile --no-detectors")
-    ap.add_argument("--tables", nargs=2, metavar=("PEER_JSON", "BENCH_JSON"), help="only print the table")
+    ap.add_argument("--precisions", default="bf16,fp8-e4m3")
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--worker-device", default="cuda", help="cpu: a dry run of the orchestration (tests)")
+    ap.add_argument("--tables", nargs="+", metavar="JSON", help="PEER.json OURS.json...: only print the table")
     args = ap.parse_args()
+    out, precisions = Path(args.out), args.precisions.split(",")
     if args.tables:
-        peer, bench = (json.loads(Path(p).read_text()) for p in args.tables)
+        peer, *ours = (json.loads(Path(p).read_text()) for p in args.tables)
     else:
-        out = Path(args.out)
-        peer_json, bench_json = out / "peer.json", out / "bench.json"
+        sync = out / "sync"
+        sync.mkdir(parents=True, exist_ok=True)
+        workers = start_workers(precisions, args.batch, sync, out, args.worker_device)
         base = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-        _run([sys.executable, str(Path(args.release) / "release_speed.py"), args.release, str(peer_json), "fp16",
-              "--compile"], {**base, "PYTHONPATH": args.site014, "PYTHONUNBUFFERED": "1"}, out / "peer.log")
-        _run([sys.executable, "-m", "vidrd_bench.cli", "bench", "--preset", "full-random", *args.bench_args.split(),
-              "--out", str(bench_json)], {**os.environ, "PYTHONUNBUFFERED": "1"}, out / "bench.log")
-        peer, bench = json.loads(peer_json.read_text()), json.loads(bench_json.read_text())
-    rows = ratio_rows(peer, bench)
-    table = markdown(rows, peer, bench)
+        run_peer([sys.executable, str(Path(args.release) / "release_speed.py"), args.release, str(out / "peer.json"),
+                  "fp16", "--compile"], {**base, "PYTHONPATH": args.site014, "PYTHONUNBUFFERED": "1"},
+                 out / "peer.log", sync)
+        for p, proc in zip(precisions, workers):
+            print(f"[ours {p}] exit {proc.wait()}; last lines of worker_{p}.log:", flush=True)
+            print("".join((out / f"worker_{p}.log").read_text().splitlines(keepends=True)[-8:]), flush=True)
+        peer = json.loads((out / "peer.json").read_text()) if (out / "peer.json").exists() else None
+        ours = [json.loads((out / f"ours_{p}.json").read_text()) for p in precisions
+                if (out / f"ours_{p}.json").exists()]
+    agreement = None if args.tables else agreement_vs_bf16(out, precisions)
+    if not args.tables and agreement:
+        (out / "agreement.json").write_text(json.dumps(agreement, indent=1))
+    rows = ratio_rows(peer, ours)
+    table = markdown(rows, peer, ours, agreement)
     print(table)
     if not args.tables:
-        (Path(args.out) / "ratio.md").write_text(table + "\n")
-        (Path(args.out) / "ratio.json").write_text(json.dumps(rows, indent=1))
+        (out / "ratio.md").write_text(table + "\n")
+        (out / "ratio.json").write_text(json.dumps(rows, indent=1))
 
 
 if __name__ == "__main__":
