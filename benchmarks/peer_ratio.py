@@ -7,9 +7,9 @@ Re-print a table from saved files (no GPU):  python3 benchmarks/peer_ratio.py --
 Every speed figure is given with its ratio to the authors' compiled UNet measured in the same call.
 
 Compiling is what costs the call's time (~3 minutes per model, cold), so the sides compile at once but never time
-at once: our workers (benchmarks/ratio_worker.py, one per precision) build their models after the authors' eager
-rows, compile while the authors' UNet compiles, and run nothing on the GPU until the authors' process has exited;
-then each times alone under a lock. The authors' process runs on an otherwise idle GPU throughout.
+at once: our workers (benchmarks/ratio_worker.py, one per precision) start after the authors' eager rows (their
+start-up competes for the CPU, which the small eager batch is sensitive to), compile while the authors' UNet
+compiles, and run nothing on the GPU until the authors' process has exited; then each times alone under a lock.
 """
 
 from __future__ import annotations
@@ -83,9 +83,10 @@ def markdown(rows: list[dict], peer: dict | None, ours: list[dict], agreement: d
     return "\n".join(lines)
 
 
-def run_peer(cmd: list[str], env: dict, log: Path, sync: Path) -> int:
-    """Run the authors' script, echoing its output; open our build gate after its eager rows, the run gate at exit."""
-    start, eager_rows = time.time(), 0
+def run_peer(cmd: list[str], env: dict, log: Path, sync: Path, after_eager) -> int:
+    """Run the authors' script, echoing its output; call `after_eager` once its two eager rows are out (or it ended)
+    and open our build gate then; open the run gate when it exits."""
+    start, eager_rows, started = time.time(), 0, False
     print("$", " ".join(cmd), flush=True)
     with open(log, "w") as f:
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -93,9 +94,13 @@ def run_peer(cmd: list[str], env: dict, log: Path, sync: Path) -> int:
             f.write(line)
             print("[authors]", line, end="", flush=True)
             eager_rows += line.startswith('{"mode": "eager"')
-            if eager_rows >= 2:
+            if eager_rows >= 2 and not started:
+                after_eager()
+                started = True
                 (sync / "gate_build").touch()
     code = proc.wait()
+    if not started:
+        after_eager()
     (sync / "gate_build").touch()
     (sync / "gate_run").touch()
     print(f"[authors] exit {code} after {time.time() - start:.0f} s", flush=True)
@@ -146,11 +151,12 @@ def main() -> None:
     else:
         sync = out / "sync"
         sync.mkdir(parents=True, exist_ok=True)
-        workers = start_workers(precisions, args.batch, sync, out, args.worker_device)
+        workers: list[subprocess.Popen] = []
         base = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
         run_peer([sys.executable, str(Path(args.release) / "release_speed.py"), args.release, str(out / "peer.json"),
                   "fp16", "--compile"], {**base, "PYTHONPATH": args.site014, "PYTHONUNBUFFERED": "1"},
-                 out / "peer.log", sync)
+                 out / "peer.log", sync,
+                 lambda: workers.extend(start_workers(precisions, args.batch, sync, out, args.worker_device)))
         for p, proc in zip(precisions, workers):
             print(f"[ours {p}] exit {proc.wait()}; last lines of worker_{p}.log:", flush=True)
             print("".join((out / f"worker_{p}.log").read_text().splitlines(keepends=True)[-8:]), flush=True)

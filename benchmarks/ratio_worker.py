@@ -1,7 +1,7 @@
 """One side of `peer_ratio.py`'s device call: our VidRD pipeline at one precision, built as `generate` builds it.
 
 Run by peer_ratio.py (one process per precision, compiled side by side), never by hand. Steps:
-  1. wait for `gate_build` (the authors' eager rows are timed), build `--preset full-random` at the precision
+  1. (started once the authors' eager rows are timed) build `--preset full-random` at the precision
      (torch.compile + CUDA graph, channels-last, compiled VAE decoder);
   2. torch.compile's backend is Inductor behind a gate: compiling runs at once, but no compiled graph executes
      before `gate_run` (the authors' process has exited), so nothing of ours runs on the GPU while theirs is timed;

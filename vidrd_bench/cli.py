@@ -130,8 +130,9 @@ def _generator_options(fn):
         click.option("--precision", type=click.Choice(PRECISIONS.names()), default=DEFAULT_PRECISION,
                      show_default=True,
                      help="Numeric precision: bf16 is the protocol's; fp8-e4m3 (VidRD on H100/H200-class GPUs) runs "
-                          "the UNet's transformer linears as FP8 GEMMs, faster but never the protocol: its "
-                          "agreement to bf16 on 2 whole videos is measured and recorded with every result."),
+                          "the UNet's transformer linears as FP8 GEMMs, never the protocol: its agreement to bf16 on "
+                          "2 whole videos is measured and recorded with every result (measured slower than bf16 on "
+                          "an H200: README, Performance)."),
     ]):
         fn = option(fn)
     return fn

@@ -1,4 +1,4 @@
-"""Named numeric precisions a generator can render with: the protocol's (bf16) and faster ones that are never it.
+"""Named numeric precisions a generator can render with: the protocol's (bf16) and others that are never it.
 
 A precision other than the protocol's is a separately named option: every run made with it records its name and its
 measured agreement with the protocol's precision on whole videos (uint8 |diff|), and tables mark its rows.
@@ -47,7 +47,8 @@ PRECISIONS.register("bf16", Precision(
     protocol=True))
 PRECISIONS.register("fp8-e4m3", Precision(
     "fp8-e4m3", "the UNet's transformer linears as e4m3 GEMMs with row-wise scales (sm89+: H100/H200/L40/RTX 4090); "
-    "faster, never the protocol: its agreement to bf16 is measured and recorded with every result",
+    "never the protocol: its agreement to bf16 is measured and recorded with every result (slower than bf16 on an "
+    "H200 at 16 videos per call: benchmarks/NOTES.md)",
     protocol=False, min_capability=(8, 9)))
 
 

@@ -62,7 +62,8 @@ def test_ratio_table_rows_follow_from_both_sides():
 
 def test_one_call_orchestration_runs_end_to_end_on_the_cpu(tmp_path):
     """A stand-in authors' script (two eager rows, then a compiled one) and two CPU workers (tiny model, bf16 and
-    emulated fp8): gates open in order, both workers time under the lock, the table and the agreement are written."""
+    emulated fp8): the workers start only after the eager rows, gates open, both workers time under the lock, the
+    table and the agreement are written."""
     release = tmp_path / "release"
     release.mkdir()
     (release / "release_speed.py").write_text(textwrap.dedent("""
@@ -71,10 +72,13 @@ def test_one_call_orchestration_runs_end_to_end_on_the_cpu(tmp_path):
         rows = [{"mode": "eager", "videos_per_call": 4, "ms_per_call": 80.0},
                 {"mode": "eager", "videos_per_call": 16, "ms_per_call": 270.0},
                 {"mode": "compiled", "videos_per_call": 16, "ms_per_call": 190.0}]
+        early = []
         for row in rows:
+            time.sleep(0.5)
+            early.append(any(Path(sys.argv[2]).parent.glob("worker_*.log")))
             print(json.dumps(row), flush=True)
-            time.sleep(0.2)
-        Path(sys.argv[2]).write_text(json.dumps({"dtype": "torch.float16", "tflop_per_guided_clip": 3.6, "rows": rows}))
+        Path(sys.argv[2]).write_text(json.dumps({"dtype": "torch.float16", "tflop_per_guided_clip": 3.6, "rows": rows,
+                                                 "workers_seen": early}))
     """))
     out = tmp_path / "out"
     out.mkdir()
@@ -83,6 +87,7 @@ def test_one_call_orchestration_runs_end_to_end_on_the_cpu(tmp_path):
                           "--out", str(out), "--worker-device", "cpu", "--batch", "2"],
                          env=env, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert json.loads((out / "peer.json").read_text())["workers_seen"] == [False, False, True]
     assert {"gate_build", "gate_run", "ready_bf16", "ready_fp8-e4m3"} <= {p.name for p in (out / "sync").iterdir()}
     agreement = json.loads((out / "agreement.json").read_text())
     assert agreement["videos"] == 2 and agreement["uint8_max_abs_diff"] >= 0
