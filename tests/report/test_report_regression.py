@@ -108,6 +108,22 @@ def test_protocol_mismatch_is_refused(tmp_path):
         compare_files(base, cur)
 
 
+def test_precision_mismatch_is_refused_and_a_missing_precision_is_bf16(tmp_path):
+    """A score of fp8-e4m3 videos cannot gate against a bf16 baseline (nor the other way); a record without a
+    precision block compares as bf16, and a changed fp8 agreement alone is listed, not refused."""
+    fp8 = {"name": "fp8-e4m3", "protocol": False, "agreement_to_bf16": {"videos": 2, "uint8_mean_abs_diff": 1.6,
+                                                                       "uint8_p99_abs_diff": 6.0, "uint8_max_abs_diff": 18}}
+    with pytest.raises(ProtocolMismatchError, match="precision.name: 'bf16' vs 'fp8-e4m3'"):
+        compare(paper_run(), [make_record("fvd", 371.0, precision=fp8)])
+    with pytest.raises(ProtocolMismatchError, match="precision.name: 'fp8-e4m3' vs 'bf16'"):
+        compare([make_record("fvd", 371.0, precision=fp8)], [make_record("fvd", 371.0)])
+    bf16 = {"name": "bf16", "protocol": True}
+    assert not compare(paper_run(), [make_record("fvd", 371.0, precision=bf16)]).regressed
+    moved = {**fp8, "agreement_to_bf16": {**fp8["agreement_to_bf16"], "uint8_mean_abs_diff": 1.7}}
+    report = compare([make_record("fvd", 371.0, precision=fp8)], [make_record("fvd", 371.0, precision=moved)])
+    assert [c.field for c in report.changes] == ["precision.agreement_to_bf16"]
+
+
 def test_changes_are_listed_and_merged_across_metrics():
     """Weights sha256, seeds and commit differences appear once, with the records that show them."""
     cur = [make_record("fvd", 371.25, ci_low=362.5, ci_high=380.0, ci_level=0.95, seeds={"base_seed": 7}, git_commit="f" * 40,

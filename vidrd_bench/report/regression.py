@@ -21,6 +21,7 @@ from typing import Any, Iterable, Sequence
 import pandas as pd
 
 from vidrd_bench.errors import ProtocolMismatchError, VidrdBenchError
+from vidrd_bench.precisions import DEFAULT_PRECISION
 from vidrd_bench.report.tables import METRICS, format_score, markdown_table, run_name
 from vidrd_bench.results import ResultRecord, load_results
 
@@ -154,9 +155,11 @@ def _field_changes(a: dict[str, Any], b: dict[str, Any], prefix: str) -> list[tu
 
 
 def check_protocols(metric: str, base: ResultRecord, cur: ResultRecord) -> None:
-    """Refuse to compare one metric's results made under different metric or generation protocols."""
+    """Refuse to compare one metric's results made under different metric or generation protocols, or whose videos
+    were rendered at different precisions (a record without one is the protocol's bf16)."""
     diffs = _field_changes(base.protocol, cur.protocol, f"{metric} protocol")
     diffs += _field_changes(base.generation_protocol or {}, cur.generation_protocol or {}, "generation protocol")
+    diffs += _field_changes({"name": precision_name(base)}, {"name": precision_name(cur)}, "precision")
     if diffs:
         detail = "; ".join(f"{k}: {a!r} vs {b!r}" for k, a, b in diffs)
         raise ProtocolMismatchError(
@@ -174,6 +177,11 @@ class Change:
     baseline: Any
     current: Any
     metrics: list[str] = field(default_factory=list)
+
+
+def precision_name(record: ResultRecord) -> str:
+    """The precision the record's videos were rendered at; records from before precisions existed are bf16."""
+    return (record.precision or {}).get("name") or DEFAULT_PRECISION
 
 
 def record_changes(base: ResultRecord, cur: ResultRecord) -> list[tuple[str, Any, Any]]:
