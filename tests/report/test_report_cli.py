@@ -14,7 +14,7 @@ from vidrd_bench.report.published import load_published
 from vidrd_bench.report.tables import build_table, render_table
 from vidrd_bench.results import save_results
 
-pytestmark = pytest.mark.skipif("report" not in main.commands, reason="report commands not yet in vidrd_bench/cli.py")
+pytestmark = pytest.mark.skipif("report" not in main.commands, reason="report commands not registered (vidrd_bench/cli/reporting.py)")
 
 
 @pytest.fixture
