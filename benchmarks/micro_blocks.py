@@ -14,6 +14,7 @@ import os
 
 import torch
 
+from micro_kernels import time_ms  # the same timing rule as the kernel micro-benchmarks (CUDA events)
 from vidrd_bench.generator import temporal
 from vidrd_bench.generator.norm import use_channel_stats_norms
 from vidrd_bench.generator.unet3d import DownBlock3D, LayerSpec, conv_weights_channels_last
@@ -22,20 +23,6 @@ from vidrd_bench.generator.unet3d import DownBlock3D, LayerSpec, conv_weights_ch
 BLOCKS = ((320, 320, 32, 5), (320, 640, 16, 10), (640, 1280, 8, 20), (1280, 1280, 4, None))
 SPEC = LayerSpec(32, 1e-5, "silu", 1024, True, False, True, True, 64, 0.1)
 CLIPS, FRAMES = 32, 8
-
-
-def time_ms(fn, iters: int = 20) -> float:
-    """Mean ms per call between CUDA events after 3 warm-up calls."""
-    with torch.no_grad():
-        for _ in range(3):
-            fn()
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
-        for _ in range(iters):
-            fn()
-        end.record()
-        torch.cuda.synchronize()
-    return start.elapsed_time(end) / iters
 
 
 def build(level: int) -> tuple[DownBlock3D, tuple]:
