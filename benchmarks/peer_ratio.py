@@ -50,8 +50,7 @@ def ratio_rows(peer: dict | None, ours: list[dict]) -> list[dict]:
     rows = [_row(f"authors' UNet, {r['mode']} {peer['dtype'].replace('torch.', '')}", r["videos_per_call"],
                  r["ms_per_call"], peer["tflop_per_guided_clip"], calls, None, peer_s)
             for r in (peer or {}).get("rows", [])]
-    counted = [r for side in ours for r in side["rows"] if r["item"] == "denoiser call" and r["tflop"]]
-    tflop = counted[0]["tflop"] / counted[0]["videos"] if counted else None
+    tflop = tflop_per_video_call(ours)
     for side in ours:
         whole = next((r["per_video_s"] for r in side["rows"] if r["item"].startswith("whole video")), None)
         for r in side["rows"]:
@@ -62,10 +61,15 @@ def ratio_rows(peer: dict | None, ours: list[dict]) -> list[dict]:
     return rows
 
 
+def tflop_per_video_call(ours: list[dict]) -> float | None:
+    """TFLOP of one video's guided call, from the first side that counted them (the bf16 worker)."""
+    counted = [r for side in ours for r in side["rows"] if r["item"] == "denoiser call" and r["tflop"]]
+    return counted[0]["tflop"] / counted[0]["videos"] if counted else None
+
+
 def markdown(rows: list[dict], peer: dict | None, ours: list[dict], agreement: dict | None) -> str:
     """The ratio table in Markdown: device, FLOP counts, commit and fp8 agreement first."""
-    counted = [r for side in ours for r in side["rows"] if r["item"] == "denoiser call" and r["tflop"]]
-    ours_tflop = counted[0]["tflop"] / counted[0]["videos"] if counted else float("nan")
+    ours_tflop = tflop_per_video_call(ours) or float("nan")
     peer_tflop = (peer or {}).get("tflop_per_guided_clip", float("nan"))
     cell = lambda v: "-" if v is None else f"{v}"  # noqa: E731
     lines = [f"device: {ours[0]['device']} (torch {ours[0]['torch']}); TFLOP per guided 8-frame clip: authors "
@@ -84,8 +88,8 @@ def markdown(rows: list[dict], peer: dict | None, ours: list[dict], agreement: d
 
 
 def run_peer(cmd: list[str], env: dict, log: Path, sync: Path, after_eager) -> int:
-    """Run the authors' script, echoing its output; call `after_eager` once its two eager rows are out (or it ended)
-    and open our build gate then; open the run gate when it exits."""
+    """Run the authors' script, echoing its output; call `after_eager` once its two eager rows are out (or it ended);
+    open the run gate when it exits."""
     start, eager_rows, started = time.time(), 0, False
     print("$", " ".join(cmd), flush=True)
     with open(log, "w") as f:
@@ -97,11 +101,9 @@ def run_peer(cmd: list[str], env: dict, log: Path, sync: Path, after_eager) -> i
             if eager_rows >= 2 and not started:
                 after_eager()
                 started = True
-                (sync / "gate_build").touch()
     code = proc.wait()
     if not started:
         after_eager()
-    (sync / "gate_build").touch()
     (sync / "gate_run").touch()
     print(f"[authors] exit {code} after {time.time() - start:.0f} s", flush=True)
     return code

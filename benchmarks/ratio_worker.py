@@ -24,10 +24,10 @@ from pathlib import Path
 import torch
 
 
-def wait_for(path: Path, timeout_s: float) -> None:
-    """Block until `path` exists (or the timeout passes: the other side died; go on rather than hang)."""
+def wait_until(done, timeout_s: float) -> None:
+    """Block until `done()` is true (or the timeout passes: another side died; go on rather than hang)."""
     end = time.time() + timeout_s
-    while not path.exists() and time.time() < end:
+    while not done() and time.time() < end:
         time.sleep(0.5)
 
 
@@ -39,7 +39,7 @@ def gated_inductor(gate: Path, timeout_s: float):
         compiled = compile_fx(gm, example_inputs)
 
         def run(*args):
-            wait_for(gate, timeout_s)
+            wait_until(gate.exists, timeout_s)
             return compiled(*args)
 
         run._boxed_call = getattr(compiled, "_boxed_call", False)
@@ -64,7 +64,6 @@ def measure(precision: str, batch: int, sync: Path, workers: int, timeout_s: flo
     """Build, warm up, wait for the others, then time under the lock; returns bench-style rows and the videos."""
     from vidrd_bench.bench import BenchRow, _shape, _sync, bench_prompts, capture_calls, eager_module
 
-    wait_for(sync / "gate_build", timeout_s)
     dev = torch.device(device)
     if dev.type == "cuda":
         use_gated_compile(sync / "gate_run", timeout_s)
@@ -74,9 +73,7 @@ def measure(precision: str, batch: int, sync: Path, workers: int, timeout_s: flo
     seen = capture_calls(gen, lambda: gen(prompts, seeds, settings))
     first_s = time.time() - start
     (sync / f"ready_{precision}").touch()
-    end = time.time() + timeout_s
-    while len(list(sync.glob("ready_*"))) < workers and time.time() < end:
-        time.sleep(0.5)
+    wait_until(lambda: len(list(sync.glob("ready_*"))) >= workers, timeout_s)
     with open(sync / "gpu.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         den = gen.modules()["denoiser"]
