@@ -34,11 +34,12 @@ class VidRDGenerator(Generator):
 
     def provenance(self) -> dict[str, Any]:
         """Preset, weight files' sha256 (or random weights' digests), where each part came from, dtype, device,
-        precision (and how many UNet layers it converted / kept)."""
+        precision (and how many UNet layers it converted / kept), what ran the UNet's convs."""
         parts = self.pipeline.components
         return {"model": "vidrd", "preset": self.preset, "weights": dict(parts.sha256), "sources": dict(parts.sources),
                 "dtype": str(self.pipeline.dtype), "device": str(self.pipeline.device),
-                "precision": self.pipeline.precision, "converted_layers": dict(self.pipeline.converted_layers)}
+                "precision": self.pipeline.precision, "converted_layers": dict(self.pipeline.converted_layers),
+                "conv_backend": self.pipeline.conv_backend}
 
     @property
     def precision(self) -> str:
