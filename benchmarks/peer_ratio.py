@@ -25,15 +25,6 @@ from pathlib import Path
 PEAK_TFLOPS = 790.0
 NUM_VIDEOS = 10_000
 WORKER = Path(__file__).with_name("ratio_worker.py")
-CONV_VARIANTS = {"torch-convs": "torch", "cudnn-convs": "cudnn"}  # "<precision>+<variant>": VIDRD_BENCH_CONVS value
-
-
-def parse_variant(variant: str) -> tuple[str, dict]:
-    """'bf16+torch-convs' -> ('bf16', {'VIDRD_BENCH_CONVS': 'torch'}); a plain precision -> (it, {})."""
-    precision, _, conv = variant.partition("+")
-    if conv and conv not in CONV_VARIANTS:
-        raise SystemExit(f"unknown variant {variant!r}: after '+' use one of {', '.join(CONV_VARIANTS)}")
-    return precision, ({"VIDRD_BENCH_CONVS": CONV_VARIANTS[conv]} if conv else {})
 
 
 def _row(name: str, videos: int, ms: float, tflop_per_video_call: float | None, calls_per_video: int,
@@ -65,8 +56,7 @@ def ratio_rows(peer: dict | None, ours: list[dict]) -> list[dict]:
         for r in side["rows"]:
             if r["item"].startswith("denoiser call"):
                 graph = "no CUDA graph" not in r["item"]
-                label = f"ours, {side.get('label', side['precision'])} compiled" + (
-                    " + CUDA graph" if graph else ", no CUDA graph")
+                label = f"ours, {side['precision']} compiled" + (" + CUDA graph" if graph else ", no CUDA graph")
                 rows.append(_row(label, r["videos"], r["ms"], tflop, calls, whole if graph else None, peer_s))
     return rows
 
@@ -77,17 +67,17 @@ def tflop_per_video_call(ours: list[dict]) -> float | None:
     return counted[0]["tflop"] / counted[0]["videos"] if counted else None
 
 
-def markdown(rows: list[dict], peer: dict | None, ours: list[dict], agreement: dict) -> str:
-    """The ratio table in Markdown: device, FLOP counts, commit and each variant's agreement to bf16 first."""
+def markdown(rows: list[dict], peer: dict | None, ours: list[dict], agreement: dict | None) -> str:
+    """The ratio table in Markdown: device, FLOP counts, commit and fp8 agreement first."""
     ours_tflop = tflop_per_video_call(ours) or float("nan")
     peer_tflop = (peer or {}).get("tflop_per_guided_clip", float("nan"))
     cell = lambda v: "-" if v is None else f"{v}"  # noqa: E731
     lines = [f"device: {ours[0]['device']} (torch {ours[0]['torch']}); TFLOP per guided 8-frame clip: authors "
              f"{peer_tflop:.3f}, ours {ours_tflop:.3f}; git {ours[0].get('git_commit', '?')}"]
-    for label, agree in (agreement or {}).items():
-        lines.append(f"{label} vs bf16, the same {agree['videos']} whole videos from both compiled pipelines: "
-                     f"uint8 mean |diff| {agree['uint8_mean_abs_diff']}, 99th pct {agree['uint8_p99_abs_diff']}, "
-                     f"max {agree['uint8_max_abs_diff']}")
+    if agreement:
+        lines.append(f"fp8-e4m3 vs bf16, the same {agreement['videos']} whole videos from both compiled pipelines: "
+                     f"uint8 mean |diff| {agreement['uint8_mean_abs_diff']}, 99th pct {agreement['uint8_p99_abs_diff']}, "
+                     f"max {agreement['uint8_max_abs_diff']}")
     lines += ["", "| | videos per call | ms per call | ms per 16 videos | % of 790 | UNet s per 3-clip video | "
               "whole video s | 10K GPU-hours | speed vs compiled authors' UNet |", "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
@@ -125,26 +115,25 @@ def start_workers(precisions: list[str], batch: int, sync: Path, out: Path, devi
     mine = set(cores[2:]) or set(cores)
     procs = []
     for p in precisions:
-        precision, env = parse_variant(p)
-        cmd = [sys.executable, str(WORKER), "--precision", precision, "--label", p, "--batch", str(batch), "--sync",
-               str(sync), "--workers", str(len(precisions)), "--out", str(out), "--device", device]
+        cmd = [sys.executable, str(WORKER), "--precision", p, "--batch", str(batch), "--sync", str(sync),
+               "--workers", str(len(precisions)), "--out", str(out), "--device", device]
         log = open(out / f"worker_{p}.log", "w")
-        procs.append(subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **env,
+        procs.append(subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ,
                                       "PYTHONUNBUFFERED": "1"}, preexec_fn=lambda: os.sched_setaffinity(0, mine)))
     return procs
 
 
-def agreement_vs_bf16(out: Path, precisions: list[str]) -> dict:
-    """uint8 agreement of every other variant's saved videos with plain bf16's (the same prompts and seeds)."""
+def agreement_vs_bf16(out: Path, precisions: list[str]) -> dict | None:
+    """uint8 agreement of the first non-bf16 precision's saved videos with bf16's (the same prompts and seeds)."""
     import torch
 
     from vidrd_bench.precisions import video_agreement
 
-    reference = out / "videos_bf16.pt"
-    others = [p for p in precisions if p != "bf16" and (out / f"videos_{p}.pt").exists()]
-    if not reference.exists():
-        return {}
-    return {p: video_agreement(torch.load(out / f"videos_{p}.pt"), torch.load(reference)) for p in others}
+    other = next((p for p in precisions if p != "bf16"), None)
+    paths = {p: out / f"videos_{p}.pt" for p in ("bf16", other) if p}
+    if other is None or not all(p.exists() for p in paths.values()):
+        return None
+    return video_agreement(torch.load(paths[other]), torch.load(paths["bf16"]))
 
 
 def main() -> None:
@@ -153,8 +142,7 @@ def main() -> None:
     ap.add_argument("--release", default=".release", help="folder holding the authors' model/ and release_speed.py")
     ap.add_argument("--site014", default="/tmp/site014", help="site folder with diffusers 0.14 installed")
     ap.add_argument("--out", default=os.environ.get("OUT", "."))
-    ap.add_argument("--precisions", default="bf16,fp8-e4m3",
-                    help="our sides: precisions, each optionally +torch-convs / +cudnn-convs (the UNet's conv backend)")
+    ap.add_argument("--precisions", default="bf16,fp8-e4m3")
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--worker-device", default="cuda", help="cpu: a dry run of the orchestration (tests)")
     ap.add_argument("--tables", nargs="+", metavar="JSON", help="PEER.json OURS.json...: only print the table")
@@ -177,7 +165,7 @@ def main() -> None:
         peer = json.loads((out / "peer.json").read_text()) if (out / "peer.json").exists() else None
         ours = [json.loads((out / f"ours_{p}.json").read_text()) for p in precisions
                 if (out / f"ours_{p}.json").exists()]
-    agreement = {} if args.tables else agreement_vs_bf16(out, precisions)
+    agreement = None if args.tables else agreement_vs_bf16(out, precisions)
     if not args.tables and agreement:
         (out / "agreement.json").write_text(json.dumps(agreement, indent=1))
     rows = ratio_rows(peer, ours)

@@ -60,8 +60,7 @@ def use_gated_compile(gate: Path, timeout_s: float) -> None:
     torch.compile = compile_
 
 
-def measure(precision: str, batch: int, sync: Path, workers: int, timeout_s: float, device: str,
-            label: str | None = None) -> dict:
+def measure(precision: str, batch: int, sync: Path, workers: int, timeout_s: float, device: str) -> dict:
     """Build, warm up, wait for the others, then time under the lock; returns bench-style rows and the videos."""
     from vidrd_bench.bench import BenchRow, _shape, _sync, bench_prompts, capture_calls, eager_module
 
@@ -73,7 +72,7 @@ def measure(precision: str, batch: int, sync: Path, workers: int, timeout_s: flo
     start = time.time()
     seen = capture_calls(gen, lambda: gen(prompts, seeds, settings))
     first_s = time.time() - start
-    (sync / f"ready_{label or precision}").touch()
+    (sync / f"ready_{precision}").touch()
     wait_until(lambda: len(list(sync.glob("ready_*"))) >= workers, timeout_s)
     with open(sync / "gpu.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -91,8 +90,7 @@ def measure(precision: str, batch: int, sync: Path, workers: int, timeout_s: flo
         ms = (time.perf_counter() - start) * 1e3
     rows.append(BenchRow("whole video (pipeline)", f"{batch} videos", round(ms, 1), batch,
                          per_video_s=round(ms / 1e3 / batch, 4), note="one timed batch after a warm-up batch"))
-    return {"precision": precision, "label": label or precision, "conv_backend": gen.provenance()["conv_backend"],
-            "rows": [dataclasses.asdict(r) for r in rows], "videos": videos,
+    return {"precision": precision, "rows": [dataclasses.asdict(r) for r in rows], "videos": videos,
             "first_batch_s": round(first_s, 1), "calls_per_video": settings.num_clips * settings.num_inference_steps,
             "denoiser_calls_per_batch": len(seen.denoiser),
             "device": torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu", "torch": torch.__version__}
@@ -124,20 +122,18 @@ def main() -> None:
     ap.add_argument("--out", required=True, type=Path)
     ap.add_argument("--timeout", type=float, default=540)
     ap.add_argument("--device", default="cuda", help="cpu: a dry run of the orchestration (tiny model, eager)")
-    ap.add_argument("--label", help="names this worker's files instead of the precision (A/B runs of one precision)")
     args = ap.parse_args()
-    label = args.label or args.precision
     from vidrd_bench.results import provenance
 
     try:
-        result = measure(args.precision, args.batch, args.sync, args.workers, args.timeout, args.device, label)
+        result = measure(args.precision, args.batch, args.sync, args.workers, args.timeout, args.device)
     except BaseException:
-        (args.sync / f"ready_{label}").touch()  # the others must not wait at the barrier for us
+        (args.sync / f"ready_{args.precision}").touch()  # the others must not wait at the barrier for us
         raise
-    torch.save(result.pop("videos").cpu(), args.out / f"videos_{label}.pt")
+    torch.save(result.pop("videos").cpu(), args.out / f"videos_{args.precision}.pt")
     result.update(provenance())
-    (args.out / f"ours_{label}.json").write_text(json.dumps(result, indent=1, default=str))
-    print(f"worker {label} done", flush=True)
+    (args.out / f"ours_{args.precision}.json").write_text(json.dumps(result, indent=1, default=str))
+    print(f"worker {args.precision} done", flush=True)
 
 
 if __name__ == "__main__":

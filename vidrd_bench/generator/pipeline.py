@@ -14,7 +14,6 @@ from typing import Any
 import torch
 
 from vidrd_bench.errors import VidrdBenchError
-from vidrd_bench.generator import cudnn_conv
 from vidrd_bench.generator.fp8 import bf16_linears, fp8_plan, use_fp8_linears
 from vidrd_bench.generator.graphs import GraphedDenoiser
 from vidrd_bench.generator.sampler import IterativeSampler, assemble_clips, check_settings, draw_noise, make_generators
@@ -62,7 +61,6 @@ class VidRDPipeline:
         self.compiled_decode = True  # False: the VAE decodes eagerly even after compile_decoder
         self.precision = DEFAULT_PRECISION
         self.converted_layers: dict[str, int] = {}
-        self.conv_backend = "torch"  # what runs the UNet's convs (generator.cudnn_conv); recorded in provenance
 
     @classmethod
     def from_preset(cls, preset: str = "full", weights_dir: str | None = None, device: str | torch.device | None = None,
@@ -76,8 +74,6 @@ class VidRDPipeline:
         torch.compile (static shapes); batches are then padded to the first call's size so later batches reuse the
         graphs; the compiled code is cached on disk (devices.persistent_compile_cache). cuda_graphs (with compile on
         CUDA) replays the compiled UNet call as a captured CUDA graph (generator.graphs.GraphedDenoiser).
-        VIDRD_BENCH_CONVS=cudnn (opt-in, measured slower compiled) runs the UNet's convs as cuDNN graphs there
-        (generator.cudnn_conv).
         precision (precisions.PRECISIONS): a non-protocol one converts the UNet before compiling (fp8-e4m3: its
         transformer linears, generator.fp8); it is refused where the device cannot run it, unless fp8_emulation
         (tests only) runs the float32 emulation.
@@ -93,7 +89,7 @@ class VidRDPipeline:
         dtype = dtype or (torch.bfloat16 if device.type == "cuda" else torch.float32)
         components = build_components(preset, weights_dir=weights_dir, device=str(device), dtype=dtype,
                                       temporal_vae=temporal_vae, allow_partial=allow_partial)
-        converted, conv_backend = {}, cudnn_conv.BACKEND_TORCH
+        converted = {}
         if not chosen.protocol:
             kept = len(fp8_plan(components.unet)[1])
             converted = {"converted": UNET_CONVERSIONS[precision](components.unet, emulate=fp8_emulation), "kept": kept}
@@ -101,16 +97,13 @@ class VidRDPipeline:
             persistent_compile_cache()
             components.vae.compile_decoder()
             components.unet.set_channels_last(device.type == "cuda")
-            if device.type == "cuda" and cudnn_conv.wanted():
-                cudnn_conv.use_cudnn_convs(components.unet)
-                conv_backend = cudnn_conv.backend_name()
             unet = torch.compile(components.unet, fullgraph=True, dynamic=False)
             if cuda_graphs and device.type == "cuda":
                 unet = GraphedDenoiser(unet)
             components = dataclasses.replace(components, unet=unet)
         pipe = cls(components)
         pipe.fixed_batch = 0 if compile else None
-        pipe.precision, pipe.converted_layers, pipe.conv_backend = precision, converted, conv_backend
+        pipe.precision, pipe.converted_layers = precision, converted
         return pipe
 
     def _pad(self, prompts: list[str], seeds: list[int]) -> tuple[list[str], list[int]]:

@@ -14,8 +14,6 @@ from diffusers.models.attention import BasicTransformerBlock
 from diffusers.models.attention_processor import Attention
 from torch import nn
 
-from vidrd_bench.generator.cudnn_conv import conv_add
-
 TEMP_CONV_GROUPS = 32  # the release fixes Temp-Conv's GroupNorm at 32 groups, whatever the UNet's norm_num_groups
 
 
@@ -31,12 +29,9 @@ def unfold_frames(x: torch.Tensor, num_frames: int) -> torch.Tensor:
     return x.reshape(bf // num_frames, num_frames, c, h, w).transpose(1, 2)
 
 
-def conv_per_frame(conv: nn.Module, x: torch.Tensor, residual: torch.Tensor | None = None) -> torch.Tensor:
-    """Apply a 2D module (conv, Downsample2D) to every frame of a (B, C, F, H, W) video, plus `residual` if given
-    (added inside the conv's kernel where it is a cuDNN graph conv)."""
-    if residual is None:
-        return unfold_frames(conv(fold_frames(x)), x.shape[2])
-    return unfold_frames(conv_add(conv, fold_frames(x), fold_frames(residual)), x.shape[2])
+def conv_per_frame(conv: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Apply a 2D module (conv, Downsample2D) to every frame of a (B, C, F, H, W) video."""
+    return unfold_frames(conv(fold_frames(x)), x.shape[2])
 
 
 @torch.compiler.assume_constant_result
@@ -113,7 +108,7 @@ class TemporalConvLayer(nn.Module):
         """Residual temporal mixing; identity when the clip has one frame."""
         if hidden_states.shape[2] == 1:
             return hidden_states
-        return conv_add(self.convs[-1], self.convs[:-1](hidden_states), hidden_states)
+        return hidden_states + self.convs(hidden_states)
 
 
 class VideoTransformerBlock(BasicTransformerBlock):

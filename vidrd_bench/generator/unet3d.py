@@ -88,10 +88,10 @@ class ResnetBlock3D(ResnetBlock2D):
         hidden = conv_per_frame(self.conv1, self.nonlinearity(self.norm1(input_tensor)))
         hidden = hidden + self.time_emb_proj(self.nonlinearity(temb))[:, :, None, None, None]
         hidden = self.dropout(self.nonlinearity(self.norm2(hidden)))
+        hidden = conv_per_frame(self.conv2, hidden)
         if self.conv_shortcut is not None:
             input_tensor = conv_per_frame(self.conv_shortcut, input_tensor)
-        out = conv_per_frame(self.conv2, hidden, residual=input_tensor)
-        return out if self.output_scale_factor == 1 else out / self.output_scale_factor
+        return (input_tensor + hidden) / self.output_scale_factor
 
 
 def _temporal(temp_convs: nn.ModuleList | None, index: int, hidden: torch.Tensor) -> torch.Tensor:

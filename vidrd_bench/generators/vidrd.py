@@ -34,12 +34,11 @@ class VidRDGenerator(Generator):
 
     def provenance(self) -> dict[str, Any]:
         """Preset, weight files' sha256 (or random weights' digests), where each part came from, dtype, device,
-        precision (and how many UNet layers it converted / kept), what ran the UNet's convs."""
+        precision (and how many UNet layers it converted / kept)."""
         parts = self.pipeline.components
         return {"model": "vidrd", "preset": self.preset, "weights": dict(parts.sha256), "sources": dict(parts.sources),
                 "dtype": str(self.pipeline.dtype), "device": str(self.pipeline.device),
-                "precision": self.pipeline.precision, "converted_layers": dict(self.pipeline.converted_layers),
-                "conv_backend": self.pipeline.conv_backend}
+                "precision": self.pipeline.precision, "converted_layers": dict(self.pipeline.converted_layers)}
 
     @property
     def precision(self) -> str:
