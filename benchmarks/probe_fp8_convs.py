@@ -1,9 +1,12 @@
 """Probe: e4m3 convolutions through cuDNN's graph API (nvidia-cudnn-frontend) and static-scale e4m3 GEMMs, timed
-against the bf16 kernels the compiled UNet uses, at the batch-16 guided-call shapes (32 clips x 8 frames).
+against bf16 at the batch-16 guided-call shapes (32 clips x 8 frames).
 
 Answers, before any UNet code changes: does this cuDNN run e4m3 3x3 and (3,1,1) convs on the H200, which plans are
 fastest, how far from bf16's time, can the call be captured in a CUDA graph, and what does a static-scale
 `_scaled_mm` give over bf16 at the feed-forward sizes. Writes `probe_fp8_convs.json` to --out.
+Caveat for reading `torch_bf16_ms`: it is torch's eager conv WITH bias, which cuDNN adds in a second pass; the
+compiled UNet peels the bias off into the next fused kernel (torch/_inductor/kernel/conv.py), so the cuDNN-graph rows
+(bias in the epilogue) are not faster than what the compiled UNet runs (benchmarks/NOTES.md, sixth session).
 """
 
 from __future__ import annotations
