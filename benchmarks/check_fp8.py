@@ -1,9 +1,13 @@
 """GPU check of the fp8-e4m3 precision (issue 17): full-random UNet, bf16 compiled vs fp8 compiled, one call.
 
+The fp8 UNet is converted and calibrated (static activation scales, generator.fp8_calibration) before compiling,
+as `generate` builds it; "layers" in the JSON holds the counts and the calibration record.
+
 On an H100/H200 from the checkout (after `bash benchmarks/device_setup.sh`, with its PYTHONPATH):
   python3 benchmarks/check_fp8.py --out $OUT
 Steps, each recorded in $OUT/check_fp8.json as soon as it finishes (an error is recorded and the next step runs):
-  1. probe: one Fp8Linear through torch._scaled_mm (eager and compiled) against its float32 emulation;
+  1. probe: one Fp8Linear through tensor-wise torch._scaled_mm (eager and compiled) against its float32 emulation
+     with the same static scales;
   2. one guided UNet call of 16 videos (the pipeline's own first call), bf16 vs fp8, both torch.compile + CUDA graph
      as `generate` runs them: ms per call (median of 10) and the ratio;
   3. the same 16 whole videos through both compiled UNets (eager VAE): s per video and uint8 agreement (all 16 and
@@ -28,13 +32,13 @@ import torch
 from vidrd_bench.bench import bench_prompts, first_denoiser_call, time_ms
 from vidrd_bench.generator import fp8
 from vidrd_bench.generator.components import build_components
+from vidrd_bench.generator.fp8_calibration import use_fp8
 from vidrd_bench.generator.graphs import GraphedDenoiser
 from vidrd_bench.generator.pipeline import VidRDPipeline
 from vidrd_bench.generator.settings import VIDRD_SETTINGS
 from vidrd_bench.generators.vidrd import VidRDGenerator
 from vidrd_bench.precisions import video_agreement
 from vidrd_bench.results import provenance
-
 
 
 class Report:
@@ -57,12 +61,15 @@ class Report:
 
 
 def probe() -> dict:
-    """One linear (bias, 3-D input) through _scaled_mm vs the emulation; retries with the bias outside the GEMM."""
+    """One linear (bias, 3-D input) through tensor-wise _scaled_mm vs the emulation with the same static scales
+    (calibrated on this input with fp8.HEADROOM); retries with the bias outside the GEMM."""
     torch.manual_seed(0)
     lin = torch.nn.Linear(320, 1280, device="cuda", dtype=torch.bfloat16)
     x = torch.randn(4, 1024, 320, device="cuda", dtype=torch.bfloat16)
     real, emulated = fp8.Fp8Linear.from_linear(lin), fp8.Fp8Linear.from_linear(lin, emulate=True)
-    out = {}
+    for layer in (real, emulated):
+        layer.set_input_range(float(x.abs().amax()) * fp8.HEADROOM)
+    out = {"input_scale": float(real.input_scale), "weight_scale": float(real.weight_scale)}
     for bias_in_gemm in (True, False):
         fp8.BIAS_IN_GEMM = bias_in_gemm
         try:
@@ -95,13 +102,13 @@ def main() -> None:
         report.step("probe", probe)
     comps = build_components("tiny" if dry else "full-random", device=dev, dtype=torch.float32 if dry else torch.bfloat16)
     comps.unet.set_channels_last(not dry)
+    settings = VIDRD_SETTINGS.get("vidrd-tiny" if dry else "vidrd")
     fp8_unet = copy.deepcopy(comps.unet)
-    report.data["layers"] = {"converted": fp8.use_fp8_linears(fp8_unet, emulate=dry),
-                             "kept_bf16": len(fp8.fp8_plan(comps.unet)[1])}
+    layers, calibration = use_fp8(VidRDPipeline(dataclasses.replace(comps, unet=fp8_unet)), settings, emulate=dry)
+    report.data["layers"] = {**layers, "calibration": calibration}
     compile_ = (lambda u: u) if dry else (lambda u: torch.compile(u, fullgraph=True, dynamic=False))
     unets = {name: GraphedDenoiser(compile_(u)) for name, u in (("bf16", comps.unet), ("fp8", fp8_unet))}
     pipes = {name: VidRDPipeline(dataclasses.replace(comps, unet=u)) for name, u in unets.items()}
-    settings = VIDRD_SETTINGS.get("vidrd-tiny" if dry else "vidrd")
     a, k = first_denoiser_call(VidRDGenerator(pipes["bf16"], "full-random"), settings, videos)
 
     def call_ms() -> dict:

@@ -97,18 +97,17 @@ def measure(precision: str, batch: int, sync: Path, workers: int, timeout_s: flo
 
 
 def build(precision: str, device: str):
-    """`generate`'s generator: full-random VidRD compiled on CUDA; on the CPU (dry runs) tiny, eager, fp8 emulated."""
+    """`generate`'s generator: full-random VidRD compiled on CUDA; on the CPU (dry runs) tiny, eager, fp8 emulated
+    (converted and calibrated as from_preset does)."""
     from vidrd_bench.generate import load_generator, resolve
 
     if device == "cuda":
         choice = resolve("vidrd", "full-random", None, None)
         return load_generator(choice, None, None, device, compile=True, precision=precision), choice.settings
-    from vidrd_bench.generator import fp8
-
     choice = resolve("vidrd", "tiny", None, None)
     gen = load_generator(choice, None, None, device, compile=False)
     if precision != "bf16":
-        fp8.use_fp8_linears(gen.pipeline.unet, emulate=True)
+        gen.pipeline.use_precision(precision, choice.settings, emulate=True)
     return gen, choice.settings
 
 

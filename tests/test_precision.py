@@ -27,10 +27,14 @@ AGREEMENT = {"videos": 2, "uint8_mean_abs_diff": 1.25, "uint8_p99_abs_diff": 6.0
 class FakeFp8(FakePipeline):
     """test_generate's seed-determined fake, claiming a precision; records the videos its agreement was measured on."""
 
-    def __init__(self, precision: str = "fp8-e4m3") -> None:
+    def __init__(self, precision: str = "fp8-e4m3", calibration: dict | None = None) -> None:
         super().__init__()
         self._precision = precision
+        self.calibration = calibration
         self.measured: list[list[int]] = []
+
+    def provenance(self):
+        return {**super().provenance(), "precision_calibration": self.calibration}
 
     @property
     def precision(self) -> str:
@@ -63,6 +67,30 @@ def test_run_json_records_precision_and_agreement_measured_once(tmp_path):
     again = FakeFp8()
     assert _run(tmp_path, again, precision="fp8-e4m3").rendered == 1
     assert again.measured == [] and _run_json(tmp_path)["precision"] == run["precision"]
+
+
+CALIBRATION = {"ucf101_classes": ["Archery"], "seeds": [0], "timesteps": [751, 1], "headroom": 2.0,
+               "scales_sha256_16": "00aa"}
+
+
+def test_resume_refuses_a_different_fp8_calibration(tmp_path):
+    """run.json records the calibration; a resume with the same one renders on, with another one (or into a folder
+    made without calibrated scales) it is refused, saying both."""
+    _run(tmp_path / "a", FakeFp8(calibration=CALIBRATION), precision="fp8-e4m3", num_videos=3)
+    run = _run_json(tmp_path / "a")
+    assert run["precision"] == {"name": "fp8-e4m3", "protocol": False, "agreement_to_bf16": AGREEMENT,
+                                "calibration": CALIBRATION}
+    rows = mf.read_rows(tmp_path / "a" / mf.MANIFEST_FILE)
+    (tmp_path / "a" / rows[2].path).unlink()
+    moved = {**CALIBRATION, "scales_sha256_16": "00bb"}
+    with pytest.raises(PrecisionError, match=r"digest 00aa.*this run calibrates .*digest 00bb.*new --out"):
+        _run(tmp_path / "a", FakeFp8(calibration=moved), precision="fp8-e4m3", num_videos=3)
+    same = FakeFp8(calibration=dict(CALIBRATION))
+    assert _run(tmp_path / "a", same, precision="fp8-e4m3", num_videos=3).rendered == 1 and same.measured == []
+    _run(tmp_path / "b", FakeFp8(), precision="fp8-e4m3", num_videos=2)
+    (tmp_path / "b" / mf.read_rows(tmp_path / "b" / mf.MANIFEST_FILE)[1].path).unlink()
+    with pytest.raises(PrecisionError, match="made without static calibrated scales"):
+        _run(tmp_path / "b", FakeFp8(calibration=CALIBRATION), precision="fp8-e4m3", num_videos=2)
 
 
 def test_bf16_runs_record_the_protocol_precision(tmp_path):
@@ -106,9 +134,11 @@ def test_generators_lists_each_ones_precisions():
 def test_tiny_vidrd_fp8_agreement_is_its_eager_fp8_vs_bf16_render(tmp_path):
     """The recorded agreement equals the tiny model's own fp8 and bf16-linear renders of the first 2 videos."""
     gen = load_vidrd("tiny", device="cpu", compile=False, precision="fp8-e4m3", fp8_emulation=True)
-    assert gen.provenance()["precision"] == "fp8-e4m3" and gen.provenance()["converted_layers"]["converted"] == 78
+    assert gen.provenance()["precision"] == "fp8-e4m3" and gen.provenance()["converted_layers"]["converted"] == 12
     _run(tmp_path, gen, precision="fp8-e4m3", num_videos=3)
-    recorded = _run_json(tmp_path)["precision"]["agreement_to_bf16"]
+    record = _run_json(tmp_path)["precision"]
+    assert record["calibration"] == gen.pipeline.calibration and record["calibration"]["layers"] == 12
+    recorded = record["agreement_to_bf16"]
     rows = mf.read_rows(tmp_path / mf.MANIFEST_FILE)[:2]
     tiny = VIDRD_SETTINGS.get("vidrd-tiny")
     prompts, seeds = [r.prompt for r in rows], [r.seed for r in rows]

@@ -33,11 +33,15 @@ class Precision:
     protocol: bool
     min_capability: tuple[int, int] | None = None
 
-    def record(self, agreement: dict[str, Any] | None = None) -> dict[str, Any]:
-        """run.json's and the result records' "precision": the name, and for a non-protocol one its agreement."""
+    def record(self, agreement: dict[str, Any] | None = None,
+               calibration: dict[str, Any] | None = None) -> dict[str, Any]:
+        """run.json's and the result records' "precision": the name, and for a non-protocol one its agreement and
+        how its static scales were calibrated (where it has any)."""
         out: dict[str, Any] = {"name": self.name, "protocol": self.protocol}
         if not self.protocol:
             out["agreement_to_bf16"] = agreement
+            if calibration is not None:
+                out["calibration"] = calibration
         return out
 
 
@@ -46,9 +50,9 @@ PRECISIONS.register("bf16", Precision(
     "bf16", "every layer in the pipeline's dtype (bfloat16 on CUDA, float32 in CPU runs): the protocol's precision",
     protocol=True))
 PRECISIONS.register("fp8-e4m3", Precision(
-    "fp8-e4m3", "the UNet's transformer linears as e4m3 GEMMs with row-wise scales (sm89+: H100/H200/L40/RTX 4090); "
-    "never the protocol: its agreement to bf16 is measured and recorded with every result (slower than bf16 on an "
-    "H200 at 16 videos per call: benchmarks/NOTES.md)",
+    "fp8-e4m3", "the UNet's feed-forward linears as e4m3 GEMMs with per-tensor scales, the activations' static "
+    "(calibrated on a fixed prompt set, recorded) (sm89+: H100/H200/L40/RTX 4090); never the protocol: its agreement "
+    "to bf16 is measured and recorded with every result (speed measured in benchmarks/NOTES.md)",
     protocol=False, min_capability=(8, 9)))
 
 
@@ -102,18 +106,36 @@ def describe(record: dict[str, Any] | None) -> str:
             f"max {agree.get('uint8_max_abs_diff')}")
 
 
+def check_calibration(name: str, recorded: dict[str, Any], calibration: dict[str, Any] | None) -> None:
+    """Refuse (PrecisionError) to resume a folder whose recorded precision was calibrated otherwise than now."""
+    before = recorded.get("calibration")
+    if calibration is None or before == calibration:
+        return
+    was = (f"calibrated on {before.get('ucf101_classes')} (scales digest {before.get('scales_sha256_16')})"
+           if before else "made without static calibrated scales (an earlier version)")
+    raise PrecisionError(
+        f"This folder's {name} videos were {was}; this run calibrates on {calibration.get('ucf101_classes')} "
+        f"(clip {calibration.get('clip')}, digest {calibration.get('scales_sha256_16')}). Videos with different "
+        "activation scales must not mix: resume with the same weights, settings, device and version, or render into "
+        "a new --out folder.")
+
+
 def run_precision(generator: Any, settings: Any, prompts: list[str], seeds: list[int],
                   existing: dict[str, Any] | None) -> dict[str, Any]:
-    """run.json's "precision" for a run of `generator`: its name and, for a non-protocol one, the agreement to bf16
-    of the given (first) videos, measured once per folder (a resume keeps the recorded one)."""
+    """run.json's "precision" for a run of `generator`: its name and, for a non-protocol one, its calibration and
+    the agreement to bf16 of the given (first) videos, measured once per folder (a resume keeps the recorded one,
+    and is refused where the generator's calibration differs from the recorded one)."""
     precision = PRECISIONS.get(generator.precision)
     recorded = (existing or {}).get("precision") or {}
     if precision.protocol:
         return precision.record()
-    if recorded.get("name") == precision.name and recorded.get("agreement_to_bf16"):
-        return recorded
+    calibration = generator.provenance().get("precision_calibration")
+    if recorded.get("name") == precision.name:
+        check_calibration(precision.name, recorded, calibration)
+        if recorded.get("agreement_to_bf16"):
+            return recorded
     print(f"precision {precision.name}: rendering the first {len(prompts)} videos also with the original linears "
           "(eager, both ways) to measure its agreement to the protocol's precision...", file=sys.stderr)
     agreement = generator.precision_agreement(prompts, seeds, settings)
     print(f"precision {precision.name}: {describe(precision.record(agreement))}", file=sys.stderr)
-    return precision.record(agreement)
+    return precision.record(agreement, calibration)

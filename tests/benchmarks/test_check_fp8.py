@@ -15,7 +15,9 @@ def test_dry_run_records_every_step_and_agreements_match(tmp_path):
                          text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-2000:]
     data = json.loads((tmp_path / "check_fp8.json").read_text())
-    assert data["errors"] == {} and data["layers"] == {"converted": 78, "kept_bf16": 18}
+    calibration = data["layers"].pop("calibration")
+    assert data["errors"] == {} and data["layers"] == {"converted": 12, "kept": 84}
+    assert calibration["layers"] == 12 and calibration["timesteps"] == [751, 501, 251, 1]
     assert data["unet_call"]["input"] == "(4, 4, 8, 4, 4)" and data["unet_call"]["fp8"]["iters"] == 2
     whole, recorded = data["whole_videos_compiled"], data["recorded_agreement_eager_batch_2"]
     assert {k: v for k, v in recorded.items() if k != "how"} == whole["agreement_first_2"] == whole["agreement_all"]

@@ -1,5 +1,6 @@
-"""FP8 (e4m3) linears: the emulated quantisation against an independent re-derivation, error bounds, state dicts,
-which UNet layers are converted, and the device checks of the fp8-e4m3 precision."""
+"""FP8 (e4m3) linears with static per-tensor scales: the emulated quantisation against an independent re-derivation,
+clamping, no reduction in the forward, state dicts, which UNet layers are converted, the device checks of the
+fp8-e4m3 precision, and the real _scaled_mm call (CPU kernel) against the emulation."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ import copy
 import pytest
 import torch
 from torch import nn
+from torch.fx.experimental.proxy_tensor import make_fx
 
-from vidrd_bench.generator.fp8 import Fp8Linear, bf16_linears, fp8_linears, fp8_plan, quantise_rows, use_fp8_linears
+from vidrd_bench.generator.fp8 import (E4M3_MAX, Fp8Linear, Fp8UncalibratedError, bf16_linears, fp8_linears, fp8_plan,
+                                       quantise, use_fp8_linears)
 from vidrd_bench.generator.pipeline import VidRDPipeline
 from vidrd_bench.generator.temporal import Transformer3DModel
 from vidrd_bench.precisions import PrecisionError, check_precision_device
@@ -26,11 +29,16 @@ def nearest_e4m3(x: torch.Tensor) -> torch.Tensor:
     return torch.where((x - lo).abs() <= (hi - x).abs(), lo, hi)
 
 
-def dequantised(x: torch.Tensor) -> torch.Tensor:
-    """Per-row e4m3 quantise-dequantise of x, derived independently in float64: scale = amax / 448."""
-    x = x.double()
-    scale = x.abs().amax(dim=-1, keepdim=True) / 448.0
-    return nearest_e4m3(x / scale) * scale
+def dequantised(x: torch.Tensor, scale: float) -> torch.Tensor:
+    """Per-tensor e4m3 quantise-dequantise of x with `scale`, derived independently in float64 (clamped at 448)."""
+    return nearest_e4m3(x.double() / scale) * scale
+
+
+def calibrated(linear: nn.Linear, input_range: float, emulate: bool = True) -> Fp8Linear:
+    """An Fp8Linear copy of `linear` whose static input scale covers |x| <= input_range."""
+    layer = Fp8Linear.from_linear(linear, emulate=emulate)
+    layer.set_input_range(input_range)
+    return layer
 
 
 def test_grid_is_the_e4m3_format():
@@ -38,35 +46,54 @@ def test_grid_is_the_e4m3_format():
     assert len(GRID) == 253 and GRID.max() == 448 and GRID[GRID > 0].min() == 2.0 ** -9
 
 
-def test_row_quantisation_equals_nearest_e4m3_rounding():
-    """quantise_rows: scale amax/448 per row, values the nearest e4m3 number, row maxima land exactly on +-448."""
+def test_static_quantisation_is_nearest_e4m3_rounding_and_clamps():
+    """quantise(x, 1 / s): the nearest e4m3 number to x / s; beyond +-448 * s it saturates at +-448 (no inf/NaN)."""
     x = torch.randn(64, 96, generator=torch.Generator().manual_seed(0)) * torch.logspace(-3, 3, 64)[:, None]
-    q, scale = quantise_rows(x)
-    assert q.dtype == torch.float8_e4m3fn and scale.shape == (64, 1) and scale.dtype == torch.float32
-    torch.testing.assert_close(scale.double(), x.double().abs().amax(-1, keepdim=True) / 448, rtol=1e-6, atol=0)
-    expected = nearest_e4m3(x.double() / scale.double())
-    assert torch.equal(q.double(), expected)
-    assert torch.equal(q.double().abs().amax(-1), torch.full((64,), 448.0, dtype=torch.float64))
+    scale = 0.3
+    q = quantise(x, torch.tensor(1 / scale))
+    assert q.dtype == torch.float8_e4m3fn and q.shape == x.shape
+    assert torch.equal(q.double(), nearest_e4m3(x.double() * torch.tensor(1 / scale).double()))
+    beyond = x.abs() > E4M3_MAX * scale
+    assert beyond.sum() > 100 and torch.equal(q.double()[beyond].abs(), torch.full((int(beyond.sum()),), 448.0,
+                                                                                   dtype=torch.float64))
 
 
 def test_emulated_linear_equals_independent_dequantised_product():
-    """Fp8Linear (emulated) = dequant(x) @ dequant(W)^T + b, with both quantisations re-derived in float64."""
+    """Fp8Linear (emulated) = dq(x, range / 448) @ dq(W, amax(W) / 448)^T + b, both re-derived in float64."""
     g = torch.Generator().manual_seed(1)
     lin = nn.Linear(64, 48)
     x = torch.randn(5, 7, 64, generator=g)
-    out = Fp8Linear.from_linear(lin, emulate=True)(x)
-    ref = dequantised(x.reshape(-1, 64)) @ dequantised(lin.weight.detach()).t() + lin.bias.detach().double()
+    in_range = float(x.abs().max()) * 2
+    layer = calibrated(lin, in_range)
+    out = layer(x)
+    w = lin.weight.detach()
+    ref = (dequantised(x.reshape(-1, 64), in_range / 448) @ dequantised(w, float(w.abs().max()) / 448).t()
+           + lin.bias.detach().double())
     assert out.shape == (5, 7, 48) and out.dtype == x.dtype
+    assert layer.input_scale.shape == () and layer.weight_scale.shape == () and layer.input_scale.dtype == torch.float32
     torch.testing.assert_close(out.reshape(-1, 48).double(), ref, rtol=1e-5, atol=1e-5)
+
+
+def test_inputs_beyond_the_calibrated_range_are_clamped():
+    """|x| above the calibrated range acts as +-range exactly (the static scale saturates); inside it nothing moves."""
+    torch.manual_seed(2)
+    lin = nn.Linear(32, 16)
+    layer = calibrated(lin, 1.0)
+    x = torch.randn(8, 32) * 0.3
+    x[0, :4] = torch.tensor([5.0, -7.0, 30.0, -2.0])
+    assert torch.equal(layer(x), layer(x.clamp(-1.0, 1.0)))
+    wide = calibrated(lin, 64.0)
+    assert not torch.allclose(wide(x)[0], layer(x)[0], atol=0.1)
+    torch.testing.assert_close(wide(x)[1:], layer(x)[1:], rtol=0.1, atol=0.02)
 
 
 def test_error_against_the_full_precision_linear_is_that_of_3_mantissa_bits():
     """Relative error vs the float32 linear: well above float32 rounding, below e4m3's 2^-4 unit roundoff."""
-    torch.manual_seed(2)
+    torch.manual_seed(3)
     lin = nn.Linear(320, 640).requires_grad_(False)
     x = torch.randn(256, 320)
     ref = lin(x)
-    fp8 = Fp8Linear.from_linear(copy.deepcopy(lin), emulate=True)
+    fp8 = calibrated(copy.deepcopy(lin), float(x.abs().max()) * 2)
     rel = float((fp8(x) - ref).norm() / ref.norm())
     assert 0.005 < rel < 0.0625  # measured 0.037
     with bf16_linears(fp8) as count:
@@ -74,32 +101,65 @@ def test_error_against_the_full_precision_linear_is_that_of_3_mantissa_bits():
     assert fp8.fp8_enabled
 
 
-def test_zero_weights_and_zero_rows_stay_finite():
-    """Zero-initialised output projections and all-zero tokens give exact zeros, not 0/0."""
+def _traced_ops(fn, *args) -> list:
+    """The aten ops of fn(*args), traced by running it (the CPU has a _scaled_mm kernel)."""
+    return [n.target for n in make_fx(fn)(*args).graph.nodes if n.op == "call_function"]
+
+
+def _reductions(ops: list) -> list:
+    """Those of `ops` tagged as reductions."""
+    return [op for op in ops if torch.Tag.reduction in getattr(op, "tags", ())]
+
+
+def test_forward_quantisation_has_no_reduction():
+    """The traced forward (real _scaled_mm path) holds no reduction op: the activation's cast is pure pointwise code
+    with the static scale, which Inductor fuses into the producing kernel. A dynamic row-wise amax would show up."""
+    layer = calibrated(nn.Linear(64, 48).to(torch.bfloat16), 4.0, emulate=False)
+    x = torch.randn(3, 5, 64, dtype=torch.bfloat16)
+    ops = _traced_ops(layer, x)
+    assert torch.ops.aten._scaled_mm.default in ops and not _reductions(ops)
+    assert {torch.ops.aten.clamp.default, torch.ops.aten.reciprocal.default} <= set(ops)
+    dynamic = _traced_ops(lambda t: t / t.abs().amax(dim=-1, keepdim=True), x)
+    assert _reductions(dynamic) == [torch.ops.aten.amax.default]
+
+
+def test_uncalibrated_layer_refuses_to_run():
+    layer = Fp8Linear.from_linear(nn.Linear(32, 16), emulate=True)
+    with pytest.raises(Fp8UncalibratedError, match="calibrate it first"):
+        layer(torch.randn(2, 32))
+    with bf16_linears(layer):
+        layer(torch.randn(2, 32))
+
+
+def test_zero_weights_and_zero_inputs_stay_finite():
+    """Zero-initialised output projections and all-zero tokens give exact zeros (plus bias), not 0/0."""
     lin = nn.Linear(32, 16)
     nn.init.zeros_(lin.weight)
     x = torch.zeros(3, 32)
     x[1] = torch.randn(32)
-    out = Fp8Linear.from_linear(lin, emulate=True)(x)
+    out = calibrated(lin, 0.0)(x)
     assert torch.equal(out, lin.bias.detach().expand(3, 16))
 
 
 def test_state_dict_is_nn_linears_and_loading_requantises():
-    """Same keys and tensors as nn.Linear; loading another linear's state re-derives the e4m3 copy."""
+    """Same keys and tensors as nn.Linear; loading another linear's state re-derives the e4m3 copy, keeps the input
+    range (the calibration belongs to the activations)."""
     a, b = nn.Linear(32, 32), nn.Linear(32, 32)
-    fa = Fp8Linear.from_linear(copy.deepcopy(a), emulate=True)
+    fa = calibrated(copy.deepcopy(a), 3.0)
     state = fa.state_dict()
     assert list(state) == ["weight", "bias"] and all(torch.equal(state[k], a.state_dict()[k]) for k in state)
     fa.load_state_dict(b.state_dict())
     x = torch.randn(4, 32)
-    assert torch.equal(fa(x), Fp8Linear.from_linear(b, emulate=True)(x))
+    assert fa.input_range == 3.0 and torch.equal(fa(x), calibrated(b, 3.0)(x))
     assert torch.equal(fa.weight_fp8.view(torch.uint8), Fp8Linear.from_linear(b).weight_fp8.view(torch.uint8))
 
 
-def test_dtype_casts_keep_the_e4m3_copy():
-    """.to(dtype) casts the bf16 weight; the e4m3 buffer stays e4m3 (re-derived), not cast to the new dtype."""
-    fp8 = Fp8Linear.from_linear(nn.Linear(32, 16), emulate=True).to(torch.bfloat16)
+def test_dtype_casts_keep_the_e4m3_copy_and_float32_scales():
+    """.to(dtype) casts the weight; the e4m3 buffer stays e4m3 and both scales float32 (re-derived, not cast)."""
+    fp8 = calibrated(nn.Linear(32, 16), 1.7).to(torch.bfloat16)
     assert fp8.weight.dtype == torch.bfloat16 and fp8.weight_fp8.dtype == torch.float8_e4m3fn
+    assert fp8.input_scale.dtype == fp8.weight_scale.dtype == torch.float32
+    assert float(fp8.input_scale) == pytest.approx(1.7 / 448, rel=1e-7)
     assert fp8(torch.randn(2, 32, dtype=torch.bfloat16)).dtype == torch.bfloat16
 
 
@@ -108,46 +168,53 @@ def test_misaligned_features_are_refused():
         Fp8Linear(24, 16)
 
 
-def test_conversion_of_one_transformer_counts_exactly():
-    """Of a transformer's 16 linears, Temp-Attn q/k/v stay bf16 by design and the cross-attention k/v reading a
-    24-dim context (not a multiple of 16) stay bf16 too: 11 converted."""
-    wrapped = _wrap(Transformer3DModel(32, 2, 24, 8, True, 16, True))
-    convert, kept = fp8_plan(wrapped)
-    assert len(convert) == 11 and len(kept) == 5
-    assert sorted(k.rsplit(".", 2)[-2] + "." + k.rsplit(".", 1)[-1] for k in kept) == [
-        "attn2.to_k", "attn2.to_v", "temp_attn.to_k", "temp_attn.to_q", "temp_attn.to_v"]
-    assert use_fp8_linears(wrapped, emulate=True) == 11 and len(fp8_linears(wrapped)) == 11
-
-
 def _wrap(block: nn.Module) -> nn.Module:
     """A container holding one transformer (fp8_plan walks a model's transformers)."""
     return nn.ModuleDict({"t": block})
 
 
+def test_plan_of_one_transformer_converts_the_feed_forward_only():
+    """Of a transformer's 16 linears exactly the two feed-forward GEMMs convert; each kept one says why (Temp-Attn
+    q/k/v: fused bf16 code; k/v of a 24-dim context: alignment; C -> C projections: no measured gain)."""
+    wrapped = _wrap(Transformer3DModel(32, 2, 24, 8, True, 16, True))
+    convert, kept = fp8_plan(wrapped)
+    assert convert == ["t.transformer_blocks.0.ff.net.0.proj", "t.transformer_blocks.0.ff.net.2"] and len(kept) == 14
+    short = {k.removeprefix("t.transformer_blocks.0."): why for k, why in kept.items()}
+    assert all("frame_attention" in short[f"temp_attn.to_{p}"] for p in "qkv")
+    assert all("multiples of 16" in short[f"attn2.to_{p}"] for p in "kv")
+    projections = ["t.proj_in", "t.proj_out", "attn1.to_q", "attn1.to_k", "attn1.to_v", "attn1.to_out.0",
+                   "attn2.to_q", "attn2.to_out.0", "temp_attn.to_out.0"]
+    assert all("no e4m3 gain measured at level 0" in short[k] for k in projections)
+    assert use_fp8_linears(wrapped, emulate=True) == 2 and len(fp8_linears(wrapped)) == 2
+
+
 @pytest.fixture(scope="module")
 def tiny_unets():
-    """The tiny preset's UNet and an fp8-converted (emulated) copy."""
+    """The tiny preset's UNet and an fp8-converted (emulated) copy, calibrated with a fixed input range."""
     unet = VidRDPipeline.from_preset("tiny", device="cpu").unet
     fp8 = copy.deepcopy(unet)
     converted = use_fp8_linears(fp8, emulate=True)
+    for m in fp8_linears(fp8):
+        m.set_input_range(8.0)
     return unet, fp8, converted
 
 
 def test_tiny_unet_conversion_counts_and_what_stays(tiny_unets):
-    """13 of 16 linears per transformer (all aligned in the tiny sizes); the time embedding and ResNets untouched."""
+    """2 of 16 linears per transformer; the time embedding, ResNets and attention projections untouched."""
     unet, fp8, converted = tiny_unets
     transformers = sum(isinstance(m, Transformer3DModel) for m in unet.modules())
-    assert converted == 13 * transformers and len(fp8_linears(fp8)) == converted
-    assert len(fp8_plan(unet)[1]) == 3 * transformers
+    assert transformers == 6 and converted == 2 * transformers and len(fp8_linears(fp8)) == converted
+    assert len(fp8_plan(unet)[1]) == 14 * transformers
     assert type(fp8.time_embedding.linear_1) is nn.Linear and type(fp8.time_embedding.linear_2) is nn.Linear
     assert all(type(m.time_emb_proj) is nn.Linear for m in fp8.modules() if hasattr(m, "time_emb_proj"))
-    ff = next(m for m in fp8.modules() if isinstance(m, Transformer3DModel)).transformer_blocks[0].ff
-    assert type(ff.net[0].proj) is Fp8Linear  # so fused kernels checking `type(proj) is nn.Linear` skip it
+    block = next(m for m in fp8.modules() if isinstance(m, Transformer3DModel)).transformer_blocks[0]
+    assert type(block.ff.net[0].proj) is Fp8Linear and type(block.ff.net[2]) is Fp8Linear
+    assert type(block.attn1.to_q) is nn.Linear and type(block.attn2.to_out[0]) is nn.Linear
     assert list(fp8.state_dict()) == list(unet.state_dict())
 
 
 def test_tiny_unet_fp8_is_close_and_the_bf16_switch_is_exact(tiny_unets):
-    """One UNet call: fp8 within 10% of the original (measured 5%); with bf16_linears bit-identical to it."""
+    """One UNet call: fp8 close to the original; with bf16_linears bit-identical to it."""
     unet, fp8, _ = tiny_unets
     g = torch.Generator().manual_seed(3)
     x, ctx = torch.randn(2, 4, 4, 8, 8, generator=g), torch.randn(2, 77, 32, generator=g)
@@ -156,7 +223,7 @@ def test_tiny_unet_fp8_is_close_and_the_bf16_switch_is_exact(tiny_unets):
         with bf16_linears(fp8):
             same = fp8(x, 500, ctx)
     rel = float((out - ref).norm() / ref.norm())
-    assert 0.005 < rel < 0.1
+    assert 0.001 < rel < 0.05  # measured 0.009
     assert torch.equal(same, ref)
 
 
@@ -188,29 +255,31 @@ def _scaled_mm_or_skip(module: nn.Module, *args) -> torch.Tensor:
 
 @pytest.mark.parametrize("bias_in_gemm", [True, False])
 def test_scaled_mm_call_equals_the_emulation(monkeypatch, bias_in_gemm):
-    """The real path's argument conventions (row-major mat1, column-major mat2, scale_a (M, 1), scale_b (1, N),
-    bias) give the emulation's product, within bf16 output rounding; a transposed scale would be off by far more."""
+    """The real path's argument conventions (row-major mat1, column-major mat2, 0-dim scale_a and scale_b, bias) give
+    the emulation's product within bf16 output rounding; swapped or missing scales would be off by far more."""
     monkeypatch.setattr("vidrd_bench.generator.fp8.BIAS_IN_GEMM", bias_in_gemm)
     torch.manual_seed(4)
     lin = nn.Linear(64, 48).to(torch.bfloat16).requires_grad_(False)
     nn.init.normal_(lin.bias, std=2.0)
     with torch.no_grad():
-        lin.weight.mul_(torch.logspace(-2, 1, 48)[:, None].to(torch.bfloat16))  # very different channel scales
-    x = torch.randn(3, 5, 64, dtype=torch.bfloat16) * torch.logspace(-2, 2, 5)[:, None].to(torch.bfloat16)
-    real = _scaled_mm_or_skip(Fp8Linear.from_linear(lin), x)
-    emulated = Fp8Linear.from_linear(lin, emulate=True)(x)
+        lin.weight.mul_(20.0)  # weight scale far from the input scale: swapping them changes the product
+    x = torch.randn(3, 5, 64, dtype=torch.bfloat16) * 0.01
+    real = _scaled_mm_or_skip(calibrated(lin, 0.1, emulate=False), x)
+    emulated = calibrated(lin, 0.1)(x)
     assert real.dtype == torch.bfloat16 and real.shape == (3, 5, 48)
     torch.testing.assert_close(real.float(), emulated.float(), rtol=1.6e-2, atol=1e-2)
 
 
 def test_transformer_with_fp8_traces_as_one_graph():
-    """A spatio-temporal transformer with its linears converted (real _scaled_mm path) compiles with fullgraph (the
-    compiled Temp-Attn path included) and agrees with eager; both differ from the bf16 linears by fp8 rounding."""
+    """A spatio-temporal transformer with its feed-forward converted (real _scaled_mm path) compiles with fullgraph
+    (the compiled Temp-Attn path included) and agrees with eager; both differ from the bf16 linears by fp8 rounding."""
     torch.manual_seed(5)
     wrapped = _wrap(Transformer3DModel(64, 2, 32, 8, True, 32, True)).to(torch.bfloat16).eval().requires_grad_(False)
     block = wrapped["t"]
     nn.init.normal_(block.transformer_blocks[0].temp_attn.to_out[0].weight, std=0.05)  # not the identity at start
-    assert use_fp8_linears(wrapped) == 13
+    assert use_fp8_linears(wrapped) == 2
+    for m in fp8_linears(wrapped):
+        m.set_input_range(16.0)
     x, ctx = torch.randn(2, 64, 4, 4, 4, dtype=torch.bfloat16), torch.randn(2, 7, 32, dtype=torch.bfloat16)
     with torch.no_grad():
         eager = _scaled_mm_or_skip(block, x, ctx).float()
@@ -218,4 +287,4 @@ def test_transformer_with_fp8_traces_as_one_graph():
         with bf16_linears(block):
             reference = block(x, ctx).float()
     assert float((compiled - eager).norm() / eager.norm()) < 0.02
-    assert 0.005 < float((eager - reference).norm() / reference.norm()) < 0.1
+    assert 0.001 < float((eager - reference).norm() / reference.norm()) < 0.1

@@ -128,9 +128,9 @@ def generator_options(fn):
         click.option("--precision", type=click.Choice(PRECISIONS.names()), default=DEFAULT_PRECISION,
                      show_default=True,
                      help="Numeric precision: bf16 is the protocol's; fp8-e4m3 (VidRD on H100/H200-class GPUs) runs "
-                          "the UNet's transformer linears as FP8 GEMMs, never the protocol: its agreement to bf16 on "
-                          "2 whole videos is measured and recorded with every result (measured slower than bf16 on "
-                          "an H200: README, Performance)."),
+                          "the UNet's feed-forward linears as FP8 GEMMs with calibrated static scales, never the "
+                          "protocol: its calibration and its agreement to bf16 on 2 whole videos are recorded with "
+                          "every result (speed: README, Performance)."),
     ]):
         fn = option(fn)
     return fn

@@ -14,14 +14,23 @@ from typing import Any
 import torch
 
 from vidrd_bench.errors import VidrdBenchError
-from vidrd_bench.generator.fp8 import bf16_linears, fp8_plan, use_fp8_linears
+from vidrd_bench.generator.fp8 import bf16_linears
+from vidrd_bench.generator.fp8_calibration import use_fp8
 from vidrd_bench.generator.graphs import GraphedDenoiser
 from vidrd_bench.generator.sampler import IterativeSampler, assemble_clips, check_settings, draw_noise, make_generators
 from vidrd_bench.generator.settings import VidRDSettings
 from vidrd_bench.precisions import DEFAULT_PRECISION, PrecisionError, check_precision_device, video_agreement
 
 VAE_CHUNK_FRAMES = 64
-UNET_CONVERSIONS = {"fp8-e4m3": use_fp8_linears}  # non-protocol precisions: how the UNet is converted (in place)
+UNET_CONVERSIONS = {"fp8-e4m3": use_fp8}  # non-protocol precisions: how the eager UNet is converted and calibrated
+
+
+def _preset_settings(preset: str) -> VidRDSettings:
+    """The settings VidRD's `preset` renders with by default (its registry entry)."""
+    from vidrd_bench.generator.settings import VIDRD_SETTINGS
+    from vidrd_bench.generators import GENERATORS
+
+    return VIDRD_SETTINGS.get(GENERATORS.get("vidrd").preset(preset).settings)
 
 
 class GenerationInputError(VidrdBenchError):
@@ -61,24 +70,21 @@ class VidRDPipeline:
         self.compiled_decode = True  # False: the VAE decodes eagerly even after compile_decoder
         self.precision = DEFAULT_PRECISION
         self.converted_layers: dict[str, int] = {}
+        self.calibration: dict[str, Any] | None = None  # how a non-protocol precision's static scales were measured
 
     @classmethod
     def from_preset(cls, preset: str = "full", weights_dir: str | None = None, device: str | torch.device | None = None,
                     dtype: torch.dtype | None = None, temporal_vae: bool = True, allow_partial: bool = False,
                     compile: bool = False, cuda_graphs: bool = True, precision: str = DEFAULT_PRECISION,
-                    fp8_emulation: bool = False) -> "VidRDPipeline":
+                    fp8_emulation: bool = False, settings: VidRDSettings | None = None) -> "VidRDPipeline":
         """Build the components of `preset` ('full' reads weights; 'tiny' is random) on device/dtype and wrap them.
 
         device defaults to cuda when available, else cpu; dtype to bfloat16 on cuda, float32 on cpu.
-        compile=True keeps UNet activations channels-last on CUDA and wraps the UNet and the VAE's frame decoder in
-        torch.compile (static shapes); batches are then padded to the first call's size so later batches reuse the
-        graphs; the compiled code is cached on disk (devices.persistent_compile_cache). cuda_graphs (with compile on
-        CUDA) replays the compiled UNet call as a captured CUDA graph (generator.graphs.GraphedDenoiser).
-        precision (precisions.PRECISIONS): a non-protocol one converts the UNet before compiling (fp8-e4m3: its
-        transformer linears, generator.fp8); it is refused where the device cannot run it, unless fp8_emulation
-        (tests only) runs the float32 emulation.
+        compile: see `compile`. precision (precisions.PRECISIONS): a non-protocol one converts and calibrates the UNet
+        before compiling (`use_precision`; at `settings`' clip size, default the preset's settings); it is refused
+        where the device cannot run it, unless fp8_emulation (tests only) runs the float32 emulation.
         """
-        from vidrd_bench.devices import persistent_compile_cache, pick_device
+        from vidrd_bench.devices import pick_device
         from vidrd_bench.generator.components import build_components
 
         device = pick_device(device)
@@ -87,24 +93,35 @@ class VidRDPipeline:
             raise PrecisionError(f"VidRD cannot render with precision {precision!r}; it has "
                                  f"{', '.join([DEFAULT_PRECISION, *UNET_CONVERSIONS])}.")
         dtype = dtype or (torch.bfloat16 if device.type == "cuda" else torch.float32)
-        components = build_components(preset, weights_dir=weights_dir, device=str(device), dtype=dtype,
-                                      temporal_vae=temporal_vae, allow_partial=allow_partial)
-        converted = {}
+        pipe = cls(build_components(preset, weights_dir=weights_dir, device=str(device), dtype=dtype,
+                                    temporal_vae=temporal_vae, allow_partial=allow_partial))
         if not chosen.protocol:
-            kept = len(fp8_plan(components.unet)[1])
-            converted = {"converted": UNET_CONVERSIONS[precision](components.unet, emulate=fp8_emulation), "kept": kept}
+            pipe.use_precision(precision, settings or _preset_settings(preset), emulate=fp8_emulation)
         if compile:
-            persistent_compile_cache()
-            components.vae.compile_decoder()
-            components.unet.set_channels_last(device.type == "cuda")
-            unet = torch.compile(components.unet, fullgraph=True, dynamic=False)
-            if cuda_graphs and device.type == "cuda":
-                unet = GraphedDenoiser(unet)
-            components = dataclasses.replace(components, unet=unet)
-        pipe = cls(components)
-        pipe.fixed_batch = 0 if compile else None
-        pipe.precision, pipe.converted_layers = precision, converted
+            pipe.compile(cuda_graphs)
         return pipe
+
+    def use_precision(self, precision: str, settings: VidRDSettings, emulate: bool = False) -> None:
+        """Convert the still-eager UNet in place to a non-protocol precision and calibrate it (fp8-e4m3: its
+        feed-forward linears, static scales from generator.fp8_calibration's fixed set at `settings`' clip size)."""
+        self.converted_layers, self.calibration = UNET_CONVERSIONS[precision](self, settings, emulate)
+        self.precision = precision
+
+    def compile(self, cuda_graphs: bool = True) -> None:
+        """Keep UNet activations channels-last on CUDA and wrap the UNet and the VAE's frame decoder in torch.compile
+        (static shapes); batches are then padded to the first call's size so later batches reuse the graphs; the
+        compiled code is cached on disk (devices.persistent_compile_cache). cuda_graphs (on CUDA) replays the
+        compiled UNet call as a captured CUDA graph (generator.graphs.GraphedDenoiser)."""
+        from vidrd_bench.devices import persistent_compile_cache
+
+        persistent_compile_cache()
+        self.vae.compile_decoder()
+        on_cuda = self.device.type == "cuda"
+        self.unet.set_channels_last(on_cuda)
+        unet = torch.compile(self.unet, fullgraph=True, dynamic=False)
+        self.unet = GraphedDenoiser(unet) if cuda_graphs and on_cuda else unet
+        self.components = dataclasses.replace(self.components, unet=self.unet)
+        self.fixed_batch = 0
 
     def _pad(self, prompts: list[str], seeds: list[int]) -> tuple[list[str], list[int]]:
         """Repeat the last video up to the compiled batch size (videos are independent, so results don't move)."""

@@ -34,11 +34,12 @@ class VidRDGenerator(Generator):
 
     def provenance(self) -> dict[str, Any]:
         """Preset, weight files' sha256 (or random weights' digests), where each part came from, dtype, device,
-        precision (and how many UNet layers it converted / kept)."""
+        precision (how many UNet layers it converted / kept, and how its static scales were calibrated)."""
         parts = self.pipeline.components
         return {"model": "vidrd", "preset": self.preset, "weights": dict(parts.sha256), "sources": dict(parts.sources),
                 "dtype": str(self.pipeline.dtype), "device": str(self.pipeline.device),
-                "precision": self.pipeline.precision, "converted_layers": dict(self.pipeline.converted_layers)}
+                "precision": self.pipeline.precision, "converted_layers": dict(self.pipeline.converted_layers),
+                "precision_calibration": self.pipeline.calibration}
 
     @property
     def precision(self) -> str:
@@ -61,7 +62,7 @@ def load(preset: str = "full", weights_dir: str | os.PathLike | None = None, dev
          settings: VidRDSettings | None = None, compile: bool | None = None, allow_partial: bool = False,
          precision: str = DEFAULT_PRECISION, fp8_emulation: bool = False, **_: Any) -> VidRDGenerator:
     """Build VidRD's `preset` on `device` (compile defaults to on for CUDA), with the temporal VAE if settings ask,
-    at `precision` (fp8_emulation: tests only, the float32 emulation of fp8 on any device)."""
+    at `precision`, calibrated at the settings' clip size (fp8_emulation: tests only, fp8's float32 emulation)."""
     from vidrd_bench.devices import pick_device
     from vidrd_bench.generator.pipeline import VidRDPipeline
 
@@ -73,5 +74,5 @@ def load(preset: str = "full", weights_dir: str | os.PathLike | None = None, dev
     temporal_vae = True if settings is None else settings.temporal_vae
     pipe = VidRDPipeline.from_preset(preset, weights_dir=weights_dir, device=dev, temporal_vae=temporal_vae,
                                      compile=compile, allow_partial=allow_partial, precision=precision,
-                                     fp8_emulation=fp8_emulation)
+                                     fp8_emulation=fp8_emulation, settings=settings)
     return VidRDGenerator(pipe, preset)
