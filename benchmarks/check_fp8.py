@@ -13,6 +13,8 @@ Steps, each recorded in $OUT/check_fp8.json as soon as it finishes (an error is 
   3. the same 16 whole videos through both compiled UNets (eager VAE): s per video and uint8 agreement (all 16 and
      the first 2);
   4. the agreement `generate --precision fp8-e4m3` records (eager, batch 2, VidRDPipeline.precision_agreement).
+Before 2, "feed_forward": LayerNorm -> GEGLU feed-forward alone at each level's size, compiled bf16 vs fp8 (ms, error,
+the fp8 one's Triton kernel names: are the casts fused?); --ff-only stops after it (minutes, no UNet compile).
 --dry-run runs the same steps on the CPU with the tiny preset, fp8 emulated and no compile (tests/benchmarks).
 """
 
@@ -86,11 +88,56 @@ def probe() -> dict:
     raise RuntimeError(f"_scaled_mm failed both ways: {out}")
 
 
+# (tokens, channels) of the transformers' feed-forward in one guided call of 16 videos (8 frames, 256x256), per level
+FF_LEVELS = ((262144, 320), (65536, 640), (16384, 1280), (4096, 1280))
+
+
+def fp8_feed_forward(block: torch.nn.Sequential, x: torch.Tensor, emulate: bool) -> torch.nn.Sequential:
+    """A copy of LayerNorm -> FeedForward with both GEMMs as Fp8Linear, input ranges calibrated on x (x HEADROOM)."""
+    new = copy.deepcopy(block)
+    ff = new[1]
+    ff.net[0].proj = fp8.Fp8Linear.from_linear(ff.net[0].proj, emulate=emulate)
+    ff.net[2] = fp8.Fp8Linear.from_linear(ff.net[2], emulate=emulate)
+    with torch.no_grad():
+        h = block[0](x)
+        g = block[1].net[0](h)
+    ff.net[0].proj.set_input_range(float(h.abs().amax()) * fp8.HEADROOM)
+    ff.net[2].set_input_range(float(g.abs().amax()) * fp8.HEADROOM)
+    return new
+
+
+def feed_forward(dev: torch.device, dry: bool) -> dict:
+    """LayerNorm -> GEGLU feed-forward (a transformer's last sublayer) per UNet level, compiled, bf16 vs fp8: ms, the
+    error, and the Triton kernels of the fp8 one (its casts should sit in the LayerNorm and GEGLU kernels)."""
+    import re
+
+    from diffusers.models.attention import FeedForward
+    from torch._inductor.utils import run_and_get_code
+
+    out = {}
+    for m, c in ((64, 32),) if dry else FF_LEVELS:
+        torch.manual_seed(0)
+        dtype = torch.float32 if dry else torch.bfloat16
+        block = torch.nn.Sequential(torch.nn.LayerNorm(c), FeedForward(c, activation_fn="geglu")).to(dev, dtype)
+        x = torch.randn(m, c, device=dev, dtype=dtype)
+        blocks = {"bf16": block, "fp8": fp8_feed_forward(block, x, emulate=dry)}
+        compiled = {k: b if dry else torch.compile(b, fullgraph=True, dynamic=False) for k, b in blocks.items()}
+        with torch.no_grad():
+            ref = compiled["bf16"](x).float()
+            got, codes = (compiled["fp8"](x), []) if dry else run_and_get_code(compiled["fp8"], x)
+        row = {name: time_ms(lambda: f(x), dev, warmup=3, iters=2 if dry else 20)["ms"] for name, f in compiled.items()}
+        row.update(rel_vs_bf16=float((got.float() - ref).norm() / ref.norm()),
+                   fp8_kernels=re.findall(r"def (triton_\w+)\(", "\n".join(codes)))
+        out[f"{m}x{c}"] = row
+    return out
+
+
 def main() -> None:
-    """The four steps on the GPU (or, --dry-run, on the CPU with the tiny preset)."""
+    """The steps on the GPU (or, --dry-run, on the CPU with the tiny preset)."""
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default=os.environ.get("OUT", "."))
     ap.add_argument("--dry-run", action="store_true", help="CPU, tiny preset, fp8 emulated, no compile")
+    ap.add_argument("--ff-only", action="store_true", help="only the probe and the feed-forward blocks (no UNet)")
     args = ap.parse_args()
     report = Report(Path(args.out) / "check_fp8.json")
     dry = args.dry_run
@@ -100,6 +147,9 @@ def main() -> None:
                        capability=None if dry else torch.cuda.get_device_capability(dev), **provenance())
     if not dry:
         report.step("probe", probe)
+    report.step("feed_forward", lambda: feed_forward(dev, dry))
+    if args.ff_only:
+        return
     comps = build_components("tiny" if dry else "full-random", device=dev, dtype=torch.float32 if dry else torch.bfloat16)
     comps.unet.set_channels_last(not dry)
     settings = VIDRD_SETTINGS.get("vidrd-tiny" if dry else "vidrd")
