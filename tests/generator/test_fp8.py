@@ -5,6 +5,8 @@ fp8-e4m3 precision, and the real _scaled_mm call (CPU kernel) against the emulat
 from __future__ import annotations
 
 import copy
+import re
+import shutil
 
 import pytest
 import torch
@@ -121,6 +123,35 @@ def test_forward_quantisation_has_no_reduction():
     assert {torch.ops.aten.clamp.default, torch.ops.aten.reciprocal.default} <= set(ops)
     dynamic = _traced_ops(lambda t: t / t.abs().amax(dim=-1, keepdim=True), x)
     assert _reductions(dynamic) == [torch.ops.aten.amax.default]
+
+
+@pytest.mark.skipif(shutil.which("g++") is None, reason="Inductor's CPU backend needs a C++ compiler")
+def test_inductor_fuses_each_cast_into_the_kernel_producing_its_input():
+    """LayerNorm -> GEGLU feed-forward compiled by Inductor (CPU backend): exactly two generated kernels, the LayerNorm
+    with the first cast and GEGLU with the second, around the two _scaled_mm calls; no amax anywhere; as far from
+    the bf16 linears as eager fp8."""
+    from diffusers.models.attention import FeedForward
+    from torch._inductor.utils import run_and_get_code
+
+    torch.manual_seed(6)
+    block = nn.Sequential(nn.LayerNorm(64), FeedForward(64, activation_fn="geglu")).to(torch.bfloat16).eval()
+    ff = block[1]
+    ff.net[0].proj, ff.net[2] = (calibrated(lin, 8.0, emulate=False) for lin in (ff.net[0].proj, ff.net[2]))
+    x = torch.randn(256, 64, dtype=torch.bfloat16)
+    with torch.no_grad():
+        eager = _scaled_mm_or_skip(block, x).float()
+        out, codes = run_and_get_code(torch.compile(block, fullgraph=True), x)
+        with bf16_linears(block):
+            reference = block(x).float()
+    code = "\n".join(codes)
+    kernels = sorted(set(re.findall(r"cpp_fused\w+", code)))
+    assert len(kernels) == 2 and "amax" not in code and code.count("extern_kernels._scaled_mm(") == 2
+    assert all("_to_copy_clamp" in k for k in kernels)
+    assert {("native_layer_norm" in k, "gelu" in k) for k in kernels} == {(True, False), (False, True)}
+    # Measured 0.062 both. Not equal: the fused LayerNorm output is not rounded to bf16 before its cast, so single
+    # elements land on neighbouring e4m3 values.
+    rel = [float((y.float() - reference).norm() / reference.norm()) for y in (out, eager)]
+    assert rel[0] < 0.1 and rel[0] == pytest.approx(rel[1], rel=0.2)
 
 
 def test_uncalibrated_layer_refuses_to_run():
