@@ -89,6 +89,14 @@ def test_inputs_beyond_the_calibrated_range_are_clamped():
     torch.testing.assert_close(wide(x)[1:], layer(x)[1:], rtol=0.1, atol=0.02)
 
 
+def test_recalibration_updates_the_scale_buffer_in_place():
+    """A second calibration writes into the same 0-dim buffer (a captured CUDA graph reads that memory)."""
+    layer = calibrated(nn.Linear(32, 16), 1.0)
+    ptr = layer.input_scale.data_ptr()
+    layer.set_input_range(3.0)
+    assert layer.input_scale.data_ptr() == ptr and float(layer.input_scale) == pytest.approx(3.0 / 448, rel=1e-7)
+
+
 def test_error_against_the_full_precision_linear_is_that_of_3_mantissa_bits():
     """Relative error vs the float32 linear: well above float32 rounding, below e4m3's 2^-4 unit roundoff."""
     torch.manual_seed(3)

@@ -84,8 +84,14 @@ class Fp8Linear(nn.Linear):
     def set_input_range(self, value: float | None) -> None:
         """Calibrate: input_scale = max(value, MIN_AMAX) / 448, so |x| up to `value` is representable (None: unset)."""
         self.input_range = None if value is None else float(value)
-        if self.weight.device.type != "meta" and self.input_range is not None:
-            self.input_scale = tensor_scale(self.input_range).to(self.weight.device)
+        if self.weight.device.type == "meta" or self.input_range is None:
+            return
+        scale = tensor_scale(self.input_range).to(self.weight.device)
+        same = (self.input_scale.shape, self.input_scale.dtype, self.input_scale.device)
+        if same == (scale.shape, scale.dtype, scale.device):
+            self.input_scale.copy_(scale)  # in place: a compiled graph or captured CUDA graph sees the new value
+        else:
+            self.input_scale = scale
 
     def _load_from_state_dict(self, *args, **kwargs) -> None:
         """Load `weight`/`bias` as nn.Linear does, then quantise the loaded weight."""
