@@ -136,6 +136,14 @@ def agreement_vs_bf16(out: Path, precisions: list[str]) -> dict | None:
     return video_agreement(torch.load(paths[other]), torch.load(paths["bf16"]))
 
 
+def preflight() -> None:
+    """Fail before the authors' minutes of compiling if our side cannot start: the checkout's shipped data (the fp8
+    calibration reads the UCF-101 prompts; a device copy without the root prompts/ folder once lost the fp8 rows)."""
+    from vidrd_bench.datasets.registry import DATASETS
+
+    DATASETS.get("ucf101").default_prompts()
+
+
 def main() -> None:
     """Both sides in one call (or only the table from saved files), then print and save the ratio table."""
     ap = argparse.ArgumentParser()
@@ -151,6 +159,7 @@ def main() -> None:
     if args.tables:
         peer, *ours = (json.loads(Path(p).read_text()) for p in args.tables)
     else:
+        preflight()
         sync = out / "sync"
         sync.mkdir(parents=True, exist_ok=True)
         workers: list[subprocess.Popen] = []

@@ -98,3 +98,13 @@ def test_one_call_orchestration_runs_end_to_end_on_the_cpu(tmp_path):
     assert all(r["speed_vs_compiled_peer"] > 0 for r in rows)
     ours = json.loads((out / "ours_bf16.json").read_text())
     assert ours["denoiser_calls_per_batch"] > 0 and ours["git_commit"]
+
+
+def test_preflight_refuses_a_checkout_without_its_shipped_prompts(tmp_path, monkeypatch):
+    peer_ratio = _load()
+    peer_ratio.preflight()
+    import vidrd_bench.resources as resources
+
+    monkeypatch.setattr(resources, "_PACKAGE", tmp_path / "vidrd_bench")
+    with pytest.raises(FileNotFoundError, match="prompts/ucf101.json"):
+        peer_ratio.preflight()
