@@ -34,7 +34,7 @@ import torch
 from vidrd_bench.bench import bench_prompts, first_denoiser_call, time_ms
 from vidrd_bench.generator import fp8
 from vidrd_bench.generator.components import build_components
-from vidrd_bench.generator.fp8_calibration import use_fp8
+from vidrd_bench.generator.fp8_calibration import calibrate_inputs, use_fp8
 from vidrd_bench.generator.graphs import GraphedDenoiser
 from vidrd_bench.generator.pipeline import VidRDPipeline
 from vidrd_bench.generator.settings import VIDRD_SETTINGS
@@ -98,11 +98,7 @@ def fp8_feed_forward(block: torch.nn.Sequential, x: torch.Tensor, emulate: bool)
     ff = new[1]
     ff.net[0].proj = fp8.Fp8Linear.from_linear(ff.net[0].proj, emulate=emulate)
     ff.net[2] = fp8.Fp8Linear.from_linear(ff.net[2], emulate=emulate)
-    with torch.no_grad():
-        h = block[0](x)
-        g = block[1].net[0](h)
-    ff.net[0].proj.set_input_range(float(h.abs().amax()) * fp8.HEADROOM)
-    ff.net[2].set_input_range(float(g.abs().amax()) * fp8.HEADROOM)
+    calibrate_inputs(new, lambda: new(x))
     return new
 
 

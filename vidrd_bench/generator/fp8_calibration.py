@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import torch
 
@@ -76,25 +76,33 @@ def _trajectory(pipe: Any, settings: Any, spec: Fp8Calibration) -> list[int]:
 
 
 @torch.no_grad()
-def calibrate(pipe: Any, settings: Any, spec: Fp8Calibration = CALIBRATION) -> dict[str, Any]:
-    """Set every Fp8Linear's input_scale in `pipe`'s eager UNet from the fixed calibration set at `settings`' clip
-    size and guidance; returns the calibration record."""
-    layers = {name: m for name, m in pipe.unet.named_modules() if isinstance(m, Fp8Linear)}
-    if not layers or hasattr(pipe.unet, "_orig_mod"):
-        raise ValueError("fp8 calibration needs the eager UNet with its Fp8Linear layers (convert, calibrate, then "
-                         "compile).")
-    short = dataclasses.replace(settings, num_clips=1, num_inference_steps=spec.steps, eta=0.0)
+def calibrate_inputs(module: torch.nn.Module, run: Callable[[], Any], headroom: float = HEADROOM) -> Any:
+    """Run `run()` with `module`'s Fp8Linears as their bf16 linears, then set each one's input range to the largest
+    |input| it saw times `headroom`; returns what `run` returned."""
+    layers = {name: m for name, m in module.named_modules() if isinstance(m, Fp8Linear)}
+    if not layers or hasattr(module, "_orig_mod"):
+        raise ValueError("fp8 calibration needs the eager module with its Fp8Linear layers (convert, calibrate, "
+                         "then compile).")
     amax: dict[str, torch.Tensor] = {}
     handles = _amax_hooks(layers, amax)
     try:
-        with bf16_linears(pipe.unet):
-            timesteps = _trajectory(pipe, short, spec)
+        with bf16_linears(module):
+            result = run()
     finally:
         for handle in handles:
             handle.remove()
     for name, m in layers.items():
-        m.set_input_range(float(amax[name]) * spec.headroom)
-    return spec.record(short, timesteps, len(layers), scales_digest(pipe.unet))
+        m.set_input_range(float(amax[name]) * headroom)
+    return result
+
+
+def calibrate(pipe: Any, settings: Any, spec: Fp8Calibration = CALIBRATION) -> dict[str, Any]:
+    """Set every Fp8Linear's input_scale in `pipe`'s eager UNet from the fixed calibration set at `settings`' clip
+    size and guidance; returns the calibration record."""
+    short = dataclasses.replace(settings, num_clips=1, num_inference_steps=spec.steps, eta=0.0)
+    timesteps = calibrate_inputs(pipe.unet, lambda: _trajectory(pipe, short, spec), spec.headroom)
+    layers = sum(isinstance(m, Fp8Linear) for m in pipe.unet.modules())
+    return spec.record(short, timesteps, layers, scales_digest(pipe.unet))
 
 
 def use_fp8(pipe: Any, settings: Any, emulate: bool = False) -> tuple[dict[str, int], dict[str, Any]]:
