@@ -119,7 +119,7 @@ def _fvd_row(run: _Runner, proto: FVDProtocol, size, bootstrap: int, seed: int) 
 
 def _is_row(run: _Runner, proto: ISProtocol, bootstrap: int, seed: int) -> dict:
     """One IS protocol's row (a note instead of a value where the videos cannot be scored under it)."""
-    probs = run.fake(proto).first(proto.num_fake).features.astype(np.float64)
+    probs = run.fake(proto).first(proto.pool_size).features.astype(np.float64)
     try:
         value, std = protocol_is(probs, proto, seed)
     except VidrdBenchError as e:

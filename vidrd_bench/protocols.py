@@ -126,7 +126,7 @@ class ISProtocol(Protocol):
     `preprocess`: "tgan" (TGAN v1) or "tganv2" (TGANv2, ported by StyleGAN-V), see metrics/c3d.py. `num_fake`
     videos (None: all) in manifest order; `shuffle`: "none", "styleganv-seed42" (numpy RandomState(42).shuffle
     of the probabilities) or "subsets-per-run" (each of `num_runs` runs scores its own seeded subset of
-    num_fake videos, standing in for TGANv2's fresh samples per loop). The score of a split is
+    num_fake videos drawn from all of them, standing in for TGANv2's fresh samples per loop; `pool_size`). The score of a split is
     exp(mean KL(p(y|x) || p(y))) with `eps` used as `eps_rule` says: "none", "log-args" (TGAN v1:
     log(p + eps) - log(p_y + eps), times p) or "added" (TGANv2: p + eps everywhere). Reported: mean and std
     over the splits, or over the runs when num_runs > 1.
@@ -152,6 +152,13 @@ class ISProtocol(Protocol):
         _check_count(self, "num_fake", "fake_selection", "first")
         if (self.shuffle == "subsets-per-run") != (self.num_runs > 1):
             raise ValueError(f"{self.name}: num_runs > 1 goes with shuffle='subsets-per-run' and only with it")
+
+    @property
+    def pool_size(self) -> int | None:
+        """How many videos, in manifest order, the score draws on (None: all): num_fake, or every video where each
+        run draws its own subset of num_fake ('subsets-per-run'; cutting to num_fake first would make every run the
+        same videos and the std over runs 0)."""
+        return None if self.shuffle == "subsets-per-run" else self.num_fake
 
 
 def _check_choice(proto: Protocol, name: str, allowed: tuple[str, ...]) -> None:

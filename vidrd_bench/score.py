@@ -390,7 +390,7 @@ def score_is(fake_dir: str | os.PathLike, protocol: str | ISProtocol = "is-c3d-s
     if got is None:
         return None
     proto = counted(proto, len(got), allow_fewer=allow_fewer)
-    probs = got.first(proto.num_fake).features.astype(np.float64)
+    probs = got.first(proto.pool_size).features.astype(np.float64)
     mean, std = protocol_is(probs, proto, seed)
     ci = bootstrap_is(probs, proto, bootstrap, seed, progress=progress) if bootstrap > 0 else None
     extra = {"fake_dir": str(fake_dir), "num_splits": proto.num_splits, "num_runs": proto.num_runs, **found}

@@ -156,3 +156,11 @@ def test_features_cache_means_rescoring_never_decodes_again(folders, tmp_path, m
         score_is(root / "fake", protocol=dataclasses.replace(PROTOCOLS.get("is-c3d-tgan"), detector="c3d-tiny-random",
                                                              num_fake=None, fake_selection="all"),
                  num_workers=0, bootstrap=0, progress=False, cache_dir=cache)
+
+
+def test_is_tganv2_runs_draw_their_subsets_from_every_video(folders):
+    root, _ = folders
+    two = dataclasses.replace(PROTOCOLS.get("is-c3d-tganv2"), detector="c3d-tiny-random", num_fake=2)
+    rec = score_is(root / "fake", protocol=two, num_workers=0, bootstrap=0, progress=False)
+    assert two.pool_size is None and rec.n == 4  # 10 runs of 2 of the 4 videos, not 10 orderings of the first 2
+    assert rec.std > 1e-6 and rec.extra["num_runs"] == 10
