@@ -65,9 +65,10 @@ def _cache(cache_dir: CacheDir) -> Path | None:
     return default_cache_dir() if cache_dir is None or cache_dir is True else Path(cache_dir)
 
 
-def counted(proto: FVDProtocol | ISProtocol, n_fake: int, n_real: int | None = None,
+def counted(proto: FVDProtocol | ISProtocol, n_fake: int | None, n_real: int | None = None,
             allow_fewer: bool = False) -> FVDProtocol | ISProtocol:
-    """The protocol these counts can be scored under: itself, a derived one (allow_fewer), or an error."""
+    """The protocol these counts (None: not counted) can be scored under: itself, a derived one (allow_fewer), or
+    an error."""
     short = {k: n for k, want, n in (("num_fake", proto.num_fake, n_fake),
                                      ("num_real", getattr(proto, "num_real", None), n_real))
              if want is not None and n is not None and n < want}
@@ -253,7 +254,7 @@ def compute_real_stats(videos: str | os.PathLike | Sequence[str | os.PathLike], 
                          num_workers=num_workers, progress=progress)
     if got is None:
         return None
-    proto = counted(proto, proto.num_fake or 2, len(got), allow_fewer)
+    proto = counted(proto, None, len(got), allow_fewer)
     stats = real_stats_from_features(got, proto, detector, f"{dataset} {note}", _size(size), len(items),
                                      keep_features)
     stats.extra["dataset"] = dataset
@@ -273,10 +274,9 @@ def _frame_size(items: list[VideoItem], num_frames: int) -> tuple[int, int]:
     return tuple(read_clip(items[0].path, num_frames).shape[1:3])
 
 
-def _check_real(stats: StatsFile, proto: FVDProtocol, detector: Detector, fake_size: tuple[int, int],
-                where: str) -> None:
-    """Refuse real statistics made under other real-side conventions, detector files or resolution."""
-    proto.check_same_real(stats.protocol, what=f"The real-video statistics in {where}")
+def _check_real(stats: StatsFile, detector: Detector, fake_size: tuple[int, int], where: str) -> None:
+    """Refuse real statistics made with other detector files or at another resolution (their protocol's real side
+    is checked before the detector loads)."""
     if stats.detector_sha256 != detector.weights:
         raise ProtocolMismatchError(
             f"The real-video statistics in {where} were made with detector files {stats.detector_sha256}, but this "
@@ -345,12 +345,13 @@ def score_fvd(real: str | os.PathLike, fake_dir: str | os.PathLike, protocol: st
         real_desc = {"real_videos": str(real)}
     else:
         real_stats = load_stats(real) if distributed.current().is_main else None
-        if real_stats is not None:
-            proto.check_same_real(real_stats.protocol, what=f"The real-video statistics in {real}")
         real_desc = {"real_stats": str(real)}
+    if real_stats is not None:  # fewer real videos than the protocol takes: refused, or its derived protocol
+        proto = counted(proto, None, real_stats.count, allow_fewer)
+        proto.check_same_real(real_stats.protocol, what=f"The real-video statistics in {real}")
     detector = _detector(proto, weights_dir, device, detector_path)
     if real_stats is not None:
-        _check_real(real_stats, proto, detector, fake_size, str(real))
+        _check_real(real_stats, detector, fake_size, str(real))
     got = cached_extract(items, detector, fake_rule(proto), _cache(cache_dir), batch_size=batch_size,
                          num_workers=num_workers, progress=progress)
     if got is None:

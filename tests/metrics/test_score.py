@@ -164,3 +164,21 @@ def test_is_tganv2_runs_draw_their_subsets_from_every_video(folders):
     rec = score_is(root / "fake", protocol=two, num_workers=0, bootstrap=0, progress=False)
     assert two.pool_size is None and rec.n == 4  # 10 runs of 2 of the 4 videos, not 10 orderings of the first 2
     assert rec.std > 1e-6 and rec.extra["num_runs"] == 10
+
+
+def test_fewer_real_videos_than_the_protocol_takes_give_a_derived_protocol_from_a_folder_or_a_file(folders, tmp_path):
+    root, _ = folders
+    five = dataclasses.replace(FVD_TEST, name="fvd-five", num_real=5, real_selection="first-sorted")
+    with pytest.raises(ProtocolMismatchError, match="3 real videos where it takes 5.*--allow-fewer"):
+        score_fvd(root / "real", root / "fake", protocol=five, num_workers=0, bootstrap=0, progress=False)
+    rec = score_fvd(root / "real", root / "fake", protocol=five, num_workers=0, bootstrap=0, progress=False,
+                    allow_fewer=True)
+    assert rec.protocol["name"] == "fvd-five-real3" and rec.protocol["derived_from"] == "fvd-five"
+    assert rec.extra["real_count"] == 3 and rec.n == 4
+    compute_real_stats(root / "real", protocol=five, size=16, num_workers=0, out_path=tmp_path / "three.npz",
+                       progress=False, allow_fewer=True)
+    with pytest.raises(ProtocolMismatchError, match="3 real videos where it takes 5"):
+        score_fvd(tmp_path / "three.npz", root / "fake", protocol=five, num_workers=0, bootstrap=0, progress=False)
+    again = score_fvd(tmp_path / "three.npz", root / "fake", protocol=five, num_workers=0, bootstrap=0,
+                      progress=False, allow_fewer=True)
+    assert again.protocol == rec.protocol and again.value == pytest.approx(rec.value)
