@@ -24,7 +24,6 @@ from vidrd_bench.devices import pick_device
 from vidrd_bench.errors import VideoError, VidrdBenchError
 from vidrd_bench.io import write_json_atomic
 from vidrd_bench.metrics.cache import cached_extract
-from vidrd_bench.metrics.detectors import load_detector
 from vidrd_bench.metrics.extract import Features
 from vidrd_bench.metrics.fvd import bootstrap_fvd, extrapolate_infinity, fast_frechet_to, fvd_at_sizes, ladder
 from vidrd_bench.metrics.inception_score import bootstrap_is, protocol_is
@@ -32,7 +31,8 @@ from vidrd_bench.metrics.stats import gaussian_of
 from vidrd_bench.protocols import (DEFAULT_FVD, DEFAULT_IS, SMOKE_FVD, FVDProtocol, ISProtocol, Protocol,
                                    metric_protocols)
 from vidrd_bench.results import provenance
-from vidrd_bench.score import CacheDir, _cache, _frame_size, fake_rule, generated_items, real_items, real_rule
+from vidrd_bench.score import (CacheDir, _cache, _detector, _frame_size, fake_rule, generated_items, real_items,
+                               real_rule, shortfall)
 
 TINY = {"i3d": "i3d-tiny-random", "c3d": "c3d-tiny-random"}
 TINY_FVD_RESOLUTION = SMOKE_FVD.resolution
@@ -79,8 +79,7 @@ class _Runner:
         """The protocol's detector, built once per (name, resolution, preprocessing)."""
         key = (proto.detector, proto.resolution, getattr(proto, "preprocess", None))
         if key not in self.detectors:
-            self.detectors[key] = load_detector(proto.detector, self.weights_dir, self.device, None,
-                                                proto.resolution, key[2])
+            self.detectors[key] = _detector(proto, self.weights_dir, self.device, None)
         return self.detectors[key]
 
     def fake(self, proto) -> Features:
@@ -94,9 +93,7 @@ class _Runner:
 
 def _counts_note(proto, n_fake: int, n_real: int | None) -> str:
     """Where the folders held fewer videos than the protocol takes."""
-    parts = [f"{side} {have} of {want}" for side, want, have in
-             (("fake", proto.num_fake, n_fake), ("real", getattr(proto, "num_real", None), n_real))
-             if want is not None and have is not None and have < want]
+    parts = [f"{k[4:]} {have} of {getattr(proto, k)}" for k, have in shortfall(proto, n_fake, n_real).items()]
     return ("counts capped: " + ", ".join(parts)) if parts else ""
 
 

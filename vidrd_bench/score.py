@@ -26,7 +26,7 @@ from vidrd_bench.metrics.base import Detector
 from vidrd_bench.metrics.cache import cached_extract, default_cache_dir
 from vidrd_bench.metrics.detectors import load_detector
 from vidrd_bench.metrics.extract import ClipRule, Features, VideoItem
-from vidrd_bench.metrics.fvd import bootstrap_fvd, frechet_distance, per_class_fvd
+from vidrd_bench.metrics.fvd import bootstrap_fvd, fvd_from_features, per_class_fvd
 from vidrd_bench.metrics.inception_score import bootstrap_is, protocol_is
 from vidrd_bench.metrics.stats import StatsFile, gaussian_of, load_stats, save_stats, stats_filename
 from vidrd_bench.protocols import FVDProtocol, ISProtocol, Protocol, get_protocol, metric_protocols, with_counts
@@ -65,13 +65,18 @@ def _cache(cache_dir: CacheDir) -> Path | None:
     return default_cache_dir() if cache_dir is None or cache_dir is True else Path(cache_dir)
 
 
+def shortfall(proto: FVDProtocol | ISProtocol, n_fake: int | None, n_real: int | None = None) -> dict[str, int]:
+    """{"num_fake" / "num_real": the count} for each side counted (not None) with fewer videos than the protocol takes."""
+    return {k: n for k, want, n in (("num_fake", proto.num_fake, n_fake),
+                                    ("num_real", getattr(proto, "num_real", None), n_real))
+            if want is not None and n is not None and n < want}
+
+
 def counted(proto: FVDProtocol | ISProtocol, n_fake: int | None, n_real: int | None = None,
             allow_fewer: bool = False) -> FVDProtocol | ISProtocol:
     """The protocol these counts (None: not counted) can be scored under: itself, a derived one (allow_fewer), or
     an error."""
-    short = {k: n for k, want, n in (("num_fake", proto.num_fake, n_fake),
-                                     ("num_real", getattr(proto, "num_real", None), n_real))
-             if want is not None and n is not None and n < want}
+    short = shortfall(proto, n_fake, n_real)
     if not short:
         return proto
     derived = with_counts(proto, **short)
@@ -359,7 +364,7 @@ def score_fvd(real: str | os.PathLike, fake_dir: str | os.PathLike, protocol: st
     proto = counted(proto, len(got), real_stats.count, allow_fewer)
     fake = got.first(proto.num_fake)
     div = proto.covariance_divisor
-    value = frechet_distance(*gaussian_of(fake.features, div), real_stats.mu, real_stats.sigma)
+    value = fvd_from_features(fake.features, real_stats.mu, real_stats.sigma, div)
     ci = (bootstrap_fvd(fake.features, real_stats.mu, real_stats.sigma, bootstrap, seed, divisor=div,
                         progress=progress) if bootstrap else None)
     extra: dict[str, Any] = {**real_desc, "real_count": real_stats.count, "real_source": real_stats.source,
