@@ -11,6 +11,12 @@ from vidrd_bench.registry import UnknownNameError
 from vidrd_bench.registry import Registry
 
 
+def differences(mine: dict[str, Any], theirs: dict[str, Any]) -> str:
+    """"key: theirs vs mine" for every setting whose values differ, sorted by key (a mismatch error's detail)."""
+    keys = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
+    return ", ".join(f"{k}: {theirs.get(k)!r} vs {mine.get(k)!r}" for k in keys)
+
+
 @dataclass(frozen=True)
 class Protocol:
     """Base of every protocol: a name plus settings that fully determine the numbers produced."""
@@ -30,8 +36,7 @@ class Protocol:
         check_not_retired(str(theirs.get("name")), what)
         mine = self.to_dict()
         if theirs != mine:
-            diff = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
-            detail = ", ".join(f"{k}: {theirs.get(k)!r} vs {mine.get(k)!r}" for k in diff)
+            detail = differences(mine, theirs)
             raise ProtocolMismatchError(
                 f"{what} were made under protocol {theirs.get('name')!r} but this run uses {self.name!r} "
                 f"(differences: {detail}). Scores made under different protocols are not comparable; "
@@ -104,10 +109,9 @@ class FVDProtocol(Protocol):
         mine = {k: v for k, v in self.to_dict().items() if k not in fake_side}
         theirs = {k: v for k, v in other.items() if k not in fake_side}
         if mine != theirs:
-            diff = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
             raise ProtocolMismatchError(
                 f"{what} were made under protocol {other.get('name')!r}, whose real-video settings differ from "
-                f"{self.name!r}'s ({', '.join(f'{k}: {theirs.get(k)!r} vs {mine.get(k)!r}' for k in diff)}). "
+                f"{self.name!r}'s ({differences(mine, theirs)}). "
                 f"Recompute them with `vidrd-bench stats ucf101 --protocol {self.name}`."
             )
 
