@@ -81,3 +81,18 @@ def test_recalibrating_reads_the_features_cache_only(run, monkeypatch):
                       bootstrap=0, cache_dir=root / "cache", progress=False)
     first = {r["protocol"]: r["value"] for r in rec["rows"]}
     assert all(first[p] == pytest.approx(v, rel=1e-9) for p, v in zip(again.rows["protocol"], again.rows["value"]))
+
+
+def test_without_the_cache_each_set_detector_and_clip_rule_is_extracted_once(run, monkeypatch):
+    root, _, rec = run
+    from vidrd_bench import calibrate as module
+
+    calls = []
+    real_extract = module.cached_extract
+    monkeypatch.setattr(module, "cached_extract", lambda items, det, rule, cache, **kw: calls.append(
+        (len(items), id(det), rule, cache)) or real_extract(items, det, rule, cache, **kw))
+    again = module.calibrate(root / "real", root / "fake", tiny=True, tiny_fvd_resolution=32, device="cpu",
+                             num_workers=0, bootstrap=0, cache_dir=False, progress=False)
+    assert len(calls) == len(set(calls)) and all(cache is None for *_, cache in calls)
+    first = {r["protocol"]: r["value"] for r in rec["rows"]}
+    assert all(first[p] == pytest.approx(v, rel=1e-9) for p, v in zip(again.rows["protocol"], again.rows["value"]))

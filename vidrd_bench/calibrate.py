@@ -1,7 +1,7 @@
 """`vidrd-bench calibrate`: every registered FVD and IS protocol on one real and one generated set, side by side.
 
-Features come through the cache, so each (video set, detector, clip rule) is decoded and run once however many
-protocols share it. Counts are capped at what the folders hold (the table says where a protocol's count was not
+Each (video set, detector, clip rule) is decoded and run once however many protocols share it (and, with the
+features cache on, once across runs). Counts are capped at what the folders hold (the table says where a protocol's count was not
 met). For the default FVD protocol it adds FVD@N for N = 256, 512, ..., all, the FID-infinity style
 extrapolation FVD_N = FVD_inf + k / N, and the real-vs-real floor (FVD between two disjoint halves of the real
 set). This is the table that says how far a number moves between published conventions.
@@ -67,28 +67,42 @@ def _substitute(proto: Protocol, tiny: bool, fvd_resolution: int) -> Protocol:
 
 
 class _Runner:
-    """Holds the sets, detectors and cache of one calibrate pass; extracts through the features cache."""
+    """Holds the sets, detectors and features of one calibrate pass: each (set, detector, clip rule) is extracted
+    once (through the features cache, if on) however many protocols share it."""
 
     def __init__(self, real: Path, fake: Path, split_file, weights_dir, device, cache, extract_kwargs):
         self.fake_items, _, self.fake_found = generated_items(fake, allow_incomplete=False)
         self.real_items, self.real_note = real_items(real, split_file, None)
         self.weights_dir, self.device, self.cache, self.kw = weights_dir, device, cache, extract_kwargs
         self.detectors: dict[tuple, Any] = {}
+        self.features: dict[tuple, Features] = {}
+
+    @staticmethod
+    def _detector_key(proto) -> tuple:
+        """What builds a protocol's detector: its name, resolution and (IS) preprocessing."""
+        return proto.detector, proto.resolution, getattr(proto, "preprocess", None)
 
     def detector(self, proto):
-        """The protocol's detector, built once per (name, resolution, preprocessing)."""
-        key = (proto.detector, proto.resolution, getattr(proto, "preprocess", None))
+        """The protocol's detector, built once per _detector_key."""
+        key = self._detector_key(proto)
         if key not in self.detectors:
             self.detectors[key] = _detector(proto, self.weights_dir, self.device, None)
         return self.detectors[key]
 
+    def _extract(self, side: str, items, proto, rule) -> Features:
+        """`side`'s features under `rule`, extracted once per (side, detector, rule)."""
+        key = (side, self._detector_key(proto), rule)
+        if key not in self.features:
+            self.features[key] = cached_extract(items, self.detector(proto), rule, self.cache, **self.kw)
+        return self.features[key]
+
     def fake(self, proto) -> Features:
         """Generated features under the protocol's clip rule."""
-        return cached_extract(self.fake_items, self.detector(proto), fake_rule(proto), self.cache, **self.kw)
+        return self._extract("fake", self.fake_items, proto, fake_rule(proto))
 
     def real(self, proto: FVDProtocol, size) -> Features:
         """Real features under the protocol's clip rule and preparation."""
-        return cached_extract(self.real_items, self.detector(proto), real_rule(proto, size), self.cache, **self.kw)
+        return self._extract("real", self.real_items, proto, real_rule(proto, size))
 
 
 def _counts_note(proto, n_fake: int, n_real: int | None) -> str:
