@@ -54,6 +54,16 @@ def test_weights_locate_missing_and_incomplete(tmp_path, monkeypatch):
     assert weights.weights_dir(None) == tmp_path
 
 
+def test_each_scoring_protocol_needs_its_detectors_files_from_the_detector_registry():
+    needs = weights.protocol_weights()
+    assert needs["fvd-ucf101-10k"] == needs["fvd-styleganv-2048-16f"] == ("i3d_torchscript.pt",)
+    assert needs["fvd-ucf101-10k-i3d-pytorch"] == ("rgb_imagenet.pt",)
+    assert needs["is-c3d-tgan"] == needs["is-c3d-styleganv-10k"] == ("conv3d_deepnetA_ucf.npz", "mean2.npz")
+    assert "fvd-smoke-tiny" not in needs and "is-smoke-tiny" not in needs  # random-weight detectors need no file
+    assert all(n in weights.WEIGHT_FILES for names in needs.values() for n in names)
+    assert {k: v for k, v in weights.needed_by().items() if k in needs} == needs
+
+
 def test_sha256_and_atomic_write_keep_old_file_on_failure(tmp_path):
     target = tmp_path / "a.json"
     write_json_atomic(target, {"x": 1})

@@ -88,13 +88,14 @@ for _wf in (
 ):
     WEIGHT_FILES.register(_wf.name, _wf)
 
-# Files of each real detector (metrics/i3d.py, c3d.py declare the same in their DetectorSpecs; a test pins it).
-DETECTOR_FILES = {"i3d-torchscript": ("i3d_torchscript.pt",), "i3d-pytorch": ("rgb_imagenet.pt",),
-                  "c3d-ucf101": ("conv3d_deepnetA_ucf.npz", "mean2.npz")}
-PROTOCOL_WEIGHTS: dict[str, tuple[str, ...]] = {
-    **{p.name: DETECTOR_FILES[p.detector] for p in (*metric_protocols(FVDProtocol), *metric_protocols(ISProtocol))
-       if p.detector in DETECTOR_FILES},
-}
+def protocol_weights() -> dict[str, tuple[str, ...]]:
+    """Files under the weights folder each scoring protocol needs: its detector's (metrics.detectors.DETECTORS);
+    protocols on random-weight detectors need none and are left out."""
+    from vidrd_bench.metrics.detectors import DETECTORS
+
+    return {p.name: DETECTORS.get(p.detector).weight_files
+            for p in (*metric_protocols(FVDProtocol), *metric_protocols(ISProtocol))
+            if DETECTORS.get(p.detector).weight_files}
 
 
 def needed_by() -> dict[str, tuple[str, ...]]:
@@ -105,7 +106,7 @@ def needed_by() -> dict[str, tuple[str, ...]]:
     """
     from vidrd_bench.generators import GENERATORS
 
-    out = dict(PROTOCOL_WEIGHTS)
+    out = protocol_weights()
     for name, entry in GENERATORS.items():
         out.update({f"{name}:{p.name}": p.needs for p in entry.presets if p.needs})
     return out
@@ -155,7 +156,7 @@ def verify_loads(protocol_name: str, root: str | os.PathLike | None = None) -> N
             _check_json_configs(path, entry)
         elif path.suffix in (".pth", ".bin") and path.exists():
             read_checkpoint(path)
-    if protocol_name in PROTOCOL_WEIGHTS:
+    if protocol_name in protocol_weights():
         protocol = PROTOCOLS.get(protocol_name)
         load_detector(protocol.detector, base, "cpu", None, protocol.resolution)
     elif "vae_finetuned" in (needs_of(protocol_name) or ()) and (base / "vae_finetuned").is_dir():

@@ -31,9 +31,9 @@ def weights_cmd(weights_dir: Path | None, no_hash: bool, check: tuple[str, ...])
     click.echo(f"  chosen by --weights-dir, else ${weights.ENV_VAR}, else {weights.DEFAULT_DIR}\n")
     rows = weights.status(root, with_hash=not no_hash)
     by_name = {r.name: r for r in rows}
-    needs = weights.needed_by()
+    needs, protocols = weights.needed_by(), weights.protocol_weights()
     for user, names in needs.items():
-        kind = "protocol" if user in weights.PROTOCOL_WEIGHTS else "generator"
+        kind = "protocol" if user in protocols else "generator"
         click.echo(f"{kind} {user}: " + ", ".join(
             f"{n} [{'ok' if by_name[n].present else by_name[n].problem}]" for n in names))
     click.echo("")
