@@ -17,8 +17,8 @@ from typing import Any, Callable
 
 import torch
 
-from vidrd_bench.generator.fp8 import HEADROOM, Fp8Linear, bf16_linears, fp8_plan, scales_digest, use_fp8_linears
-from vidrd_bench.generator.sampler import IterativeSampler, draw_noise, make_generators
+from vidrd_bench.generator.fp8 import (HEADROOM, Fp8Linear, bf16_linears, fp8_linears, fp8_plan, scales_digest,
+                                      use_fp8_linears)
 
 
 @dataclass(frozen=True)
@@ -39,9 +39,13 @@ class Fp8Calibration:
         table = load_prompts(dataset.default_prompts(), dataset.classes)
         return [table[c][0] for c in self.classes]
 
+    def seeds(self) -> list[int]:
+        """One seed per class: seed, seed + 1, ..."""
+        return [self.seed + i for i in range(len(self.classes))]
+
     def record(self, settings: Any, timesteps: list[int], layers: int, digest: str) -> dict[str, Any]:
         """run.json's precision.calibration: the set, the trajectory it ran, and a digest of the resulting scales."""
-        return {"ucf101_classes": list(self.classes), "seeds": [self.seed + i for i in range(len(self.classes))],
+        return {"ucf101_classes": list(self.classes), "seeds": self.seeds(),
                 "timesteps": timesteps, "guidance_scale": settings.guidance_scale,
                 "clip": f"{settings.frames_per_clip} frames {settings.height}x{settings.width}",
                 "headroom": self.headroom, "layers": layers, "scales_sha256_16": digest}
@@ -64,14 +68,8 @@ def _amax_hooks(layers: dict[str, Fp8Linear], amax: dict[str, torch.Tensor]) -> 
 
 
 def _trajectory(pipe: Any, settings: Any, spec: Fp8Calibration) -> list[int]:
-    """Run the calibration prompts through the sampler (one clip, spec.steps DDIM steps); returns the timesteps."""
-    prompts = spec.prompts()
-    cond, uncond = pipe.encode_prompts(prompts, settings.negative_prompt)
-    latent_hw = (settings.height // pipe.vae_scale_factor, settings.width // pipe.vae_scale_factor)
-    generators = make_generators([spec.seed + i for i in range(len(prompts))])
-    noise = draw_noise(generators, settings, latent_hw, pipe.latent_channels).to(pipe.device)
-    sampler = IterativeSampler(pipe.unet, pipe.scheduler, settings, model_dtype=pipe.dtype)
-    sampler(cond, uncond, noise)
+    """Run the calibration prompts through the pipeline's sampler (no VAE decode); returns the timesteps run."""
+    _, sampler = pipe.denoise(spec.prompts(), spec.seeds(), settings)
     return [int(t) for t in sampler.scheduler.timesteps.tolist()]
 
 
@@ -101,8 +99,7 @@ def calibrate(pipe: Any, settings: Any, spec: Fp8Calibration = CALIBRATION) -> d
     size and guidance; returns the calibration record."""
     short = dataclasses.replace(settings, num_clips=1, num_inference_steps=spec.steps, eta=0.0)
     timesteps = calibrate_inputs(pipe.unet, lambda: _trajectory(pipe, short, spec), spec.headroom)
-    layers = sum(isinstance(m, Fp8Linear) for m in pipe.unet.modules())
-    return spec.record(short, timesteps, layers, scales_digest(pipe.unet))
+    return spec.record(short, timesteps, len(fp8_linears(pipe.unet)), scales_digest(pipe.unet))
 
 
 def use_fp8(pipe: Any, settings: Any, emulate: bool = False) -> tuple[dict[str, int], dict[str, Any]]:

@@ -7,7 +7,6 @@ Written in the diffusers pipeline manner (numbered steps in `__call__`), over th
 from __future__ import annotations
 
 import dataclasses
-import numbers
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +18,7 @@ from vidrd_bench.generator.fp8_calibration import use_fp8
 from vidrd_bench.generator.graphs import GraphedDenoiser
 from vidrd_bench.generator.sampler import IterativeSampler, assemble_clips, check_settings, draw_noise, make_generators
 from vidrd_bench.generator.settings import VidRDSettings
+from vidrd_bench.generators.base import check_prompts_seeds
 from vidrd_bench.precisions import DEFAULT_PRECISION, PrecisionError, check_precision_device, video_agreement
 
 VAE_CHUNK_FRAMES = 64
@@ -148,13 +148,7 @@ class VidRDPipeline:
                 f"The pipeline needs a VidRDSettings, got {type(settings).__name__} "
                 f"({getattr(settings, 'name', settings)!r}); pass e.g. VIDRD_SETTINGS.get('vidrd').")
         check_settings(settings)
-        if isinstance(prompts, str) or not prompts or not all(isinstance(p, str) for p in prompts):
-            raise GenerationInputError(
-                f"prompts must be a non-empty list of strings, got {prompts!r:.200}; pass one prompt per video.")
-        if len(seeds) != len(prompts) or not all(isinstance(s, numbers.Integral) and not isinstance(s, bool) for s in seeds):
-            raise GenerationInputError(
-                f"Expected one integer seed per prompt: {len(prompts)} prompts but seeds {list(seeds)!r:.200}. "
-                "Each video's seed fixes its noise; take them from the run's plan.")
+        check_prompts_seeds(prompts, seeds, GenerationInputError)
         f = self.vae_scale_factor
         if settings.height % f or settings.width % f:
             raise GenerationInputError(
@@ -196,14 +190,10 @@ class VidRDPipeline:
                        f"and with the original linears ({str(self.dtype).removeprefix('torch.')})"}
 
     @torch.no_grad()
-    def __call__(self, prompts: list[str], seeds: list[int], settings: VidRDSettings, progress: bool = False,
-                 return_latents: bool = False) -> VidRDPipelineOutput:
-        """Generate one video per (prompt, seed) under `settings`; uint8 (B, T, H, W, 3) with T = settings.num_frames."""
-        # 1. Check inputs; a compiled UNet gets its fixed batch size (padding dropped in step 6)
-        self.check_inputs(prompts, seeds, settings)
-        count = len(prompts)
-        prompts, seeds = self._pad(prompts, seeds)
-
+    def denoise(self, prompts: list[str], seeds: list[int], settings: VidRDSettings,
+                progress: bool = False) -> tuple[torch.Tensor, IterativeSampler]:
+        """Steps 2-4 of __call__ on checked, padded inputs: release-order latents (B, 4, C*N, h, w) and the sampler
+        that made them (its scheduler holds the timesteps run; the fp8 calibration records them)."""
         # 2. Encode the prompts and the negative prompt
         cond, uncond = self.encode_prompts(prompts, settings.negative_prompt)
 
@@ -213,7 +203,19 @@ class VidRDPipeline:
 
         # 4. Iterative denoising, clip by clip (FNR, PNS, DSG), classifier-free guidance in one 2B batch
         sampler = IterativeSampler(self.unet, self.scheduler, settings, model_dtype=self.dtype)
-        latents = sampler(cond, uncond, noise, progress=progress)
+        return sampler(cond, uncond, noise, progress=progress), sampler
+
+    @torch.no_grad()
+    def __call__(self, prompts: list[str], seeds: list[int], settings: VidRDSettings, progress: bool = False,
+                 return_latents: bool = False) -> VidRDPipelineOutput:
+        """Generate one video per (prompt, seed) under `settings`; uint8 (B, T, H, W, 3) with T = settings.num_frames."""
+        # 1. Check inputs; a compiled UNet gets its fixed batch size (padding dropped in step 6)
+        self.check_inputs(prompts, seeds, settings)
+        count = len(prompts)
+        prompts, seeds = self._pad(prompts, seeds)
+
+        # 2-4. Encode the prompts, draw each video's noise, denoise clip by clip (denoise)
+        latents, _ = self.denoise(prompts, seeds, settings, progress)
 
         # 5. Decode every clip with the (temporal) VAE, then assemble the settings' frames
         frames = assemble_clips(self.decode_latents(latents, settings), settings, dim=2)

@@ -26,13 +26,13 @@ class GeneratorError(VidrdBenchError):
     """A generator was asked for something it cannot do (inputs, settings, sizes)."""
 
 
-def check_prompts_seeds(prompts: list[str], seeds: list[int]) -> None:
-    """Refuse anything but one prompt string and one integer seed per video."""
+def check_prompts_seeds(prompts: list[str], seeds: list[int], error: type[Exception] = GeneratorError) -> None:
+    """Refuse anything but one prompt string and one integer seed per video (raising `error`)."""
     if isinstance(prompts, str) or not prompts or not all(isinstance(p, str) for p in prompts):
-        raise GeneratorError(f"prompts must be a non-empty list of strings, got {prompts!r:.200}; pass one per video.")
+        raise error(f"prompts must be a non-empty list of strings, got {prompts!r:.200}; pass one prompt per video.")
     if len(seeds) != len(prompts) or not all(isinstance(s, numbers.Integral) and not isinstance(s, bool) for s in seeds):
-        raise GeneratorError(f"Expected one integer seed per prompt: {len(prompts)} prompts but seeds "
-                             f"{list(seeds)!r:.200}. Each video's seed fixes its noise; take them from the run's plan.")
+        raise error(f"Expected one integer seed per prompt: {len(prompts)} prompts but seeds "
+                    f"{list(seeds)!r:.200}. Each video's seed fixes its noise; take them from the run's plan.")
 
 
 class Generator(ABC):
