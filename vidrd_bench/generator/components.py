@@ -29,7 +29,7 @@ from vidrd_bench.weights import weights_dir as weights_root
 
 log = logging.getLogger(__name__)
 
-SD_NAME, UNET_CKPT_NAME, TEMPORAL_VAE_NAME = "stable-diffusion-2-1-base", "ModelT2V.pth", "vae_finetuned"
+SD_NAME, UNET_CKPT_NAME, TEMPORAL_VAE_NAME = configs.VIDRD_FILES
 
 
 @dataclass

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+# The VidRD files under the weights folder: SD 2.1-base (diffusers layout), the release UNet checkpoint, the
+# fine-tuned temporal VAE. The loader opens them (generator.components); the registry lists them (weights --check).
+VIDRD_FILES = SD_NAME, UNET_CKPT_NAME, TEMPORAL_VAE_NAME = ("stable-diffusion-2-1-base", "ModelT2V.pth",
+                                                           "vae_finetuned")
+
 SD21_BASE_UNET = {
     "sample_size": 64,
     "in_channels": 4,

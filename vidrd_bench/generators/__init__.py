@@ -4,6 +4,7 @@ Add a model in one file: a Generator subclass, a settings dataclass with named p
 `GENERATORS.register(...)` call (README, "Adding a model").
 """
 
+from vidrd_bench.generator.configs import VIDRD_FILES
 from vidrd_bench.generator.settings import VIDRD_SETTINGS
 from vidrd_bench.generators.base import GENERATORS, Generator, GeneratorEntry, GeneratorError, Preset
 from vidrd_bench.generators.diffusers_t2v import DiffusersSettings, settings_presets
@@ -11,7 +12,6 @@ from vidrd_bench.registry import Registry
 
 __all__ = ["GENERATORS", "Generator", "GeneratorEntry", "GeneratorError", "Preset"]
 
-VIDRD_FILES = ("stable-diffusion-2-1-base", "ModelT2V.pth", "vae_finetuned")
 
 GENERATORS.register("vidrd", GeneratorEntry(
     name="vidrd",
