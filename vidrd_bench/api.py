@@ -16,8 +16,8 @@ from vidrd_bench.errors import VideoError, VidrdBenchError
 from vidrd_bench.metrics.detectors import load_detector
 from vidrd_bench.metrics.fvd import frechet_distance
 from vidrd_bench.metrics.stats import StatsFile, gaussian_of, load_stats
-from vidrd_bench.protocols import DEFAULT_FVD, FVDProtocol, get_protocol
-from vidrd_bench.score import compute_real_stats, score_fvd, score_is
+from vidrd_bench.protocols import DEFAULT_FVD, FVDProtocol
+from vidrd_bench.score import _detector, _protocol, compute_real_stats, score_fvd, score_is
 
 __all__ = ["FVD", "compute_real_stats", "fvd", "load_detector", "score_fvd", "score_is"]
 
@@ -68,9 +68,8 @@ class FVD:
                  detector_path: str | os.PathLike | None = None):
         from vidrd_bench.devices import pick_device
 
-        self.protocol = get_protocol(protocol) if isinstance(protocol, str) else protocol
-        self.detector = load_detector(self.protocol.detector, weights_dir, pick_device(device), detector_path,
-                                      self.protocol.resolution)
+        self.protocol = _protocol(protocol, FVDProtocol)
+        self.detector = _detector(self.protocol, weights_dir, pick_device(device), detector_path)
         self.real_stats = load_stats(real_stats) if isinstance(real_stats, (str, os.PathLike)) else real_stats
         if self.real_stats is not None:
             self.protocol.check_same_real(self.real_stats.protocol, "The real statistics")
