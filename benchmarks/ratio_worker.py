@@ -98,17 +98,15 @@ def measure(precision: str, batch: int, sync: Path, workers: int, timeout_s: flo
 
 def build(precision: str, device: str):
     """`generate`'s generator: full-random VidRD compiled on CUDA; on the CPU (dry runs) tiny, eager, fp8 emulated
-    (converted and calibrated as from_preset does)."""
+    (the loader's fp8_emulation: converted and calibrated as on the GPU)."""
     from vidrd_bench.generate import load_generator, resolve
 
     if device == "cuda":
         choice = resolve("vidrd", "full-random", None, None)
         return load_generator(choice, None, None, device, compile=True, precision=precision), choice.settings
     choice = resolve("vidrd", "tiny", None, None)
-    gen = load_generator(choice, None, None, device, compile=False)
-    if precision != "bf16":
-        gen.pipeline.use_precision(precision, choice.settings, emulate=True)
-    return gen, choice.settings
+    return choice.entry.load(preset="tiny", device=device, settings=choice.settings, compile=False,
+                             precision=precision, fp8_emulation=True), choice.settings
 
 
 def main() -> None:

@@ -277,9 +277,9 @@ def load_generator(choice: Choice, model: str | os.PathLike | None, weights_dir:
                    device: str | None, compile: bool | None = None, allow_partial: bool = False,
                    precision: str = DEFAULT_PRECISION) -> Generator:
     """Build the chosen generator (its entry's lazy loader) on `device` (devices.pick_device) at `precision`."""
-    kwargs = {} if precision == DEFAULT_PRECISION else {"precision": choice.entry.check_precision(precision)}
     return choice.entry.load(preset=choice.preset.name, model=model, weights_dir=weights_dir, device=device,
-                             settings=choice.settings, compile=compile, allow_partial=allow_partial, **kwargs)
+                             settings=choice.settings, compile=compile, allow_partial=allow_partial,
+                             precision=choice.entry.check_precision(precision))
 
 
 def generator_header(generator: Generator, choice: Choice, allow_partial: bool) -> dict[str, Any]:
