@@ -49,3 +49,16 @@ def test_memory_fit_gives_the_largest_batch_each_card_holds():
     for card, mib in CARD_MIB.items():
         n = fit["max_videos_per_call"][card]
         assert 4.5 + 0.5 * n <= mib / 1024 < 4.5 + 0.5 * (n + 1)
+
+
+def test_the_whole_video_row_renders_each_batch_twice_capture_as_warm_up_then_timed(monkeypatch):
+    from vidrd_bench.generators.base import Generator
+
+    calls = []
+    render = Generator.__call__
+    monkeypatch.setattr(Generator, "__call__",
+                        lambda self, p, *a, **k: calls.append(len(p)) or render(self, p, *a, **k))
+    result = run_bench(preset="tiny", device="cpu", batch_sizes=(2,), iters=1, detectors=False,
+                       memory_batch_sizes=())
+    whole = next(r for r in result["rows"] if r["item"] == "whole video (pipeline)")
+    assert calls.count(2) == 2 and whole["first_call_s"] is not None and whole["first_call_s"] > 0

@@ -54,13 +54,17 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def time_ms(fn: Callable[[], Any], device: torch.device, warmup: int = 2, iters: int = 5) -> dict[str, float]:
-    """Median and spread of `fn`'s wall time in ms after warm-up, plus the first call's (compilation, autotuning)."""
+def time_ms(fn: Callable[[], Any], device: torch.device, warmup: int = 2,
+            iters: int = 5) -> dict[str, float | None]:
+    """Median and spread of `fn`'s wall time in ms after `warmup` calls, plus the first call's (compilation,
+    autotuning; None with warmup=0, for a caller that warmed `fn` up itself)."""
     with torch.no_grad():
-        start = time.perf_counter()
-        fn()
-        _sync(device)
-        first = (time.perf_counter() - start) * 1e3
+        first = None
+        if warmup > 0:
+            start = time.perf_counter()
+            fn()
+            _sync(device)
+            first = (time.perf_counter() - start) * 1e3
         for _ in range(warmup - 1):
             fn()
         _sync(device)
@@ -116,7 +120,8 @@ class BenchRow:
         reset_peak_memory(device)
         t = time_ms(fn, device, warmup=warmup, iters=iters)
         row = cls(item, shape, round(t["ms"], 3), videos, note=note, per_video_s=round(t["ms"] / 1e3 / videos, 5),
-                  first_call_s=round(t["first_ms"] / 1e3, 2), peak_gib=peak_memory_gib(device))
+                  first_call_s=None if t["first_ms"] is None else round(t["first_ms"] / 1e3, 2),
+                  peak_gib=peak_memory_gib(device))
         if flops is not None:
             total = count_flops(flops)
             row.tflop = total / 1e12
@@ -174,9 +179,13 @@ def _model_rows(generator: Generator, settings: Any, batch: int, device: torch.d
     prompts, seeds = bench_prompts(batch)
     frames, height, width = generator.native_shape(settings)
     video = lambda: generator(prompts, seeds, settings)  # noqa: E731
-    seen = capture_calls(generator, video)
+    start = time.perf_counter()
+    seen = capture_calls(generator, video)  # also the whole video's warm-up (compiling, CUDA-graph capture)
+    _sync(device)
+    first_s = round(time.perf_counter() - start, 2)
     rows = [BenchRow.measure("whole video (pipeline)", f"{batch} videos x {frames} frames {height}x{width}", video,
-                             device, videos=batch, iters=1, warmup=1, note=f"settings {settings.name}")]
+                             device, videos=batch, iters=1, warmup=0, note=f"settings {settings.name}")]
+    rows[0].first_call_s = first_s
     reserved = peak_memory_gib(device, reserved=True)
     den, vae = generator.modules()["denoiser"], generator.modules()["decoder"]
     variants = [("denoiser call", den)] + ([("denoiser call, no CUDA graph", den.module)]
