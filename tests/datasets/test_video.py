@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from vidrd_bench.datasets.video import ShortVideoError, read_clip, read_video, write_video
+from vidrd_bench.datasets.video import ShortVideoError, read_clip, read_video, resize_frames, write_video
 from vidrd_bench.errors import VideoError
 
 
@@ -39,7 +39,7 @@ def test_read_clip_start_seeded_offset_and_resize(tmp_path):
     assert np.array_equal(read_clip(path, 16, start=4), frames[4:20])
     start = int(np.random.default_rng(7).integers(0, 5))
     assert np.array_equal(read_clip(path, 16, rng=np.random.default_rng(7)), frames[start:start + 16])
-    small = read_clip(path, 16, size=(8, 8))
+    small = resize_frames(read_clip(path, 16), (8, 8))
     assert small.shape == (16, 8, 8, 3) and small.dtype == np.uint8
     pil = np.stack([np.asarray(Image.fromarray(f).resize((8, 8), Image.BILINEAR)) for f in frames[:16]])
     assert np.abs(small.astype(int) - pil).max() <= 1  # antialiased bilinear, as PIL does it

@@ -227,7 +227,6 @@ def read_clip(
     num_frames: int = 16,
     start: int | None = None,
     rng: np.random.Generator | None = None,
-    size: tuple[int, int] | None = None,
     stride: int = 1,
 ) -> np.ndarray:
     """`num_frames` frames `stride` apart as uint8 (T, H, W, 3): from `start`, a random offset drawn from `rng`, or 0.
@@ -251,5 +250,4 @@ def read_clip(
             f"Clip start {start} is out of range for video {path} ({total} frames, clip spanning {span}); "
             f"pass a start between 0 and {total - span}."
         )
-    frames = _get_frames(reader, list(range(start, start + span, stride)), path)
-    return resize_frames(frames, size) if size is not None else frames
+    return _get_frames(reader, list(range(start, start + span, stride)), path)
