@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 
@@ -43,8 +44,7 @@ def main() -> None:
         sampler = IterativeSampler(unet, pipe.scheduler, protocol, model_dtype=torch.bfloat16)
         timed("sampler, 3 clips x 50 steps", lambda: sampler(cond, uncond, noise))
         timed("pipeline, whole videos", lambda: pipe([f"prompt {i}" for i in range(b)], list(range(b)), protocol))
-        one = VIDRD_SETTINGS.get("vidrd").__class__(**{**protocol.to_dict(), "num_clips": 1,
-                                                         "num_inference_steps": 10})
+        one = dataclasses.replace(protocol, num_clips=1, num_inference_steps=10)
         s1 = IterativeSampler(unet, pipe.scheduler, one, model_dtype=torch.bfloat16)
         n1 = draw_noise(make_generators(list(range(b))), one, (32, 32), 4).to("cuda")
         with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:

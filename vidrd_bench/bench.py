@@ -239,7 +239,7 @@ def first_denoiser_call(generator: Generator, settings: Any, batch: int) -> tupl
     hook = generator.modules()["denoiser"].register_forward_pre_hook(stop, with_kwargs=True)
     try:
         with torch.no_grad():
-            generator([f"prompt {i}" for i in range(batch)], list(range(batch)), settings)
+            generator(*bench_prompts(batch), settings)
     except _FirstCallSeen:
         pass
     finally:
