@@ -62,3 +62,16 @@ def test_the_whole_video_row_renders_each_batch_twice_capture_as_warm_up_then_ti
                        memory_batch_sizes=())
     whole = next(r for r in result["rows"] if r["item"] == "whole video (pipeline)")
     assert calls.count(2) == 2 and whole["first_call_s"] is not None and whole["first_call_s"] > 0
+
+
+def test_the_memory_probe_captures_the_denoiser_call_at_its_own_batch_even_when_the_pipeline_pads():
+    from vidrd_bench.bench import first_denoiser_call
+    from vidrd_bench.generate import load_generator, resolve
+
+    choice = resolve("vidrd", "tiny", None, None)
+    gen = load_generator(choice, None, None, "cpu", compile=False)
+    gen.pipeline.fixed_batch = 4  # as after a compiled batch of 4: later calls are padded to 4 videos
+    for videos in (1, 2, 6):
+        args, _ = first_denoiser_call(gen, choice.settings, videos)
+        assert args[0].shape[0] == 2 * videos  # the guided pair of each video, no padded ones
+    assert gen.pipeline.fixed_batch == 4

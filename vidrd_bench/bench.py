@@ -229,7 +229,8 @@ class _FirstCallSeen(Exception):
 
 
 def first_denoiser_call(generator: Generator, settings: Any, batch: int) -> tuple[tuple, dict]:
-    """The arguments of the denoiser's first call when the generator renders `batch` videos (the rest not run)."""
+    """The arguments of the denoiser's first call when the generator renders `batch` videos (the rest not run), at
+    exactly that batch (Generator.unpadded: a compiled VidRD would pad it to its compiled size)."""
     seen: list[tuple[tuple, dict]] = []
 
     def stop(module: torch.nn.Module, args: tuple, kwargs: dict) -> None:
@@ -238,7 +239,7 @@ def first_denoiser_call(generator: Generator, settings: Any, batch: int) -> tupl
 
     hook = generator.modules()["denoiser"].register_forward_pre_hook(stop, with_kwargs=True)
     try:
-        with torch.no_grad():
+        with torch.no_grad(), generator.unpadded():
             generator(*bench_prompts(batch), settings)
     except _FirstCallSeen:
         pass

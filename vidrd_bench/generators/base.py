@@ -8,11 +8,12 @@ sampler) is its own `GeneratorSettings`, recorded beside the protocol in every r
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import numbers
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import torch
 
@@ -73,6 +74,12 @@ class Generator(ABC):
                             ) -> dict[str, Any] | None:
         """uint8 agreement of these videos with their protocol-precision render (None when it renders with that)."""
         return None
+
+    @contextlib.contextmanager
+    def unpadded(self) -> Iterator[None]:
+        """Inside the block each call renders exactly its own batch (bench's memory probe); a generator that pads
+        batches to the size it was compiled at lifts that here. The default renders every batch as given."""
+        yield
 
     def __call__(self, prompts: list[str], seeds: list[int], settings: GeneratorSettings) -> torch.Tensor:
         """Check inputs and settings, render, and check the result's dtype and shape."""

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
-from typing import Any
+from typing import Any, Iterator
 
 import torch
 
@@ -56,6 +57,15 @@ class VidRDGenerator(Generator):
     def modules(self) -> dict[str, torch.nn.Module]:
         """The video UNet and the temporal VAE."""
         return {"denoiser": self.pipeline.unet, "decoder": self.pipeline.vae}
+
+    @contextlib.contextmanager
+    def unpadded(self) -> Iterator[None]:
+        """A compiled pipeline pads every batch to its compiled size (VidRDPipeline._pad); not inside the block."""
+        fixed, self.pipeline.fixed_batch = self.pipeline.fixed_batch, None
+        try:
+            yield
+        finally:
+            self.pipeline.fixed_batch = fixed
 
 
 def load(preset: str = "full", weights_dir: str | os.PathLike | None = None, device: str | None = None,
