@@ -7,9 +7,9 @@ import copy
 
 import torch
 
-from vidrd_bench.generator.components import build_components
-from vidrd_bench.generator.pipeline import VAE_CHUNK_FRAMES, VidRDPipeline, to_uint8
-from vidrd_bench.generator.settings import VIDRD_SETTINGS
+from vidrd_bench.models.vidrd.components import build_components
+from vidrd_bench.models.vidrd.pipeline import VAE_CHUNK_FRAMES, VidRDPipeline, to_uint8
+from vidrd_bench.models.vidrd.settings import VIDRD_SETTINGS
 
 
 def rel(a: torch.Tensor, b: torch.Tensor) -> float:

@@ -31,13 +31,13 @@ from pathlib import Path
 
 import torch
 
-from vidrd_bench.bench import bench_prompts, first_denoiser_call, time_ms
-from vidrd_bench.generator import fp8
-from vidrd_bench.generator.components import build_components
-from vidrd_bench.generator.fp8_calibration import calibrate_inputs, use_fp8
-from vidrd_bench.generator.graphs import GraphedDenoiser
-from vidrd_bench.generator.pipeline import VidRDPipeline
-from vidrd_bench.generator.settings import VIDRD_SETTINGS
+from vidrd_bench.runners.bench import bench_prompts, first_denoiser_call, time_ms
+from vidrd_bench.models.vidrd import fp8
+from vidrd_bench.models.vidrd.components import build_components
+from vidrd_bench.models.vidrd.fp8_calibration import calibrate_inputs, use_fp8
+from vidrd_bench.models.vidrd.graphs import GraphedDenoiser
+from vidrd_bench.models.vidrd.pipeline import VidRDPipeline
+from vidrd_bench.models.vidrd.settings import VIDRD_SETTINGS
 from vidrd_bench.generators.vidrd import VidRDGenerator
 from vidrd_bench.precisions import video_agreement
 from vidrd_bench.results import provenance

@@ -9,7 +9,7 @@ start=$(date +%s)
 torchrun --nproc-per-node "$NPROC" -m vidrd_bench.cli generate --dataset ucf101 --preset full-random \
   --num-videos "$NUM" --batch-size 8 --no-compile --out $G
 echo "generate: $NUM videos on $NPROC GPU(s) in $(( $(date +%s) - start )) s"
-python3 -c "from pathlib import Path; from vidrd_bench.smoke import write_stand_in_real_videos as w; w(Path('$R'), 256)"
+python3 -c "from pathlib import Path; from vidrd_bench.runners.smoke import write_stand_in_real_videos as w; w(Path('$R'), 256)"
 python3 -m vidrd_bench.cli stats ucf101 --videos $R --protocol fvd-tiny-random --size 256 --no-progress --out $R.npz
 torchrun --nproc-per-node "$NPROC" -m vidrd_bench.cli score fvd --real $R.npz --fake $G --protocol fvd-tiny-random \
   --no-progress --out $OUT/fvd_torchrun.json

@@ -15,9 +15,9 @@ import os
 import torch
 
 from micro_kernels import time_ms  # the same timing rule as the kernel micro-benchmarks (CUDA events)
-from vidrd_bench.generator import temporal
-from vidrd_bench.generator.norm import use_channel_stats_norms
-from vidrd_bench.generator.unet3d import DownBlock3D, LayerSpec, conv_weights_channels_last
+from vidrd_bench.models.vidrd import temporal
+from vidrd_bench.models.vidrd.norm import use_channel_stats_norms
+from vidrd_bench.models.vidrd.unet3d import DownBlock3D, LayerSpec, conv_weights_channels_last
 
 # (in channels, out channels, side, heads or None) of SD 2.1's four down blocks at 256x256
 BLOCKS = ((320, 320, 32, 5), (320, 640, 16, 10), (640, 1280, 8, 20), (1280, 1280, 4, None))

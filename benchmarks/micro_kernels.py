@@ -17,8 +17,8 @@ import os
 import torch
 import torch.nn.functional as F
 
-from vidrd_bench.generator.norm import channel_stats_group_norm
-from vidrd_bench.generator.temporal import VideoTransformerBlock, frame_position_embedding, frame_softmax_attention
+from vidrd_bench.models.vidrd.norm import channel_stats_group_norm
+from vidrd_bench.models.vidrd.temporal import VideoTransformerBlock, frame_position_embedding, frame_softmax_attention
 
 LEVELS = ((320, 32), (640, 16), (1280, 8), (1280, 4))
 

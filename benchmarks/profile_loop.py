@@ -9,9 +9,9 @@ import time
 import torch
 from torch.profiler import ProfilerActivity, profile
 
-from vidrd_bench.generator.pipeline import VidRDPipeline
-from vidrd_bench.generator.sampler import IterativeSampler, draw_noise, make_generators
-from vidrd_bench.generator.settings import VIDRD_SETTINGS
+from vidrd_bench.models.vidrd.pipeline import VidRDPipeline
+from vidrd_bench.models.vidrd.sampler import IterativeSampler, draw_noise, make_generators
+from vidrd_bench.models.vidrd.settings import VIDRD_SETTINGS
 
 
 def timed(label: str, fn) -> float:

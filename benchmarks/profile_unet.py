@@ -13,8 +13,8 @@ import time
 import torch
 from torch.profiler import ProfilerActivity, profile
 
-from vidrd_bench.bench import count_flops, time_ms
-from vidrd_bench.generator.components import build_components
+from vidrd_bench.runners.bench import count_flops, time_ms
+from vidrd_bench.models.vidrd.components import build_components
 
 
 # first match wins: Inductor names its kernels after the ops they fuse ("..._convolution_..."), so Triton goes first

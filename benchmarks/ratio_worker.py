@@ -62,7 +62,7 @@ def use_gated_compile(gate: Path, timeout_s: float) -> None:
 
 def measure(precision: str, batch: int, sync: Path, workers: int, timeout_s: float, device: str) -> dict:
     """Build, warm up, wait for the others, then time under the lock; returns bench-style rows and the videos."""
-    from vidrd_bench.bench import BenchRow, _shape, _sync, bench_prompts, capture_calls, eager_module
+    from vidrd_bench.runners.bench import BenchRow, _shape, _sync, bench_prompts, capture_calls, eager_module
 
     dev = torch.device(device)
     if dev.type == "cuda":
@@ -99,7 +99,7 @@ def measure(precision: str, batch: int, sync: Path, workers: int, timeout_s: flo
 def build(precision: str, device: str):
     """`generate`'s generator: full-random VidRD compiled on CUDA; on the CPU (dry runs) tiny, eager, fp8 emulated
     (the loader's fp8_emulation: converted and calibrated as on the GPU)."""
-    from vidrd_bench.generate import load_generator, resolve
+    from vidrd_bench.runners.generate import load_generator, resolve
 
     if device == "cuda":
         choice = resolve("vidrd", "full-random", None, None)

@@ -9,7 +9,7 @@ import scipy.linalg
 import torch
 
 import vidrd_bench as vb
-from vidrd_bench.errors import VideoError, VidrdBenchError
+from vidrd_bench.core.errors import VideoError, VidrdBenchError
 from vidrd_bench.metrics.fvd import fast_frechet_to
 from vidrd_bench.metrics.stats import StatsFile, gaussian_of
 from vidrd_bench.protocols import FVDProtocol

@@ -11,11 +11,11 @@ import pytest
 from click.testing import CliRunner
 
 from tests.report.report_fixtures import make_record
-from tests.test_generate import FakePipeline
+from tests.runners.test_generate import FakePipeline
 from vidrd_bench.cli import main
 from vidrd_bench.datasets import manifest as mf
-from vidrd_bench.generate import run_generate
-from vidrd_bench.lock import PartLock
+from vidrd_bench.runners.generate import run_generate
+from vidrd_bench.core.lock import PartLock
 from vidrd_bench.metrics.stats import StatsFile, save_stats
 from vidrd_bench.protocols import PROTOCOLS
 

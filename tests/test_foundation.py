@@ -7,12 +7,13 @@ import pytest
 from click.testing import CliRunner
 
 from vidrd_bench.cli import main
-from vidrd_bench.errors import ProtocolMismatchError, VidrdBenchError, WeightsError
-from vidrd_bench.io import atomic_path, sha256_file, sha256_tree, write_json_atomic
+from vidrd_bench.core.errors import ProtocolMismatchError, VidrdBenchError, WeightsError
+from vidrd_bench.core.io import atomic_path, sha256_file, sha256_tree, write_json_atomic
 from vidrd_bench.protocols import PROTOCOLS, EvalProtocol, protocol_from_dict
-from vidrd_bench.registry import Registry, UnknownNameError
+from vidrd_bench.core.registry import Registry, UnknownNameError
 from vidrd_bench.results import ResultRecord, load_results, save_results
-from vidrd_bench import weights
+from vidrd_bench.core import weights
+from vidrd_bench.runners import doctor
 
 
 def test_registry_rejects_duplicates_wrong_types_and_suggests_close_names():
@@ -55,13 +56,13 @@ def test_weights_locate_missing_and_incomplete(tmp_path, monkeypatch):
 
 
 def test_each_scoring_protocol_needs_its_detectors_files_from_the_detector_registry():
-    needs = weights.protocol_weights()
+    needs = doctor.protocol_weights()
     assert needs["fvd-ucf101-10k"] == needs["fvd-styleganv-2048-16f"] == ("i3d_torchscript.pt",)
     assert needs["fvd-ucf101-10k-i3d-pytorch"] == ("rgb_imagenet.pt",)
     assert needs["is-c3d-tgan"] == needs["is-c3d-styleganv-10k"] == ("conv3d_deepnetA_ucf.npz", "mean2.npz")
     assert "fvd-smoke-tiny" not in needs and "is-smoke-tiny" not in needs  # random-weight detectors need no file
-    assert all(n in weights.WEIGHT_FILES for names in needs.values() for n in names)
-    assert {k: v for k, v in weights.needed_by().items() if k in needs} == needs
+    assert all(n in doctor.known_files() for names in needs.values() for n in names)
+    assert {k: v for k, v in doctor.needed_by().items() if k in needs} == needs
 
 
 def test_sha256_and_atomic_write_keep_old_file_on_failure(tmp_path):
@@ -96,9 +97,9 @@ def test_cli_weights_lists_every_missing_file_and_check_fails(tmp_path):
     runner = CliRunner()
     res = runner.invoke(main, ["weights", "--weights-dir", str(tmp_path)])
     assert res.exit_code == 0
-    for name, _ in weights.WEIGHT_FILES.items():
+    for name, _ in doctor.known_files().items():
         assert name in res.output
-    assert res.output.count("obtain from:") == len(weights.WEIGHT_FILES)
+    assert res.output.count("obtain from:") == len(doctor.known_files())
     res = runner.invoke(main, ["weights", "--weights-dir", str(tmp_path), "--check", "is-c3d-styleganv-10k"])
     assert res.exit_code == 2 and "conv3d_deepnetA_ucf.npz" in res.output and "Traceback" not in res.output
     assert "generator vidrd:full: stable-diffusion-2-1-base [missing], ModelT2V.pth [missing]" in res.output

@@ -11,13 +11,13 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from tests.test_generate import FakePipeline
-from tests.test_lock import DyingPipeline, Interrupt
-from vidrd_bench import io
+from tests.runners.test_generate import FakePipeline
+from tests.core.test_lock import DyingPipeline, Interrupt
+from vidrd_bench.core import io
 from vidrd_bench.datasets import manifest as mf
-from vidrd_bench.errors import OutputError, RunStateError, VidrdBenchError
-from vidrd_bench.generate import run_generate
-from vidrd_bench.score import _record, generated_items
+from vidrd_bench.core.errors import OutputError, RunStateError, VidrdBenchError
+from vidrd_bench.runners.generate import run_generate
+from vidrd_bench.runners.score import _record, generated_items
 from vidrd_bench.metrics.stats import load_stats
 from vidrd_bench.protocols import PROTOCOLS
 from vidrd_bench.report.pictures import sample_videos
@@ -161,16 +161,16 @@ def test_stats_file_truncated_or_missing_sigma(tmp_path):
 
 
 def test_weights_check_loads_the_files(tmp_path):
-    from vidrd_bench import weights
-    from vidrd_bench.errors import WeightsError
+    from vidrd_bench.runners import doctor
+    from vidrd_bench.core.errors import WeightsError
 
     with pytest.raises(WeightsError, match="cannot be read as an npz"):
         (tmp_path / "conv3d_deepnetA_ucf.npz").write_bytes(b"\0" * 100)
         (tmp_path / "mean2.npz").write_bytes(b"\0" * 100)
-        weights.verify_loads("is-c3d-styleganv-10k", tmp_path)
+        doctor.verify_loads("is-c3d-styleganv-10k", tmp_path)
     sd = tmp_path / "stable-diffusion-2-1-base"
-    for member in weights.WEIGHT_FILES.get("stable-diffusion-2-1-base").required_members:
+    for member in doctor.known_files().get("stable-diffusion-2-1-base").required_members:
         (sd / member).parent.mkdir(parents=True, exist_ok=True)
         (sd / member).write_text("{}" if member.endswith(".json") else "x")
     with pytest.raises(WeightsError, match="unet/config.json is empty or not a JSON object"):
-        weights.verify_loads("vidrd", tmp_path)
+        doctor.verify_loads("vidrd", tmp_path)

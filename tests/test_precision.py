@@ -13,13 +13,13 @@ from test_generate import FakePipeline
 
 from vidrd_bench.cli import main
 from vidrd_bench.datasets import manifest as mf
-from vidrd_bench.errors import RunStateError
-from vidrd_bench.generate import run_generate
-from vidrd_bench.generator.fp8 import bf16_linears
-from vidrd_bench.generator.settings import VIDRD_SETTINGS
+from vidrd_bench.core.errors import RunStateError
+from vidrd_bench.runners.generate import run_generate
+from vidrd_bench.models.vidrd.fp8 import bf16_linears
+from vidrd_bench.models.vidrd.settings import VIDRD_SETTINGS
 from vidrd_bench.generators.vidrd import load as load_vidrd
 from vidrd_bench.precisions import PrecisionError, video_agreement
-from vidrd_bench.registry import UnknownNameError
+from vidrd_bench.core.registry import UnknownNameError
 
 AGREEMENT = {"videos": 2, "uint8_mean_abs_diff": 1.25, "uint8_p99_abs_diff": 6.0, "uint8_max_abs_diff": 19}
 

@@ -14,14 +14,14 @@ from PIL import Image
 
 from vidrd_bench.datasets.prepare import prepare_real
 from vidrd_bench.datasets.video import write_video
-from vidrd_bench.errors import ProtocolMismatchError
-from vidrd_bench.metrics.base import init_random
-from vidrd_bench.metrics.c3d import C3D, C3DClassifier
+from vidrd_bench.core.errors import ProtocolMismatchError
+from vidrd_bench.metrics.detectors.base import init_random
+from vidrd_bench.metrics.detectors.c3d import C3D, C3DClassifier
 from vidrd_bench.metrics.detectors import load_detector
 from vidrd_bench.metrics.inception_score import protocol_is
 from vidrd_bench.protocols import PROTOCOLS, with_counts
 from vidrd_bench.report.tables import protocol_differences
-from vidrd_bench.score import score_fvd
+from vidrd_bench.runners.score import score_fvd
 from tests.report.report_fixtures import make_record
 
 REQUIRED = ("fvd-styleganv-2048-16f", "fvd-ucf101-10k", "is-c3d-tgan", "is-c3d-tganv2", "is-c3d-styleganv-2048")

@@ -12,12 +12,12 @@ import os
 import numpy as np
 import torch
 
-from vidrd_bench.errors import VideoError, VidrdBenchError
+from vidrd_bench.core.errors import VideoError, VidrdBenchError
 from vidrd_bench.metrics.detectors import load_detector
 from vidrd_bench.metrics.fvd import frechet_distance
 from vidrd_bench.metrics.stats import StatsFile, gaussian_of, load_stats
 from vidrd_bench.protocols import DEFAULT_FVD, FVDProtocol
-from vidrd_bench.score import _detector, _protocol, compute_real_stats, score_fvd, score_is
+from vidrd_bench.runners.score import _detector, _protocol, compute_real_stats, score_fvd, score_is
 
 __all__ = ["FVD", "compute_real_stats", "fvd", "load_detector", "score_fvd", "score_is"]
 
@@ -66,7 +66,7 @@ class FVD:
                  real_stats: str | os.PathLike | StatsFile | None = None,
                  device: str | torch.device | None = None, weights_dir: str | os.PathLike | None = None,
                  detector_path: str | os.PathLike | None = None):
-        from vidrd_bench.devices import pick_device
+        from vidrd_bench.core.devices import pick_device
 
         self.protocol = _protocol(protocol, FVDProtocol)
         self.detector = _detector(self.protocol, weights_dir, pick_device(device), detector_path)

@@ -10,8 +10,8 @@ import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from vidrd_bench.errors import VidrdBenchError
-from vidrd_bench.registry import Registry
+from vidrd_bench.core.errors import VidrdBenchError
+from vidrd_bench.core.registry import Registry
 
 DEFAULT_PRECISION = "bf16"
 if TYPE_CHECKING:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import numbers
 from dataclasses import dataclass, field
 from typing import Any
 
-from vidrd_bench.errors import ProtocolMismatchError
-from vidrd_bench.registry import UnknownNameError
-from vidrd_bench.registry import Registry
+from vidrd_bench.core.errors import ProtocolMismatchError
+from vidrd_bench.core.registry import UnknownNameError
+from vidrd_bench.core.registry import Registry
 
 
 def differences(mine: dict[str, Any], theirs: dict[str, Any]) -> str:
@@ -333,3 +334,12 @@ def protocol_from_dict(d: dict[str, Any]) -> Protocol:
     if "num_splits" in d:
         return ISProtocol(**d)
     return FVDProtocol(**d)
+
+
+def check_prompts_seeds(prompts: list[str], seeds: list[int], error: type[Exception]) -> None:
+    """Refuse anything but one prompt string and one integer seed per video (raising `error`)."""
+    if isinstance(prompts, str) or not prompts or not all(isinstance(p, str) for p in prompts):
+        raise error(f"prompts must be a non-empty list of strings, got {prompts!r:.200}; pass one prompt per video.")
+    if len(seeds) != len(prompts) or not all(isinstance(s, numbers.Integral) and not isinstance(s, bool) for s in seeds):
+        raise error(f"Expected one integer seed per prompt: {len(prompts)} prompts but seeds "
+                    f"{list(seeds)!r:.200}. Each video's seed fixes its noise; take them from the run's plan.")

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from vidrd_bench import __version__
-from vidrd_bench.errors import VidrdBenchError
-from vidrd_bench.io import write_json_atomic
+from vidrd_bench.core.errors import VidrdBenchError
+from vidrd_bench.core.io import write_json_atomic
 
 SCHEMA = "vidrd-bench/result/v1"
 

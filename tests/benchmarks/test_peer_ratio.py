@@ -103,7 +103,7 @@ def test_one_call_orchestration_runs_end_to_end_on_the_cpu(tmp_path):
 def test_preflight_refuses_a_checkout_without_its_shipped_prompts(tmp_path, monkeypatch):
     peer_ratio = _load()
     peer_ratio.preflight()
-    import vidrd_bench.resources as resources
+    import vidrd_bench.core.resources as resources
 
     monkeypatch.setattr(resources, "_PACKAGE", tmp_path / "vidrd_bench")
     with pytest.raises(FileNotFoundError, match="prompts/ucf101.json"):

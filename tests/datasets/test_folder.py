@@ -10,7 +10,7 @@ from PIL import Image
 
 from vidrd_bench.datasets.folder import find_videos, folder_videos
 from vidrd_bench.datasets.video import read_clip, read_video, video_backend, write_video
-from vidrd_bench.errors import VidrdBenchError
+from vidrd_bench.core.errors import VidrdBenchError
 
 
 def write_with(path, frames, fmt, codec, pix_fmt):

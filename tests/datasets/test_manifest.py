@@ -8,7 +8,7 @@ import pytest
 
 from vidrd_bench.datasets import manifest as mf
 from vidrd_bench.datasets.plan import PlannedVideo, Shard
-from vidrd_bench.errors import ProtocolMismatchError, RunStateError
+from vidrd_bench.core.errors import ProtocolMismatchError, RunStateError
 from vidrd_bench.protocols import PROTOCOLS
 
 TINY = PROTOCOLS.get("tiny-smoke")

@@ -11,7 +11,7 @@ from vidrd_bench.datasets.plan import (
     Shard, allocate, build_plan, check_num_videos, interleave, parse_shard,
 )
 from vidrd_bench.datasets.registry import DATASETS
-from vidrd_bench.errors import VidrdBenchError
+from vidrd_bench.core.errors import VidrdBenchError
 
 COUNTS = DATASETS.get("ucf101").train_counts
 ONE_PROMPT = {c: (f"a scene of {c}",) for c in COUNTS}

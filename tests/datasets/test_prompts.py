@@ -8,7 +8,7 @@ import pytest
 
 from vidrd_bench.datasets.prompts import PromptsError, load_prompts
 from vidrd_bench.datasets.registry import DATASETS
-from vidrd_bench.resources import shipped
+from vidrd_bench.core.resources import shipped
 
 CLASSES = ["Archery", "Biking", "Knitting"]
 

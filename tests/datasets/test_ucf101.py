@@ -9,7 +9,7 @@ import pytest
 
 from vidrd_bench.datasets import ucf101
 from vidrd_bench.datasets.registry import DATA_DIR, DATASETS, Dataset
-from vidrd_bench.errors import VidrdBenchError
+from vidrd_bench.core.errors import VidrdBenchError
 
 REF = Path("/work/shared/ref/ucf101")
 

@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 
 from vidrd_bench.datasets.video import ShortVideoError, read_clip, read_video, resize_frames, write_video
-from vidrd_bench.errors import VideoError
+from vidrd_bench.core.errors import VideoError
 
 
 @pytest.mark.parametrize("width", [64, 48])  # 48: a width where decord mislays rows and PyAV takes over

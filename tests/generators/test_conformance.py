@@ -14,7 +14,7 @@ import torch
 
 from vidrd_bench.generators import GENERATORS, Generator, GeneratorError
 from vidrd_bench.protocols import PROTOCOLS, EvalProtocol
-from vidrd_bench.weights import WEIGHT_FILES
+from vidrd_bench.core.weights import WEIGHT_FILES
 
 PROMPTS = ["a person knitting a scarf", "a diver jumping from a board", "a man playing guitar on a stage"]
 SEEDS = [7, 11, 13]
@@ -108,12 +108,17 @@ def test_generators_command_lists_every_entry_and_what_it_needs():
     assert res.exit_code == 2 and "--save-tiny takes one of modelscope, animatediff, cogvideox" in res.output
 
 
-def test_random_weight_presets_come_from_the_registry():
-    from vidrd_bench.generators.base import random_weights_preset
+def test_run_json_records_random_weights_and_score_reads_it():
+    from vidrd_bench.runners.generate import resolve
+    from vidrd_bench.runners.score import random_weights_run
 
-    assert random_weights_preset({"name": "vidrd", "preset": "full-random"})
-    assert random_weights_preset({"name": "modelscope", "preset": "tiny"})
-    assert not random_weights_preset({"name": "vidrd", "preset": "full"})
-    assert not random_weights_preset({"name": "cogvideox", "preset": "model"})
-    assert random_weights_preset({"name": "someone-elses", "preset": "tiny"})
-    assert not random_weights_preset(None)
+    for name, entry in GENERATORS.items():
+        for preset in entry.presets:
+            record = resolve(name, preset.name, None, None).record()
+            assert record["random_weights"] is preset.random_weights
+            assert random_weights_run(record) is preset.random_weights
+    assert random_weights_run({"name": "vidrd", "preset": "full", "random_weights": True})  # the record wins
+    assert not random_weights_run({"name": "someone-elses", "preset": "tiny", "random_weights": False})
+    assert random_weights_run({"name": "someone-elses", "preset": "tiny"})  # run.json from before the field
+    assert not random_weights_run({"name": "cogvideox", "preset": "model"})
+    assert not random_weights_run(None)

@@ -10,7 +10,7 @@ import pytest
 import torch
 from diffusers import DiffusionPipeline
 
-from vidrd_bench.errors import WeightsError
+from vidrd_bench.core.errors import WeightsError
 from vidrd_bench.generators import GENERATORS
 from vidrd_bench.generators.tiny import build_tiny, save_tiny
 

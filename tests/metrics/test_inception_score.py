@@ -5,7 +5,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from vidrd_bench.errors import VidrdBenchError
+from vidrd_bench.core.errors import VidrdBenchError
 from vidrd_bench.protocols import PROTOCOLS
 from vidrd_bench.metrics.inception_score import bootstrap_is, inception_score, split_scores
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from vidrd_bench.errors import ProtocolMismatchError, VidrdBenchError
+from vidrd_bench.core.errors import ProtocolMismatchError, VidrdBenchError
 from vidrd_bench.metrics.stats import StatsFile, gaussian_of, load_stats, save_stats, stats_filename
 from vidrd_bench.protocols import PROTOCOLS, get_protocol, protocol_from_dict
 

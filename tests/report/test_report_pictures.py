@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from vidrd_bench.datasets.video import write_video
-from vidrd_bench.errors import VideoError
+from vidrd_bench.core.errors import VideoError
 from vidrd_bench.report.pictures import GAP, LABEL_WIDTH, TITLE_HEIGHT, contact_sheet, sample_videos, write_contact_sheet
 
 CLASSES = ["Diving", "Knitting", "Archery"]

@@ -9,7 +9,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from report_fixtures import make_record, paper_run
-from vidrd_bench.errors import ProtocolMismatchError, VidrdBenchError
+from vidrd_bench.core.errors import ProtocolMismatchError, VidrdBenchError
 from vidrd_bench.protocols import PROTOCOLS
 from vidrd_bench.report.junit import junit_xml, write_junit
 from vidrd_bench.report.regression import Tolerance, compare, compare_files, parse_tolerance, parse_tolerances

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from report_fixtures import make_record, paper_run, smoke_run
-from vidrd_bench.errors import VidrdBenchError
+from vidrd_bench.core.errors import VidrdBenchError
 from vidrd_bench.precisions import describe
 from vidrd_bench.protocols import PROTOCOLS
 from vidrd_bench.report.published import load_published

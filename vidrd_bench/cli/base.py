@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from vidrd_bench import __version__
-from vidrd_bench.errors import VidrdBenchError
+from vidrd_bench.core.errors import VidrdBenchError
 from vidrd_bench.precisions import DEFAULT_PRECISION, PRECISIONS
 
 WEIGHTS_DIR_OPTION = click.option(
@@ -91,8 +91,8 @@ def score_options(fn):
 
 def save_text(out: Path, text: str) -> None:
     """Write a command's text output; if the write fails after the work, print the text, then the error."""
-    from vidrd_bench.errors import OutputError
-    from vidrd_bench.io import save_or_rescue, write_text_atomic
+    from vidrd_bench.core.errors import OutputError
+    from vidrd_bench.core.io import save_or_rescue, write_text_atomic
 
     try:
         save_or_rescue(out, lambda p: write_text_atomic(p, text), "printed to standard output above")
@@ -104,7 +104,7 @@ def save_text(out: Path, text: str) -> None:
 def announce_device(device: str | None, dtype: str):
     """Pick the device (a clear error when CUDA cannot start) and say on stderr where and how the work runs."""
     from vidrd_bench.datasets.video import video_backend
-    from vidrd_bench.devices import describe_device, pick_device
+    from vidrd_bench.core.devices import describe_device, pick_device
 
     dev = pick_device(device)
     click.echo(f"running on {describe_device(dev, dtype)}; video decoding with {video_backend()}", err=True)

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from vidrd_bench.cli.base import WEIGHTS_DIR_OPTION, announce_device, generator_options, main, positive_ints
-from vidrd_bench.errors import VidrdBenchError
+from vidrd_bench.core.errors import VidrdBenchError
 
 
 @main.command("weights")
@@ -18,7 +18,8 @@ from vidrd_bench.errors import VidrdBenchError
                    "(vidrd) or GENERATOR:PRESET (vidrd:full); repeatable.")
 def weights_cmd(weights_dir: Path | None, no_hash: bool, check: tuple[str, ...]) -> None:
     """List the model and detector files each generator and scoring protocol needs, which are present, and where."""
-    from vidrd_bench import weights
+    from vidrd_bench.core import weights
+    from vidrd_bench.runners import doctor
 
     root = weights.weights_dir(weights_dir)
     from vidrd_bench.datasets.video import video_backend
@@ -29,9 +30,9 @@ def weights_cmd(weights_dir: Path | None, no_hash: bool, check: tuple[str, ...])
                "also chooses it)")
     click.echo(f"video decoding: {decoder}")
     click.echo(f"  chosen by --weights-dir, else ${weights.ENV_VAR}, else {weights.DEFAULT_DIR}\n")
-    rows = weights.status(root, with_hash=not no_hash)
+    rows = doctor.status(root, with_hash=not no_hash)
     by_name = {r.name: r for r in rows}
-    needs, protocols = weights.needed_by(), weights.protocol_weights()
+    needs, protocols = doctor.needed_by(), doctor.protocol_weights()
     for user, names in needs.items():
         kind = "protocol" if user in protocols else "generator"
         click.echo(f"{kind} {user}: " + ", ".join(
@@ -51,14 +52,14 @@ def weights_cmd(weights_dir: Path | None, no_hash: bool, check: tuple[str, ...])
     if missing:
         click.echo(f"\n{len(missing)} required file(s) missing; place them under {root}. vidrd-bench never downloads weights.")
     for name in check:
-        if weights.needs_of(name) is None:
+        if doctor.needs_of(name) is None:
             raise VidrdBenchError(f"--check {name!r}: nothing of that name needs files here; known: "
                                   f"{', '.join(needs)} (evaluation protocols need none: check the generator, e.g. "
                                   "vidrd; diffusers generators read --model).")
-        absent = [n for n in weights.needs_of(name) if not by_name[n].present]
+        absent = [n for n in doctor.needs_of(name) if not by_name[n].present]
         if absent:
             raise VidrdBenchError(f"{name} cannot run: {', '.join(absent)} missing under {root} (guidance listed above).")
-        weights.verify_loads(name, root)
+        doctor.verify_loads(name, root)
         click.echo(f"{name}: every file it needs is present and loads")
 
 
@@ -108,8 +109,8 @@ def bench_cmd(generator_name, model, preset, settings_name, precision, device, b
 
     Without --preset: the preset reading --model if given, else the first with random weights (vidrd: full-random).
     """
-    from vidrd_bench.bench import format_bench, run_bench
-    from vidrd_bench.io import check_output_file, save_or_rescue, write_json_atomic
+    from vidrd_bench.runners.bench import format_bench, run_bench
+    from vidrd_bench.core.io import check_output_file, save_or_rescue, write_json_atomic
 
     if out:
         check_output_file(out)
@@ -168,7 +169,7 @@ def generate(dataset: str, out_dir: Path | None, num_videos: int | None, generat
     \b
       torchrun --nproc-per-node 8 --no-python vidrd-bench generate --out runs/ucf101
     """
-    from vidrd_bench.generate import render_settings, run_generate
+    from vidrd_bench.runners.generate import render_settings, run_generate
     from vidrd_bench.generators import GENERATORS
 
     if not plan_only:
@@ -208,8 +209,8 @@ def smoke_cmd(out_dir: Path, num_videos: int, device: str) -> None:
     prompts -> videos on disk -> features -> FVD and IS -> table -> CI report. A plumbing check:
     every number it prints is labelled as a smoke run, NOT a score.
     """
-    from vidrd_bench.io import check_output_dir
-    from vidrd_bench.smoke import BANNER, run_smoke
+    from vidrd_bench.core.io import check_output_dir
+    from vidrd_bench.runners.smoke import BANNER, run_smoke
 
     check_output_dir(out_dir)
     click.echo(click.style(BANNER, fg="yellow", bold=True))

@@ -21,7 +21,7 @@ from vidrd_bench.cli.base import main, save_text
               help="Include the VidRD paper's published UCF-101 rows (reference_stats/published_results.csv).")
 def table_cmd(results: tuple[Path, ...], fmt: str, out: Path | None, published: bool) -> None:
     """Our runs (RESULT.json files from `score`) beside the published UCF-101 numbers, sorted by FVD."""
-    from vidrd_bench.io import check_output_file
+    from vidrd_bench.core.io import check_output_file
     from vidrd_bench.report.published import load_published
     from vidrd_bench.report.tables import build_table, render_table
     from vidrd_bench.results import load_results
@@ -67,7 +67,7 @@ def report_cmd(baseline: tuple[Path, ...], current: tuple[Path, ...], tolerances
                video_dirs: tuple[Path, ...], previews_per_class: int, max_previews: int, calibration: Path | None,
                published: bool) -> None:
     """CI regression report of CURRENT against BASELINE; exit 1 on regression, 2 on unusable input."""
-    from vidrd_bench.io import check_output_file, save_or_rescue, write_text_atomic
+    from vidrd_bench.core.io import check_output_file, save_or_rescue, write_text_atomic
     from vidrd_bench.report.html import ReportParts, report_runs, write_html_report
     from vidrd_bench.report.junit import write_junit
     from vidrd_bench.report.pictures import contact_sheet, sample_videos
@@ -115,7 +115,7 @@ def report_cmd(baseline: tuple[Path, ...], current: tuple[Path, ...], tolerances
               help="Thumbnail height in pixels.")
 def contact_sheet_cmd(run_dir: Path, out: Path, per_class: int, frames: int, height: int) -> None:
     """A PNG grid of frames from a run's videos, one row per sampled video, grouped by class."""
-    from vidrd_bench.io import check_output_file
+    from vidrd_bench.core.io import check_output_file
     from vidrd_bench.report.pictures import write_contact_sheet
 
     check_output_file(out)

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from vidrd_bench.cli.base import announce_device, detector_options, echo_record, main, score_options
-from vidrd_bench.errors import VidrdBenchError
+from vidrd_bench.core.errors import VidrdBenchError
 from vidrd_bench.protocols import DEFAULT_FVD, DEFAULT_IS, FVDProtocol, ISProtocol, metric_protocols
 
 
@@ -31,7 +31,7 @@ def score_fvd_cmd(real, fake, labels, name, protocol, split_file, detector_weigh
                   num_workers, device, no_progress, cache_dir, no_cache, bootstrap, seed, no_per_class,
                   allow_incomplete, allow_fewer, out) -> None:
     """Frechet Video Distance of the generated videos in --fake against --real."""
-    from vidrd_bench.score import score_fvd
+    from vidrd_bench.runners.score import score_fvd
 
     record = score_fvd(real, fake, protocol=protocol, weights_dir=weights_dir, detector_path=detector_weights,
                        device=announce_device(device, "float32"), batch_size=batch_size, num_workers=num_workers,
@@ -50,7 +50,7 @@ def score_fvd_cmd(real, fake, labels, name, protocol, split_file, detector_weigh
 def score_is_cmd(fake, labels, name, protocol, detector_weights, weights_dir, batch_size, num_workers, device,
                  no_progress, cache_dir, no_cache, bootstrap, seed, allow_incomplete, allow_fewer, out) -> None:
     """Inception Score (C3D) of the generated videos in --fake, split and aggregated as the protocol says."""
-    from vidrd_bench.score import score_is
+    from vidrd_bench.runners.score import score_is
 
     record = score_is(fake, protocol=protocol, weights_dir=weights_dir, detector_path=detector_weights,
                       device=announce_device(device, "float32"), batch_size=batch_size, num_workers=num_workers,
@@ -79,7 +79,7 @@ def score_is_cmd(fake, labels, name, protocol, detector_weights, weights_dir, ba
 def stats_cmd(dataset, videos, split_file, size, protocol, detector_weights, weights_dir, batch_size, num_workers,
               device, no_progress, cache_dir, no_cache, allow_fewer, no_features, out) -> None:
     """Compute real-video feature statistics (mu, sigma, per-class features) for FVD."""
-    from vidrd_bench.score import compute_real_stats, default_stats_path
+    from vidrd_bench.runners.score import compute_real_stats, default_stats_path
 
     out = out or default_stats_path(dataset, protocol, size)
     stats = compute_real_stats(videos, dataset=dataset, protocol=protocol, weights_dir=weights_dir,
@@ -111,7 +111,7 @@ def calibrate_cmd(real, fake, split_file, tiny_detectors, detector_weights, weig
                   device, no_progress, cache_dir, no_cache, bootstrap, seed, out) -> None:
     """Every registered FVD and IS protocol on --real/--fake: value, 95% CI, n, difference to the default;
     FVD@N, FVD_inf and the real-vs-real floor. Why your number is not the paper's, in one table."""
-    from vidrd_bench.calibrate import calibrate, format_calibration
+    from vidrd_bench.runners.calibrate import calibrate, format_calibration
 
     if detector_weights is not None:
         raise VidrdBenchError("calibrate runs several detectors; place their files under --weights-dir instead of "

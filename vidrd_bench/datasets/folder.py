@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from vidrd_bench.datasets.video import IMAGE_SUFFIXES, frame_files
-from vidrd_bench.errors import VidrdBenchError
+from vidrd_bench.core.errors import VidrdBenchError
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".webm", ".mkv", ".gif")
 SHUFFLE_SEED = 0

@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from vidrd_bench.datasets.plan import PlannedVideo, Shard
-from vidrd_bench.errors import ProtocolMismatchError, RunStateError
-from vidrd_bench.io import sha256_file, write_json_atomic, write_text_atomic
+from vidrd_bench.core.errors import ProtocolMismatchError, RunStateError
+from vidrd_bench.core.io import sha256_file, write_json_atomic, write_text_atomic
 from vidrd_bench.protocols import OLD_GENERATION_RECORD, EvalProtocol
 
 SCHEMA = "vidrd-bench/generation-run/v1"

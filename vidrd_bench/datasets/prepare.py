@@ -19,7 +19,7 @@ from PIL import Image
 from torchvision.transforms import InterpolationMode
 
 from vidrd_bench.datasets.video import resize_frames
-from vidrd_bench.registry import Registry
+from vidrd_bench.core.registry import Registry
 
 Preparation = Callable[[np.ndarray, tuple[int, int]], np.ndarray]
 PREPARATIONS: Registry[Preparation] = Registry("real-video preparation")

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from typing import Sequence
 
-from vidrd_bench.errors import VidrdBenchError
+from vidrd_bench.core.errors import VidrdBenchError
 
 
 class PromptsError(VidrdBenchError):

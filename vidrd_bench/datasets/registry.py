@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vidrd_bench.datasets import ucf101
-from vidrd_bench.registry import Registry
-from vidrd_bench.resources import shipped
+from vidrd_bench.core.registry import Registry
+from vidrd_bench.core.resources import shipped
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 

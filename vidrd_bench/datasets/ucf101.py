@@ -6,7 +6,7 @@ import collections
 import os
 from pathlib import Path
 
-from vidrd_bench.errors import VidrdBenchError
+from vidrd_bench.core.errors import VidrdBenchError
 
 COUNTS_FILE = "ucf101_trainlist01_counts.csv"
 PROMPTS_RESOURCE = "prompts/ucf101.json"

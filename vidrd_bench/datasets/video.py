@@ -12,8 +12,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from vidrd_bench.errors import VideoError
-from vidrd_bench.io import atomic_path
+from vidrd_bench.core.errors import VideoError
+from vidrd_bench.core.io import atomic_path
 
 CODEC = "libx264rgb"
 SHORT_VIDEO_POLICY = (

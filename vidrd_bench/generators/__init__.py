@@ -4,11 +4,11 @@ Add a model in one file: a Generator subclass, a settings dataclass with named p
 `GENERATORS.register(...)` call (README, "Adding a model").
 """
 
-from vidrd_bench.generator.configs import VIDRD_FILES
-from vidrd_bench.generator.settings import VIDRD_SETTINGS
+from vidrd_bench.models.vidrd.configs import VIDRD_FILES
+from vidrd_bench.models.vidrd.settings import VIDRD_PRESETS, VIDRD_SETTINGS
 from vidrd_bench.generators.base import GENERATORS, Generator, GeneratorEntry, GeneratorError, Preset
 from vidrd_bench.generators.diffusers_t2v import DiffusersSettings, settings_presets
-from vidrd_bench.registry import Registry
+from vidrd_bench.core.registry import Registry
 
 __all__ = ["GENERATORS", "Generator", "GeneratorEntry", "GeneratorError", "Preset"]
 
@@ -20,13 +20,9 @@ GENERATORS.register("vidrd", GeneratorEntry(
     settings=VIDRD_SETTINGS,
     compiles=True,
     precisions=("bf16", "fp8-e4m3"),
-    presets=(
-        Preset("full", "vidrd", "ucf101-vidrd", "the VidRD weights from --weights-dir", needs=VIDRD_FILES),
-        Preset("full-random", "vidrd", "ucf101-vidrd", "the full architecture with random weights (timing only)",
-               random_weights=True),
-        Preset("tiny", "vidrd-tiny", "tiny-smoke", "a small random model for CPU tests and smoke runs",
-               random_weights=True),
-    ),
+    presets=tuple(Preset(name, settings, "tiny-smoke" if name == "tiny" else "ucf101-vidrd", what,
+                         needs=VIDRD_FILES if name == "full" else (), random_weights=name != "full")
+                  for name, (settings, what) in VIDRD_PRESETS.items()),
 ))
 
 

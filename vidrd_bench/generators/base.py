@@ -10,30 +10,20 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-import numbers
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
 import torch
 
-from vidrd_bench.errors import VidrdBenchError
+from vidrd_bench.core.errors import VidrdBenchError
 from vidrd_bench.precisions import DEFAULT_PRECISION, PRECISIONS, PrecisionError
-from vidrd_bench.protocols import GeneratorSettings
-from vidrd_bench.registry import Registry
+from vidrd_bench.protocols import GeneratorSettings, check_prompts_seeds
+from vidrd_bench.core.registry import Registry
 
 
 class GeneratorError(VidrdBenchError):
     """A generator was asked for something it cannot do (inputs, settings, sizes)."""
-
-
-def check_prompts_seeds(prompts: list[str], seeds: list[int], error: type[Exception] = GeneratorError) -> None:
-    """Refuse anything but one prompt string and one integer seed per video (raising `error`)."""
-    if isinstance(prompts, str) or not prompts or not all(isinstance(p, str) for p in prompts):
-        raise error(f"prompts must be a non-empty list of strings, got {prompts!r:.200}; pass one prompt per video.")
-    if len(seeds) != len(prompts) or not all(isinstance(s, numbers.Integral) and not isinstance(s, bool) for s in seeds):
-        raise error(f"Expected one integer seed per prompt: {len(prompts)} prompts but seeds "
-                    f"{list(seeds)!r:.200}. Each video's seed fixes its noise; take them from the run's plan.")
 
 
 class Generator(ABC):
@@ -63,7 +53,8 @@ class Generator(ABC):
 
     @abstractmethod
     def modules(self) -> dict[str, torch.nn.Module]:
-        """The networks `bench` times: 'denoiser' (the UNet or transformer) and 'decoder' (the VAE)."""
+        """The networks `bench` times: 'denoiser' (the UNet or transformer) and 'decoder' (the VAE); where the
+        denoiser replays a captured CUDA graph, also 'denoiser_ungraphed' (the same module called without it)."""
 
     @property
     def precision(self) -> str:
@@ -83,7 +74,7 @@ class Generator(ABC):
 
     def __call__(self, prompts: list[str], seeds: list[int], settings: GeneratorSettings) -> torch.Tensor:
         """Check inputs and settings, render, and check the result's dtype and shape."""
-        check_prompts_seeds(prompts, seeds)
+        check_prompts_seeds(prompts, seeds, GeneratorError)
         if not isinstance(settings, self.settings_type):
             raise GeneratorError(f"{type(self).__name__} takes {self.settings_type.__name__}, got "
                                  f"{type(settings).__name__} ({getattr(settings, 'name', settings)!r}).")
@@ -163,11 +154,3 @@ class GeneratorEntry:
 
 
 GENERATORS: Registry[GeneratorEntry] = Registry("generator", GeneratorEntry)
-
-
-def random_weights_preset(made_by: dict | None) -> bool:
-    """Whether run.json's generator record (name, preset) names a random-weight preset of a registered generator."""
-    made_by = made_by or {}
-    entries = ([GENERATORS.get(made_by["name"])] if made_by.get("name") in GENERATORS
-               else [entry for _, entry in GENERATORS.items()])  # an unknown generator: any random preset's name
-    return any(p.name == made_by.get("preset") and p.random_weights for entry in entries for p in entry.presets)

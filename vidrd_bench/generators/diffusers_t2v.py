@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-from vidrd_bench.errors import WeightsError
+from vidrd_bench.core.errors import WeightsError
 from vidrd_bench.generators.base import Generator, GeneratorError, frames_to_uint8
 from vidrd_bench.protocols import GeneratorSettings
 
@@ -135,7 +135,7 @@ class DiffusersGenerator(Generator):
 
 def folder_digests(folder: Path) -> dict[str, str]:
     """sha256 of model_index.json and of every part folder it names (file_sha256 over the folder's files)."""
-    from vidrd_bench.weights import file_sha256
+    from vidrd_bench.core.weights import file_sha256
 
     index = json.loads((folder / "model_index.json").read_text(encoding="utf-8"))
     parts = [k for k, v in index.items() if not k.startswith("_") and isinstance(v, list) and v[0]]
@@ -173,8 +173,8 @@ def load(generator: str, preset: str = "model", model: str | os.PathLike | None 
 
     dtype: bfloat16 on CUDA, float32 on the CPU.
     """
-    from vidrd_bench.devices import pick_device
-    from vidrd_bench.generator.components import state_sha256
+    from vidrd_bench.core.devices import pick_device
+    from vidrd_bench.core.weights import state_sha256
 
     dev = pick_device(device)
     dtype = torch.bfloat16 if dev.type == "cuda" else torch.float32
@@ -182,7 +182,7 @@ def load(generator: str, preset: str = "model", model: str | os.PathLike | None 
         from vidrd_bench.generators.tiny import build_tiny
 
         pipe = build_tiny(generator)
-        source = f"random init, seed 0, generator.configs.TINY_T2V[{generator!r}]"
+        source = f"random init, seed 0, generators.tiny_configs.TINY_T2V[{generator!r}]"
         weights = {k: state_sha256(m) for k, m in pipe.components.items() if isinstance(m, torch.nn.Module)}
         pipe.to(dtype=dtype) if dtype != torch.float32 else None
     else:

@@ -1,4 +1,4 @@
-"""Tiny random diffusers text-to-video pipelines built from generator/configs.TINY_T2V (tests, smoke, --save-tiny).
+"""Tiny random diffusers text-to-video pipelines built from generators/tiny_configs.TINY_T2V (tests, smoke, --save-tiny).
 
 Weights are random (seeded); tokenizers are byte-level vocabularies built in code, so nothing comes from the network.
 """
@@ -11,16 +11,17 @@ from typing import Any, Callable
 
 import torch
 
-from vidrd_bench.generator import configs
+from vidrd_bench.generators.tiny_configs import TINY_T2V
+from vidrd_bench.models.vidrd.configs import TINY_TEXT
 
 
 def _clip_text() -> dict[str, Any]:
-    """CLIP tokenizer + text encoder (the byte-level vocabulary, configs.TINY_TEXT)."""
+    """CLIP tokenizer + text encoder (the byte-level vocabulary, models.vidrd.configs.TINY_TEXT)."""
     from transformers import CLIPTextConfig, CLIPTextModel
 
-    from vidrd_bench.generator.text import byte_level_tokenizer
+    from vidrd_bench.models.vidrd.text import byte_level_tokenizer
 
-    return {"tokenizer": byte_level_tokenizer(), "text_encoder": CLIPTextModel(CLIPTextConfig(**configs.TINY_TEXT))}
+    return {"tokenizer": byte_level_tokenizer(), "text_encoder": CLIPTextModel(CLIPTextConfig(**TINY_TEXT))}
 
 
 def _t5_text(config: dict[str, Any], max_length: int) -> dict[str, Any]:
@@ -70,7 +71,7 @@ BUILDERS: dict[str, Callable[[dict[str, Any]], Any]] = {
 def build_tiny(name: str, seed: int = 0) -> Any:
     """The tiny random pipeline of generator `name` in eval mode (seeded: the same weights every time)."""
     torch.manual_seed(seed)
-    pipe = BUILDERS[name](configs.TINY_T2V[name])
+    pipe = BUILDERS[name](TINY_T2V[name])
     for module in pipe.components.values():
         if isinstance(module, torch.nn.Module):
             module.eval().requires_grad_(False)

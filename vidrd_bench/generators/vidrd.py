@@ -9,7 +9,8 @@ from typing import Any, Iterator
 
 import torch
 
-from vidrd_bench.generator.settings import VidRDSettings
+from vidrd_bench.models.vidrd.graphs import GraphedDenoiser
+from vidrd_bench.models.vidrd.settings import VidRDSettings
 from vidrd_bench.generators.base import Generator
 from vidrd_bench.precisions import DEFAULT_PRECISION
 
@@ -55,8 +56,10 @@ class VidRDGenerator(Generator):
         return self.pipeline.precision_agreement(prompts, seeds, settings)
 
     def modules(self) -> dict[str, torch.nn.Module]:
-        """The video UNet and the temporal VAE."""
-        return {"denoiser": self.pipeline.unet, "decoder": self.pipeline.vae}
+        """The video UNet and the temporal VAE (and the UNet without its CUDA graph where it replays one)."""
+        unet = self.pipeline.unet
+        ungraphed = {"denoiser_ungraphed": unet.module} if isinstance(unet, GraphedDenoiser) else {}
+        return {"denoiser": unet, "decoder": self.pipeline.vae, **ungraphed}
 
     @contextlib.contextmanager
     def unpadded(self) -> Iterator[None]:
@@ -73,8 +76,8 @@ def load(preset: str = "full", weights_dir: str | os.PathLike | None = None, dev
          precision: str = DEFAULT_PRECISION, fp8_emulation: bool = False, **_: Any) -> VidRDGenerator:
     """Build VidRD's `preset` on `device` (compile defaults to on for CUDA), with the temporal VAE if settings ask,
     at `precision`, calibrated at the settings' clip size (fp8_emulation: tests only, fp8's float32 emulation)."""
-    from vidrd_bench.devices import pick_device
-    from vidrd_bench.generator.pipeline import VidRDPipeline
+    from vidrd_bench.core.devices import pick_device
+    from vidrd_bench.models.vidrd.pipeline import VidRDPipeline
 
     dev = pick_device(device)
     compile = dev.type == "cuda" if compile is None else compile

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from vidrd_bench import distributed
-from vidrd_bench.io import atomic_path
-from vidrd_bench.metrics.base import Detector
+from vidrd_bench.core import distributed
+from vidrd_bench.core.io import atomic_path
+from vidrd_bench.metrics.detectors.base import Detector
 from vidrd_bench.metrics.extract import ClipRule, Features, VideoItem, extract
 
 CACHE_ENV = "VIDRD_BENCH_CACHE"

@@ -10,12 +10,12 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from vidrd_bench import distributed
+from vidrd_bench.core import distributed
 from vidrd_bench.datasets.prepare import prepare_real
 from vidrd_bench.datasets.video import ShortVideoError, read_clip
-from vidrd_bench.errors import VideoError, VidrdBenchError
-from vidrd_bench.metrics.base import Detector
-from vidrd_bench.progress import video_batches
+from vidrd_bench.core.errors import VideoError, VidrdBenchError
+from vidrd_bench.metrics.detectors.base import Detector
+from vidrd_bench.core.progress import video_batches
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,9 @@ import numpy as np
 import scipy.linalg
 import scipy.stats
 
-from vidrd_bench.errors import VidrdBenchError
+from vidrd_bench.core.errors import VidrdBenchError
 from vidrd_bench.metrics.stats import StatsFile, gaussian_of
-from vidrd_bench.progress import steps
+from vidrd_bench.core.progress import steps
 
 SINGULAR_EPS = 1e-6
 IMAGINARY_ATOL = 1e-3

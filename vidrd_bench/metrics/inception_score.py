@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from vidrd_bench.errors import VidrdBenchError
+from vidrd_bench.core.errors import VidrdBenchError
 from vidrd_bench.metrics.fvd import bootstrap_interval
-from vidrd_bench.progress import steps
+from vidrd_bench.core.progress import steps
 from vidrd_bench.protocols import ISProtocol
 
 STYLEGANV_SHUFFLE_SEED = 42  # StyleGAN-V src/metrics/video_inception_score.py:46

@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from vidrd_bench.errors import VidrdBenchError
-from vidrd_bench.io import atomic_path
+from vidrd_bench.core.errors import VidrdBenchError
+from vidrd_bench.core.io import atomic_path
 from vidrd_bench.protocols import Protocol
 
 STATS_FORMAT = "vidrd-bench/feature-stats/v1"

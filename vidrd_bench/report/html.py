@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 from PIL import Image
 
-from vidrd_bench.io import write_text_atomic
+from vidrd_bench.core.io import write_text_atomic
 from vidrd_bench.report.plots import fvd_at_n_chart, per_class_chart, scores_chart
 from vidrd_bench.report.previews import Preview, previews_html
 from vidrd_bench.report.regression import PER_CLASS_KEYS, RegressionReport, changes_frame, comparison_rows

@@ -9,7 +9,7 @@ import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from vidrd_bench.io import write_text_atomic
+from vidrd_bench.core.io import write_text_atomic
 from vidrd_bench.report.regression import RegressionReport
 from vidrd_bench.report.tables import format_score
 

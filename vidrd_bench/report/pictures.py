@@ -12,8 +12,8 @@ from PIL import Image, ImageDraw, ImageFont
 from vidrd_bench.datasets import manifest
 from vidrd_bench.datasets.folder import find_videos
 from vidrd_bench.datasets.video import read_video
-from vidrd_bench.errors import VideoError
-from vidrd_bench.io import atomic_path
+from vidrd_bench.core.errors import VideoError
+from vidrd_bench.core.io import atomic_path
 
 TITLE_HEIGHT = 24
 LABEL_WIDTH = 160

@@ -16,7 +16,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from vidrd_bench.errors import VidrdBenchError  # noqa: E402
+from vidrd_bench.core.errors import VidrdBenchError  # noqa: E402
 
 OURS, PUBLISHED, SECOND = "#1f5fa8", "#9a9a9a", "#d9822b"
 plt.rcParams.update({"svg.fonttype": "none", "font.size": 9, "axes.spines.top": False, "axes.spines.right": False})

@@ -6,8 +6,8 @@ import os
 
 import pandas as pd
 
-from vidrd_bench.errors import VidrdBenchError
-from vidrd_bench.resources import shipped
+from vidrd_bench.core.errors import VidrdBenchError
+from vidrd_bench.core.resources import shipped
 
 PUBLISHED_CSV = "reference_stats/published_results.csv"
 COLUMNS = ["method", "train_videos_m", "is", "fvd", "source", "note"]

@@ -20,7 +20,7 @@ from typing import Any, Iterable, Sequence
 
 import pandas as pd
 
-from vidrd_bench.errors import ProtocolMismatchError, VidrdBenchError
+from vidrd_bench.core.errors import ProtocolMismatchError, VidrdBenchError
 from vidrd_bench.precisions import DEFAULT_PRECISION
 from vidrd_bench.report.tables import METRICS, format_score, markdown_table, run_name
 from vidrd_bench.results import ResultRecord, load_results

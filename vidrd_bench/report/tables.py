@@ -9,7 +9,7 @@ from typing import Iterable
 
 import pandas as pd
 
-from vidrd_bench.errors import VidrdBenchError
+from vidrd_bench.core.errors import VidrdBenchError
 from vidrd_bench.precisions import describe
 from vidrd_bench.protocols import PROTOCOLS
 from vidrd_bench.report.published import PAPER_GENERATION, PAPER_METRICS

@@ -1,0 +1,77 @@
+"""`vidrd-bench bench` on tiny presets: every stage of any generator is timed; the projection follows from the rows."""
+
+import pytest
+
+from vidrd_bench.runners.bench import count_flops, format_bench, run_bench
+
+
+def test_tiny_bench_times_every_stage_and_projects_the_10k_cost():
+    result = run_bench(preset="tiny", device="cpu", batch_sizes=(1, 2), iters=1, detectors=False)
+    items = [r["item"] for r in result["rows"]]
+    assert items.count("denoiser call") == 2 and items.count("whole video (pipeline)") == 2
+    assert items.count("VAE decode") == 2 and {"mp4 encode (CPU)", "mp4 decode (CPU)"} <= set(items)
+    unet = [r for r in result["rows"] if r["item"] == "denoiser call"]
+    assert unet[1]["tflop"] == pytest.approx(2 * unet[0]["tflop"], rel=0.01)
+    assert [r["videos"] for r in unet] == [1, 2]
+    # vidrd-tiny: 3 clips x 4 steps, one guided UNet call each; the shape is the guided pair of 8-frame clips
+    assert unet[0]["note"].endswith("x 12 calls per batch") and unet[0]["shape"] == "2 x 4 x 8 x 4 x 4"
+    vae = [r for r in result["rows"] if r["item"] == "VAE decode"]
+    assert vae[1]["tflop"] == pytest.approx(2 * vae[0]["tflop"], rel=0.01)
+    best = min(r["per_video_s"] for r in result["rows"] if r["item"].startswith("whole video"))
+    assert result["s_per_video"] == best
+    assert result["projected_gpu_hours_10k"] == pytest.approx(best * 10_000 / 3600, abs=1e-3)
+    assert "projected GPU-hours" in format_bench(result)
+
+
+def test_bench_times_a_diffusers_generator_the_same_way():
+    result = run_bench(generator="modelscope", device="cpu", batch_sizes=(1,), iters=1, detectors=False)
+    assert result["preset"] == "tiny" and result["settings"]["name"] == "modelscope-tiny"
+    rows = {r["item"]: r for r in result["rows"]}
+    den = rows["denoiser call"]
+    assert den["note"] == "UNet3DConditionModel, x 2 calls per batch" and den["shape"] == "2 x 4 x 16 x 4 x 4"
+    assert den["tflop"] > 0 and rows["VAE decode"]["tflop"] > 0
+    assert "generator: modelscope" in format_bench(result)
+
+
+def test_flop_counter_counts_a_matmul_exactly():
+    import torch
+
+    a, b = torch.randn(8, 16), torch.randn(16, 4)
+    assert count_flops(lambda: a @ b) == 2 * 8 * 16 * 4
+
+
+def test_memory_fit_gives_the_largest_batch_each_card_holds():
+    from vidrd_bench.runners.bench import CARD_MIB, memory_fit
+
+    points = [{"videos": b, "eager_unet_call_peak_gib": 3.0 + 0.5 * b} for b in (1, 8, 16, 32)]
+    fit = memory_fit(points, pipeline_videos=16, pipeline_reserved_gib=12.0, context_gib=0.5)
+    assert fit["per_video_gib"] == pytest.approx(0.5) and fit["fixed_gib"] == pytest.approx(4.5)
+    for card, mib in CARD_MIB.items():
+        n = fit["max_videos_per_call"][card]
+        assert 4.5 + 0.5 * n <= mib / 1024 < 4.5 + 0.5 * (n + 1)
+
+
+def test_the_whole_video_row_renders_each_batch_twice_capture_as_warm_up_then_timed(monkeypatch):
+    from vidrd_bench.generators.base import Generator
+
+    calls = []
+    render = Generator.__call__
+    monkeypatch.setattr(Generator, "__call__",
+                        lambda self, p, *a, **k: calls.append(len(p)) or render(self, p, *a, **k))
+    result = run_bench(preset="tiny", device="cpu", batch_sizes=(2,), iters=1, detectors=False,
+                       memory_batch_sizes=())
+    whole = next(r for r in result["rows"] if r["item"] == "whole video (pipeline)")
+    assert calls.count(2) == 2 and whole["first_call_s"] is not None and whole["first_call_s"] > 0
+
+
+def test_the_memory_probe_captures_the_denoiser_call_at_its_own_batch_even_when_the_pipeline_pads():
+    from vidrd_bench.runners.bench import first_denoiser_call
+    from vidrd_bench.runners.generate import load_generator, resolve
+
+    choice = resolve("vidrd", "tiny", None, None)
+    gen = load_generator(choice, None, None, "cpu", compile=False)
+    gen.pipeline.fixed_batch = 4  # as after a compiled batch of 4: later calls are padded to 4 videos
+    for videos in (1, 2, 6):
+        args, _ = first_denoiser_call(gen, choice.settings, videos)
+        assert args[0].shape[0] == 2 * videos  # the guided pair of each video, no padded ones
+    assert gen.pipeline.fixed_batch == 4

@@ -1,0 +1,98 @@
+"""`vidrd-bench calibrate` on the smoke models and CPU-made videos: a golden table, the record, the CLI."""
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from vidrd_bench.cli import main
+from vidrd_bench.datasets.video import write_video
+from vidrd_bench.protocols import FVDProtocol, ISProtocol, metric_protocols
+
+GOLDEN = Path(__file__).parent / "golden" / "calibrate.csv"
+NUMERIC = ["value", "ci_low", "ci_high", "n_fake", "n_real", "diff_to_default"]
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """6 real 4:3 videos and 10 generated square ones (IS takes 10 splits), 48 frames each (stride 3 fits), through
+    `vidrd-bench calibrate --tiny-detectors` (the tiny I3D at 32x32 keeps it fast)."""
+    root = tmp_path_factory.mktemp("calibrate")
+    rng = np.random.default_rng(11)
+    for c, klass in enumerate(("Diving", "Knitting", "Surfing")):
+        for g in range(2):
+            frames = np.clip(rng.normal(60 + 60 * c, 40, (48, 30, 40, 3)), 0, 255).astype(np.uint8)
+            write_video(root / "real" / klass / f"v_{klass}_g{g + 1:02d}_c01.mp4", frames, 8)
+    for i in range(10):
+        frames = np.clip(rng.normal(90 + 20 * (i % 3), 50, (48, 16, 16, 3)), 0, 255).astype(np.uint8)
+        write_video(root / "fake" / f"{i:02d}.mp4", frames, 8)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("vidrd_bench.runners.calibrate.TINY_FVD_RESOLUTION", 32)
+        out = CliRunner().invoke(main, ["calibrate", "--real", str(root / "real"), "--fake", str(root / "fake"),
+                                        "--tiny-detectors", "--device", "cpu", "--num-workers", "0", "--bootstrap",
+                                        "3", "--cache-dir", str(root / "cache"), "--no-progress",
+                                        "--out", str(root / "calibrate.json")])
+    assert out.exit_code == 0, out.output
+    return root, out.output, json.loads((root / "calibrate.json").read_text())
+
+
+def test_golden_calibrate_table_on_the_smoke_models(run):
+    _, _, rec = run
+    table = pd.DataFrame(rec["rows"])[["protocol", "metric", *NUMERIC]]
+    if os.environ.get("VIDRD_UPDATE_GOLDEN") == "1":
+        table.to_csv(GOLDEN, index=False)
+    golden = pd.read_csv(GOLDEN)
+    assert list(table["protocol"]) == list(golden["protocol"])
+    assert list(table["protocol"]) == [p.name for p in (*metric_protocols(FVDProtocol), *metric_protocols(ISProtocol))]
+    got, want = table[NUMERIC].to_numpy(float), golden[NUMERIC].to_numpy(float)
+    assert np.allclose(got, want, rtol=1e-3, atol=1e-6, equal_nan=True)
+
+
+def test_calibrate_record_holds_ladder_extrapolation_floor_and_provenance(run):
+    _, output, rec = run
+    assert rec["default_fvd"] == "fvd-ucf101-10k" and rec["default_is"] == "is-c3d-styleganv-10k"
+    assert rec["fvd_at_n"]["n"] == [2, 5, 10] and len(rec["fvd_at_n"]["fvd"]) == 3
+    n, v = np.array(rec["fvd_at_n"]["n"], float), np.array(rec["fvd_at_n"]["fvd"])
+    slope, intercept = np.polyfit(1 / n, v, 1)  # FID-infinity's linear fit in 1/N, re-derived
+    assert rec["fvd_inf"]["k"] == pytest.approx(slope) and rec["fvd_inf"]["fvd_inf"] == pytest.approx(intercept)
+    assert rec["real_vs_real_floor"]["n_per_half"] == 3 and rec["real_vs_real_floor"]["fvd"] > 0
+    assert rec["smoke"] and rec["substituted_tiny_detectors"] and "git_commit" in rec
+    default = next(r for r in rec["rows"] if r["protocol"] == "fvd-ucf101-10k")
+    assert default["diff_to_default"] == 0 and "fake 10 of 10000" in default["note"]
+    stride3 = next(r for r in rec["rows"] if r["protocol"] == "fvd-ucf101-10k-stride3")
+    assert stride3["value"] is not None  # 48 frames: a 16-frame clip 3 apart fits
+    assert "fvd-styleganv-2048-16f" in output and "is-c3d-tganv2" in output and "FVD_inf" in output
+    assert "real-vs-real floor" in output and "smoke calibration" in output
+
+
+def test_recalibrating_reads_the_features_cache_only(run, monkeypatch):
+    root, _, rec = run
+
+    def no_decoding(*args, **kwargs):
+        raise AssertionError("decoded a video although every clip rule is cached")
+
+    monkeypatch.setattr("vidrd_bench.metrics.extract.read_clip", no_decoding)
+    from vidrd_bench.runners.calibrate import calibrate
+    again = calibrate(root / "real", root / "fake", tiny=True, tiny_fvd_resolution=32, device="cpu", num_workers=0,
+                      bootstrap=0, cache_dir=root / "cache", progress=False)
+    first = {r["protocol"]: r["value"] for r in rec["rows"]}
+    assert all(first[p] == pytest.approx(v, rel=1e-9) for p, v in zip(again.rows["protocol"], again.rows["value"]))
+
+
+def test_without_the_cache_each_set_detector_and_clip_rule_is_extracted_once(run, monkeypatch):
+    root, _, rec = run
+    from vidrd_bench.runners import calibrate as module
+
+    calls = []
+    real_extract = module.cached_extract
+    monkeypatch.setattr(module, "cached_extract", lambda items, det, rule, cache, **kw: calls.append(
+        (len(items), id(det), rule, cache)) or real_extract(items, det, rule, cache, **kw))
+    again = module.calibrate(root / "real", root / "fake", tiny=True, tiny_fvd_resolution=32, device="cpu",
+                             num_workers=0, bootstrap=0, cache_dir=False, progress=False)
+    assert len(calls) == len(set(calls)) and all(cache is None for *_, cache in calls)
+    first = {r["protocol"]: r["value"] for r in rec["rows"]}
+    assert all(first[p] == pytest.approx(v, rel=1e-9) for p, v in zip(again.rows["protocol"], again.rows["value"]))

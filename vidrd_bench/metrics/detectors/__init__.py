@@ -1,0 +1,30 @@
+"""The detector registry: imports every detector module and registers its specs (no import cycle with base)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+
+from vidrd_bench.metrics.detectors import c3d, i3d
+from vidrd_bench.metrics.detectors.base import Detector, DetectorSpec
+from vidrd_bench.core.registry import Registry
+
+DETECTORS: Registry[DetectorSpec] = Registry("detector", DetectorSpec)
+for _spec in (*i3d.SPECS, *c3d.SPECS):
+    DETECTORS.register(_spec.name, _spec)
+
+
+def load_detector(name: str, weights_dir: str | os.PathLike | None = None, device: str | torch.device = "cpu",
+                  path: str | os.PathLike | None = None, resolution: int | None = None,
+                  preprocess: str | None = None) -> Detector:
+    """Build registered detector `name` on `device`; `path` overrides the main weights file's location.
+
+    `resolution` is the protocol's input resolution: real detectors accept only their own; the tiny random
+    ones resize to it (so tests can run them small). `preprocess` picks a C3D preprocessing ("tgan", "tganv2").
+    """
+    spec = DETECTORS.get(name)
+    options = {"preprocess": preprocess} if preprocess is not None else {}
+    return spec.build(weights_dir=weights_dir, device=device, path=Path(path) if path else None,
+                      resolution=resolution, **options)

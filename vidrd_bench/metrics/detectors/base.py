@@ -1,0 +1,160 @@
+"""Feature-extractor base (torch-fidelity style): a declared input contract, preprocessing inside, weight helpers.
+
+The registry of detectors lives in `vidrd_bench.metrics.detectors`, which imports the detector modules.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Mapping
+
+import numpy as np
+import torch
+
+from vidrd_bench.core.errors import VideoError, VidrdBenchError, WeightsError
+
+RANDOM_WEIGHTS_SEED = 0
+
+
+class Detector:
+    """A video feature extractor: uint8 (B, 3, T, H, W) in [0, 255] in, float (B, feature_dim) out.
+
+    Resizing and normalisation happen inside `forward`, so callers only hand over decoded frames.
+    `feature` says what the output is ("logits": pre-softmax features for FVD, "probs": softmax for IS);
+    `variant` names a preprocessing variant of the same weights (C3D: "tgan" or "tganv2").
+    """
+
+    def __init__(self, name: str, module: torch.nn.Module | torch.jit.ScriptModule, *, num_frames: int,
+                 feature_dim: int, feature: str, weights: Mapping[str, str], random_weights: bool,
+                 device: str | torch.device = "cpu", variant: str | None = None):
+        self.name = name
+        self.variant = variant
+        self.num_frames = num_frames
+        self.feature_dim = feature_dim
+        self.feature = feature
+        self.weights = dict(weights)
+        self.random_weights = random_weights
+        self.device = torch.device(device)
+        self.module = module.to(self.device).eval()
+
+    def check_input(self, videos: torch.Tensor) -> None:
+        """Enforce the input contract: uint8, (B, 3, T, H, W), T equal to the protocol's clip length."""
+        if videos.dtype != torch.uint8 or videos.ndim != 5 or videos.shape[1] != 3:
+            raise VideoError(
+                f"Detector {self.name} takes uint8 videos shaped (B, 3, T, H, W) in [0, 255]; got dtype "
+                f"{videos.dtype} shape {tuple(videos.shape)}. Convert frames with (x * 127.5 + 128).clamp(0, 255)."
+            )
+        if videos.shape[2] != self.num_frames:
+            raise VideoError(
+                f"Detector {self.name} takes clips of exactly {self.num_frames} frames; got {videos.shape[2]}. "
+                "Sample clips with the protocol's num_frames."
+            )
+
+    def forward(self, videos: torch.Tensor) -> torch.Tensor:
+        """Features of a batch (float32 on the detector's device); subclasses call their module here."""
+        return self.module(videos)
+
+    @torch.no_grad()
+    def __call__(self, videos: torch.Tensor) -> torch.Tensor:
+        """Check the contract, move to the device and return (B, feature_dim) float32 features."""
+        self.check_input(videos)
+        out = self.forward(videos.to(self.device, non_blocking=True)).float()
+        if out.shape != (videos.shape[0], self.feature_dim):
+            raise WeightsError(
+                f"Detector {self.name} returned shape {tuple(out.shape)}, expected ({videos.shape[0]}, "
+                f"{self.feature_dim}). The detector file {', '.join(self.weights) or '(random)'} is not the model "
+                "this protocol expects; check the file against `vidrd-bench weights`."
+            )
+        return out
+
+
+@dataclass(frozen=True)
+class DetectorSpec:
+    """How to build one detector: its weight files (names under the weights folder) and a builder."""
+
+    name: str
+    description: str
+    weight_files: tuple[str, ...]
+    build: Callable[..., Detector] = field(compare=False)
+    random_weights: bool = False
+
+
+def check_resolution(name: str, asked: int | None, fixed: int) -> None:
+    """Refuse a protocol resolution a real detector was not trained at."""
+    if asked is not None and asked != fixed:
+        raise VidrdBenchError(
+            f"Detector {name} takes {fixed}x{fixed} inputs, but the protocol asks for {asked}. Use a protocol made "
+            f"for this detector (`vidrd-bench score --protocol`), whose resolution is {fixed}."
+        )
+
+
+def random_weights_digest(module: torch.nn.Module) -> str:
+    """A sha256 of a random-weight module's tensors, so smoke results still name exactly what produced them."""
+    h = hashlib.sha256()
+    for key, value in module.state_dict().items():
+        h.update(key.encode())
+        h.update(np.ascontiguousarray(value.detach().cpu().float().numpy()).tobytes())
+    return h.hexdigest()
+
+
+def init_random(module: torch.nn.Module, seed: int = RANDOM_WEIGHTS_SEED) -> torch.nn.Module:
+    """Re-initialise from a fixed seed (same weights on every machine): He-normal kernels, zero biases, identity BN."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for key, value in module.state_dict().items():
+            if not value.is_floating_point():
+                continue
+            if key.endswith("running_var") or (value.ndim == 1 and key.endswith("weight")):
+                value.fill_(1.0)
+            elif value.ndim == 1:
+                value.zero_()
+            else:
+                fan_in = int(np.prod(value.shape[1:]))
+                value.copy_(torch.randn(value.shape, generator=gen) * (2.0 / fan_in) ** 0.5)
+    return module
+
+
+def check_state_dict(model: torch.nn.Module, state: Mapping[str, torch.Tensor], file: Path,
+                     ignore_missing: tuple[str, ...] = ("num_batches_tracked",),
+                     display: Callable[[str], str] = str) -> None:
+    """Load `state` into `model` strictly; missing, extra or mis-shaped keys raise WeightsError naming them.
+
+    `display` maps our key names to the file's own naming (e.g. `conv1a.weight` -> `conv1a/W`) for messages.
+    """
+    expected = model.state_dict()
+    missing = [display(k) for k in expected if k not in state and not k.endswith(ignore_missing)]
+    extra = [display(k) for k in state if k not in expected]
+    shapes = [f"{display(k)}: file {tuple(state[k].shape)} vs expected {tuple(v.shape)}"
+              for k, v in expected.items() if k in state and tuple(state[k].shape) != tuple(v.shape)]
+    if missing or extra or shapes:
+        parts = []
+        if missing:
+            parts.append(f"missing keys {missing[:6]}{' ...' if len(missing) > 6 else ''}")
+        if extra:
+            parts.append(f"unexpected keys {extra[:6]}{' ...' if len(extra) > 6 else ''}")
+        if shapes:
+            parts.append(f"wrong shapes {shapes[:4]}{' ...' if len(shapes) > 4 else ''}")
+        sample = ", ".join(f"{display(k)} {tuple(v.shape)}" for k, v in list(expected.items())[:3])
+        raise WeightsError(
+            f"Weights file {file} does not match the expected layout ({'; '.join(parts)}). Expected keys such as "
+            f"{sample}, ... ({len(expected)} tensors). Obtain the original file (see `vidrd-bench weights`)."
+        )
+    model.load_state_dict({k: torch.as_tensor(v) for k, v in state.items()}, strict=False)
+
+
+def load_torch_state(file: Path) -> dict[str, torch.Tensor]:
+    """Read a plain torch state dict (weights only); unreadable files raise WeightsError naming the file."""
+    try:
+        state = torch.load(file, map_location="cpu", weights_only=True)
+    except Exception as e:  # torch raises many types for bad pickles/zip files
+        raise WeightsError(
+            f"Weights file {file} cannot be read as a torch state dict ({type(e).__name__}: {str(e)[:200]}). "
+            "Replace it with the original file (see `vidrd-bench weights`)."
+        ) from None
+    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
+        state = state["state_dict"]
+    if not isinstance(state, dict):
+        raise WeightsError(f"Weights file {file} holds a {type(state).__name__}, not a state dict of tensors.")
+    return state

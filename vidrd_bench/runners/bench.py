@@ -1,0 +1,387 @@
+"""`vidrd-bench bench`: time the generator, the detectors and video I/O at the protocol's sizes, with FLOP counts."""
+
+from __future__ import annotations
+
+import dataclasses
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+from tqdm.auto import tqdm
+
+from vidrd_bench.core.devices import pick_device
+from vidrd_bench.core.errors import VidrdBenchError
+from vidrd_bench.generators import Generator, GeneratorEntry
+from vidrd_bench.precisions import AGREEMENT_VIDEOS, DEFAULT_PRECISION, describe, run_precision
+from vidrd_bench.protocols import EvalProtocol
+from vidrd_bench.results import provenance
+
+# Dense bf16 tensor-core rate each chip sustains on large matrix products (measured 769-798 TFLOP/s on H100/H200).
+PEAK_BF16_TFLOPS = {"H100": 790.0, "H200": 790.0}
+# Memory of common cards as nvidia-smi reports it (RTX 4090 / L4-class 24 GB; H100 80GB), for `memory_fit`.
+CARD_MIB = {"24 GB": 24564, "80 GB": 81559}
+NUM_VIDEOS = 10_000
+
+
+def device_peak_tflops(device: torch.device) -> float | None:
+    """The bf16 rate used for '% of peak', or None where no figure is known (CPU, other GPUs)."""
+    if device.type != "cuda":
+        return None
+    name = torch.cuda.get_device_name(device)
+    return next((v for k, v in PEAK_BF16_TFLOPS.items() if k in name), None)
+
+
+def count_flops(fn: Callable[[], Any]) -> int:
+    """Floating-point operations of one call of `fn`, by torch's FLOP counter (matmuls, convs, attention)."""
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        fn()
+    return int(counter.get_total_flops())
+
+
+def eager_module(module: torch.nn.Module) -> torch.nn.Module:
+    """The plain module behind a torch.compile wrapper (FLOP counting must not disturb the compiled graph)."""
+    return getattr(module, "_orig_mod", module)
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def time_ms(fn: Callable[[], Any], device: torch.device, warmup: int = 2,
+            iters: int = 5) -> dict[str, float | None]:
+    """Median and spread of `fn`'s wall time in ms after `warmup` calls, plus the first call's (compilation,
+    autotuning; None with warmup=0, for a caller that warmed `fn` up itself)."""
+    with torch.no_grad():
+        first = None
+        if warmup > 0:
+            start = time.perf_counter()
+            fn()
+            _sync(device)
+            first = (time.perf_counter() - start) * 1e3
+        for _ in range(warmup - 1):
+            fn()
+        _sync(device)
+        times = []
+        for _ in range(iters):
+            start = time.perf_counter()
+            fn()
+            _sync(device)
+            times.append((time.perf_counter() - start) * 1e3)
+    return {"ms": statistics.median(times), "ms_min": min(times), "ms_max": max(times), "iters": iters,
+            "first_ms": first}
+
+
+def reset_peak_memory(device: torch.device) -> None:
+    """Start a new peak-memory window on a GPU (no-op on the CPU)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+
+
+def peak_memory_gib(device: torch.device, reserved: bool = False) -> float | None:
+    """Peak GPU memory allocated (or reserved by the caching allocator) since the last reset, in GiB."""
+    if device.type != "cuda":
+        return None
+    peak = torch.cuda.max_memory_reserved(device) if reserved else torch.cuda.max_memory_allocated(device)
+    return round(peak / 2**30, 3)
+
+
+@dataclasses.dataclass
+class BenchRow:
+    """One timed item: what, its shape, ms per call, FLOP, achieved rate and share of the chip's bf16 rate."""
+
+    item: str
+    shape: str
+    ms: float
+    videos: int = 1
+    tflop: float | None = None
+    tflops: float | None = None
+    pct_peak: float | None = None
+    per_video_s: float | None = None
+    first_call_s: float | None = None
+    peak_gib: float | None = None
+    note: str = ""
+
+    @classmethod
+    def measure(cls, item: str, shape: str, fn: Callable[[], Any], device: torch.device, videos: int = 1,
+                flops: Callable[[], Any] | None = None, iters: int = 5, warmup: int = 2,
+                note: str = "") -> "BenchRow":
+        """Time `fn`; count FLOP on `flops` (the same call on the eager module); `videos` = videos per call.
+
+        peak_gib: the most GPU memory allocated while `fn` ran (weights and everything else resident included).
+        """
+        reset_peak_memory(device)
+        t = time_ms(fn, device, warmup=warmup, iters=iters)
+        row = cls(item, shape, round(t["ms"], 3), videos, note=note, per_video_s=round(t["ms"] / 1e3 / videos, 5),
+                  first_call_s=None if t["first_ms"] is None else round(t["first_ms"] / 1e3, 2),
+                  peak_gib=peak_memory_gib(device))
+        if flops is not None:
+            total = count_flops(flops)
+            row.tflop = total / 1e12
+            row.tflops = round(total / (t["ms"] / 1e3) / 1e12, 2)
+            peak = device_peak_tflops(device)
+            row.pct_peak = round(100 * row.tflops / peak, 1) if peak else None
+        return row
+
+
+@dataclasses.dataclass
+class Captured:
+    """The denoiser's and decoder's calls during one whole-video generator call (replayed for timing)."""
+
+    denoiser: list[tuple[tuple, dict]]
+    decoder: list[tuple[tuple, dict]]
+
+
+def capture_calls(generator: Generator, call: Callable[[], Any]) -> Captured:
+    """Run `call` once, recording every call of the generator's denoiser (forward) and decoder (decode method)."""
+    mods = generator.modules()
+    den, vae = mods["denoiser"], mods["decoder"]
+    seen = Captured([], [])
+    hook = den.register_forward_pre_hook(lambda m, a, k: seen.denoiser.append((a, k)), with_kwargs=True)
+    method = getattr(vae, generator.decode_method)
+
+    def recording(*a: Any, **k: Any) -> Any:
+        seen.decoder.append((a, k))
+        return method(*a, **k)
+
+    setattr(vae, generator.decode_method, recording)
+    try:
+        with torch.no_grad():
+            call()
+    finally:
+        hook.remove()
+        delattr(vae, generator.decode_method)
+    return seen
+
+
+def _shape(args: tuple) -> str:
+    """The first tensor argument's shape, as 'a x b x ...'."""
+    first = next((a for a in args if isinstance(a, torch.Tensor)), None)
+    return " x ".join(str(d) for d in first.shape) if first is not None else "?"
+
+
+def bench_prompts(count: int) -> tuple[list[str], list[int]]:
+    """The prompts and seeds bench renders (one per video)."""
+    return [f"a person doing action number {i} in a park, handheld camera" for i in range(count)], list(range(count))
+
+
+def _model_rows(generator: Generator, settings: Any, batch: int, device: torch.device,
+                iters: int) -> tuple[list[BenchRow], float | None]:
+    """Whole videos, one denoiser call and the VAE decode of a batch, for any registered generator; and the whole
+    video's reserved GPU memory peak (None on the CPU)."""
+    prompts, seeds = bench_prompts(batch)
+    frames, height, width = generator.native_shape(settings)
+    video = lambda: generator(prompts, seeds, settings)  # noqa: E731
+    start = time.perf_counter()
+    seen = capture_calls(generator, video)  # also the whole video's warm-up (compiling, CUDA-graph capture)
+    _sync(device)
+    first_s = round(time.perf_counter() - start, 2)
+    rows = [BenchRow.measure("whole video (pipeline)", f"{batch} videos x {frames} frames {height}x{width}", video,
+                             device, videos=batch, iters=1, warmup=0, note=f"settings {settings.name}")]
+    rows[0].first_call_s = first_s
+    reserved = peak_memory_gib(device, reserved=True)
+    modules = generator.modules()
+    den, vae = modules["denoiser"], modules["decoder"]
+    variants = [("denoiser call", den)] + ([("denoiser call, no CUDA graph", modules["denoiser_ungraphed"])]
+                                           if "denoiser_ungraphed" in modules else [])
+    for item, module in variants if seen.denoiser else []:
+        a, k = seen.denoiser[0]
+        eager = eager_module(den)
+        row = BenchRow.measure(item, _shape(a), lambda: module(*a, **k), device, videos=batch, iters=iters,
+                               flops=lambda: eager(*a, **k))
+        row.per_video_s = round(row.ms / 1e3 / batch * len(seen.denoiser), 4)
+        row.note = f"{type(eager).__name__}, x {len(seen.denoiser)} calls per batch"
+        rows.append(row)
+    if seen.decoder:
+        decode = getattr(vae, generator.decode_method)
+        replay = lambda extra: [decode(*a, **{**k, **extra}) for a, k in seen.decoder]  # noqa: E731
+        rows.append(BenchRow.measure("VAE decode", _shape(seen.decoder[0][0]), lambda: replay({}), device,
+                                     videos=batch, iters=iters, flops=lambda: replay(generator.eager_decode_kwargs),
+                                     note=f"{type(vae).__name__}.{generator.decode_method}, "
+                                          f"{len(seen.decoder)} calls per batch"))
+    return rows, reserved
+
+
+def _io_rows(protocol: EvalProtocol, iters: int) -> list[BenchRow]:
+    """mp4 encode (lossless libx264rgb) and decode of one assembled video on the CPU."""
+    from vidrd_bench.datasets.video import read_video, write_video
+
+    frames = np.random.default_rng(0).integers(0, 256, (protocol.num_frames, protocol.height, protocol.width, 3),
+                                               dtype=np.uint8)
+    cpu = torch.device("cpu")
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "v.mp4"
+        enc = BenchRow.measure("mp4 encode (CPU)", f"{protocol.num_frames} x {protocol.height}x{protocol.width}",
+                               lambda: write_video(path, frames, protocol.fps), cpu, iters=iters)
+        dec = BenchRow.measure("mp4 decode (CPU)", f"{protocol.num_frames} x {protocol.height}x{protocol.width}",
+                               lambda: read_video(path), cpu, iters=iters)
+    return [enc, dec]
+
+
+class _FirstCallSeen(Exception):
+    """Raised by a forward pre-hook to stop a generator call once its denoiser's first call is recorded."""
+
+
+def first_denoiser_call(generator: Generator, settings: Any, batch: int) -> tuple[tuple, dict]:
+    """The arguments of the denoiser's first call when the generator renders `batch` videos (the rest not run), at
+    exactly that batch (Generator.unpadded: a compiled VidRD would pad it to its compiled size)."""
+    seen: list[tuple[tuple, dict]] = []
+
+    def stop(module: torch.nn.Module, args: tuple, kwargs: dict) -> None:
+        seen.append((args, kwargs))
+        raise _FirstCallSeen
+
+    hook = generator.modules()["denoiser"].register_forward_pre_hook(stop, with_kwargs=True)
+    try:
+        with torch.no_grad(), generator.unpadded():
+            generator(*bench_prompts(batch), settings)
+    except _FirstCallSeen:
+        pass
+    finally:
+        hook.remove()
+    return seen[0]
+
+
+def _memory_probe(generator: Generator, settings: Any, sizes: tuple[int, ...], device) -> list[dict[str, Any]]:
+    """Peak GPU memory of one eager denoiser call per batch size (how activation memory grows per video)."""
+    eager, points = eager_module(generator.modules()["denoiser"]), []
+    for b in sizes:
+        a, k = first_denoiser_call(generator, settings, b)
+        reset_peak_memory(device)
+        with torch.no_grad():
+            eager(*a, **k)
+        points.append({"videos": b, "eager_unet_call_peak_gib": peak_memory_gib(device)})
+        del a, k
+        torch.cuda.empty_cache()
+    return points
+
+
+def memory_fit(points: list[dict[str, Any]], pipeline_videos: int, pipeline_reserved_gib: float,
+               context_gib: float) -> dict[str, Any]:
+    """Largest videos per call for common cards: the pipeline's measured reserved peak at `pipeline_videos`, plus
+    the per-video growth of activation memory (least-squares slope of the eager probe), plus the CUDA context."""
+    xs = np.array([p["videos"] for p in points], dtype=float)
+    ys = np.array([p["eager_unet_call_peak_gib"] for p in points], dtype=float)
+    slope = float(np.polyfit(xs, ys, 1)[0]) if len(points) > 1 else float("nan")
+    fixed = pipeline_reserved_gib - slope * pipeline_videos + context_gib
+    fits = {card: max(int((mib / 1024 - fixed) // slope), 0) if slope > 0 else None for card, mib in CARD_MIB.items()}
+    return {"per_video_gib": round(slope, 4), "fixed_gib": round(fixed, 3), "context_gib": round(context_gib, 3),
+            "max_videos_per_call": fits}
+
+
+def _memory_section(generator: Generator, settings: Any, sizes: tuple[int, ...], dev: torch.device,
+                    pipeline_peaks: dict[int, float]) -> dict[str, Any] | None:
+    """Peak memory per batch size and the largest batch for 24 GB / 80 GB cards (GPU only)."""
+    if dev.type != "cuda" or not sizes:
+        return None
+    points = _memory_probe(generator, settings, sizes, dev)
+    free, total = torch.cuda.mem_get_info(dev)
+    context = (total - free - torch.cuda.memory_reserved(dev)) / 2**30
+    videos = max(pipeline_peaks)
+    return {"probe": points, "pipeline_reserved_peak_gib": pipeline_peaks,
+            **memory_fit(points, videos, pipeline_peaks[videos], context)}
+
+
+def bench_preset(entry: GeneratorEntry, model: str | None) -> str:
+    """What bench builds without --preset: the preset reading --model if given, else the first with random weights."""
+    wanted = [p for p in entry.presets if p.needs_model == (model is not None) and not p.needs]
+    if not wanted:
+        raise VidrdBenchError(f"Generator {entry.name!r} has no preset bench can build "
+                              f"{'from --model' if model else 'without weights'}; pass --preset.")
+    return wanted[0].name
+
+
+def run_bench(generator: str = "vidrd", preset: str | None = None, settings: str | None = None,
+              model: str | None = None, device: str | None = None, batch_sizes: tuple[int, ...] = (1, 8),
+              compile: bool = False, iters: int = 5, protocol_name: str | None = None,
+              detectors: bool = True, memory_batch_sizes: tuple[int, ...] = (),
+              precision: str = DEFAULT_PRECISION) -> dict[str, Any]:
+    """Time any registered generator's stages at its settings' sizes and project the cost of 10K videos; on a GPU,
+    peak memory per row and (memory_batch_sizes) per batch size, with the largest batch common cards hold; at a
+    non-protocol precision also its agreement to bf16 on whole videos (precisions.run_precision)."""
+    from vidrd_bench.runners.generate import load_generator, resolve
+    from vidrd_bench.generators import GENERATORS
+
+    dev = pick_device(device)
+    preset = preset or bench_preset(GENERATORS.get(generator), model)
+    choice = resolve(generator, preset, settings, protocol_name)
+    gen = load_generator(choice, model, None, str(dev), compile, precision=precision)
+    rows: list[BenchRow] = []
+    pipeline_peaks = {}
+    for b in tqdm(batch_sizes, desc="bench", leave=False):
+        if dev.type == "cuda":  # the reserved peak must be the pipeline's own, not blocks cached by earlier rows
+            torch.cuda.empty_cache()
+        batch_rows, pipeline_peaks[b] = _model_rows(gen, choice.settings, b, dev, iters)
+        rows += batch_rows
+    memory = _memory_section(gen, choice.settings, memory_batch_sizes, dev, pipeline_peaks)
+    rows += _io_rows(choice.protocol, iters)
+    precision_record = run_precision(gen, choice.settings, *bench_prompts(AGREEMENT_VIDEOS), None)
+    detector_rows = _detector_rows(dev, preset) if detectors else []
+    best_video = min(r.per_video_s for r in rows if r.item.startswith("whole video"))
+    return {
+        "device": torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu",
+        "peak_bf16_tflops": device_peak_tflops(dev), "generator": generator,
+        "preset": preset, "dtype": gen.provenance().get("dtype"), "compile": compile, "precision": precision_record,
+        "protocol": choice.protocol.to_dict(), "settings": choice.settings.to_dict(),
+        "rows": [dataclasses.asdict(r) for r in rows], "detectors": detector_rows,
+        "s_per_video": best_video,
+        "projected_gpu_hours_10k": round(best_video * NUM_VIDEOS / 3600, 3),
+        "peak_memory_gib": max((r.peak_gib for r in rows if r.peak_gib is not None), default=None), "memory": memory,
+        "torch": torch.__version__, **provenance(),
+    }
+
+
+def _detector_rows(dev: torch.device, preset: str, batch_size: int = 32, iters: int = 3,
+                   size: int = 256) -> list[dict[str, Any]]:
+    """I3D and C3D throughput (videos/s) on uint8 16-frame clips with random weights (full size unless tiny).
+
+    Decoding is excluded: it runs in DataLoader workers beside the detector.
+    """
+    from vidrd_bench.metrics.detectors.base import Detector, init_random
+    from vidrd_bench.metrics.detectors.c3d import C3D, C3DClassifier, tiny_c3d
+    from vidrd_bench.metrics.detectors.i3d import I3DDetector, InceptionI3d, tiny_i3d
+
+    tiny = preset == "tiny"
+    i3d = tiny_i3d() if tiny else init_random(InceptionI3d())
+    c3d = tiny_c3d() if tiny else C3DClassifier(init_random(C3D()), torch.full((3, 16, 128, 128), 100.0))
+    detectors = [I3DDetector("i3d (random)", i3d, num_frames=16, feature_dim=400, feature="logits", weights={},
+                             random_weights=True, device=dev),
+                 Detector("c3d (random)", c3d, num_frames=16, feature_dim=101, feature="probs", weights={},
+                          random_weights=True, device=dev)]
+    videos = torch.randint(0, 256, (batch_size, 3, 16, size, size), dtype=torch.uint8)
+    videos = videos.pin_memory() if dev.type == "cuda" else videos
+    rows = []
+    for det in detectors:
+        per_batch = time_ms(lambda: det(videos), dev, warmup=1, iters=iters)["ms"] / 1e3
+        rows.append({"detector": det.name, "input": f"{batch_size} x 16 x {size}x{size} uint8",
+                     "ms_per_batch": round(per_batch * 1e3, 2), "videos_per_s": round(batch_size / per_batch, 1),
+                     "s_for_10k": round(NUM_VIDEOS * per_batch / batch_size, 1)})
+    return rows
+
+
+def format_bench(result: dict[str, Any]) -> str:
+    """The bench result as a plain-text table for the terminal."""
+    import pandas as pd
+
+    df = pd.DataFrame(result["rows"]).astype(object).fillna("")
+    lines = [f"device: {result['device']}  generator: {result['generator']}  preset: {result['preset']}  "
+             f"settings: {result['settings']['name']}  dtype: {result['dtype']}  compile: {result['compile']}  "
+             f"precision: {describe(result.get('precision')) or DEFAULT_PRECISION}",
+             df.to_string(index=False)]
+    if result["detectors"]:
+        lines.append(pd.DataFrame(result["detectors"]).to_string(index=False))
+    lines.append(f"s per video (best batch): {result['s_per_video']:.3f}   projected GPU-hours for 10K videos: "
+                 f"{result['projected_gpu_hours_10k']:.2f}   peak memory: {result['peak_memory_gib']} GiB")
+    mem = result.get("memory")
+    if mem:
+        probe = ", ".join(f"{p['videos']}: {p['eager_unet_call_peak_gib']}" for p in mem["probe"])
+        lines.append(f"eager UNet call peak GiB by videos per call: {probe}; pipeline reserved peak GiB: "
+                     f"{mem['pipeline_reserved_peak_gib']}; +{mem['per_video_gib']} GiB per video; largest videos "
+                     f"per call: {mem['max_videos_per_call']}")
+    return "\n".join(lines)

@@ -1,0 +1,229 @@
+"""`vidrd-bench calibrate`: every registered FVD and IS protocol on one real and one generated set, side by side.
+
+Each (video set, detector, clip rule) is decoded and run once however many protocols share it (and, with the
+features cache on, once across runs). Counts are capped at what the folders hold (the table says where a protocol's count was not
+met). For the default FVD protocol it adds FVD@N for N = 256, 512, ..., all, the FID-infinity style
+extrapolation FVD_N = FVD_inf + k / N, and the real-vs-real floor (FVD between two disjoint halves of the real
+set). This is the table that says how far a number moves between published conventions.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from vidrd_bench.core import distributed
+from vidrd_bench.core.devices import pick_device
+from vidrd_bench.core.errors import VideoError, VidrdBenchError
+from vidrd_bench.core.io import write_json_atomic
+from vidrd_bench.metrics.cache import cached_extract
+from vidrd_bench.metrics.extract import Features
+from vidrd_bench.metrics.fvd import bootstrap_fvd, extrapolate_infinity, fast_frechet_to, fvd_at_sizes, ladder
+from vidrd_bench.metrics.inception_score import bootstrap_is, protocol_is
+from vidrd_bench.metrics.stats import gaussian_of
+from vidrd_bench.protocols import (DEFAULT_FVD, DEFAULT_IS, SMOKE_FVD, FVDProtocol, ISProtocol, Protocol,
+                                   metric_protocols)
+from vidrd_bench.results import provenance
+from vidrd_bench.runners.score import (CacheDir, _cache, _detector, _frame_size, fake_rule, generated_items, real_items,
+                               real_rule, shortfall)
+
+TINY = {"i3d": "i3d-tiny-random", "c3d": "c3d-tiny-random"}
+TINY_FVD_RESOLUTION = SMOKE_FVD.resolution
+COLUMNS = ["protocol", "metric", "value", "ci_low", "ci_high", "n_fake", "n_real", "diff_to_default",
+           "rel_diff_pct", "note"]
+
+
+@dataclasses.dataclass
+class Calibration:
+    """The calibrate record: one row per protocol plus the default FVD protocol's ladder, FVD_inf and floor."""
+
+    rows: pd.DataFrame
+    ladder: dict[str, list]
+    fvd_inf: dict[str, float]
+    floor: dict[str, Any]
+    meta: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready record."""
+        rows = self.rows.astype(object).where(self.rows.notna(), None).to_dict(orient="records")
+        return {**self.meta, "rows": rows, "fvd_at_n": self.ladder, "fvd_inf": self.fvd_inf,
+                "real_vs_real_floor": self.floor}
+
+
+def _substitute(proto: Protocol, tiny: bool, fvd_resolution: int) -> Protocol:
+    """With tiny=True, the protocol on the tiny random detector of its family (conventions otherwise unchanged)."""
+    if not tiny:
+        return proto
+    name = TINY[proto.detector[:3]]
+    return dataclasses.replace(proto, detector=name, resolution=fvd_resolution if name.startswith("i3d") else
+                               proto.resolution)
+
+
+class _Runner:
+    """Holds the sets, detectors and features of one calibrate pass: each (set, detector, clip rule) is extracted
+    once (through the features cache, if on) however many protocols share it."""
+
+    def __init__(self, real: Path, fake: Path, split_file, weights_dir, device, cache, extract_kwargs):
+        self.fake_items, _, self.fake_found = generated_items(fake, allow_incomplete=False)
+        self.real_items, self.real_note = real_items(real, split_file, None)
+        self.weights_dir, self.device, self.cache, self.kw = weights_dir, device, cache, extract_kwargs
+        self.detectors: dict[tuple, Any] = {}
+        self.features: dict[tuple, Features] = {}
+
+    @staticmethod
+    def _detector_key(proto) -> tuple:
+        """What builds a protocol's detector: its name, resolution and (IS) preprocessing."""
+        return proto.detector, proto.resolution, getattr(proto, "preprocess", None)
+
+    def detector(self, proto):
+        """The protocol's detector, built once per _detector_key."""
+        key = self._detector_key(proto)
+        if key not in self.detectors:
+            self.detectors[key] = _detector(proto, self.weights_dir, self.device, None)
+        return self.detectors[key]
+
+    def _extract(self, side: str, items, proto, rule) -> Features:
+        """`side`'s features under `rule`, extracted once per (side, detector, rule)."""
+        key = (side, self._detector_key(proto), rule)
+        if key not in self.features:
+            self.features[key] = cached_extract(items, self.detector(proto), rule, self.cache, **self.kw)
+        return self.features[key]
+
+    def fake(self, proto) -> Features:
+        """Generated features under the protocol's clip rule."""
+        return self._extract("fake", self.fake_items, proto, fake_rule(proto))
+
+    def real(self, proto: FVDProtocol, size) -> Features:
+        """Real features under the protocol's clip rule and preparation."""
+        return self._extract("real", self.real_items, proto, real_rule(proto, size))
+
+
+def _counts_note(proto, n_fake: int, n_real: int | None) -> str:
+    """Where the folders held fewer videos than the protocol takes."""
+    parts = [f"{k[4:]} {have} of {getattr(proto, k)}" for k, have in shortfall(proto, n_fake, n_real).items()]
+    return ("counts capped: " + ", ".join(parts)) if parts else ""
+
+
+def _fvd_row(run: _Runner, proto: FVDProtocol, size, bootstrap: int, seed: int) -> tuple[dict, Any]:
+    """One FVD protocol's row, and its (fake, real) selected features for the default's extras."""
+    try:
+        fake, real = run.fake(proto).first(proto.num_fake), run.real(proto, size).first(proto.num_real)
+    except VideoError as e:
+        return {"protocol": proto.name, "metric": "fvd", "note": f"not scorable here: {str(e)[:160]}"}, None
+    div = proto.covariance_divisor
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mu_r, sigma_r = gaussian_of(real.features, div)
+        value = fast_frechet_to(mu_r, sigma_r)(*gaussian_of(fake.features, div))  # = frechet_distance, faster
+        lo, hi, _ = bootstrap_fvd(fake.features, mu_r, sigma_r, bootstrap, seed, divisor=div) if bootstrap else (
+            None, None, None)
+    return {"protocol": proto.name, "metric": "fvd", "value": value, "ci_low": lo, "ci_high": hi,
+            "n_fake": len(fake), "n_real": len(real), "note": _counts_note(proto, len(fake), len(real))}, (fake, real)
+
+
+def _is_row(run: _Runner, proto: ISProtocol, bootstrap: int, seed: int) -> dict:
+    """One IS protocol's row (a note instead of a value where the videos cannot be scored under it)."""
+    probs = run.fake(proto).first(proto.pool_size).features.astype(np.float64)
+    try:
+        value, std = protocol_is(probs, proto, seed)
+    except VidrdBenchError as e:
+        return {"protocol": proto.name, "metric": "is", "n_fake": len(probs), "note": f"not scorable: {str(e)[:120]}"}
+    lo, hi, _ = bootstrap_is(probs, proto, bootstrap, seed) if bootstrap else (None, None, None)
+    note = _counts_note(proto, len(probs), None)
+    return {"protocol": proto.name, "metric": "is", "value": value, "ci_low": lo, "ci_high": hi,
+            "n_fake": len(probs), "n_real": None, "note": "; ".join(x for x in (note, f"std {std:.4g}") if x)}
+
+
+def _default_extras(fake: np.ndarray, real: np.ndarray, proto: FVDProtocol, seed: int) -> tuple[dict, dict, dict]:
+    """FVD@N ladder, its FVD_inf fit and the real-vs-real floor, under the default FVD protocol."""
+    div = proto.covariance_divisor
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mu_r, sigma_r = gaussian_of(real, div)
+        sizes = ladder(len(fake))
+        values = fvd_at_sizes(fake, mu_r, sigma_r, sizes, seed, div)
+        inf, slope = extrapolate_infinity(sizes, values) if len(sizes) >= 2 else (float("nan"), float("nan"))
+        order = np.random.default_rng(seed).permutation(len(real))
+        half = len(real) // 2
+        a, b = real[order[:half]], real[order[half:2 * half]]
+        floor = fast_frechet_to(*gaussian_of(b, div))(*gaussian_of(a, div)) if half >= 2 else float("nan")
+    return ({"n": sizes, "fvd": values}, {"fvd_inf": inf, "k": slope},
+            {"fvd": floor, "n_per_half": half, "rule": f"seeded permutation (seed {seed}), two disjoint halves"})
+
+
+def _finish(rows: list[dict]) -> pd.DataFrame:
+    """Rows as a table with the difference of each value to its metric's default protocol."""
+    table = pd.DataFrame(rows).reindex(columns=COLUMNS)
+    for metric, default in (("fvd", DEFAULT_FVD), ("is", DEFAULT_IS)):
+        mask = table["metric"] == metric
+        ref = table.loc[mask & (table["protocol"] == default), "value"]
+        if len(ref) and pd.notna(ref.iloc[0]):
+            table.loc[mask, "diff_to_default"] = table.loc[mask, "value"] - ref.iloc[0]
+            table.loc[mask, "rel_diff_pct"] = 100.0 * table.loc[mask, "diff_to_default"] / ref.iloc[0]
+    return table
+
+
+def calibrate(real: str | os.PathLike, fake: str | os.PathLike, tiny: bool = False,
+              weights_dir: str | os.PathLike | None = None, device: str | torch.device | None = None,
+              batch_size: int = 32, num_workers: int = 4, bootstrap: int = 50, seed: int = 0,
+              cache_dir: CacheDir = None, split_file: str | os.PathLike | None = None,
+              out_path: str | os.PathLike | None = None, progress: bool = True,
+              tiny_fvd_resolution: int | None = None) -> Calibration | None:
+    """Score every registered FVD and IS protocol on one real and one generated set (None on ranks other than 0).
+
+    tiny=True runs every protocol on the tiny random detectors (the I3D resizing to `tiny_fvd_resolution`,
+    default TINY_FVD_RESOLUTION).
+    """
+    tiny_fvd_resolution = tiny_fvd_resolution or TINY_FVD_RESOLUTION
+    device = pick_device(device)
+    distributed.context()
+    run = _Runner(Path(real), Path(fake), split_file, weights_dir, device, _cache(cache_dir),
+                  {"batch_size": batch_size, "num_workers": num_workers, "progress": progress})
+    size = _frame_size(run.fake_items, 16)
+    rows, extras = [], None
+    for proto in (_substitute(p, tiny, tiny_fvd_resolution) for p in metric_protocols(FVDProtocol)):
+        row, selected = _fvd_row(run, proto, size, bootstrap, seed)
+        rows.append(row)
+        if proto.name == DEFAULT_FVD and selected is not None:
+            extras = _default_extras(selected[0].features, selected[1].features, proto, seed)
+    rows += [_is_row(run, _substitute(p, tiny, tiny_fvd_resolution), bootstrap, seed)
+             for p in metric_protocols(ISProtocol)]
+    if not distributed.current().is_main:
+        return None
+    ladder_, inf, floor = extras or ({}, {}, {})
+    meta = {**provenance(), "real": str(real), "real_set": run.real_note, "fake": str(fake),
+            "resolution": list(size), "default_fvd": DEFAULT_FVD, "default_is": DEFAULT_IS, "bootstrap": bootstrap,
+            "seed": seed, "ci_level": 0.95,
+            "detectors": {f"{k[0]}@{k[1]}px" + (f"/{k[2]}" if k[2] else ""): d.weights
+                          for k, d in run.detectors.items()},
+            "substituted_tiny_detectors": tiny, "smoke": tiny or any(d.random_weights for d in run.detectors.values())}
+    result = Calibration(_finish(rows), ladder_, inf, floor, meta)
+    if out_path is not None:
+        write_json_atomic(out_path, result.to_dict())
+    return result
+
+
+def format_calibration(cal: Calibration) -> str:
+    """The table as text, then FVD@N, FVD_inf and the floor."""
+    shown = cal.rows.copy()
+    for col in ("value", "ci_low", "ci_high", "diff_to_default", "rel_diff_pct"):
+        shown[col] = shown[col].map(lambda v: "" if pd.isna(v) else f"{v:.4g}")
+    for col in ("n_fake", "n_real"):
+        shown[col] = shown[col].map(lambda v: "" if pd.isna(v) else str(int(v)))
+    lines = [shown.fillna("").to_string(index=False)]
+    if cal.ladder:
+        pairs = ", ".join(f"N={n}: {v:.4g}" for n, v in zip(cal.ladder["n"], cal.ladder["fvd"]))
+        lines.append(f"FVD@N under {cal.meta['default_fvd']}: {pairs}")
+        lines.append(f"FVD_inf (fit FVD_N = FVD_inf + k/N): {cal.fvd_inf['fvd_inf']:.4g} (k = {cal.fvd_inf['k']:.4g})")
+        lines.append(f"real-vs-real floor (two disjoint halves of {cal.floor['n_per_half']} real videos): "
+                     f"{cal.floor['fvd']:.4g}")
+    if cal.meta["smoke"]:
+        lines.append("random-weight detectors: a smoke calibration, not comparable to published numbers")
+    return "\n".join(lines)
