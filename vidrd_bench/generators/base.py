@@ -30,12 +30,14 @@ class Generator(ABC):
     """A text-to-video model: prompts + seeds + its settings -> uint8 videos (B, T, H, W, 3) on the CPU.
 
     Contract (tests/generators/test_conformance.py checks it for every registered entry): a video depends only on
-    its prompt, seed and the settings, not on the batch it lands in (up to float rounding of batched kernels);
+    its prompt, seed and the settings, and on the batch it lands in only through float rounding of batched kernels
+    (which is why `generate` always renders the same fixed batches of the plan);
     `deterministic_note` says where a model cannot promise that.
     """
 
     settings_type: type[GeneratorSettings] = GeneratorSettings
-    deterministic_note: str = "per-video CPU generators seeded by the video's seed; batch-independent"
+    deterministic_note: str = ("per-video CPU generators seeded by the video's seed; batched kernels may move a rare "
+                               "uint8 level with the batch's make-up, so generate renders the plan's fixed batches")
     decode_method: str = "decode"  # the decoder's method `bench` times (replaying the calls one video made)
     eager_decode_kwargs: dict[str, Any] = {}  # extra arguments that make that method run eagerly (FLOP counting)
 

@@ -16,7 +16,7 @@ from vidrd_bench.precisions import DEFAULT_PRECISION
 
 
 class VidRDGenerator(Generator):
-    """VidRDPipeline (video UNet, FNR/PNS/DSG, temporal VAE) as a Generator; per-video seeds, batch-independent."""
+    """VidRDPipeline (video UNet, FNR/PNS/DSG, temporal VAE) as a Generator; per-video seeds and noise."""
 
     settings_type = VidRDSettings
     decode_method = "decode_video"

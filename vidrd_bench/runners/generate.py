@@ -3,7 +3,7 @@
 The evaluation protocol (protocols.EvalProtocol) fixes the plan, frame count, size and fps for every generator; the
 generator renders with its own settings and its videos are held to the protocol by generators.conform's rule.
 
-One process renders its slice of the plan in batches; each video is written atomically as a lossless mp4
+One process renders its slice of the plan in the plan's fixed batches (BATCH_RULE); each video is written atomically as a lossless mp4
 (libx264rgb, crf 0: frames round-trip bit-exactly) and recorded with its sha256 in the worker's manifest
 part after every batch. A re-run skips videos whose file matches the recorded sha256 and renders the rest.
 Under torchrun every rank takes the slice (shard composed with rank) and renders on cuda:LOCAL_RANK;
@@ -149,9 +149,32 @@ def _disk_full(out_dir: Path, rows: Sequence[mf.ManifestRow], e: OSError) -> Run
     )
 
 
+BATCH_RULE = ("fixed groups of the plan: plan index // batch_size; a group that a slice or a resume holds only in "
+              "part is rendered whole and only the videos still to do are written, so one process, any torchrun "
+              "layout and any --shard split render every video in the same batch, bit for bit")
+
+
+def plan_batches(todo: Sequence[mf.ManifestRow], plan: Sequence[mf.ManifestRow],
+                 batch_size: int) -> list[tuple[list[mf.ManifestRow], list[int], list[mf.ManifestRow]]]:
+    """The calls that render `todo` (BATCH_RULE): each plan group holding a row to do, whole; the positions in it of
+    the rows to write; and those rows of `todo`. Batched kernels can move a uint8 level with the batch's make-up,
+    so the batch must not depend on how the run is split."""
+    wanted: dict[int, dict[int, mf.ManifestRow]] = {}
+    for row in todo:
+        wanted.setdefault(row.index // batch_size, {})[row.index] = row
+    by_index = {row.index: row for row in plan}
+    calls = []
+    for group, rows in sorted(wanted.items()):
+        members = [by_index[i] for i in range(group * batch_size, (group + 1) * batch_size) if i in by_index]
+        keep = [k for k, row in enumerate(members) if row.index in rows]
+        calls.append((members, keep, [rows[members[k].index] for k in keep]))
+    return calls
+
+
 def render(generator: Callable[..., Any], choice: Choice, out_dir: Path, rows: list[mf.ManifestRow],
-           part: Path, batch_size: int, show_progress: bool = True) -> int:
-    """Render every planned row of `rows` in batches, held to the protocol; write each video, then the part manifest.
+           part: Path, batch: RenderBatch, show_progress: bool = True) -> int:
+    """Render every planned row of `rows` in the plan's fixed batches (plan_batches), held to the protocol; write
+    each video, then the part manifest.
 
     A batch's mp4 files are encoded on a background thread while the GPU denoises the next batch; a batch is
     recorded as done in the manifest only after all its files are on disk.
@@ -161,18 +184,25 @@ def render(generator: Callable[..., Any], choice: Choice, out_dir: Path, rows: l
     with tqdm(total=len(todo), unit="video", desc="generate", disable=not show_progress, dynamic_ncols=True) as bar, \
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="mp4-writer") as writer:
         pending: Future | None = None
-        for start in range(0, len(todo), batch_size):
-            batch = todo[start : start + batch_size]
-            videos = generator([r.prompt for r in batch], [r.seed for r in batch], choice.settings)
-            videos = conform(videos, choice.protocol)
-            steady.batch_done(len(batch))
+        for members, keep, mine in plan_batches(todo, batch.plan, batch.size):
+            videos = generator([r.prompt for r in members], [r.seed for r in members], choice.settings)
+            videos = conform(videos, choice.protocol)[keep]
+            steady.batch_done(len(mine))
             if steady.s_per_video is not None:
                 bar.set_postfix_str(f"steady {steady.s_per_video:.2f} s/video", refresh=False)
             _finish(pending)
-            pending = writer.submit(_write_batch, out_dir, batch, videos, choice.protocol.fps, rows, part)
+            pending = writer.submit(_write_batch, out_dir, mine, videos, choice.protocol.fps, rows, part)
             pending.add_done_callback(lambda f: f.exception() is None and bar.update(f.result()))  # no batch of lag
         _finish(pending)
     return len(todo)
+
+
+@dataclass(frozen=True)
+class RenderBatch:
+    """How videos are grouped into generator calls: the whole plan (rows in plan order) and the batch size."""
+
+    plan: list[mf.ManifestRow]
+    size: int
 
 
 class SteadyRate:
@@ -241,7 +271,7 @@ def _save_part_quietly(part: Path, rows: Sequence[mf.ManifestRow]) -> None:
 def render_settings(device: str | None, compile: bool | None, batch_size: int, compiles: bool = True,
                     precision: str = DEFAULT_PRECISION) -> dict[str, Any]:
     """The settings that change a video's bytes besides the protocol: batch size, device type, compile, dtype,
-    precision.
+    precision, and the rule that groups videos into batches (BATCH_RULE).
 
     `compiles`: whether the generator honours compile at all (GeneratorEntry.compiles); if not, it renders eager and
     compile is recorded false whatever was asked.
@@ -252,11 +282,12 @@ def render_settings(device: str | None, compile: bool | None, batch_size: int, c
     compiled = compiles and (dev.type == "cuda" if compile is None else bool(compile))
     dtype = "bfloat16" if dev.type == "cuda" else "float32"  # every generator's default (generators/*.load)
     return {"batch_size": batch_size, "device_type": dev.type, "dtype": dtype, "compile": compiled,
-            "precision": PRECISIONS.get(precision).name}
+            "precision": PRECISIONS.get(precision).name, "batches": BATCH_RULE}
 
 
 RENDER_FLAGS = {"batch_size": "--batch-size {}", "device_type": "--device {}", "compile": "--compile/--no-compile",
-                "dtype": "a {} device", "precision": "--precision {}"}
+                "dtype": "a {} device", "precision": "--precision {}",
+                "batches": "the vidrd-bench version that wrote it (batching rule: {})"}
 
 
 def check_render(out_dir: Path, existing: dict[str, Any] | None, settings: dict[str, Any]) -> None:
@@ -414,7 +445,8 @@ def _render_slice(out_dir: Path, header: dict[str, Any], choice: Choice, rows: l
     write_folder(out_dir, header, choice.protocol, rows, ctx.rank == 0)
     mf.write_rows(part, mine)
     mf.journal_clear(part)
-    rendered = render(instance, choice, out_dir, mine, part, rendering["batch_size"], show_progress and ctx.rank == 0)
+    rendered = render(instance, choice, out_dir, mine, part, RenderBatch(rows, rendering["batch_size"]),
+                      show_progress and ctx.rank == 0)
     ctx.barrier()
     if ctx.rank == 0:
         with folder_lock(out_dir):
