@@ -108,3 +108,22 @@ def test_cli_weights_lists_every_missing_file_and_check_fails(tmp_path):
     assert runner.invoke(main, ["weights", "--weights-dir", str(tmp_path), "--check", "modelscope"]).exit_code == 0
     res = runner.invoke(main, ["weights", "--weights-dir", str(tmp_path), "--check", "ucf101-vidrd"])
     assert res.exit_code == 2 and "evaluation protocols need none" in res.output
+
+
+def test_ctrl_c_exits_130_and_says_how_to_go_on(monkeypatch):
+    import vidrd_bench.runners.generate as generate
+
+    def interrupted(**_):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(generate, "run_generate", interrupted)
+    res = CliRunner().invoke(main, ["generate", "--preset", "tiny", "--num-videos", "2", "--device", "cpu"])
+    assert res.exit_code == 130 and "Aborted" not in res.output
+    assert "interrupted (Ctrl-C)" in res.output and "repeat the same command" in res.output
+
+
+def test_the_package_namespace_shows_only_the_api():
+    import vidrd_bench as vb
+
+    assert {"FVD", "fvd", "score_fvd", "score_is", "compute_real_stats", "load_detector"} <= set(dir(vb))
+    assert not {"annotations", "importlib"} & set(dir(vb)) and not hasattr(vb, "annotations")

@@ -8,9 +8,7 @@ The public API, imported on first use so that `import vidrd_bench` stays light (
     vb.fvd(features_a, features_b); detector = vb.load_detector("i3d-torchscript")
 """
 
-from __future__ import annotations
-
-import importlib
+import importlib as _importlib
 
 __version__ = "0.1.0"
 __all__ = ["FVD", "compute_real_stats", "fvd", "load_detector", "score_fvd", "score_is", "__version__"]
@@ -19,10 +17,10 @@ __all__ = ["FVD", "compute_real_stats", "fvd", "load_detector", "score_fvd", "sc
 def __getattr__(name: str):
     """Import the public API from vidrd_bench.api on first access (PEP 562)."""
     if name in __all__:
-        return getattr(importlib.import_module("vidrd_bench.api"), name)
+        return getattr(_importlib.import_module("vidrd_bench.api"), name)
     raise AttributeError(f"module 'vidrd_bench' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
     """Module attributes, including the lazily imported API."""
-    return sorted(set(globals()) | set(__all__))
+    return sorted({n for n in globals() if not n.startswith("_")} | set(__all__) | {"__version__"})

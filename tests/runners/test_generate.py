@@ -101,7 +101,7 @@ def test_renders_every_video_bit_exactly(tmp_path):
                                            "trimmed": False, "resized": False}
 
 
-def test_resume_rerenders_only_missing_or_partial(tmp_path):
+def test_resume_rerenders_only_missing_or_partial(tmp_path, capsys):
     _run(tmp_path, FakePipeline())
     rows = _manifest(tmp_path)
     (tmp_path / rows[1].path).unlink()
@@ -115,6 +115,7 @@ def test_resume_rerenders_only_missing_or_partial(tmp_path):
     assert pipe.calls == [[42, 43, 44, 45], [46, 47]] and (result.rendered, result.skipped) == (2, 4)
     assert not stray.exists()
     assert _manifest(tmp_path) == rows
+    assert "4 of this slice's 6 videos are done and kept; 2 left to render" in capsys.readouterr().err
     again = FakePipeline()
     assert _run(tmp_path, again).rendered == 0 and again.calls == []
 

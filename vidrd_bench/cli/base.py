@@ -20,8 +20,15 @@ WEIGHTS_DIR_OPTION = click.option(
 )
 
 
+INTERRUPTED_EXIT = 130  # 128 + SIGINT, the shell's convention (1 is `report`'s regression code)
+INTERRUPTED = ("interrupted (Ctrl-C). Nothing finished is lost: repeat the same command to go on. `generate` resumes "
+               "where it stopped (finished videos are kept and verified); `stats`, `score` and `calibrate` start "
+               "again, taking every clip already decoded from the features cache; results are written only whole.")
+
+
 class FriendlyGroup(click.Group):
-    """A click group that turns VidrdBenchError into a one-paragraph message and a non-zero exit."""
+    """A click group that turns VidrdBenchError into a one-paragraph message and a non-zero exit, and Ctrl-C into
+    exit 130 with how to go on."""
 
     def invoke(self, ctx: click.Context):
         try:
@@ -29,6 +36,9 @@ class FriendlyGroup(click.Group):
         except VidrdBenchError as e:
             click.echo(click.style("error: ", fg="red", bold=True) + str(e), err=True)
             sys.exit(e.exit_code)
+        except KeyboardInterrupt:
+            click.echo(INTERRUPTED, err=True)
+            sys.exit(INTERRUPTED_EXIT)
 
 
 @click.group(cls=FriendlyGroup, context_settings={"help_option_names": ["-h", "--help"]})

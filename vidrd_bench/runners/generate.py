@@ -427,6 +427,9 @@ def _render_slice(out_dir: Path, header: dict[str, Any], choice: Choice, rows: l
     mf.remove_stale_temps(out_dir / mf.VIDEOS_DIR, [Path(r.path).name for r in mine])
     mf.remove_stale_temps(part.parent, [part.name])
     skipped = sum(r.status == "done" for r in mine)
+    if skipped:
+        print(f"resuming {out_dir}: {skipped} of this slice's {len(mine)} videos are done and kept; "
+              f"{len(mine) - skipped} left to render.", file=sys.stderr)
     if skipped < len(mine):
         instance = instance or load()
         dtype = instance.provenance().get("dtype")
