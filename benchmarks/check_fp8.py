@@ -31,7 +31,8 @@ from pathlib import Path
 
 import torch
 
-from vidrd_bench.runners.bench import bench_prompts, first_denoiser_call, time_ms
+from vidrd_bench.core.timing import time_ms, timed_call
+from vidrd_bench.runners.bench import bench_prompts, first_denoiser_call
 from vidrd_bench.models.vidrd import fp8
 from vidrd_bench.models.vidrd.components import build_components
 from vidrd_bench.models.vidrd.fp8_calibration import calibrate_inputs, use_fp8
@@ -169,9 +170,8 @@ def main() -> None:
     def whole_videos() -> dict:
         out, secs = {}, {}
         for name, pipe in pipes.items():
-            start = time.perf_counter()
-            out[name] = pipe(prompts, seeds, settings).videos
-            secs[name] = round((time.perf_counter() - start) / videos, 4)
+            result, ms = timed_call(lambda p=pipe: p(prompts, seeds, settings), dev)
+            out[name], secs[name] = result.videos, round(ms / 1e3 / videos, 4)
         return {"s_per_video_eager_vae": secs, "agreement_all": video_agreement(out["fp8"], out["bf16"]),
                 "agreement_first_2": video_agreement(out["fp8"][:2], out["bf16"][:2])}
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# On the lent GPU machine: install the carried wheels (diffusers, decord, av) and put the checkout on the path.
+# On the GPU machine: install the wheels copied in .whl/ (diffusers, decord, av) and print the versions; then run
+# with PYTHONPATH=/tmp/site:$PWD (the export below holds only inside this script).
 set -e
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
 export PYTHONPATH=/tmp/site:$PWD

@@ -1,7 +1,7 @@
-"""One GPU call, both sides: the VidRD authors' UNet (../shared/bench/release_speed.py: eager fp16 at 4 and 16 videos,
-compiled at 16) and our pipeline at each precision (bf16, the protocol's, and fp8-e4m3), then the ratio table.
+"""One GPU call, both sides: the VidRD authors' UNet (their side's release_speed.py in --release: eager fp16 at 4 and
+16 videos, compiled at 16) and our pipeline at each precision (bf16, the protocol's, and fp8-e4m3), then the table.
 
-On the device, from the checkout (see benchmarks/NOTES.md for the carried folders):
+On the GPU machine, from the checkout (benchmarks/README.md says which folders go beside it):
   python3 benchmarks/peer_ratio.py --release .release --site014 /tmp/site014 --out $OUT
 Re-print a table from saved files (no GPU):  python3 benchmarks/peer_ratio.py --tables PEER.json OURS.json [...]
 Every speed figure is given with its ratio to the authors' compiled UNet measured in the same call.

@@ -4,23 +4,19 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import time
 
 import torch
 from torch.profiler import ProfilerActivity, profile
 
+from vidrd_bench.core.timing import timed_call
 from vidrd_bench.models.vidrd.pipeline import VidRDPipeline
 from vidrd_bench.models.vidrd.sampler import IterativeSampler, draw_noise, make_generators
 from vidrd_bench.models.vidrd.settings import VIDRD_SETTINGS
 
 
 def timed(label: str, fn) -> float:
-    """Wall time of fn() with the GPU synchronised, printed."""
-    torch.cuda.synchronize()
-    t0 = time.perf_counter()
-    fn()
-    torch.cuda.synchronize()
-    dt = time.perf_counter() - t0
+    """Seconds of one call of fn() by the shared timing rule (vidrd_bench.core.timing), printed."""
+    dt = timed_call(fn, torch.device("cuda"))[1] / 1e3
     print(f"{label}: {dt:.2f} s", flush=True)
     return dt
 

@@ -8,12 +8,12 @@ import glob
 import json
 import os
 import shutil
-import time
 
 import torch
 from torch.profiler import ProfilerActivity, profile
 
-from vidrd_bench.runners.bench import count_flops, time_ms
+from vidrd_bench.core.timing import time_ms, timed_call
+from vidrd_bench.runners.bench import count_flops
 from vidrd_bench.models.vidrd.components import build_components
 
 
@@ -105,11 +105,8 @@ def main() -> None:
             res[f"eager_b{b}"]["convs"] = conv_shapes(lambda: unet(x, t, ctx))
         for mode in [m for m in args.compile.split(",") if m]:
             cu = torch.compile(unet, mode=mode, fullgraph=True)
-            t0 = time.time()
             with torch.no_grad():
-                cu(x, t, ctx)
-            torch.cuda.synchronize()
-            compile_s = time.time() - t0
+                compile_s = timed_call(lambda: cu(x, t, ctx), dev)[1] / 1e3
             if args.dump_code:
                 dump_output_code(args.out)
             for bench in (False, True) if args.cudnn_benchmark else (False,):

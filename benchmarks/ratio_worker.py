@@ -62,16 +62,15 @@ def use_gated_compile(gate: Path, timeout_s: float) -> None:
 
 def measure(precision: str, batch: int, sync: Path, workers: int, timeout_s: float, device: str) -> dict:
     """Build, warm up, wait for the others, then time under the lock; returns bench-style rows and the videos."""
-    from vidrd_bench.runners.bench import BenchRow, _shape, _sync, bench_prompts, capture_calls, eager_module
+    from vidrd_bench.core.timing import timed_call
+    from vidrd_bench.runners.bench import BenchRow, bench_prompts, call_shape, capture_calls, eager_module
 
     dev = torch.device(device)
     if dev.type == "cuda":
         use_gated_compile(sync / "gate_run", timeout_s)
     gen, settings = build(precision, device)
     prompts, seeds = bench_prompts(batch)
-    start = time.time()
-    seen = capture_calls(gen, lambda: gen(prompts, seeds, settings))
-    first_s = time.time() - start
+    seen, first_ms = timed_call(lambda: capture_calls(gen, lambda: gen(prompts, seeds, settings)), dev)
     (sync / f"ready_{precision}").touch()
     wait_until(lambda: len(list(sync.glob("ready_*"))) >= workers, timeout_s)
     with open(sync / "gpu.lock", "w") as lock:
@@ -79,19 +78,16 @@ def measure(precision: str, batch: int, sync: Path, workers: int, timeout_s: flo
         den = gen.modules()["denoiser"]
         a, k = seen.denoiser[0]
         eager = eager_module(getattr(den, "module", den))
-        rows = [BenchRow.measure(item, _shape(a), lambda m=module: m(*a, **k), dev, videos=batch, iters=10,
+        rows = [BenchRow.measure(item, call_shape(a), lambda m=module: m(*a, **k), dev, videos=batch, iters=10,
                                  flops=(lambda: eager(*a, **k)) if precision == "bf16" else None)
                 for item, module in (("denoiser call", den), ("denoiser call, no CUDA graph", getattr(den, "module", den)))]
-        _sync(dev)
-        start = time.perf_counter()
         with torch.no_grad():
-            videos = gen(prompts, seeds, settings)
-        _sync(dev)
-        ms = (time.perf_counter() - start) * 1e3
+            videos, ms = timed_call(lambda: gen(prompts, seeds, settings), dev)
     rows.append(BenchRow("whole video (pipeline)", f"{batch} videos", round(ms, 1), batch,
                          per_video_s=round(ms / 1e3 / batch, 4), note="one timed batch after a warm-up batch"))
     return {"precision": precision, "rows": [dataclasses.asdict(r) for r in rows], "videos": videos,
-            "first_batch_s": round(first_s, 1), "calls_per_video": settings.num_clips * settings.num_inference_steps,
+            "first_batch_s": round(first_ms / 1e3, 1),
+            "calls_per_video": settings.num_clips * settings.num_inference_steps,
             "denoiser_calls_per_batch": len(seen.denoiser),
             "device": torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu", "torch": torch.__version__}
 

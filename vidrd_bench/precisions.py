@@ -52,7 +52,7 @@ PRECISIONS.register("bf16", Precision(
 PRECISIONS.register("fp8-e4m3", Precision(
     "fp8-e4m3", "the UNet's feed-forward linears as e4m3 GEMMs with per-tensor scales, the activations' static "
     "(calibrated on a fixed prompt set, recorded) (sm89+: H100/H200/L40/RTX 4090); never the protocol: its agreement "
-    "to bf16 is measured and recorded with every result (speed measured in benchmarks/NOTES.md)",
+    "to bf16 is measured and recorded with every result (speed measured in benchmarks/README.md)",
     protocol=False, min_capability=(8, 9)))
 
 

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-import statistics
 import tempfile
-import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -16,6 +14,7 @@ from tqdm.auto import tqdm
 
 from vidrd_bench.core.devices import pick_device
 from vidrd_bench.core.errors import VidrdBenchError
+from vidrd_bench.core.timing import time_ms, timed_call
 from vidrd_bench.generators import Generator, GeneratorEntry
 from vidrd_bench.precisions import AGREEMENT_VIDEOS, DEFAULT_PRECISION, describe, run_precision
 from vidrd_bench.protocols import EvalProtocol
@@ -46,35 +45,6 @@ def count_flops(fn: Callable[[], Any]) -> int:
 def eager_module(module: torch.nn.Module) -> torch.nn.Module:
     """The plain module behind a torch.compile wrapper (FLOP counting must not disturb the compiled graph)."""
     return getattr(module, "_orig_mod", module)
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def time_ms(fn: Callable[[], Any], device: torch.device, warmup: int = 2,
-            iters: int = 5) -> dict[str, float | None]:
-    """Median and spread of `fn`'s wall time in ms after `warmup` calls, plus the first call's (compilation,
-    autotuning; None with warmup=0, for a caller that warmed `fn` up itself)."""
-    with torch.no_grad():
-        first = None
-        if warmup > 0:
-            start = time.perf_counter()
-            fn()
-            _sync(device)
-            first = (time.perf_counter() - start) * 1e3
-        for _ in range(warmup - 1):
-            fn()
-        _sync(device)
-        times = []
-        for _ in range(iters):
-            start = time.perf_counter()
-            fn()
-            _sync(device)
-            times.append((time.perf_counter() - start) * 1e3)
-    return {"ms": statistics.median(times), "ms_min": min(times), "ms_max": max(times), "iters": iters,
-            "first_ms": first}
 
 
 def reset_peak_memory(device: torch.device) -> None:
@@ -160,7 +130,7 @@ def capture_calls(generator: Generator, call: Callable[[], Any]) -> Captured:
     return seen
 
 
-def _shape(args: tuple) -> str:
+def call_shape(args: tuple) -> str:
     """The first tensor argument's shape, as 'a x b x ...'."""
     first = next((a for a in args if isinstance(a, torch.Tensor)), None)
     return " x ".join(str(d) for d in first.shape) if first is not None else "?"
@@ -178,10 +148,9 @@ def _model_rows(generator: Generator, settings: Any, batch: int, device: torch.d
     prompts, seeds = bench_prompts(batch)
     frames, height, width = generator.native_shape(settings)
     video = lambda: generator(prompts, seeds, settings)  # noqa: E731
-    start = time.perf_counter()
-    seen = capture_calls(generator, video)  # also the whole video's warm-up (compiling, CUDA-graph capture)
-    _sync(device)
-    first_s = round(time.perf_counter() - start, 2)
+    # also the whole video's warm-up (compiling, CUDA-graph capture)
+    seen, first_ms = timed_call(lambda: capture_calls(generator, video), device)
+    first_s = round(first_ms / 1e3, 2)
     rows = [BenchRow.measure("whole video (pipeline)", f"{batch} videos x {frames} frames {height}x{width}", video,
                              device, videos=batch, iters=1, warmup=0, note=f"settings {settings.name}")]
     rows[0].first_call_s = first_s
@@ -193,7 +162,7 @@ def _model_rows(generator: Generator, settings: Any, batch: int, device: torch.d
     for item, module in variants if seen.denoiser else []:
         a, k = seen.denoiser[0]
         eager = eager_module(den)
-        row = BenchRow.measure(item, _shape(a), lambda: module(*a, **k), device, videos=batch, iters=iters,
+        row = BenchRow.measure(item, call_shape(a), lambda: module(*a, **k), device, videos=batch, iters=iters,
                                flops=lambda: eager(*a, **k))
         row.per_video_s = round(row.ms / 1e3 / batch * len(seen.denoiser), 4)
         row.note = f"{type(eager).__name__}, x {len(seen.denoiser)} calls per batch"
@@ -201,7 +170,7 @@ def _model_rows(generator: Generator, settings: Any, batch: int, device: torch.d
     if seen.decoder:
         decode = getattr(vae, generator.decode_method)
         replay = lambda extra: [decode(*a, **{**k, **extra}) for a, k in seen.decoder]  # noqa: E731
-        rows.append(BenchRow.measure("VAE decode", _shape(seen.decoder[0][0]), lambda: replay({}), device,
+        rows.append(BenchRow.measure("VAE decode", call_shape(seen.decoder[0][0]), lambda: replay({}), device,
                                      videos=batch, iters=iters, flops=lambda: replay(generator.eager_decode_kwargs),
                                      note=f"{type(vae).__name__}.{generator.decode_method}, "
                                           f"{len(seen.decoder)} calls per batch"))

@@ -5,7 +5,7 @@ scale (`input_scale`, set by calibration, generator.fp8_calibration) so its quan
 `(x * (1 / input_scale)).clamp(-448, 448).to(e4m3)` with no reduction, which torch.compile fuses into the kernel
 that produces the input (the LayerNorm before GEGLU's projection, GEGLU before the output projection); values beyond
 the calibrated range are clamped. The product is `torch._scaled_mm` with 0-dim float32 scales (tensor-wise: faster
-than row-wise on the H200, benchmarks/probe_fp8_convs.py). On the CPU (tests) the same quantisation is emulated:
+than row-wise on the H200, benchmarks/README.md). On the CPU (tests) the same quantisation is emulated:
 dequantise with the same scales and multiply in float32.
 
 The original bf16 weights stay in `weight` (so the state dict is nn.Linear's and the bf16 path can be switched back
@@ -143,7 +143,7 @@ def _transformers(unet: nn.Module) -> list[tuple[str, nn.Module]]:
 
 
 # The feed-forward GEMMs (GEGLU's projection C -> 8C and the output 4C -> C) are compute-bound and gained 20-45% as
-# tensor-wise e4m3 on the H200 (probe_fp8_convs.json "gemms": level 0 0.711 -> 0.562 and 0.294 -> 0.203 ms), and
+# tensor-wise e4m3 on the H200 (benchmarks/README.md, fp8 rows: level 0 0.711 -> 0.562 and 0.294 -> 0.203 ms), and
 # their inputs come from a LayerNorm and from GEGLU, kernels the static cast fuses into.
 CONVERTED = ("ff.net.0.proj", "ff.net.2")
 KEPT_REASONS = {
@@ -151,7 +151,7 @@ KEPT_REASONS = {
         "Temp-Attn q/k/v: the compiled frame_attention reads their weights directly into one bf16 GEMM",
     ("to_q", "to_k", "to_v", "to_out.0", "proj_in", "proj_out"):
         "a C -> C projection: no e4m3 gain measured at level 0 (0.097 vs 0.097 ms, memory-bound) or mid; 0.03 ms "
-        "per GEMM at levels 1-2, ~1% of a call for those whose cast could fuse (probe_attention.py); attention "
+        "per GEMM at levels 1-2, ~1% of a call for those whose cast could fuse (benchmarks/README.md); attention "
         "outputs come from the attention kernel, where no cast can fuse",
 }
 

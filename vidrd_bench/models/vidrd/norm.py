@@ -2,7 +2,7 @@
 
 nn.GroupNorm reduces C/G x F x H x W elements per (batch, group). With channels-last activations those elements
 are strided, and inside the compiled UNet those reductions (fused with the ops around them) were slow: this form
-took the batch-16 guided UNet call on an H100 from 179.8 to 166.4 ms (benchmarks/NOTES.md). Here each channel's
+took the batch-16 guided UNet call on an H100 from 179.8 to 166.4 ms (benchmarks/README.md). Here each channel's
 mean and variance come first (a reduction over frames and pixels with the contiguous channel axis across threads),
 then the G groups are combined exactly with the parallel-axis rule:
 var_group = mean(var_channel) + mean((mean_channel - mean_group)^2), every channel holding the same count.
