@@ -43,7 +43,8 @@ def main() -> None:
 
 
 def detector_options(fn):
-    """Options shared by `score fvd`, `score is` and `stats`: detector files, batching, device."""
+    """Options shared by `score METRIC`, `stats` and `calibrate`: detector files, batching, device, cache
+    (extraction_options reads them)."""
     for option in reversed([
         click.option("--detector-weights", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
                      help="The detector file itself (overrides the one under --weights-dir)."),
@@ -63,7 +64,8 @@ def detector_options(fn):
 
 
 def score_options(fn):
-    """Options shared by `score fvd` and `score is`: the generated videos, bootstrap, partial runs, output."""
+    """Options shared by every `score METRIC`: the generated videos, bootstrap, partial runs, output
+    (scoring_options reads them)."""
     for option in reversed([
         click.option("--fake", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
                      help="The --out folder of `vidrd-bench generate` (manifest.jsonl; your own videos at a "
@@ -87,6 +89,29 @@ def score_options(fn):
     ]):
         fn = option(fn)
     return fn
+
+
+def extraction_options(opts: dict):
+    """Pop the `detector_options` of a command's keyword arguments into one ExtractionOptions."""
+    from vidrd_bench.metrics.extract import ExtractionOptions
+
+    no_cache, cache_dir = opts.pop("no_cache"), opts.pop("cache_dir")
+    return ExtractionOptions(weights_dir=opts.pop("weights_dir"), detector_path=opts.pop("detector_weights"),
+                             device=opts.pop("device"), batch_size=opts.pop("batch_size"),
+                             num_workers=opts.pop("num_workers"), progress=not opts.pop("no_progress"),
+                             cache_dir=False if no_cache else cache_dir)
+
+
+def scoring_options(opts: dict):
+    """Pop the scoring knobs a command has (`score_options`, --split-file, --no-per-class, ...) into ScoreOptions."""
+    from vidrd_bench.runners.score import ScoreOptions
+
+    defaults = ScoreOptions()
+    return ScoreOptions(bootstrap=opts.pop("bootstrap", defaults.bootstrap), seed=opts.pop("seed", defaults.seed),
+                        out_path=opts.pop("out", None), per_class=not opts.pop("no_per_class", False),
+                        allow_incomplete=opts.pop("allow_incomplete", False), labels=opts.pop("labels", None),
+                        name=opts.pop("name", ""), allow_fewer=opts.pop("allow_fewer", False),
+                        split_file=opts.pop("split_file", None))
 
 
 def save_text(out: Path, text: str) -> None:
