@@ -10,7 +10,7 @@ import click
 from vidrd_bench.cli.base import (announce_device, detector_options, echo_record, extraction_options, main,
                                   score_options, scoring_options)
 from vidrd_bench.core.errors import VidrdBenchError
-from vidrd_bench.metrics.registry import metric_specs
+from vidrd_bench.metrics.registry import METRICS, metric_specs
 from vidrd_bench.metrics.spec import NEEDS, MetricSpec
 from vidrd_bench.protocols import DEFAULT_FVD
 
@@ -31,7 +31,19 @@ def metrics_cmd() -> None:
         click.echo(f"  run: vidrd-bench score {spec.name}")
 
 
-@main.group("score")
+class MetricCommands(click.Group):
+    """The `score` group: one subcommand per METRICS entry, read from the registry when the command line is parsed."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """The registered metrics' names, in registration order."""
+        return [spec.name for spec in metric_specs()]
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        """`score NAME` for a registered metric (None, click's 'No such command', for any other name)."""
+        return score_command(METRICS.get(name)) if name in METRICS else None
+
+
+@main.group("score", cls=MetricCommands)
 def score_group() -> None:
     """Score generated videos: FVD (I3D, against real UCF-101 statistics) and IS (C3D fine-tuned on UCF-101), or any
     other registered metric (`vidrd-bench metrics` lists them)."""
@@ -65,10 +77,6 @@ def score_command(spec: MetricSpec) -> click.Command:
     for option in reversed(options):
         command = option(command)
     return click.command(spec.name, help=spec.summary)(command)
-
-
-for _spec in metric_specs():
-    score_group.add_command(score_command(_spec))
 
 
 @main.command("stats")
