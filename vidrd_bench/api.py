@@ -14,7 +14,6 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from vidrd_bench.core.devices import pick_device
 from vidrd_bench.core.errors import VideoError, VidrdBenchError
 from vidrd_bench.metrics.detectors import load_detector
 from vidrd_bench.metrics.extract import CacheDir, ExtractionOptions
@@ -119,7 +118,7 @@ class FVD:
                  device: str | torch.device | None = None, weights_dir: str | os.PathLike | None = None,
                  detector_path: str | os.PathLike | None = None):
         self.protocol = metric_protocol(protocol, FVDProtocol)
-        extraction = ExtractionOptions(weights_dir=weights_dir, detector_path=detector_path, device=pick_device(device))
+        extraction = ExtractionOptions(weights_dir=weights_dir, detector_path=detector_path, device=device)
         self.detector = protocol_detector(self.protocol, extraction)
         self.real_stats = load_stats(real_stats) if isinstance(real_stats, (str, os.PathLike)) else real_stats
         if self.real_stats is not None:

@@ -4,6 +4,10 @@ from this module runs through `score`, `table` and the regression report like FV
 
 from __future__ import annotations
 
+import re
+import types
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -28,6 +32,7 @@ from vidrd_bench.results import load_results
 from vidrd_bench.runners.score import ScoreOptions, score_metric
 
 TOLERANCE = 1e-9  # float rounding around exact values (an FVD of 0 may come out as -1e-15)
+README = Path(__file__).parents[2] / "README.md"
 
 
 def check_contract(spec: MetricSpec) -> None:
@@ -65,6 +70,17 @@ def test_the_known_values_of_fvd_and_is():
     for k in (2, 7):
         one_hot = MetricInputs(np.eye(k)[np.arange(10 * k) % k])
         assert is_.compute(one_hot, PROTOCOLS.get("is-smoke-tiny"), 0, 0, False).value == pytest.approx(k)
+
+
+def test_the_readme_example_metric_honours_the_contract():
+    """The README's 'Adding a metric' file, run as written, registers and passes the conformance checks."""
+    text = README.read_text(encoding="utf-8")
+    code = re.search(r"```python\n(.*?)```", text[text.index("### Adding a metric"):], re.S).group(1)
+    module = types.ModuleType("mmd")
+    exec(compile(code, "README.md", "exec"), module.__dict__)
+    with METRICS.registered(module.SPEC.name, module.SPEC):
+        check_contract(module.SPEC)
+        assert "mmd (MMD): Kernel distance" in CliRunner().invoke(main, ["metrics"]).output
 
 
 def test_the_metrics_command_lists_each_metric():

@@ -109,9 +109,9 @@ def real_rule(proto: FVDProtocol, size: tuple[int, int] | None) -> ClipRule:
 
 def protocol_detector(proto: Protocol, extraction: ExtractionOptions) -> Detector:
     """The protocol's detector at its resolution (with its C3D preprocessing for IS), loaded from the options' files
-    onto their device."""
-    return load_detector(proto.detector, extraction.weights_dir, extraction.device, extraction.detector_path,
-                         proto.resolution, getattr(proto, "preprocess", None))
+    onto their device (None: cuda if available, else cpu)."""
+    return load_detector(proto.detector, extraction.weights_dir, pick_device(extraction.device),
+                         extraction.detector_path, proto.resolution, getattr(proto, "preprocess", None))
 
 
 def real_stats_from_features(got: Features, proto: FVDProtocol, detector: Detector, note: str,
