@@ -194,7 +194,7 @@ def test_a_metric_registered_from_a_test_module_runs_through_score_table_and_rep
     assert base.metric == "featnorm" and base.higher_is_better and base.n == 4 and base.smoke
     assert base.value == pytest.approx(expected_norm(videos / "base"), rel=1e-5)
     assert base.ci_low <= base.value <= base.ci_high and base.seeds["num_resamples"] == 10
-    assert base.protocol == SMOKE_FVD.to_dict() and f"FEATNORM = {base.value:.2f}" in out.output
+    assert base.protocol == SMOKE_FVD.to_dict() and f"NORM = {base.value:.2f}" in out.output
     current = score_metric("featnorm", videos / "current", None, ExtractionOptions(device="cpu", num_workers=0,
                                                                                     progress=False),
                            ScoreOptions(bootstrap=10, name="toy", out_path=tmp_path / "current.json"))

@@ -161,13 +161,14 @@ def generator_options(fn):
     return fn
 
 
-def echo_record(record, out: Path | None) -> None:
-    """Print a score with its interval and provenance (rank 0 only; other ranks return None)."""
+def echo_record(record, title: str, out: Path | None) -> None:
+    """Print a score under its metric's title with its interval and provenance (rank 0 only; other ranks return
+    None)."""
     if record is None:
         return
     ci = f"  [{record.ci_low:.2f}, {record.ci_high:.2f}] ({record.ci_level:.0%} CI)" if record.ci_low is not None else ""
     std = f" +- {record.std:.2f} (std over splits)" if record.std is not None else ""
-    click.echo(f"{record.metric.upper()} = {record.value:.2f}{std}{ci}  n={record.n}  protocol={record.protocol['name']}")
+    click.echo(f"{title} = {record.value:.2f}{std}{ci}  n={record.n}  protocol={record.protocol['name']}")
     click.echo("detector files: " + ", ".join(f"{k} sha256 {v[:16]}..." for k, v in record.weights.items()))
     if record.smoke:
         click.echo(click.style("random-weight detector: a smoke-test number, not comparable to published results",

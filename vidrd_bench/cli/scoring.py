@@ -60,7 +60,8 @@ def score_command(spec: MetricSpec) -> click.Command:
         extraction = extraction_options(opts)
         extraction = dataclasses.replace(extraction, device=announce_device(extraction.device, "float32"))
         scoring = scoring_options(opts)
-        echo_record(score_metric(spec.name, fake, protocol, extraction, scoring, real=real), scoring.out_path)
+        record = score_metric(spec.name, fake, protocol, extraction, scoring, real=real)
+        echo_record(record, spec.title, scoring.out_path)
 
     names = ", ".join(p.name for p in spec.protocols())
     options = [click.option("--protocol", default=spec.default_protocol, show_default=True,
