@@ -17,7 +17,10 @@ from vidrd_bench.core import io
 from vidrd_bench.datasets import manifest as mf
 from vidrd_bench.core.errors import OutputError, RunStateError, VidrdBenchError
 from vidrd_bench.runners.generate import run_generate
-from vidrd_bench.runners.score import _record, generated_items
+from vidrd_bench.metrics.registry import METRICS
+from vidrd_bench.metrics.spec import MetricValue
+from vidrd_bench.runners.score import ScoreOptions, _record
+from vidrd_bench.runners.videos import generated_items
 from vidrd_bench.metrics.stats import load_stats
 from vidrd_bench.protocols import PROTOCOLS
 from vidrd_bench.report.pictures import sample_videos
@@ -130,11 +133,11 @@ def test_a_failed_write_after_the_work_keeps_the_result(tmp_path, monkeypatch):
 
 def test_nan_scores_are_refused_and_random_generators_are_smoke():
     detector = SimpleNamespace(name="i3d", random_weights=False, weights={"i3d": "abc"})
-    proto = PROTOCOLS.get("fvd-ucf101-10k")
+    proto, fvd = PROTOCOLS.get("fvd-ucf101-10k"), METRICS.get("fvd")
     with pytest.raises(VidrdBenchError, match="came out as nan"):
-        _record("fvd", float("nan"), False, 4, proto, None, detector, None, 0, {})
-    real = _record("fvd", 300.0, False, 4, proto, None, detector, None, 0, {"generation_preset": "full"})
-    tiny = _record("fvd", 300.0, False, 4, proto, None, detector, None, 0, {"generation_preset": "tiny"})
+        _record(fvd, MetricValue(float("nan")), 4, proto, None, detector, {}, ScoreOptions())
+    real = _record(fvd, MetricValue(300.0), 4, proto, None, detector, {"generation_preset": "full"}, ScoreOptions())
+    tiny = _record(fvd, MetricValue(300.0), 4, proto, None, detector, {"generation_preset": "tiny"}, ScoreOptions())
     assert not real.smoke and tiny.smoke and "random-weight generator" in tiny.label
 
 

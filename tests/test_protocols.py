@@ -21,7 +21,7 @@ from vidrd_bench.metrics.detectors import load_detector
 from vidrd_bench.metrics.inception_score import protocol_is
 from vidrd_bench.protocols import PROTOCOLS, with_counts
 from vidrd_bench.report.tables import protocol_differences
-from vidrd_bench.runners.score import score_fvd
+from vidrd_bench.api import score_fvd
 from tests.report.report_fixtures import make_record
 
 REQUIRED = ("fvd-styleganv-2048-16f", "fvd-ucf101-10k", "is-c3d-tgan", "is-c3d-tganv2", "is-c3d-styleganv-2048")

@@ -1,25 +1,76 @@
 """The public Python API (`import vidrd_bench as vb`): score folders, Frechet distance of features, streaming FVD.
 
-`vb.score_fvd` / `vb.score_is` are the runners behind `vidrd-bench score` (same arguments, a ResultRecord back);
-`vb.fvd` is the Frechet distance of two feature matrices; `vb.FVD` accumulates videos batch by batch
-(`update` / `compute` / `reset`, the torchmetrics metric interface) under a named FVD protocol.
+`vb.score_fvd` / `vb.score_is` / `vb.compute_real_stats` run what `vidrd-bench score fvd|is` / `stats` run (the same
+options as keyword arguments, a ResultRecord or StatsFile back); `vb.fvd` is the Frechet distance of two feature
+matrices; `vb.FVD` accumulates videos batch by batch (`update` / `compute` / `reset`, the torchmetrics metric
+interface) under a named FVD protocol.
 """
 
 from __future__ import annotations
 
 import os
+from typing import Sequence
 
 import numpy as np
 import torch
 
 from vidrd_bench.core.errors import VideoError, VidrdBenchError
 from vidrd_bench.metrics.detectors import load_detector
+from vidrd_bench.metrics.extract import CacheDir, ExtractionOptions
 from vidrd_bench.metrics.fvd import frechet_distance
 from vidrd_bench.metrics.stats import StatsFile, gaussian_of, load_stats
-from vidrd_bench.protocols import DEFAULT_FVD, FVDProtocol
-from vidrd_bench.runners.score import _detector, _protocol, compute_real_stats, score_fvd, score_is
+from vidrd_bench.protocols import DEFAULT_FVD, DEFAULT_IS, FVDProtocol, ISProtocol, metric_protocol
+from vidrd_bench.results import ResultRecord
+from vidrd_bench.runners import score
+from vidrd_bench.runners.score import ScoreOptions, protocol_detector
 
 __all__ = ["FVD", "compute_real_stats", "fvd", "load_detector", "score_fvd", "score_is"]
+PathLike = str | os.PathLike
+
+
+def score_fvd(real: PathLike, fake_dir: PathLike, protocol: str | FVDProtocol = DEFAULT_FVD,
+              weights_dir: PathLike | None = None, detector_path: PathLike | None = None,
+              device: str | torch.device | None = None, batch_size: int = 32, num_workers: int = 4, bootstrap: int = 100,
+              seed: int = 0, out_path: PathLike | None = None, per_class: bool = True, allow_incomplete: bool = False,
+              progress: bool = True, labels: PathLike | None = None, name: str = "", cache_dir: CacheDir = None,
+              allow_fewer: bool = False, split_file: PathLike | None = None) -> ResultRecord | None:
+    """FVD of the videos in `fake_dir` (a generate run, or any folder of videos) against real statistics (a file)
+    or a folder of real videos; `name` labels the result's row in tables and reports (`vidrd-bench score fvd`)."""
+    extraction = ExtractionOptions(weights_dir=weights_dir, detector_path=detector_path, device=device,
+                                   batch_size=batch_size, num_workers=num_workers, progress=progress, cache_dir=cache_dir)
+    scoring = ScoreOptions(bootstrap=bootstrap, seed=seed, out_path=out_path, per_class=per_class,
+                           allow_incomplete=allow_incomplete, labels=labels, name=name, allow_fewer=allow_fewer,
+                           split_file=split_file)
+    return score.score_metric("fvd", fake_dir, protocol, extraction, scoring, real=real)
+
+
+def score_is(fake_dir: PathLike, protocol: str | ISProtocol = DEFAULT_IS, weights_dir: PathLike | None = None,
+             detector_path: PathLike | None = None, device: str | torch.device | None = None, batch_size: int = 32,
+             num_workers: int = 4, bootstrap: int = 100, seed: int = 0, out_path: PathLike | None = None,
+             allow_incomplete: bool = False, progress: bool = True, labels: PathLike | None = None, name: str = "",
+             cache_dir: CacheDir = None, allow_fewer: bool = False) -> ResultRecord | None:
+    """Inception Score (C3D) of the videos in `fake_dir` under an IS protocol's rules: a generate run in plan order,
+    any other folder after a seeded shuffle; `name` labels the result's row (`vidrd-bench score is`)."""
+    extraction = ExtractionOptions(weights_dir=weights_dir, detector_path=detector_path, device=device,
+                                   batch_size=batch_size, num_workers=num_workers, progress=progress, cache_dir=cache_dir)
+    scoring = ScoreOptions(bootstrap=bootstrap, seed=seed, out_path=out_path, allow_incomplete=allow_incomplete,
+                           labels=labels, name=name, allow_fewer=allow_fewer)
+    return score.score_metric("is", fake_dir, protocol, extraction, scoring)
+
+
+def compute_real_stats(videos: PathLike | Sequence[PathLike], dataset: str = "ucf101",
+                       protocol: str | FVDProtocol = DEFAULT_FVD, weights_dir: PathLike | None = None,
+                       device: str | torch.device | None = None, batch_size: int = 32, num_workers: int = 4,
+                       out_path: PathLike | None = None, size: int | tuple[int, int] | None = 256,
+                       split_file: PathLike | None = None, detector_path: PathLike | None = None,
+                       keep_features: bool = True, progress: bool = True, cache_dir: CacheDir = None,
+                       allow_fewer: bool = False) -> StatsFile | None:
+    """Real-video statistics under an FVD protocol; writes `out_path` (rank 0) and returns them (None elsewhere)
+    (`vidrd-bench stats`)."""
+    extraction = ExtractionOptions(weights_dir=weights_dir, detector_path=detector_path, device=device,
+                                   batch_size=batch_size, num_workers=num_workers, progress=progress, cache_dir=cache_dir)
+    scoring = ScoreOptions(out_path=out_path, split_file=split_file, allow_fewer=allow_fewer)
+    return score.compute_real_stats(videos, protocol, extraction, scoring, dataset, size, keep_features)
 
 
 def _matrix(features, name: str) -> np.ndarray:
@@ -66,10 +117,9 @@ class FVD:
                  real_stats: str | os.PathLike | StatsFile | None = None,
                  device: str | torch.device | None = None, weights_dir: str | os.PathLike | None = None,
                  detector_path: str | os.PathLike | None = None):
-        from vidrd_bench.core.devices import pick_device
-
-        self.protocol = _protocol(protocol, FVDProtocol)
-        self.detector = _detector(self.protocol, weights_dir, pick_device(device), detector_path)
+        self.protocol = metric_protocol(protocol, FVDProtocol)
+        extraction = ExtractionOptions(weights_dir=weights_dir, detector_path=detector_path, device=device)
+        self.detector = protocol_detector(self.protocol, extraction)
         self.real_stats = load_stats(real_stats) if isinstance(real_stats, (str, os.PathLike)) else real_stats
         if self.real_stats is not None:
             self.protocol.check_same_real(self.real_stats.protocol, "The real statistics")

@@ -7,7 +7,7 @@ import numbers
 from dataclasses import dataclass, field
 from typing import Any
 
-from vidrd_bench.core.errors import ProtocolMismatchError
+from vidrd_bench.core.errors import ProtocolMismatchError, VidrdBenchError
 from vidrd_bench.core.registry import UnknownNameError
 from vidrd_bench.core.registry import Registry
 
@@ -122,6 +122,11 @@ class FVDProtocol(Protocol):
         _check_choice(self, "real_clip", ("random-offset", "first"))
         _check_count(self, "num_fake", "fake_selection", "first")
         _check_count(self, "num_real", "real_selection", "first-sorted")
+
+    @property
+    def pool_size(self) -> int | None:
+        """How many generated videos, in manifest order, the score draws on (None: all): num_fake."""
+        return self.num_fake
 
 
 @dataclass(frozen=True)
@@ -315,6 +320,16 @@ def get_protocol(name: str) -> Protocol:
 def metric_protocols(kind: type) -> list[Protocol]:
     """Registered protocols of one kind (FVDProtocol or ISProtocol), in registration order."""
     return [p for _, p in PROTOCOLS.items() if isinstance(p, kind)]
+
+
+def metric_protocol(protocol: str | Protocol, kind: type) -> Protocol:
+    """The protocol `protocol` names (a Protocol passes through; retired names refused, naming successors), checked
+    to be of `kind` (FVDProtocol, ISProtocol, ...): a metric scores only under protocols of its own kind."""
+    proto = get_protocol(protocol) if isinstance(protocol, str) else protocol
+    if not isinstance(proto, kind):
+        raise VidrdBenchError(f"Protocol {proto.name!r} is not an {kind.__name__}; pick one of "
+                              f"{', '.join(p.name for p in metric_protocols(kind))}.")
+    return proto
 
 
 OLD_GENERATION_RECORD = (

@@ -11,7 +11,9 @@ from click.testing import CliRunner
 
 from vidrd_bench.cli import main
 from vidrd_bench.datasets.video import write_video
+from vidrd_bench.metrics.extract import ExtractionOptions
 from vidrd_bench.protocols import FVDProtocol, ISProtocol, metric_protocols
+from vidrd_bench.runners.score import ScoreOptions
 
 GOLDEN = Path(__file__).parent / "golden" / "calibrate.csv"
 NUMERIC = ["value", "ci_low", "ci_high", "n_fake", "n_real", "diff_to_default"]
@@ -77,8 +79,9 @@ def test_recalibrating_reads_the_features_cache_only(run, monkeypatch):
 
     monkeypatch.setattr("vidrd_bench.metrics.extract.read_clip", no_decoding)
     from vidrd_bench.runners.calibrate import calibrate
-    again = calibrate(root / "real", root / "fake", tiny=True, tiny_fvd_resolution=32, device="cpu", num_workers=0,
-                      bootstrap=0, cache_dir=root / "cache", progress=False)
+    extraction = ExtractionOptions(device="cpu", num_workers=0, cache_dir=root / "cache", progress=False)
+    again = calibrate(root / "real", root / "fake", extraction, ScoreOptions(bootstrap=0), tiny=True,
+                      tiny_fvd_resolution=32)
     first = {r["protocol"]: r["value"] for r in rec["rows"]}
     assert all(first[p] == pytest.approx(v, rel=1e-9) for p, v in zip(again.rows["protocol"], again.rows["value"]))
 
@@ -91,8 +94,9 @@ def test_without_the_cache_each_set_detector_and_clip_rule_is_extracted_once(run
     real_extract = module.cached_extract
     monkeypatch.setattr(module, "cached_extract", lambda items, det, rule, cache, **kw: calls.append(
         (len(items), id(det), rule, cache)) or real_extract(items, det, rule, cache, **kw))
-    again = module.calibrate(root / "real", root / "fake", tiny=True, tiny_fvd_resolution=32, device="cpu",
-                             num_workers=0, bootstrap=0, cache_dir=False, progress=False)
+    extraction = ExtractionOptions(device="cpu", num_workers=0, cache_dir=False, progress=False)
+    again = module.calibrate(root / "real", root / "fake", extraction, ScoreOptions(bootstrap=0), tiny=True,
+                             tiny_fvd_resolution=32)
     assert len(calls) == len(set(calls)) and all(cache is None for *_, cache in calls)
     first = {r["protocol"]: r["value"] for r in rec["rows"]}
     assert all(first[p] == pytest.approx(v, rel=1e-9) for p, v in zip(again.rows["protocol"], again.rows["value"]))

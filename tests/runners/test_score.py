@@ -9,7 +9,7 @@ from vidrd_bench.datasets import manifest
 from vidrd_bench.datasets.video import write_video
 from vidrd_bench.core.errors import ProtocolMismatchError, RunStateError, VideoError, VidrdBenchError
 from vidrd_bench.core.io import sha256_file
-from vidrd_bench.runners.score import compute_real_stats, score_fvd, score_is
+from vidrd_bench.api import compute_real_stats, score_fvd, score_is
 from vidrd_bench.metrics.stats import load_stats, save_stats
 import dataclasses
 

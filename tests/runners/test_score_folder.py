@@ -16,7 +16,7 @@ from vidrd_bench.datasets.video import read_clip
 from vidrd_bench.runners.generate import run_generate
 from vidrd_bench.metrics.detectors import load_detector
 from vidrd_bench.core.errors import RunStateError
-from vidrd_bench.runners.score import compute_real_stats, score_fvd, score_is
+from vidrd_bench.api import compute_real_stats, score_fvd, score_is
 from vidrd_bench.protocols import PROTOCOLS
 from vidrd_bench.report.tables import build_table
 from vidrd_bench.results import load_results

@@ -53,7 +53,8 @@ def main() -> None:
 
 
 def detector_options(fn):
-    """Options shared by `score fvd`, `score is` and `stats`: detector files, batching, device."""
+    """Options shared by `score METRIC`, `stats` and `calibrate`: detector files, batching, device, cache
+    (extraction_options reads them)."""
     for option in reversed([
         click.option("--detector-weights", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
                      help="The detector file itself (overrides the one under --weights-dir)."),
@@ -73,7 +74,8 @@ def detector_options(fn):
 
 
 def score_options(fn):
-    """Options shared by `score fvd` and `score is`: the generated videos, bootstrap, partial runs, output."""
+    """Options shared by every `score METRIC`: the generated videos, bootstrap, partial runs, output
+    (scoring_options reads them)."""
     for option in reversed([
         click.option("--fake", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
                      help="The --out folder of `vidrd-bench generate` (manifest.jsonl; your own videos at a "
@@ -97,6 +99,29 @@ def score_options(fn):
     ]):
         fn = option(fn)
     return fn
+
+
+def extraction_options(opts: dict):
+    """Pop the `detector_options` of a command's keyword arguments into one ExtractionOptions."""
+    from vidrd_bench.metrics.extract import ExtractionOptions
+
+    no_cache, cache_dir = opts.pop("no_cache"), opts.pop("cache_dir")
+    return ExtractionOptions(weights_dir=opts.pop("weights_dir"), detector_path=opts.pop("detector_weights"),
+                             device=opts.pop("device"), batch_size=opts.pop("batch_size"),
+                             num_workers=opts.pop("num_workers"), progress=not opts.pop("no_progress"),
+                             cache_dir=False if no_cache else cache_dir)
+
+
+def scoring_options(opts: dict):
+    """Pop the scoring knobs a command has (`score_options`, --split-file, --no-per-class, ...) into ScoreOptions."""
+    from vidrd_bench.runners.score import ScoreOptions
+
+    defaults = ScoreOptions()
+    return ScoreOptions(bootstrap=opts.pop("bootstrap", defaults.bootstrap), seed=opts.pop("seed", defaults.seed),
+                        out_path=opts.pop("out", None), per_class=not opts.pop("no_per_class", False),
+                        allow_incomplete=opts.pop("allow_incomplete", False), labels=opts.pop("labels", None),
+                        name=opts.pop("name", ""), allow_fewer=opts.pop("allow_fewer", False),
+                        split_file=opts.pop("split_file", None))
 
 
 def save_text(out: Path, text: str) -> None:
@@ -146,13 +171,14 @@ def generator_options(fn):
     return fn
 
 
-def echo_record(record, out: Path | None) -> None:
-    """Print a score with its interval and provenance (rank 0 only; other ranks return None)."""
+def echo_record(record, title: str, out: Path | None) -> None:
+    """Print a score under its metric's title with its interval and provenance (rank 0 only; other ranks return
+    None)."""
     if record is None:
         return
     ci = f"  [{record.ci_low:.2f}, {record.ci_high:.2f}] ({record.ci_level:.0%} CI)" if record.ci_low is not None else ""
     std = f" +- {record.std:.2f} (std over splits)" if record.std is not None else ""
-    click.echo(f"{record.metric.upper()} = {record.value:.2f}{std}{ci}  n={record.n}  protocol={record.protocol['name']}")
+    click.echo(f"{title} = {record.value:.2f}{std}{ci}  n={record.n}  protocol={record.protocol['name']}")
     click.echo("detector files: " + ", ".join(f"{k} sha256 {v[:16]}..." for k, v in record.weights.items()))
     if record.smoke:
         click.echo(click.style("random-weight detector: a smoke-test number, not comparable to published results",

@@ -1,63 +1,83 @@
-"""Commands that score videos: score fvd, score is, stats, calibrate."""
+"""Commands that score videos: metrics, score METRIC (one per registered metric), stats, calibrate."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import click
 
-from vidrd_bench.cli.base import announce_device, detector_options, echo_record, main, score_options
+from vidrd_bench.cli.base import (announce_device, detector_options, echo_record, extraction_options, main,
+                                  score_options, scoring_options)
 from vidrd_bench.core.errors import VidrdBenchError
-from vidrd_bench.protocols import DEFAULT_FVD, DEFAULT_IS, FVDProtocol, ISProtocol, metric_protocols
+from vidrd_bench.metrics.registry import METRICS, metric_specs
+from vidrd_bench.metrics.spec import NEEDS, MetricSpec
+from vidrd_bench.protocols import DEFAULT_FVD
 
-
-@main.group("score")
-def score_group() -> None:
-    """Score generated videos: FVD (I3D, against real UCF-101 statistics) and IS (C3D fine-tuned on UCF-101)."""
-
-
-@score_group.command("fvd")
-@click.option("--real", required=True, type=click.Path(exists=True, path_type=Path),
-              help="Real-video statistics file (.npz from `vidrd-bench stats`) or a folder of real videos.")
-@click.option("--protocol", default=DEFAULT_FVD, show_default=True,
-              help=f"FVD protocol, one of: {', '.join(p.name for p in metric_protocols(FVDProtocol))} (README, Protocols).")
-@click.option("--split-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="With --real a folder: the official split file naming the real videos [default: the protocol's, "
+SPLIT_FILE_HELP = ("With --real a folder: the official split file naming the real videos [default: the protocol's, "
                    "found under --real].")
-@detector_options
-@score_options
-@click.option("--no-per-class", is_flag=True, help="Skip per-class FVD.")
-def score_fvd_cmd(real, fake, labels, name, protocol, split_file, detector_weights, weights_dir, batch_size,
-                  num_workers, device, no_progress, cache_dir, no_cache, bootstrap, seed, no_per_class,
-                  allow_incomplete, allow_fewer, out) -> None:
-    """Frechet Video Distance of the generated videos in --fake against --real."""
-    from vidrd_bench.runners.score import score_fvd
-
-    record = score_fvd(real, fake, protocol=protocol, weights_dir=weights_dir, detector_path=detector_weights,
-                       device=announce_device(device, "float32"), batch_size=batch_size, num_workers=num_workers,
-                       bootstrap=bootstrap,
-                       seed=seed, out_path=out, per_class=not no_per_class, allow_incomplete=allow_incomplete,
-                       progress=not no_progress, labels=labels, name=name,
-                       cache_dir=False if no_cache else cache_dir, allow_fewer=allow_fewer, split_file=split_file)
-    echo_record(record, out)
 
 
-@score_group.command("is")
-@click.option("--protocol", default=DEFAULT_IS, show_default=True,
-              help=f"IS protocol, one of: {', '.join(p.name for p in metric_protocols(ISProtocol))} (README, Protocols).")
-@detector_options
-@score_options
-def score_is_cmd(fake, labels, name, protocol, detector_weights, weights_dir, batch_size, num_workers, device,
-                 no_progress, cache_dir, no_cache, bootstrap, seed, allow_incomplete, allow_fewer, out) -> None:
-    """Inception Score (C3D) of the generated videos in --fake, split and aggregated as the protocol says."""
-    from vidrd_bench.runners.score import score_is
+@main.command("metrics")
+def metrics_cmd() -> None:
+    """List the registered metrics: what each needs, its direction and floor, and its protocols."""
+    for spec in metric_specs():
+        click.echo(f"{click.style(spec.name, bold=True)} ({spec.title}): {spec.summary}")
+        click.echo(f"  needs: {NEEDS[spec.needs]}")
+        click.echo(f"  direction: {spec.direction}; floor {spec.floor:g} (bootstrap intervals are cut there)")
+        paper = f"; published rows: {spec.paper_protocol}" if spec.paper_protocol else ""
+        click.echo(f"  protocol type: {spec.protocol_type.__name__}; default {spec.default_protocol}{paper}")
+        click.echo(f"  --protocol: {', '.join(p.name for p in spec.protocols())}")
+        click.echo(f"  run: vidrd-bench score {spec.name}")
 
-    record = score_is(fake, protocol=protocol, weights_dir=weights_dir, detector_path=detector_weights,
-                      device=announce_device(device, "float32"), batch_size=batch_size, num_workers=num_workers,
-                      bootstrap=bootstrap,
-                      seed=seed, out_path=out, allow_incomplete=allow_incomplete, progress=not no_progress,
-                      labels=labels, name=name, cache_dir=False if no_cache else cache_dir, allow_fewer=allow_fewer)
-    echo_record(record, out)
+
+class MetricCommands(click.Group):
+    """The `score` group: one subcommand per METRICS entry, read from the registry when the command line is parsed."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """The registered metrics' names, in registration order."""
+        return [spec.name for spec in metric_specs()]
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        """`score NAME` for a registered metric (None, click's 'No such command', for any other name)."""
+        return score_command(METRICS.get(name)) if name in METRICS else None
+
+
+@main.group("score", cls=MetricCommands)
+def score_group() -> None:
+    """Score generated videos: FVD (I3D, against real UCF-101 statistics) and IS (C3D fine-tuned on UCF-101), or any
+    other registered metric (`vidrd-bench metrics` lists them)."""
+
+
+def score_command(spec: MetricSpec) -> click.Command:
+    """`vidrd-bench score NAME` for one registered metric: --real and --split-file where it needs real statistics,
+    --no-per-class where it breaks its score down by class."""
+
+    def command(protocol, **opts) -> None:
+        from vidrd_bench.runners.score import score_metric
+
+        real, fake = opts.pop("real", None), opts.pop("fake")
+        extraction = extraction_options(opts)
+        extraction = dataclasses.replace(extraction, device=announce_device(extraction.device, "float32"))
+        scoring = scoring_options(opts)
+        record = score_metric(spec.name, fake, protocol, extraction, scoring, real=real)
+        echo_record(record, spec.title, scoring.out_path)
+
+    names = ", ".join(p.name for p in spec.protocols())
+    options = [click.option("--protocol", default=spec.default_protocol, show_default=True,
+                            help=f"{spec.title} protocol, one of: {names} (README, Protocols).")]
+    if spec.needs == "real":
+        options.insert(0, click.option(
+            "--real", required=True, type=click.Path(exists=True, path_type=Path),
+            help="Real-video statistics file (.npz from `vidrd-bench stats`) or a folder of real videos."))
+        options.append(click.option("--split-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                                    default=None, help=SPLIT_FILE_HELP))
+    options += [detector_options, score_options]
+    if spec.per_class is not None:
+        options.append(click.option("--no-per-class", is_flag=True, help=f"Skip per-class {spec.title}."))
+    for option in reversed(options):
+        command = option(command)
+    return click.command(spec.name, help=spec.summary)(command)
 
 
 @main.command("stats")
@@ -76,20 +96,17 @@ def score_is_cmd(fake, labels, name, protocol, detector_weights, weights_dir, ba
               help="Store only mu/sigma (no per-video features: no per-class FVD from this file).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Statistics file [default: ./<dataset>_train_<protocol>_<size>px.npz].")
-def stats_cmd(dataset, videos, split_file, size, protocol, detector_weights, weights_dir, batch_size, num_workers,
-              device, no_progress, cache_dir, no_cache, allow_fewer, no_features, out) -> None:
+def stats_cmd(dataset, videos, size, protocol, no_features, **opts) -> None:
     """Compute real-video feature statistics (mu, sigma, per-class features) for FVD."""
     from vidrd_bench.runners.score import compute_real_stats, default_stats_path
 
-    out = out or default_stats_path(dataset, protocol, size)
-    stats = compute_real_stats(videos, dataset=dataset, protocol=protocol, weights_dir=weights_dir,
-                               device=device, batch_size=batch_size, num_workers=num_workers, out_path=out,
-                               size=size, split_file=split_file, detector_path=detector_weights,
-                               keep_features=not no_features, progress=not no_progress,
-                               cache_dir=False if no_cache else cache_dir, allow_fewer=allow_fewer)
+    opts["out"] = opts["out"] or default_stats_path(dataset, protocol, size)
+    extraction, scoring = extraction_options(opts), scoring_options(opts)
+    stats = compute_real_stats(videos, protocol, extraction, scoring, dataset=dataset, size=size,
+                               keep_features=not no_features)
     if stats is not None:
         click.echo(f"{stats.count} videos ({stats.extra['skipped_short']} too short, discarded); {stats.source}")
-        click.echo(f"wrote {out}")
+        click.echo(f"wrote {scoring.out_path}")
 
 
 @main.command("calibrate")
@@ -107,20 +124,17 @@ def stats_cmd(dataset, videos, split_file, size, protocol, detector_weights, wei
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of bootstrap, FVD@N subsets and halves.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the calibration record (JSON) here.")
-def calibrate_cmd(real, fake, split_file, tiny_detectors, detector_weights, weights_dir, batch_size, num_workers,
-                  device, no_progress, cache_dir, no_cache, bootstrap, seed, out) -> None:
-    """Every registered FVD and IS protocol on --real/--fake: value, 95% CI, n, difference to the default;
+def calibrate_cmd(real, fake, tiny_detectors, **opts) -> None:
+    """Every registered protocol of every metric on --real/--fake: value, 95% CI, n, difference to the default;
     FVD@N, FVD_inf and the real-vs-real floor. Why your number is not the paper's, in one table."""
     from vidrd_bench.runners.calibrate import calibrate, format_calibration
 
-    if detector_weights is not None:
+    extraction, scoring = extraction_options(opts), scoring_options(opts)
+    if extraction.detector_path is not None:
         raise VidrdBenchError("calibrate runs several detectors; place their files under --weights-dir instead of "
                               "passing --detector-weights.")
-    cal = calibrate(real, fake, tiny=tiny_detectors, weights_dir=weights_dir, device=device, batch_size=batch_size,
-                    num_workers=num_workers, bootstrap=bootstrap, seed=seed,
-                    cache_dir=False if no_cache else cache_dir, split_file=split_file, out_path=out,
-                    progress=not no_progress)
+    cal = calibrate(real, fake, extraction, scoring, tiny=tiny_detectors)
     if cal is not None:
         click.echo(format_calibration(cal))
-        if out:
-            click.echo(f"wrote {out}")
+        if scoring.out_path:
+            click.echo(f"wrote {scoring.out_path}")

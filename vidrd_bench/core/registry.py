@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 from typing import Generic, Iterator, TypeVar
 
@@ -36,6 +37,15 @@ class Registry(Generic[T]):
                 raise TypeError(f"{self.kind} {name!r} must be a {self.base}, got {type(entry).__name__}")
         self._entries[name] = entry
         return entry
+
+    @contextlib.contextmanager
+    def registered(self, name: str, entry: T) -> Iterator[T]:
+        """Register `entry` for the duration of a `with` block, then remove it (a plug-in a test enrolls for itself)."""
+        self.register(name, entry)
+        try:
+            yield entry
+        finally:
+            del self._entries[name]
 
     def get(self, name: str) -> T:
         """Return the entry for `name`, or raise a clear error listing the close and the known names."""

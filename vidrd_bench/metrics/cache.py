@@ -17,7 +17,7 @@ import numpy as np
 from vidrd_bench.core import distributed
 from vidrd_bench.core.io import atomic_path
 from vidrd_bench.metrics.detectors.base import Detector
-from vidrd_bench.metrics.extract import ClipRule, Features, VideoItem, extract
+from vidrd_bench.metrics.extract import CacheDir, ClipRule, Features, VideoItem, extract
 
 CACHE_ENV = "VIDRD_BENCH_CACHE"
 
@@ -27,6 +27,13 @@ def default_cache_dir() -> Path:
     if os.environ.get(CACHE_ENV):
         return Path(os.environ[CACHE_ENV])
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "vidrd-bench" / "features"
+
+
+def cache_folder(cache_dir: CacheDir) -> Path | None:
+    """The features cache folder an ExtractionOptions.cache_dir names: None or True -> the default, False -> none."""
+    if cache_dir is False:
+        return None
+    return default_cache_dir() if cache_dir is None or cache_dir is True else Path(cache_dir)
 
 
 def cache_key(items: list[VideoItem], detector: Detector, rule: ClipRule) -> str:

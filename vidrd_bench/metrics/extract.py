@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,28 @@ from vidrd_bench.datasets.video import ShortVideoError, read_clip
 from vidrd_bench.core.errors import VideoError, VidrdBenchError
 from vidrd_bench.metrics.detectors.base import Detector
 from vidrd_bench.core.progress import video_batches
+
+
+CacheDir = str | os.PathLike | None | bool
+
+
+@dataclass(frozen=True)
+class ExtractionOptions:
+    """How features are extracted, the same for every runner: the detector's files (`weights_dir`, or
+    `detector_path` for its main file), the torch device (None: cuda if available), videos per detector call,
+    decode workers, the progress bar, and the features cache (None: the default folder, False: no cache)."""
+
+    weights_dir: str | os.PathLike | None = None
+    detector_path: str | os.PathLike | None = None
+    device: str | torch.device | None = None
+    batch_size: int = 32
+    num_workers: int = 4
+    progress: bool = True
+    cache_dir: CacheDir = None
+
+    def extract_kwargs(self) -> dict[str, Any]:
+        """The keyword arguments `extract` (and `cached_extract`) take from these options."""
+        return {"batch_size": self.batch_size, "num_workers": self.num_workers, "progress": self.progress}
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""Frechet Video Distance: the Frechet distance between Gaussians of I3D features, bootstrap CIs, per-class FVD."""
+"""Frechet Video Distance: the Frechet distance between Gaussians of I3D features, bootstrap CIs, per-class FVD,
+and its METRICS entry (SPEC)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ import scipy.linalg
 import scipy.stats
 
 from vidrd_bench.core.errors import VidrdBenchError
-from vidrd_bench.metrics.stats import StatsFile, gaussian_of
 from vidrd_bench.core.progress import steps
+from vidrd_bench.metrics.spec import MetricExample, MetricInputs, MetricSpec, MetricValue
+from vidrd_bench.metrics.stats import StatsFile, gaussian_of
+from vidrd_bench.protocols import DEFAULT_FVD, SMOKE_FVD, FVDProtocol
 
 SINGULAR_EPS = 1e-6
 IMAGINARY_ATOL = 1e-3
@@ -147,3 +150,40 @@ def per_class_fvd(fake: np.ndarray, fake_classes: list[str | None], real: StatsF
                 warnings.simplefilter("ignore", RuntimeWarning)
                 out[name] = fvd_from_features(rows, mu, sigma, divisor)
     return out
+
+
+def compute_fvd(inputs: MetricInputs, proto: FVDProtocol, bootstrap: int, seed: int,
+                progress: bool = False) -> MetricValue:
+    """FVD of the selected generated features against the real statistics, with a bootstrap interval of
+    `bootstrap` resamples of the generated videos (none at 0)."""
+    real, divisor = inputs.real, proto.covariance_divisor
+    value = fvd_from_features(inputs.features, real.mu, real.sigma, divisor)
+    if not bootstrap:
+        return MetricValue(value)
+    low, high, samples = bootstrap_fvd(inputs.features, real.mu, real.sigma, bootstrap, seed, divisor=divisor,
+                                       progress=progress)
+    return MetricValue(value, (low, high), len(samples))
+
+
+def fvd_per_class(inputs: MetricInputs, proto: FVDProtocol, progress: bool = False) -> dict[str, float | dict]:
+    """The record's per-class FVD (classes with at least 2 videos on both sides) and its mean; {} when none."""
+    by_class = per_class_fvd(inputs.features, list(inputs.classes), inputs.real, divisor=proto.covariance_divisor,
+                             progress=progress)
+    return {"per_class_fvd": by_class, "per_class_fvd_mean": float(np.mean(list(by_class.values())))} if by_class else {}
+
+
+def example() -> MetricExample:
+    """Known case: generated features drawn from the real statistics' own sample give FVD 0; shifted by 1 in each
+    of their 8 dimensions they are worse."""
+    features = np.random.default_rng(0).normal(size=(200, 8))
+    mu, sigma = gaussian_of(features, SMOKE_FVD.covariance_divisor)
+    real = StatsFile(mu=mu, sigma=sigma, count=len(features), detector=SMOKE_FVD.detector, detector_sha256={},
+                     protocol=SMOKE_FVD.to_dict(), source="conformance example")
+    return MetricExample(SMOKE_FVD, MetricInputs(features, real=real), 0.0, MetricInputs(features + 1.0, real=real))
+
+
+SPEC = MetricSpec(
+    name="fvd", title="FVD", summary="Frechet Video Distance of the generated videos in --fake against --real.",
+    needs="real", higher_is_better=False, floor=0.0, protocol_type=FVDProtocol, default_protocol=DEFAULT_FVD,
+    compute=compute_fvd, example=example, paper_protocol="fvd-ucf101-10k", column=1, per_class=fvd_per_class,
+)

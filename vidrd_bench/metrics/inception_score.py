@@ -1,13 +1,15 @@
-"""Inception Score of videos, exp(E_x KL(p(y|x) || p(y))), under each protocol's split, shuffle and eps rules."""
+"""Inception Score of videos, exp(E_x KL(p(y|x) || p(y))), under each protocol's split, shuffle and eps rules, and
+its METRICS entry (SPEC)."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from vidrd_bench.core.errors import VidrdBenchError
-from vidrd_bench.metrics.fvd import bootstrap_interval
 from vidrd_bench.core.progress import steps
-from vidrd_bench.protocols import ISProtocol
+from vidrd_bench.metrics.fvd import bootstrap_interval
+from vidrd_bench.metrics.spec import MetricExample, MetricInputs, MetricSpec, MetricValue
+from vidrd_bench.protocols import DEFAULT_IS, SMOKE_IS, ISProtocol
 
 STYLEGANV_SHUFFLE_SEED = 42  # StyleGAN-V src/metrics/video_inception_score.py:46
 
@@ -69,3 +71,31 @@ def bootstrap_is(probs: np.ndarray, proto: ISProtocol, num_resamples: int = 100,
     samples = np.array([protocol_is(p[rng.integers(0, n, n)], proto, seed)[0]
                         for _ in steps(range(num_resamples), f"IS bootstrap of {n} videos", "resample", progress)])
     return (*bootstrap_interval(protocol_is(p, proto, seed)[0], samples, level), samples)
+
+
+def compute_is(inputs: MetricInputs, proto: ISProtocol, bootstrap: int, seed: int,
+               progress: bool = False) -> MetricValue:
+    """The protocol's IS (mean and std over its splits or runs) of the selected class probabilities, with a
+    bootstrap interval of `bootstrap` resamples of the videos (none at 0)."""
+    probs = inputs.features.astype(np.float64)
+    mean, std = protocol_is(probs, proto, seed)
+    extra = {"num_splits": proto.num_splits, "num_runs": proto.num_runs}
+    if bootstrap <= 0:
+        return MetricValue(mean, std=std, extra=extra)
+    low, high, samples = bootstrap_is(probs, proto, bootstrap, seed, progress=progress)
+    return MetricValue(mean, (low, high), len(samples), std, extra)
+
+
+def example() -> MetricExample:
+    """Known case: one-hot predictions cycling through 5 classes give IS 5 in each of the 10 consecutive splits;
+    half-way to the uniform prediction they are worse."""
+    one_hot = np.eye(5)[np.arange(100) % 5]
+    return MetricExample(SMOKE_IS, MetricInputs(one_hot), 5.0, MetricInputs(0.5 * one_hot + 0.1))
+
+
+SPEC = MetricSpec(
+    name="is", title="IS",
+    summary="Inception Score (C3D) of the generated videos in --fake, split and aggregated as the protocol says.",
+    needs="nothing", higher_is_better=True, floor=1.0, protocol_type=ISProtocol, default_protocol=DEFAULT_IS,
+    compute=compute_is, example=example, paper_protocol="is-c3d-styleganv-10k", column=0,
+)

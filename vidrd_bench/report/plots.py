@@ -17,6 +17,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from vidrd_bench.core.errors import VidrdBenchError  # noqa: E402
+from vidrd_bench.metrics.registry import metric_specs  # noqa: E402
 
 OURS, PUBLISHED, SECOND = "#1f5fa8", "#9a9a9a", "#d9822b"
 plt.rcParams.update({"svg.fonttype": "none", "font.size": 9, "axes.spines.top": False, "axes.spines.right": False})
@@ -41,13 +42,15 @@ def _interval(row: pd.Series, metric: str) -> tuple[float, float] | None:
 
 
 def scores_chart(table: pd.DataFrame) -> str:
-    """FVD and IS of every row (ours with 95% intervals, published in grey), one panel per metric."""
-    panels = [(m, table[table[m].notna()]) for m in ("fvd", "is")]
-    panels = [(m, rows) for m, rows in panels if len(rows)]
+    """Every metric's score in every row (ours with 95% intervals, published in grey), one panel per metric present,
+    best at the top in the spec's direction."""
+    panels = [(spec, table[table[spec.name].notna()]) for spec in metric_specs() if spec.name in table.columns]
+    panels = [(spec, rows) for spec, rows in panels if len(rows)]
     height = max(2.0, 0.28 * max(len(rows) for _, rows in panels) + 0.9)
     fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), height), squeeze=False)
-    for ax, (metric, rows) in zip(axes[0], panels):
-        rows = rows.sort_values(metric, ascending=metric == "is", kind="stable")
+    for ax, (spec, rows) in zip(axes[0], panels):
+        metric = spec.name
+        rows = rows.sort_values(metric, ascending=spec.higher_is_better, kind="stable")
         y = np.arange(len(rows))
         for i, (_, row) in enumerate(rows.iterrows()):
             ours = row["kind"] == "ours"
@@ -57,10 +60,10 @@ def scores_chart(table: pd.DataFrame) -> str:
         ax.set_yticks(y, [str(m) for m in rows["method"]])
         for tick, kind in zip(ax.get_yticklabels(), rows["kind"]):
             tick.set_fontweight("bold" if kind == "ours" else "normal")
-        best = "lower is better" if metric == "fvd" else "higher is better"
-        ax.set_xlabel(f"{metric.upper()} ({best}); ours with 95% bootstrap interval")
+        ax.set_xlabel(f"{spec.title} ({spec.direction}); ours with 95% bootstrap interval")
         ax.grid(axis="x", alpha=0.3)
-    return _svg(fig, "FVD and IS of our runs with 95% intervals beside the published UCF-101 results")
+    titles = " and ".join(spec.title for spec, _ in panels)
+    return _svg(fig, f"{titles} of our runs with 95% intervals beside the published UCF-101 results")
 
 
 def per_class_chart(per_class: dict[str, dict[str, float]]) -> str:

@@ -1,6 +1,7 @@
 """CI regression decisions: compare a current result with a baseline, metric by metric, direction-aware.
 
-Rule per metric (FVD lower is better, IS higher is better; `worsening` = how much worse current is, > 0 when worse):
+Rule per metric of METRICS, in the direction its records carry (higher_is_better; FVD lower is better, IS higher is
+better; `worsening` = how much worse current is, > 0 when worse):
 - `--tolerance fvd=5`  absolute: regression iff worsening > 5 (exactly 5 passes).
 - `--tolerance fvd=2%` relative: regression iff worsening > 2% of |baseline value|.
 - `--tolerance fvd=ci` interval: regression iff the two bootstrap intervals are disjoint with current on the worse
@@ -21,8 +22,9 @@ from typing import Any, Iterable, Sequence
 import pandas as pd
 
 from vidrd_bench.core.errors import ProtocolMismatchError, VidrdBenchError
+from vidrd_bench.metrics.registry import METRICS, metric_specs
 from vidrd_bench.precisions import DEFAULT_PRECISION
-from vidrd_bench.report.tables import METRICS, format_score, markdown_table, run_name
+from vidrd_bench.report.tables import format_score, markdown_table, run_name
 from vidrd_bench.results import ResultRecord, load_results
 
 ARROWS = {True: "↑", False: "↓"}
@@ -49,14 +51,19 @@ class Tolerance:
         return f"worse by ≤ {self.amount:.4g}"
 
 
+def _names() -> list[str]:
+    """The registered metrics' names, in registration order (the order of comparisons)."""
+    return [spec.name for spec in metric_specs()]
+
+
 def parse_tolerance(spec: str) -> tuple[str, Tolerance]:
-    """Parse 'METRIC=AMOUNT', 'METRIC=PERCENT%' or 'METRIC=ci' (metric fvd or is)."""
+    """Parse 'METRIC=AMOUNT', 'METRIC=PERCENT%' or 'METRIC=ci' (METRIC a registered metric: fvd, is, ...)."""
     metric, sep, amount = (part.strip() for part in spec.partition("="))
     metric = metric.lower()
     hint = "Write --tolerance fvd=5 (absolute), fvd=2% (relative to the baseline) or fvd=ci (bootstrap intervals)."
     if not sep or metric not in METRICS:
         raise VidrdBenchError(
-            f"--tolerance {spec!r}: expected METRIC=AMOUNT with METRIC one of {', '.join(METRICS)}. {hint}"
+            f"--tolerance {spec!r}: expected METRIC=AMOUNT with METRIC one of {', '.join(_names())}. {hint}"
         )
     if amount.lower() == "ci":
         return metric, Tolerance("ci")
@@ -235,11 +242,11 @@ def compare(baseline: list[ResultRecord], current: list[ResultRecord], tolerance
             baseline_name: str = "baseline", current_name: str = "current") -> RegressionReport:
     """Decide each metric present on both sides; refuse different protocols; collect what changed."""
     base, cur = _by_metric(baseline, baseline_name), _by_metric(current, current_name)
-    common = [m for m in METRICS if m in base and m in cur]
+    common = [m for m in _names() if m in base and m in cur]
     if not common:
         raise VidrdBenchError(
             f"{baseline_name} has {sorted(base) or 'no'} results and {current_name} has {sorted(cur) or 'no'}: no "
-            "metric to compare. Score the same metrics (fvd, is) for both runs."
+            f"metric to compare. Score the same metrics ({', '.join(_names())}) for both runs."
         )
     for m in common:
         check_protocols(m, base[m], cur[m])
@@ -294,7 +301,7 @@ def comparison_rows(report: RegressionReport) -> list[dict[str, str]]:
     for c in report.comparisons:
         b, k = c.baseline, c.current
         rows.append({
-            "Metric": f"{c.metric.upper()} {ARROWS[b.higher_is_better]}",
+            "Metric": f"{METRICS.get(c.metric).title} {ARROWS[b.higher_is_better]}",
             "Baseline": format_score(b.value, b.ci_low, b.ci_high, b.std),
             "Current": format_score(k.value, k.ci_low, k.ci_high, k.std),
             "Δ": f"{c.delta:+.2f}",

@@ -1,4 +1,8 @@
-"""Comparison tables: our runs beside the VidRD paper's published UCF-101 rows, as md, csv, latex or html."""
+"""Comparison tables: our runs beside the VidRD paper's published UCF-101 rows, as md, csv, latex or html.
+
+One score column per metric the published rows report (every METRICS entry with a paper protocol: IS, FVD) or our
+records hold, placed by the spec's `column`; rows sorted by the first registered metric (FVD), best first.
+"""
 
 from __future__ import annotations
 
@@ -10,18 +14,15 @@ from typing import Iterable
 import pandas as pd
 
 from vidrd_bench.core.errors import VidrdBenchError
+from vidrd_bench.metrics.registry import METRICS, metric_specs
+from vidrd_bench.metrics.spec import MetricSpec
 from vidrd_bench.precisions import describe
 from vidrd_bench.protocols import PROTOCOLS
-from vidrd_bench.report.published import PAPER_GENERATION, PAPER_METRICS
+from vidrd_bench.report.published import PAPER_GENERATION
 from vidrd_bench.results import ResultRecord
 
 FORMATS = ("md", "csv", "latex", "html")
-METRICS = ("fvd", "is")
-RAW_COLUMNS = [
-    "method", "kind", "train_videos_m", "is", "is_ci_low", "is_ci_high", "is_std", "fvd", "fvd_ci_low",
-    "fvd_ci_high", "fvd_std", "ci_level", "n_videos", "generator", "generation_protocol", "fvd_protocol", "is_protocol",
-    "protocol_differs", "smoke", "note", "source", "precision",
-]
+SCORE_PARTS = ("", "_ci_low", "_ci_high", "_std")  # a metric's raw columns: value, interval, std
 SMOKE_MARK = "SMOKE — not a score"
 # Per-format spellings of the marks, arrows and the missing-value dash.
 TOKENS = {
@@ -32,7 +33,31 @@ TOKENS = {
     "latex": {"pm": r"$\pm$", "dagger": r"$^\dagger$", "ddagger": r"$^\ddagger$", "section": r"$^\S$",
               "up": r"$\uparrow$", "down": r"$\downarrow$", "none": "--", "smoke": "SMOKE --- not a score"},
 }
-NUMERIC_DISPLAY = ("Train videos (M)", "IS", "FVD")
+TEXT_DISPLAY = ("Method", "Protocol", "Source")  # the displayed columns that are not numbers (left-aligned)
+
+
+def table_metrics(names: Iterable[str] = ()) -> list[MetricSpec]:
+    """The metrics a table shows, in registration order: those the published rows report, and those in `names`."""
+    names = set(names)
+    return [spec for spec in metric_specs() if spec.paper_protocol or spec.name in names]
+
+
+def by_column(specs: Iterable[MetricSpec]) -> list[MetricSpec]:
+    """Metrics in table column order (their spec's `column`; registration order among equals)."""
+    return sorted(specs, key=lambda spec: spec.column)
+
+
+def raw_columns(specs: list[MetricSpec]) -> list[str]:
+    """The raw table's columns (csv keeps them all) for these metrics: scores in column order, protocols in
+    registration order."""
+    scores = [f"{spec.name}{part}" for spec in by_column(specs) for part in SCORE_PARTS]
+    return ["method", "kind", "train_videos_m", *scores, "ci_level", "n_videos", "generator", "generation_protocol",
+            *(f"{spec.name}_protocol" for spec in specs), "protocol_differs", "smoke", "note", "source", "precision"]
+
+
+def shown_metrics(table: pd.DataFrame) -> list[MetricSpec]:
+    """The metrics a raw table holds columns for, in registration order."""
+    return [spec for spec in metric_specs() if spec.name in table.columns]
 
 
 def run_key(record: ResultRecord) -> tuple[str, str]:
@@ -58,8 +83,9 @@ def group_runs(records: Iterable[ResultRecord]) -> dict[tuple[str, str], dict[st
     runs: dict[tuple[str, str], dict[str, ResultRecord]] = {}
     for rec in records:
         if rec.metric not in METRICS:
+            names = [spec.name for spec in metric_specs()]
             raise VidrdBenchError(
-                f"Result {rec.label!r} has metric {rec.metric!r}; tables hold {' and '.join(METRICS)} only. "
+                f"Result {rec.label!r} has metric {rec.metric!r}; tables hold {' and '.join(names)} only. "
                 "Pass the JSON files written by `vidrd-bench score fvd` / `score is`."
             )
         run = runs.setdefault(run_key(rec), {})
@@ -80,7 +106,8 @@ def protocol_differences(run: dict[str, ResultRecord]) -> list[str]:
     if gen is not None and gen != PROTOCOLS.get(PAPER_GENERATION).to_dict():
         differs.append(gen.get("name", "?"))
     for metric, rec in run.items():
-        if rec.protocol != PROTOCOLS.get(PAPER_METRICS[metric]).to_dict():
+        paper = METRICS.get(metric).paper_protocol
+        if paper is not None and rec.protocol != PROTOCOLS.get(paper).to_dict():
             differs.append(rec.protocol.get("name", "?"))
     return differs
 
@@ -100,16 +127,16 @@ def _source(rec: ResultRecord) -> str:
     return text + (f", {rec.date[:10]}" if rec.date else "")
 
 
-def _run_row(label: str, run: dict[str, ResultRecord]) -> dict:
+def _run_row(label: str, run: dict[str, ResultRecord], specs: list[MetricSpec]) -> dict:
     """One raw table row for one of our runs."""
-    first = run.get("fvd") or run["is"]
+    first = next(run[spec.name] for spec in specs if spec.name in run)
     gen = next((r.generation_protocol for r in run.values() if r.generation_protocol), None)
     row: dict = {"method": label, "kind": "ours", "n_videos": first.n, "smoke": any(r.smoke for r in run.values()),
                  "generator": generator_label(run), "generation_protocol": (gen or {}).get("name", ""), "note": "",
                  "source": _source(first),
                  "protocol_differs": ", ".join(protocol_differences(run)),
                  "precision": describe(next((r.precision for r in run.values() if r.precision), None))}
-    for metric in METRICS:
+    for metric in (spec.name for spec in specs):
         rec = run.get(metric)
         row[metric] = rec.value if rec else math.nan
         row[f"{metric}_protocol"] = rec.protocol.get("name", "") if rec else ""
@@ -136,23 +163,28 @@ def build_table(records: Iterable[ResultRecord], published: pd.DataFrame | None 
 
 
 def table_from_runs(runs: dict[str, dict[str, ResultRecord]], published: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Raw table: one row per named run plus published rows, sorted by FVD ascending (no FVD last), then method."""
-    ours = pd.DataFrame([_run_row(name, run) for name, run in runs.items()], columns=RAW_COLUMNS)
+    """Raw table: one row per named run plus published rows, sorted by the first metric (FVD) best first (rows
+    without it last), then method."""
+    specs = table_metrics(metric for run in runs.values() for metric in run)
+    columns = raw_columns(specs)
+    ours = pd.DataFrame([_run_row(name, run, specs) for name, run in runs.items()], columns=columns)
     frames = [ours]
+    protocols = [f"{spec.name}_protocol" for spec in specs]
     if published is not None and len(published):
         pub = published.assign(kind="published", protocol_differs="", smoke=False, generator="", generation_protocol="",
-                               fvd_protocol="", is_protocol="")
-        frames.append(pub.reindex(columns=RAW_COLUMNS))
+                               **{col: "" for col in protocols})
+        frames.append(pub.reindex(columns=columns))
     frames = [f for f in frames if len(f)]
     if not frames:
         raise VidrdBenchError("Nothing to tabulate: no result records were given and published rows are off.")
     table = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     table["smoke"] = table["smoke"].astype(bool)
     table["n_videos"] = table["n_videos"].astype("Int64")
-    for col in ("generator", "generation_protocol", "fvd_protocol", "is_protocol", "protocol_differs", "note", "source",
-                "precision"):
+    for col in ("generator", "generation_protocol", *protocols, "protocol_differs", "note", "source", "precision"):
         table[col] = table[col].fillna("").astype(str)
-    table = table.sort_values(["fvd", "method"], na_position="last", kind="stable")
+    first = specs[0]
+    table = table.sort_values([first.name, "method"], ascending=[not first.higher_is_better, True],
+                              na_position="last", kind="stable")
     return table.reset_index(drop=True)
 
 
@@ -199,11 +231,11 @@ def _method(row: pd.Series, tok: dict[str, str], esc) -> str:
     return text + (f" [{tok['smoke']}]" if row["smoke"] else "")
 
 
-def _protocol(row: pd.Series, tok: dict[str, str]) -> str:
+def _protocol(row: pd.Series, tok: dict[str, str], specs: list[MetricSpec]) -> str:
     """'generation / FVD / IS' protocol names of our rows; 'paper' for published rows."""
     if row["kind"] == "published":
         return "paper"
-    names = [row["generation_protocol"], row["fvd_protocol"], row["is_protocol"]]
+    names = [row["generation_protocol"], *(row[f"{spec.name}_protocol"] for spec in specs)]
     return " / ".join(([row["generator"]] if row["generator"] else []) + [n or tok["none"] for n in names])
 
 
@@ -211,31 +243,34 @@ def display_frame(table: pd.DataFrame, fmt: str) -> tuple[pd.DataFrame, list[str
     """Human-readable cells and the footnotes that apply, in the spelling of `fmt` (md, html or latex)."""
     tok = TOKENS[fmt]
     esc = _tex if fmt == "latex" else str
-    shown = pd.DataFrame({
-        "Method": [_method(r, tok, esc) for _, r in table.iterrows()],
-        "Train videos (M)": [_number(v, tok, 1) for v in table["train_videos_m"]],
-        "IS": [_score(r, "is", tok) for _, r in table.iterrows()],
-        "FVD": [_score(r, "fvd", tok) for _, r in table.iterrows()],
-        "Protocol": [esc(_protocol(r, tok)) for _, r in table.iterrows()],
-        "Source": [esc(s) for s in table["source"]],
-    })
-    shown = shown.rename(columns={"IS": f"IS {tok['up']}", "FVD": f"FVD {tok['down']}"})
-    return shown, _footnotes(table, tok, esc)
+    specs = shown_metrics(table)
+    columns = {"Method": [_method(r, tok, esc) for _, r in table.iterrows()],
+               "Train videos (M)": [_number(v, tok, 1) for v in table["train_videos_m"]]}
+    for spec in by_column(specs):
+        arrow = tok["up"] if spec.higher_is_better else tok["down"]
+        columns[f"{esc(spec.title)} {arrow}"] = [_score(r, spec.name, tok) for _, r in table.iterrows()]
+    columns["Protocol"] = [esc(_protocol(r, tok, specs)) for _, r in table.iterrows()]
+    columns["Source"] = [esc(s) for s in table["source"]]
+    return pd.DataFrame(columns), _footnotes(table, tok, esc)
 
 
 def _footnotes(table: pd.DataFrame, tok: dict[str, str], esc) -> list[str]:
     """Explanations of sorting, intervals and every mark used in the table."""
-    notes = [f"FVD {tok['down']} lower is better, IS {tok['up']} higher is better; rows sorted by FVD ascending "
-             "(rows without FVD last)."]
-    ours = table[table["kind"] == "ours"]
+    specs = shown_metrics(table)
+    first = specs[0]
+    order = "descending" if first.higher_is_better else "ascending"
+    directions = ", ".join(f"{esc(spec.title)} {tok['up'] if spec.higher_is_better else tok['down']} "
+                           f"{spec.direction}" for spec in specs)
+    notes = [f"{directions}; rows sorted by {esc(first.title)} {order} (rows without {esc(first.title)} last)."]
+    ours, titles = table[table["kind"] == "ours"], [esc(spec.title) for spec in specs]
     if len(ours):
         levels = sorted({f"{v:.0%}" for v in ours["ci_level"].dropna()})
         level = esc("/".join(levels)) + " " if levels else ""
         notes.append(f"Our rows: v [lo, hi] = score with its {level}bootstrap confidence interval; v {tok['pm']} s "
-                     "= mean and std over IS splits. Protocol = generation / FVD / IS protocol names"
+                     f"= mean and std over IS splits. Protocol = {' / '.join(['generation', *titles])} protocol names"
                      + (", after the generator:settings that made the videos." if ours["generator"].astype(bool).any()
                         else "."))
-    paper = " / ".join([PAPER_GENERATION, PAPER_METRICS["fvd"], PAPER_METRICS["is"]])
+    paper = " / ".join([PAPER_GENERATION, *(spec.paper_protocol for spec in specs if spec.paper_protocol)])
     if table["protocol_differs"].astype(bool).any():
         notes.append(f"{tok['dagger']} Protocol differs from the paper's ({paper}): not comparable with the "
                      "published rows.")
@@ -273,7 +308,7 @@ def render_table(table: pd.DataFrame, fmt: str) -> str:
     if fmt == "csv":
         return table.to_csv(index=False, lineterminator="\n")
     shown, notes = display_frame(table, fmt)
-    right = [c for c in shown.columns if c.startswith(NUMERIC_DISPLAY)]
+    right = [c for c in shown.columns if c not in TEXT_DISPLAY]
     if fmt == "md":
         return markdown_table(shown, right) + "\n" + "".join(f"- {n}\n" for n in notes)
     if fmt == "html":

@@ -1,4 +1,4 @@
-"""`vidrd-bench calibrate`: every registered FVD and IS protocol on one real and one generated set, side by side.
+"""`vidrd-bench calibrate`: every registered protocol of every metric on one real and one generated set, side by side.
 
 Each (video set, detector, clip rule) is decoded and run once however many protocols share it (and, with the
 features cache on, once across runs). Counts are capped at what the folders hold (the table says where a protocol's count was not
@@ -17,22 +17,22 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import torch
 
 from vidrd_bench.core import distributed
 from vidrd_bench.core.devices import pick_device
 from vidrd_bench.core.errors import VideoError, VidrdBenchError
 from vidrd_bench.core.io import write_json_atomic
-from vidrd_bench.metrics.cache import cached_extract
-from vidrd_bench.metrics.extract import Features
-from vidrd_bench.metrics.fvd import bootstrap_fvd, extrapolate_infinity, fast_frechet_to, fvd_at_sizes, ladder
-from vidrd_bench.metrics.inception_score import bootstrap_is, protocol_is
+from vidrd_bench.metrics.cache import cache_folder, cached_extract
+from vidrd_bench.metrics.extract import ExtractionOptions, Features
+from vidrd_bench.metrics.fvd import extrapolate_infinity, fast_frechet_to, fvd_at_sizes, ladder
+from vidrd_bench.metrics.registry import METRICS, metric_specs
+from vidrd_bench.metrics.spec import MetricInputs, MetricSpec
 from vidrd_bench.metrics.stats import gaussian_of
-from vidrd_bench.protocols import (DEFAULT_FVD, DEFAULT_IS, SMOKE_FVD, FVDProtocol, ISProtocol, Protocol,
-                                   metric_protocols)
+from vidrd_bench.protocols import SMOKE_FVD, FVDProtocol, Protocol
 from vidrd_bench.results import provenance
-from vidrd_bench.runners.score import (CacheDir, _cache, _detector, _frame_size, fake_rule, generated_items, real_items,
-                               real_rule, shortfall)
+from vidrd_bench.runners.score import (ScoreOptions, fake_rule, protocol_detector, real_rule, real_stats_from_features,
+                                       shortfall)
+from vidrd_bench.runners.videos import frame_size, generated_items, real_items
 
 TINY = {"i3d": "i3d-tiny-random", "c3d": "c3d-tiny-random"}
 TINY_FVD_RESOLUTION = SMOKE_FVD.resolution
@@ -70,10 +70,10 @@ class _Runner:
     """Holds the sets, detectors and features of one calibrate pass: each (set, detector, clip rule) is extracted
     once (through the features cache, if on) however many protocols share it."""
 
-    def __init__(self, real: Path, fake: Path, split_file, weights_dir, device, cache, extract_kwargs):
+    def __init__(self, real: Path, fake: Path, split_file, extraction: ExtractionOptions):
         self.fake_items, _, self.fake_found = generated_items(fake, allow_incomplete=False)
         self.real_items, self.real_note = real_items(real, split_file, None)
-        self.weights_dir, self.device, self.cache, self.kw = weights_dir, device, cache, extract_kwargs
+        self.extraction, self.cache, self.kw = extraction, cache_folder(extraction.cache_dir), extraction.extract_kwargs()
         self.detectors: dict[tuple, Any] = {}
         self.features: dict[tuple, Features] = {}
 
@@ -86,7 +86,7 @@ class _Runner:
         """The protocol's detector, built once per _detector_key."""
         key = self._detector_key(proto)
         if key not in self.detectors:
-            self.detectors[key] = _detector(proto, self.weights_dir, self.device, None)
+            self.detectors[key] = protocol_detector(proto, self.extraction)
         return self.detectors[key]
 
     def _extract(self, side: str, items, proto, rule) -> Features:
@@ -104,6 +104,16 @@ class _Runner:
         """Real features under the protocol's clip rule and preparation."""
         return self._extract("real", self.real_items, proto, real_rule(proto, size))
 
+    def inputs(self, spec: MetricSpec, proto, size) -> MetricInputs:
+        """What `spec` scores under `proto`: the protocol's generated videos and, where it needs them, the real
+        statistics of the protocol's real videos."""
+        fake = self.fake(proto).first(proto.pool_size)
+        real = None
+        if spec.needs == "real":
+            real = real_stats_from_features(self.real(proto, size), proto, self.detector(proto), self.real_note, size,
+                                            len(self.real_items), keep_features=True)
+        return MetricInputs(fake.features, tuple(fake.classes), real)
+
 
 def _counts_note(proto, n_fake: int, n_real: int | None) -> str:
     """Where the folders held fewer videos than the protocol takes."""
@@ -111,34 +121,25 @@ def _counts_note(proto, n_fake: int, n_real: int | None) -> str:
     return ("counts capped: " + ", ".join(parts)) if parts else ""
 
 
-def _fvd_row(run: _Runner, proto: FVDProtocol, size, bootstrap: int, seed: int) -> tuple[dict, Any]:
-    """One FVD protocol's row, and its (fake, real) selected features for the default's extras."""
+def _row(run: _Runner, spec: MetricSpec, proto: Protocol, size, scoring: ScoreOptions) -> tuple[dict, Any]:
+    """One protocol's row (a note instead of a value where the videos cannot be scored under it), and the inputs it
+    scored."""
+    head = {"protocol": proto.name, "metric": spec.name}
     try:
-        fake, real = run.fake(proto).first(proto.num_fake), run.real(proto, size).first(proto.num_real)
+        inputs = run.inputs(spec, proto, size)
     except VideoError as e:
-        return {"protocol": proto.name, "metric": "fvd", "note": f"not scorable here: {str(e)[:160]}"}, None
-    div = proto.covariance_divisor
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        mu_r, sigma_r = gaussian_of(real.features, div)
-        value = fast_frechet_to(mu_r, sigma_r)(*gaussian_of(fake.features, div))  # = frechet_distance, faster
-        lo, hi, _ = bootstrap_fvd(fake.features, mu_r, sigma_r, bootstrap, seed, divisor=div) if bootstrap else (
-            None, None, None)
-    return {"protocol": proto.name, "metric": "fvd", "value": value, "ci_low": lo, "ci_high": hi,
-            "n_fake": len(fake), "n_real": len(real), "note": _counts_note(proto, len(fake), len(real))}, (fake, real)
-
-
-def _is_row(run: _Runner, proto: ISProtocol, bootstrap: int, seed: int) -> dict:
-    """One IS protocol's row (a note instead of a value where the videos cannot be scored under it)."""
-    probs = run.fake(proto).first(proto.pool_size).features.astype(np.float64)
+        return {**head, "note": f"not scorable here: {str(e)[:160]}"}, None
+    n_real = inputs.real.count if inputs.real is not None else None
     try:
-        value, std = protocol_is(probs, proto, seed)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            result = spec.compute(inputs, proto, scoring.bootstrap, scoring.seed, False)
     except VidrdBenchError as e:
-        return {"protocol": proto.name, "metric": "is", "n_fake": len(probs), "note": f"not scorable: {str(e)[:120]}"}
-    lo, hi, _ = bootstrap_is(probs, proto, bootstrap, seed) if bootstrap else (None, None, None)
-    note = _counts_note(proto, len(probs), None)
-    return {"protocol": proto.name, "metric": "is", "value": value, "ci_low": lo, "ci_high": hi,
-            "n_fake": len(probs), "n_real": None, "note": "; ".join(x for x in (note, f"std {std:.4g}") if x)}
+        return {**head, "n_fake": len(inputs.features), "note": f"not scorable: {str(e)[:120]}"}, None
+    low, high = result.interval or (None, None)
+    notes = (_counts_note(proto, len(inputs.features), n_real), f"std {result.std:.4g}" if result.std is not None else "")
+    return {**head, "value": result.value, "ci_low": low, "ci_high": high, "n_fake": len(inputs.features),
+            "n_real": n_real, "note": "; ".join(x for x in notes if x)}, inputs
 
 
 def _default_extras(fake: np.ndarray, real: np.ndarray, proto: FVDProtocol, seed: int) -> tuple[dict, dict, dict]:
@@ -161,52 +162,55 @@ def _default_extras(fake: np.ndarray, real: np.ndarray, proto: FVDProtocol, seed
 def _finish(rows: list[dict]) -> pd.DataFrame:
     """Rows as a table with the difference of each value to its metric's default protocol."""
     table = pd.DataFrame(rows).reindex(columns=COLUMNS)
-    for metric, default in (("fvd", DEFAULT_FVD), ("is", DEFAULT_IS)):
-        mask = table["metric"] == metric
-        ref = table.loc[mask & (table["protocol"] == default), "value"]
+    for spec in metric_specs():
+        mask = table["metric"] == spec.name
+        ref = table.loc[mask & (table["protocol"] == spec.default_protocol), "value"]
         if len(ref) and pd.notna(ref.iloc[0]):
             table.loc[mask, "diff_to_default"] = table.loc[mask, "value"] - ref.iloc[0]
             table.loc[mask, "rel_diff_pct"] = 100.0 * table.loc[mask, "diff_to_default"] / ref.iloc[0]
     return table
 
 
-def calibrate(real: str | os.PathLike, fake: str | os.PathLike, tiny: bool = False,
-              weights_dir: str | os.PathLike | None = None, device: str | torch.device | None = None,
-              batch_size: int = 32, num_workers: int = 4, bootstrap: int = 50, seed: int = 0,
-              cache_dir: CacheDir = None, split_file: str | os.PathLike | None = None,
-              out_path: str | os.PathLike | None = None, progress: bool = True,
+def _rows(run: _Runner, size, scoring: ScoreOptions, tiny: bool, tiny_fvd_resolution: int) -> tuple[list[dict], Any]:
+    """Every metric's rows, protocol by protocol in registration order, and the default FVD protocol's extras."""
+    rows, extras = [], None
+    ladder_default = METRICS.get("fvd").default_protocol
+    for spec in metric_specs():
+        for proto in (_substitute(p, tiny, tiny_fvd_resolution) for p in spec.protocols()):
+            row, inputs = _row(run, spec, proto, size, scoring)
+            rows.append(row)
+            if spec.name == "fvd" and proto.name == ladder_default and inputs is not None:
+                extras = _default_extras(inputs.features, inputs.real.features, proto, scoring.seed)
+    return rows, extras
+
+
+def calibrate(real: str | os.PathLike, fake: str | os.PathLike, extraction: ExtractionOptions = ExtractionOptions(),
+              scoring: ScoreOptions = ScoreOptions(bootstrap=50), tiny: bool = False,
               tiny_fvd_resolution: int | None = None) -> Calibration | None:
-    """Score every registered FVD and IS protocol on one real and one generated set (None on ranks other than 0).
+    """Score every registered protocol of every metric on one real and one generated set (None on ranks other than
+    0). Of the scoring options it reads bootstrap, seed, split_file and out_path.
 
     tiny=True runs every protocol on the tiny random detectors (the I3D resizing to `tiny_fvd_resolution`,
     default TINY_FVD_RESOLUTION).
     """
     tiny_fvd_resolution = tiny_fvd_resolution or TINY_FVD_RESOLUTION
-    device = pick_device(device)
+    extraction = dataclasses.replace(extraction, device=pick_device(extraction.device))
     distributed.context()
-    run = _Runner(Path(real), Path(fake), split_file, weights_dir, device, _cache(cache_dir),
-                  {"batch_size": batch_size, "num_workers": num_workers, "progress": progress})
-    size = _frame_size(run.fake_items, 16)
-    rows, extras = [], None
-    for proto in (_substitute(p, tiny, tiny_fvd_resolution) for p in metric_protocols(FVDProtocol)):
-        row, selected = _fvd_row(run, proto, size, bootstrap, seed)
-        rows.append(row)
-        if proto.name == DEFAULT_FVD and selected is not None:
-            extras = _default_extras(selected[0].features, selected[1].features, proto, seed)
-    rows += [_is_row(run, _substitute(p, tiny, tiny_fvd_resolution), bootstrap, seed)
-             for p in metric_protocols(ISProtocol)]
+    run = _Runner(Path(real), Path(fake), scoring.split_file, extraction)
+    size = frame_size(run.fake_items, 16)
+    rows, extras = _rows(run, size, scoring, tiny, tiny_fvd_resolution)
     if not distributed.current().is_main:
         return None
     ladder_, inf, floor = extras or ({}, {}, {})
     meta = {**provenance(), "real": str(real), "real_set": run.real_note, "fake": str(fake),
-            "resolution": list(size), "default_fvd": DEFAULT_FVD, "default_is": DEFAULT_IS, "bootstrap": bootstrap,
-            "seed": seed, "ci_level": 0.95,
+            "resolution": list(size), **{f"default_{spec.name}": spec.default_protocol for spec in metric_specs()},
+            "bootstrap": scoring.bootstrap, "seed": scoring.seed, "ci_level": 0.95,
             "detectors": {f"{k[0]}@{k[1]}px" + (f"/{k[2]}" if k[2] else ""): d.weights
                           for k, d in run.detectors.items()},
             "substituted_tiny_detectors": tiny, "smoke": tiny or any(d.random_weights for d in run.detectors.values())}
     result = Calibration(_finish(rows), ladder_, inf, floor, meta)
-    if out_path is not None:
-        write_json_atomic(out_path, result.to_dict())
+    if scoring.out_path is not None:
+        write_json_atomic(scoring.out_path, result.to_dict())
     return result
 
 

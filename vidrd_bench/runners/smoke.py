@@ -57,9 +57,10 @@ def write_stand_in_real_videos(folder: Path, size: int, num_frames: int = 20, pe
 def run_smoke(out_dir: str | Path = "smoke_out", num_videos: int = 12, batch_size: int = 4,
               device: str = "cpu", progress: bool = True) -> SmokeOutput:
     """Run every stage on tiny models and write all outputs under `out_dir`; returns their paths."""
-    from vidrd_bench.runners.generate import run_generate
-    from vidrd_bench.runners.score import compute_real_stats, score_fvd, score_is
+    from vidrd_bench.metrics.extract import ExtractionOptions
     from vidrd_bench.protocols import PROTOCOLS
+    from vidrd_bench.runners.generate import run_generate
+    from vidrd_bench.runners.score import ScoreOptions, compute_real_stats, score_metric
 
     out = Path(out_dir)
     size = PROTOCOLS.get("tiny-smoke").height
@@ -67,13 +68,11 @@ def run_smoke(out_dir: str | Path = "smoke_out", num_videos: int = 12, batch_siz
                        batch_size=batch_size, device=device, show_progress=progress).out_dir
     real = write_stand_in_real_videos(out / "stand_in_real", size)
     stats = out / "stand_in_real.fvd-smoke-tiny.npz"
-    cache = out / "features_cache"
-    compute_real_stats(real, protocol="fvd-smoke-tiny", device=device, num_workers=0, out_path=stats,
-                       size=size, progress=progress, cache_dir=cache)
-    score_fvd(stats, run, protocol="fvd-smoke-tiny", device=device, num_workers=0, bootstrap=20,
-              out_path=out / "fvd.json", progress=progress, cache_dir=cache)
-    score_is(run, protocol="is-smoke-tiny", device=device, num_workers=0, bootstrap=20,
-             out_path=out / "is.json", progress=progress, cache_dir=cache)
+    extraction = ExtractionOptions(device=device, num_workers=0, progress=progress, cache_dir=out / "features_cache")
+    compute_real_stats(real, "fvd-smoke-tiny", extraction, ScoreOptions(out_path=stats), size=size)
+    score_metric("fvd", run, "fvd-smoke-tiny", extraction, ScoreOptions(bootstrap=20, out_path=out / "fvd.json"),
+                 real=stats)
+    score_metric("is", run, "is-smoke-tiny", extraction, ScoreOptions(bootstrap=20, out_path=out / "is.json"))
     paths = _report(out, run, [out / "fvd.json", out / "is.json"])
     return SmokeOutput(out, run, stats, out / "fvd.json", out / "is.json", **paths)
 
