@@ -1,6 +1,7 @@
 """`vidrd-bench bench` on tiny presets: every stage of any generator is timed; the projection follows from the rows."""
 
 import pytest
+import torch
 
 from vidrd_bench.runners.bench import count_flops, format_bench, run_bench
 
@@ -75,3 +76,18 @@ def test_the_memory_probe_captures_the_denoiser_call_at_its_own_batch_even_when_
         args, _ = first_denoiser_call(gen, choice.settings, videos)
         assert args[0].shape[0] == 2 * videos  # the guided pair of each video, no padded ones
     assert gen.pipeline.fixed_batch == 4
+
+
+def test_bench_times_every_registered_detector_by_its_spec():
+    from vidrd_bench.metrics.detectors import DETECTORS
+    from vidrd_bench.runners.bench import _detector_rows, bench_detectors
+
+    tiny, real = bench_detectors("tiny"), bench_detectors("full")
+    assert all(s.random_weights for s in tiny) and not any(s.random_weights for s in real)
+    assert sorted(s.name for s in tiny + real) == DETECTORS.names() and tiny and real
+    rows = _detector_rows(torch.device("cpu"), "tiny", batch_size=2, iters=1, size=16)
+    assert [r["detector"] for r in rows] == [s.name for s in tiny]
+    assert all(r["input"] == "2 x 16 x 16x16 uint8" and r["ms_per_batch"] > 0 for r in rows)
+    for r in rows:  # both follow from the time per batch (each rounded)
+        assert r["videos_per_s"] == pytest.approx(2e3 / r["ms_per_batch"], abs=0.08)
+        assert r["s_for_10k"] == pytest.approx(10_000 * r["ms_per_batch"] / 1e3 / 2, abs=0.08)

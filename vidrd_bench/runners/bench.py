@@ -16,6 +16,7 @@ from vidrd_bench.core.devices import pick_device
 from vidrd_bench.core.errors import VidrdBenchError
 from vidrd_bench.core.timing import time_ms, timed_call
 from vidrd_bench.generators import Generator, GeneratorEntry
+from vidrd_bench.metrics.detectors import DETECTORS, DetectorSpec
 from vidrd_bench.precisions import AGREEMENT_VIDEOS, DEFAULT_PRECISION, describe, run_precision
 from vidrd_bench.protocols import EvalProtocol
 from vidrd_bench.results import provenance
@@ -306,29 +307,26 @@ def run_bench(generator: str = "vidrd", preset: str | None = None, settings: str
     }
 
 
+def bench_detectors(preset: str) -> list[DetectorSpec]:
+    """The detectors bench times: the tiny random ones for the tiny preset, else every real one (random weights)."""
+    tiny = preset == "tiny"
+    return [spec for _, spec in DETECTORS.items() if spec.random_weights == tiny]
+
+
 def _detector_rows(dev: torch.device, preset: str, batch_size: int = 32, iters: int = 3,
                    size: int = 256) -> list[dict[str, Any]]:
-    """I3D and C3D throughput (videos/s) on uint8 16-frame clips with random weights (full size unless tiny).
+    """Throughput (videos/s) of each detector `bench_detectors` picks on uint8 clips of its frame count, built by its
+    spec's `random_build` (full size, seeded random weights, its real wrapper); row "detector" is the spec's name.
 
     Decoding is excluded: it runs in DataLoader workers beside the detector.
     """
-    from vidrd_bench.metrics.detectors.base import Detector, init_random
-    from vidrd_bench.metrics.detectors.c3d import C3D, C3DClassifier, tiny_c3d
-    from vidrd_bench.metrics.detectors.i3d import I3DDetector, InceptionI3d, tiny_i3d
-
-    tiny = preset == "tiny"
-    i3d = tiny_i3d() if tiny else init_random(InceptionI3d())
-    c3d = tiny_c3d() if tiny else C3DClassifier(init_random(C3D()), torch.full((3, 16, 128, 128), 100.0))
-    detectors = [I3DDetector("i3d (random)", i3d, num_frames=16, feature_dim=400, feature="logits", weights={},
-                             random_weights=True, device=dev),
-                 Detector("c3d (random)", c3d, num_frames=16, feature_dim=101, feature="probs", weights={},
-                          random_weights=True, device=dev)]
-    videos = torch.randint(0, 256, (batch_size, 3, 16, size, size), dtype=torch.uint8)
-    videos = videos.pin_memory() if dev.type == "cuda" else videos
     rows = []
-    for det in detectors:
+    for spec in bench_detectors(preset):
+        det = spec.random_build(device=dev)
+        videos = torch.randint(0, 256, (batch_size, 3, spec.num_frames, size, size), dtype=torch.uint8)
+        videos = videos.pin_memory() if dev.type == "cuda" else videos
         per_batch = time_ms(lambda: det(videos), dev, warmup=1, iters=iters)["ms"] / 1e3
-        rows.append({"detector": det.name, "input": f"{batch_size} x 16 x {size}x{size} uint8",
+        rows.append({"detector": spec.name, "input": f"{batch_size} x {spec.num_frames} x {size}x{size} uint8",
                      "ms_per_batch": round(per_batch * 1e3, 2), "videos_per_s": round(batch_size / per_batch, 1),
                      "s_for_10k": round(NUM_VIDEOS * per_batch / batch_size, 1)})
     return rows

@@ -41,6 +41,12 @@ class Detector:
 
     def check_input(self, videos: torch.Tensor) -> None:
         """Enforce the input contract: uint8, (B, 3, T, H, W), T equal to the protocol's clip length."""
+        if not isinstance(videos, torch.Tensor):
+            raise VideoError(
+                f"Detector {self.name} takes a torch.Tensor of uint8 videos shaped (B, 3, T, H, W); got a "
+                f"{type(videos).__name__}. Convert arrays with torch.from_numpy(frames).permute(0, 4, 1, 2, 3) "
+                "for (B, T, H, W, 3) frames."
+            )
         if videos.dtype != torch.uint8 or videos.ndim != 5 or videos.shape[1] != 3:
             raise VideoError(
                 f"Detector {self.name} takes uint8 videos shaped (B, 3, T, H, W) in [0, 255]; got dtype "
@@ -72,12 +78,22 @@ class Detector:
 
 @dataclass(frozen=True)
 class DetectorSpec:
-    """How to build one detector: its weight files (names under the weights folder) and a builder."""
+    """One registered detector: what it outputs, the clips it takes, its weight files and two builders.
+
+    `build(weights_dir=, device=, path=, resolution=, ...)` reads the weight files (random-weight specs: none);
+    `random_build(device=)` builds the same network at full size with seeded random weights in the same wrapper,
+    which is what `bench` times (a random-weight spec's own build). `feature` is "logits" (pre-softmax, for FVD)
+    or "probs" (softmax, for IS), `feature_dim` its width, `num_frames` the clip length it takes.
+    """
 
     name: str
     description: str
     weight_files: tuple[str, ...]
     build: Callable[..., Detector] = field(compare=False)
+    feature: str = field(kw_only=True)
+    feature_dim: int = field(kw_only=True)
+    num_frames: int = field(kw_only=True)
+    random_build: Callable[..., Detector] = field(kw_only=True, compare=False)
     random_weights: bool = False
 
 

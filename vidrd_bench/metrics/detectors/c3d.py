@@ -157,6 +157,13 @@ def load_mean_clip(file: Path) -> torch.Tensor:
     return torch.from_numpy(mean.astype(np.float32).reshape(MEAN_SHAPE).copy())
 
 
+def _detector(name: str, model: C3DClassifier, weights: dict[str, str], random_weights: bool,
+              device: str | torch.device) -> Detector:
+    """Wrap a C3D classifier as registered detector `name` (16-frame clips in, 101 class probabilities out)."""
+    return Detector(name, model, num_frames=NUM_FRAMES, feature_dim=NUM_CLASSES, feature="probs", weights=weights,
+                    random_weights=random_weights, device=device, variant=model.variant)
+
+
 def _build_ucf101(weights_dir=None, device="cpu", path: Path | None = None, resolution: int | None = None,
                   preprocess: str = "tganv2") -> Detector:
     """`c3d-ucf101`: the TGAN IS classifier from the converted caffe weights and the UCF-101 mean clip."""
@@ -165,14 +172,24 @@ def _build_ucf101(weights_dir=None, device="cpu", path: Path | None = None, reso
     beside = path.parent / "mean2.npz" if path is not None else None
     mean_file = beside if beside is not None and beside.exists() else locate("mean2.npz", weights_dir)
     model = C3DClassifier(load_c3d_weights(C3D(), file), load_mean_clip(mean_file), preprocess)
-    return Detector("c3d-ucf101", model, num_frames=NUM_FRAMES, feature_dim=NUM_CLASSES, feature="probs",
-                    weights={file.name: file_sha256(file), mean_file.name: file_sha256(mean_file)},
-                    random_weights=False, device=device, variant=preprocess)
+    return _detector("c3d-ucf101", model, {file.name: file_sha256(file), mean_file.name: file_sha256(mean_file)},
+                     False, device)
+
+
+def random_c3d(net: C3D, preprocess: str = "tganv2") -> C3DClassifier:
+    """`net` re-initialised from the fixed seed, with a constant 128 mean clip: a random-weight classifier."""
+    return C3DClassifier(init_random(net), torch.full(MEAN_SHAPE, 128.0), preprocess)
 
 
 def tiny_c3d(preprocess: str = "tganv2") -> C3DClassifier:
     """Tiny random-weight C3D (widths / 16, fixed seed, constant 128 mean clip) for tests and smoke runs."""
-    return C3DClassifier(init_random(C3D(width_div=16)), torch.full(MEAN_SHAPE, 128.0), preprocess)
+    return random_c3d(C3D(width_div=16), preprocess)
+
+
+def _random_ucf101(device: str | torch.device = "cpu") -> Detector:
+    """`c3d-ucf101`'s network at full size with seeded random weights and a constant mean clip (what bench times)."""
+    model = random_c3d(C3D())
+    return _detector("c3d-ucf101", model, {"random:c3d-ucf101": random_weights_digest(model.net)}, True, device)
 
 
 def _build_tiny(weights_dir=None, device="cpu", path: Path | None = None, resolution: int | None = None,
@@ -180,13 +197,12 @@ def _build_tiny(weights_dir=None, device="cpu", path: Path | None = None, resolu
     """`c3d-tiny-random`: no file; results made with it are marked smoke."""
     check_resolution("c3d-tiny-random", resolution, CROP)
     model = tiny_c3d(preprocess)
-    return Detector("c3d-tiny-random", model, num_frames=NUM_FRAMES, feature_dim=NUM_CLASSES, feature="probs",
-                    weights={"random:c3d-tiny-random": random_weights_digest(model.net)}, random_weights=True,
-                    device=device, variant=preprocess)
+    return _detector("c3d-tiny-random", model, {"random:c3d-tiny-random": random_weights_digest(model.net)}, True,
+                     device)
 
 
 # The files its specs read from the weights folder (`vidrd-bench weights` shows these).
-for _file in (
+WEIGHTS = (
     WeightFile(
         "conv3d_deepnetA_ucf.npz",
         "C3D fine-tuned on UCF-101 (converted from caffe c3d_ucf101_finetune_whole_iter_20000), the IS classifier",
@@ -199,14 +215,16 @@ for _file in (
         "rezoo/tgan2 GitHub release v1.0",
         "npz with key 'mean' reshaping to 3 x 16 x 128 x 171 (BGR, caffe order)",
     ),
-):
+)
+for _file in WEIGHTS:
     WEIGHT_FILES.register(_file.name, _file)
 
+_OUTPUT = {"feature": "probs", "feature_dim": NUM_CLASSES, "num_frames": NUM_FRAMES}
 SPECS = (
     DetectorSpec(
         "c3d-ucf101", "C3D fine-tuned on UCF-101 (TGAN IS classifier)", ("conv3d_deepnetA_ucf.npz", "mean2.npz"),
-        _build_ucf101),
+        _build_ucf101, random_build=_random_ucf101, **_OUTPUT),
     DetectorSpec(
         "c3d-tiny-random", "tiny random-weight C3D for tests and smoke runs (not a real IS)", (), _build_tiny,
-        random_weights=True),
+        random_build=_build_tiny, random_weights=True, **_OUTPUT),
 )

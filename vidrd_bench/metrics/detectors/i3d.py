@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from functools import partial
 from pathlib import Path
 from typing import List
 
@@ -158,6 +159,13 @@ class I3DDetector(Detector):
         return self.module(videos, rescale=True, resize=True, return_features=True)
 
 
+def _detector(name: str, module: nn.Module | torch.jit.ScriptModule, weights: dict[str, str], random_weights: bool,
+              device: str | torch.device) -> I3DDetector:
+    """Wrap an I3D module as registered detector `name` (16-frame clips in, 400 logits out)."""
+    return I3DDetector(name, module, num_frames=NUM_FRAMES, feature_dim=NUM_CLASSES, feature="logits",
+                       weights=weights, random_weights=random_weights, device=device)
+
+
 def load_piergiaj_state(model: InceptionI3d, file: Path) -> InceptionI3d:
     """Load a pytorch-i3d (`rgb_imagenet.pt`) state dict into `model`, refusing mismatched layouts."""
     check_state_dict(model, load_torch_state(file), file)
@@ -169,8 +177,22 @@ def _build_pytorch(weights_dir=None, device="cpu", path: Path | None = None, res
     check_resolution("i3d-pytorch", resolution, RESOLUTION)
     file = path or locate("rgb_imagenet.pt", weights_dir)
     model = load_piergiaj_state(InceptionI3d(), file)
-    return I3DDetector("i3d-pytorch", model, num_frames=NUM_FRAMES, feature_dim=NUM_CLASSES, feature="logits",
-                       weights={file.name: file_sha256(file)}, random_weights=False, device=device)
+    return _detector("i3d-pytorch", model, {file.name: file_sha256(file)}, False, device)
+
+
+def script_i3d(model: InceptionI3d) -> torch.jit.ScriptModule:
+    """TorchScript of `model` with the StyleGAN-V call signature (the format of `i3d_torchscript.pt`)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        return torch.jit.script(model.eval())
+
+
+def export_torchscript(model: InceptionI3d, file: str | os.PathLike) -> None:
+    """Script `model` (StyleGAN-V call signature) and save it, e.g. to make an `i3d_torchscript.pt` for tests."""
+    scripted = script_i3d(model)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        torch.jit.save(scripted, str(file))
 
 
 def load_torchscript(file: Path, device: str | torch.device = "cpu") -> torch.jit.ScriptModule:
@@ -193,8 +215,14 @@ def _build_torchscript(weights_dir=None, device="cpu", path: Path | None = None,
     check_resolution("i3d-torchscript", resolution, RESOLUTION)
     file = path or locate("i3d_torchscript.pt", weights_dir)
     module = load_torchscript(file, device)
-    return I3DDetector("i3d-torchscript", module, num_frames=NUM_FRAMES, feature_dim=NUM_CLASSES, feature="logits",
-                       weights={file.name: file_sha256(file)}, random_weights=False, device=device)
+    return _detector("i3d-torchscript", module, {file.name: file_sha256(file)}, False, device)
+
+
+def _random_full(name: str, script: bool, device: str | torch.device = "cpu") -> Detector:
+    """Real detector `name`'s network at full size with seeded random weights (TorchScript if its file is)."""
+    model = init_random(InceptionI3d())
+    digest = random_weights_digest(model)
+    return _detector(name, script_i3d(model) if script else model, {f"random:{name}": digest}, True, device)
 
 
 def tiny_i3d(resolution: int = RESOLUTION) -> InceptionI3d:
@@ -205,13 +233,11 @@ def tiny_i3d(resolution: int = RESOLUTION) -> InceptionI3d:
 def _build_tiny(weights_dir=None, device="cpu", path: Path | None = None, resolution: int | None = None) -> Detector:
     """`i3d-tiny-random`: no file, resizes to the protocol's resolution; results made with it are marked smoke."""
     model = tiny_i3d(resolution or RESOLUTION)
-    return I3DDetector("i3d-tiny-random", model, num_frames=NUM_FRAMES, feature_dim=NUM_CLASSES, feature="logits",
-                       weights={"random:i3d-tiny-random": random_weights_digest(model)}, random_weights=True,
-                       device=device)
+    return _detector("i3d-tiny-random", model, {"random:i3d-tiny-random": random_weights_digest(model)}, True, device)
 
 
 # The files its specs read from the weights folder (`vidrd-bench weights` shows these).
-for _file in (
+WEIGHTS = (
     WeightFile(
         "i3d_torchscript.pt",
         "I3D Kinetics-400, TorchScript export of the TF-Hub FVD model (the StyleGAN-V FVD detector)",
@@ -225,24 +251,19 @@ for _file in (
         "state dict: Conv3d_1a_7x7.conv3d.weight ... logits.conv3d.weight (400 classes)",
         optional=True,
     ),
-):
+)
+for _file in WEIGHTS:
     WEIGHT_FILES.register(_file.name, _file)
 
+_OUTPUT = {"feature": "logits", "feature_dim": NUM_CLASSES, "num_frames": NUM_FRAMES}
 SPECS = (
     DetectorSpec(
         "i3d-torchscript", "I3D Kinetics-400, TorchScript of the TF-Hub FVD model (StyleGAN-V)", ("i3d_torchscript.pt",),
-        _build_torchscript),
+        _build_torchscript, random_build=partial(_random_full, "i3d-torchscript", True), **_OUTPUT),
     DetectorSpec(
         "i3d-pytorch", "I3D Kinetics-400, DeepMind weights in the pytorch-i3d layout", ("rgb_imagenet.pt",),
-        _build_pytorch),
+        _build_pytorch, random_build=partial(_random_full, "i3d-pytorch", False), **_OUTPUT),
     DetectorSpec(
         "i3d-tiny-random", "tiny random-weight I3D for tests and smoke runs (not a real FVD)", (), _build_tiny,
-        random_weights=True),
+        random_build=_build_tiny, random_weights=True, **_OUTPUT),
 )
-
-
-def export_torchscript(model: InceptionI3d, file: str | os.PathLike) -> None:
-    """Script `model` (StyleGAN-V call signature) and save it, e.g. to make an `i3d_torchscript.pt` for tests."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
-        torch.jit.save(torch.jit.script(model.eval()), str(file))

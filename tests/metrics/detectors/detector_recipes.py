@@ -1,0 +1,94 @@
+"""How the detector conformance suite builds each registered detector on the CPU: one recipe per DETECTORS name.
+
+A recipe writes the detector's weight files in their real format from its spec's `random_build` (so the real
+loader reads them) and may swap its network constructor for a narrow one of the same class while building: the
+real loaders insist on the full-size layout, and a full-size I3D takes seconds per video on a CPU, while the
+narrow one runs the same loader, file format, wrapper and preprocessing cheaply. A newly registered detector needs
+a recipe here; until it has one the suite fails naming it.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from types import ModuleType
+from typing import Callable, Iterator
+
+import numpy as np
+import pytest
+import torch
+
+from vidrd_bench.metrics.detectors import Detector, DetectorSpec, c3d, i3d, load_detector
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """One detector's test build: its file writer, the resolution to build at, and the narrowing swaps."""
+
+    write: Callable[[Detector, Path], None] | None = None  # saves a built detector's network as its weight files
+    resolution: int | None = None  # the protocol resolution passed to build (None: the detector's own)
+    narrow: tuple[tuple[ModuleType, str, Callable], ...] = ()  # (module, attribute, narrow constructor) swaps
+
+
+def _torchscript(det: Detector, folder: Path) -> None:
+    """`i3d_torchscript.pt`: the (already scripted) module, saved as TorchScript."""
+    i3d.export_torchscript(det.module, folder / "i3d_torchscript.pt")
+
+
+def _state_dict(det: Detector, folder: Path) -> None:
+    """`rgb_imagenet.pt`: a plain torch state dict in the pytorch-i3d layout."""
+    torch.save(det.module.state_dict(), folder / "rgb_imagenet.pt")
+
+
+def _chainer_npz(det: Detector, folder: Path) -> None:
+    """`conv3d_deepnetA_ucf.npz` (chainer names) and `mean2.npz` (key 'mean')."""
+    np.savez(folder / "conv3d_deepnetA_ucf.npz", **c3d.state_to_npz(det.module.net.state_dict()))
+    np.savez(folder / "mean2.npz", mean=det.module.mean.numpy())
+
+
+NARROW_I3D = ((i3d, "InceptionI3d", partial(i3d.InceptionI3d, width_div=8, resolution=32)),)
+NARROW_C3D = ((c3d, "C3D", partial(c3d.C3D, width_div=16)),)
+
+RECIPES: dict[str, Recipe] = {
+    "i3d-torchscript": Recipe(_torchscript, narrow=NARROW_I3D),
+    "i3d-pytorch": Recipe(_state_dict, narrow=NARROW_I3D),
+    "i3d-tiny-random": Recipe(resolution=32),
+    "c3d-ucf101": Recipe(_chainer_npz, narrow=NARROW_C3D),
+    "c3d-tiny-random": Recipe(),
+}
+
+
+def recipe(name: str) -> Recipe:
+    """The recipe of registered detector `name`; a clear failure when a newly registered one has none."""
+    if name not in RECIPES:
+        pytest.fail(f"Detector {name!r} is registered in DETECTORS but has no recipe in "
+                    "tests/metrics/detectors/detector_recipes.py (RECIPES): add one that writes its weight files "
+                    "from its random build in their real format.")
+    return RECIPES[name]
+
+
+@contextmanager
+def _swapped(name: str, narrow: bool) -> Iterator[None]:
+    """Apply recipe `name`'s narrowing swaps inside the block (none when `narrow` is false)."""
+    with pytest.MonkeyPatch.context() as patch:
+        for module, attribute, constructor in recipe(name).narrow if narrow else ():
+            patch.setattr(module, attribute, constructor)
+        yield
+
+
+def write_files(spec: DetectorSpec, folder: Path, *, narrow: bool) -> Detector:
+    """Write `spec`'s weight files into `folder` from its random build (narrow or full size); return that build."""
+    entry = recipe(spec.name)
+    with _swapped(spec.name, narrow):
+        source = spec.random_build(device="cpu")
+    if entry.write is not None:
+        entry.write(source, folder)
+    return source
+
+
+def build(spec: DetectorSpec, folder: Path, *, narrow: bool) -> Detector:
+    """`spec` loaded as `load_detector` loads it, from the files in `folder` (narrow: under its recipe's swaps)."""
+    with _swapped(spec.name, narrow):
+        return load_detector(spec.name, weights_dir=folder, device="cpu", resolution=recipe(spec.name).resolution)
