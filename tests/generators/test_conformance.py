@@ -21,11 +21,12 @@ SEEDS = [7, 11, 13]
 
 
 def quick_settings(name: str):
-    """The entry's tiny settings with one denoising step (VidRD: two clips, so FNR/PNS/DSG still run)."""
+    """The entry's tiny settings with one denoising step (VidRD: two clips, so FNR/PNS/DSG still run; Mochi: two
+    steps, the fewest its sigma schedule takes)."""
     entry = GENERATORS.get(name)
     settings = entry.settings.get(entry.preset("tiny").settings)
     extra = {"num_clips": 2} if name == "vidrd" else {}
-    return dataclasses.replace(settings, num_inference_steps=1, **extra)
+    return dataclasses.replace(settings, num_inference_steps=2 if name == "mochi" else 1, **extra)
 
 
 @pytest.fixture(scope="module", params=GENERATORS.names())
@@ -103,9 +104,10 @@ def test_generators_command_lists_every_entry_and_what_it_needs():
     assert all(f"{name}: " in out for name in GENERATORS.names())
     assert "--preset full: the VidRD weights from --weights-dir; settings vidrd, protocol ucf101-vidrd; needs " \
            "stable-diffusion-2-1-base, ModelT2V.pth, vae_finetuned" in out
-    assert out.count("needs --model DIR") == 3
+    assert out.count("needs --model DIR") == 9
     res = CliRunner().invoke(main, ["generators", "--save-tiny", "vidrd", "--out", "x"])
-    assert res.exit_code == 2 and "--save-tiny takes one of modelscope, animatediff, cogvideox" in res.output
+    assert res.exit_code == 2 and ("--save-tiny takes one of modelscope, animatediff, cogvideox, wan, ltx, "
+                                   "hunyuanvideo, mochi, latte") in res.output
 
 
 def test_run_json_records_random_weights_and_score_reads_it():
