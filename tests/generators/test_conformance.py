@@ -110,6 +110,25 @@ def test_generators_command_lists_every_entry_and_what_it_needs():
                                    "hunyuanvideo, mochi, latte") in res.output
 
 
+def test_generators_command_shows_native_shape_conform_rule_and_compile():
+    from click.testing import CliRunner
+
+    from vidrd_bench.cli import main
+    from vidrd_bench.generators.conform import describe
+
+    out = CliRunner().invoke(main, ["generators"]).output
+    assert ("  native: 81 frames at 480x832; frames = 1 + 4k\n  protocol ucf101-vidrd (16 frames at 256x256): first 16 "
+            "of 81 frames, centre-crop 480x832 to 480x480, resize to 256x256 (antialiased bilinear)\n  compile: yes"
+            ) in out
+    assert "  native: 16 frames at 256x256\n  protocol ucf101-vidrd (16 frames at 256x256): all 16 frames, 256x256 " \
+           "kept\n  compile: yes" in out  # vidrd
+    assert out.count("  compile: yes (--compile; on by default on CUDA)") == len(GENERATORS.names())
+    smoke = PROTOCOLS.get("tiny-smoke")
+    assert describe((8, 32, 32), smoke) == "refused: 8 frames are fewer than the protocol's 16"
+    assert describe((17, 48, 32), smoke) == "first 16 of 17 frames, centre-crop 48x32 to 32x32"
+    assert describe((16, 64, 64), smoke) == "all 16 frames, resize to 32x32 (antialiased bilinear)"
+
+
 def test_run_json_records_random_weights_and_score_reads_it():
     from vidrd_bench.runners.generate import resolve
     from vidrd_bench.runners.score import random_weights_run

@@ -44,12 +44,14 @@ def describe(native: tuple[int, int, int], protocol: EvalProtocol) -> str:
         return f"refused: {frames} frames are fewer than the protocol's {protocol.num_frames}"
     steps = [f"first {protocol.num_frames} of {frames} frames" if frames > protocol.num_frames else
              f"all {frames} frames"]
-    crop = crop_size(height, width, protocol)
-    if (height, width) == (protocol.height, protocol.width):
+    crop, target = crop_size(height, width, protocol), (protocol.height, protocol.width)
+    if (height, width) == target:
         return ", ".join(steps + [f"{height}x{width} kept"])
     if crop != (height, width):
         steps.append(f"centre-crop {height}x{width} to {crop[0]}x{crop[1]}")
-    return ", ".join(steps + [f"resize to {protocol.height}x{protocol.width} (antialiased bilinear)"])
+    if crop != target:
+        steps.append(f"resize to {target[0]}x{target[1]} (antialiased bilinear)")
+    return ", ".join(steps)
 
 
 def conform(videos: torch.Tensor, protocol: EvalProtocol) -> torch.Tensor:
