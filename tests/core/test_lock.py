@@ -175,5 +175,6 @@ def test_compile_is_recorded_only_for_generators_that_compile():
     from vidrd_bench.generators import GENERATORS
 
     assert render_settings("cpu", True, 4, GENERATORS.get("vidrd").compiles)["compile"] is True
-    assert render_settings("cpu", True, 4, GENERATORS.get("modelscope").compiles)["compile"] is False
+    assert render_settings("cpu", True, 4, GENERATORS.get("modelscope").compiles)["compile"] is True
+    assert render_settings("cpu", True, 4, compiles=False)["compile"] is False
     assert render_settings("cpu", None, 4, GENERATORS.get("vidrd").compiles)["compile"] is False

@@ -21,11 +21,12 @@ SEEDS = [7, 11, 13]
 
 
 def quick_settings(name: str):
-    """The entry's tiny settings with one denoising step (VidRD: two clips, so FNR/PNS/DSG still run)."""
+    """The entry's tiny settings with one denoising step (VidRD: two clips, so FNR/PNS/DSG still run; Mochi: two
+    steps, the fewest its sigma schedule takes)."""
     entry = GENERATORS.get(name)
     settings = entry.settings.get(entry.preset("tiny").settings)
     extra = {"num_clips": 2} if name == "vidrd" else {}
-    return dataclasses.replace(settings, num_inference_steps=1, **extra)
+    return dataclasses.replace(settings, num_inference_steps=2 if name == "mochi" else 1, **extra)
 
 
 @pytest.fixture(scope="module", params=GENERATORS.names())
@@ -103,9 +104,29 @@ def test_generators_command_lists_every_entry_and_what_it_needs():
     assert all(f"{name}: " in out for name in GENERATORS.names())
     assert "--preset full: the VidRD weights from --weights-dir; settings vidrd, protocol ucf101-vidrd; needs " \
            "stable-diffusion-2-1-base, ModelT2V.pth, vae_finetuned" in out
-    assert out.count("needs --model DIR") == 3
+    assert out.count("needs --model DIR") == 9
     res = CliRunner().invoke(main, ["generators", "--save-tiny", "vidrd", "--out", "x"])
-    assert res.exit_code == 2 and "--save-tiny takes one of modelscope, animatediff, cogvideox" in res.output
+    assert res.exit_code == 2 and ("--save-tiny takes one of modelscope, animatediff, cogvideox, wan, ltx, "
+                                   "hunyuanvideo, mochi, latte") in res.output
+
+
+def test_generators_command_shows_native_shape_conform_rule_and_compile():
+    from click.testing import CliRunner
+
+    from vidrd_bench.cli import main
+    from vidrd_bench.generators.conform import describe
+
+    out = CliRunner().invoke(main, ["generators"]).output
+    assert ("  native: 81 frames at 480x832; frames = 1 + 4k\n  protocol ucf101-vidrd (16 frames at 256x256): first 16 "
+            "of 81 frames, centre-crop 480x832 to 480x480, resize to 256x256 (antialiased bilinear)\n  compile: yes"
+            ) in out
+    assert "  native: 16 frames at 256x256\n  protocol ucf101-vidrd (16 frames at 256x256): all 16 frames, 256x256 " \
+           "kept\n  compile: yes" in out  # vidrd
+    assert out.count("  compile: yes (--compile; on by default on CUDA)") == len(GENERATORS.names())
+    smoke = PROTOCOLS.get("tiny-smoke")
+    assert describe((8, 32, 32), smoke) == "refused: 8 frames are fewer than the protocol's 16"
+    assert describe((17, 48, 32), smoke) == "first 16 of 17 frames, centre-crop 48x32 to 32x32"
+    assert describe((16, 64, 64), smoke) == "all 16 frames, resize to 32x32 (antialiased bilinear)"
 
 
 def test_run_json_records_random_weights_and_score_reads_it():

@@ -301,3 +301,35 @@ def test_steady_rate_leaves_out_the_first_batch():
     rate.batch_done(16)
     rate.batch_done(8)
     assert rate.s_per_video == pytest.approx(50 / 24)
+
+
+def test_a_saved_wan_pipeline_renders_and_scores_end_to_end(tmp_path):
+    """`generate --generator wan --model DIR --dataset ucf101` on a tiny saved WanPipeline, then `score fvd` on the
+    tiny random detectors: a record naming the generator, its settings and the folder's digests."""
+    from click.testing import CliRunner
+
+    from vidrd_bench.cli import main
+    from vidrd_bench.generators.tiny import save_tiny
+    from vidrd_bench.results import load_results
+    from vidrd_bench.runners.smoke import write_stand_in_real_videos
+
+    folder = save_tiny("wan", tmp_path / "wan")
+    run = tmp_path / "run"
+    out = CliRunner().invoke(main, ["generate", "--generator", "wan", "--model", str(folder), "--dataset", "ucf101",
+                                    "--num-videos", "2", "--settings", "wan-tiny", "--protocol", "tiny-smoke",
+                                    "--device", "cpu", "--batch-size", "2", "--out", str(run)])
+    assert out.exit_code == 0, out.output
+    record = json.loads((run / mf.RUN_FILE).read_text())
+    assert record["generator"]["name"] == "wan" and record["generator"]["settings"]["name"] == "wan-tiny"
+    assert record["generator"]["conform"]["native"] == [17, 32, 32] and record["generator"]["conform"]["trimmed"]
+    assert record["sources"]["pipeline"] == str(folder) and "transformer" in record["weights"]
+    assert [read_video(run / r.path).shape for r in _manifest(run)] == [(16, 32, 32, 3)] * 2
+    write_stand_in_real_videos(tmp_path / "real", 32, per_class=1)
+    out = CliRunner().invoke(main, ["score", "fvd", "--real", str(tmp_path / "real"), "--fake", str(run),
+                                    "--protocol", "fvd-smoke-tiny", "--device", "cpu", "--num-workers", "0",
+                                    "--bootstrap", "0", "--no-cache", "--no-progress", "--no-per-class",
+                                    "--out", str(tmp_path / "fvd.json")])
+    assert out.exit_code == 0, out.output
+    result = load_results(tmp_path / "fvd.json")[0]
+    assert result.metric == "fvd" and result.n == 2 and result.value > 0 and result.smoke
+    assert result.generator["name"] == "wan" and result.generation_protocol["name"] == "tiny-smoke"

@@ -68,7 +68,8 @@ def weights_cmd(weights_dir: Path | None, no_hash: bool, check: tuple[str, ...])
               help="Save NAME's tiny random diffusers pipeline (diffusers layout) to --out, for trying --model.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None, help="Folder for --save-tiny.")
 def generators_cmd(save_tiny: str | None, out: Path | None) -> None:
-    """List the registered text-to-video generators: presets, settings, and what each needs."""
+    """List the registered text-to-video generators: presets, settings, what each needs, its native frames and size,
+    what the conform rule does to them under its evaluation protocol, and whether it compiles."""
     from vidrd_bench.generators import GENERATORS
 
     if save_tiny is not None:
@@ -88,6 +89,25 @@ def generators_cmd(save_tiny: str | None, out: Path | None) -> None:
             click.echo(f"  --model: {entry.model_help}")
         click.echo(f"  --settings: {', '.join(entry.settings.names())}")
         click.echo(f"  --precision: {', '.join(entry.precisions)}")
+        _echo_shape(entry)
+
+
+def _echo_shape(entry) -> None:
+    """An entry's native frames/size and frame rule, the conform rule under its default preset's protocol, compile."""
+    from vidrd_bench.generators.conform import RULE, describe
+    from vidrd_bench.protocols import PROTOCOLS
+
+    protocol = PROTOCOLS.get(entry.default_preset.protocol)
+    native = entry.native_shape()
+    rule = f"; frames = {entry.frames_rule}" if entry.frames_rule else ""
+    target = f"protocol {protocol.name} ({protocol.num_frames} frames at {protocol.height}x{protocol.width})"
+    if native is None:
+        click.echo(f"  native: the pipeline's own defaults, read from the folder when loaded{rule}")
+        click.echo(f"  {target}: {RULE}")
+    else:
+        click.echo(f"  native: {native[0]} frames at {native[1]}x{native[2]}{rule}")
+        click.echo(f"  {target}: {describe(native, protocol)}")
+    click.echo("  compile: " + ("yes (--compile; on by default on CUDA)" if entry.compiles else "no (renders eager)"))
 
 
 @main.command("bench")
@@ -151,8 +171,8 @@ def bench_cmd(generator_name, model, preset, settings_name, precision, device, b
 @click.option("--device", default=None,
               help="torch device [default: cuda (cuda:LOCAL_RANK under torchrun) if available, else cpu].")
 @click.option("--compile/--no-compile", "compile_", default=None,
-              help="torch.compile the UNet and VAE decoder (first compile ~2.5 min, cached on disk; then ~2x faster) "
-                   "[default: on for CUDA].")
+              help="torch.compile the denoiser and VAE decoder (VidRD: first compile ~2.5 min, cached on disk; then "
+                   "~2x faster) [default: on for CUDA, for generators that compile].")
 @click.option("--allow-partial", is_flag=True,
               help="Load checkpoints that miss some expected tensors (the rest keep SD 2.1 / fresh values); the "
                    "default refuses, naming the missing keys.")
@@ -177,7 +197,7 @@ def generate(dataset: str, out_dir: Path | None, num_videos: int | None, generat
         settings = render_settings(device, compile_, batch_size, compiles, precision)
         announce_device(device, settings["dtype"])
         if compile_ and not compiles:
-            click.echo(f"note: the {generator_name} generator renders eager (vidrd-bench compiles only VidRD); "
+            click.echo(f"note: the {generator_name} generator renders eager (it has no torch.compile path); "
                        "--compile is ignored and run.json records compile false", err=True)
         if settings["compile"]:
             click.echo("torch.compile: the first batch compiles the UNet and VAE decoder, ~2.5 min the first time "

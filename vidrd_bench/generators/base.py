@@ -123,6 +123,16 @@ class GeneratorEntry:
     extras: dict[str, str] = field(default_factory=dict)
     compiles: bool = False  # whether its loader honours compile= (torch.compile); others always render eager
     precisions: tuple[str, ...] = (DEFAULT_PRECISION,)  # precisions.PRECISIONS names its loader honours (precision=)
+    native: tuple[int, int, int] | None = None  # (frames, height, width) of its reference model where the default
+    # settings leave them to the model (None: read from the default settings, or unknown until loaded)
+    frames_rule: str = ""  # the frame counts it can render, e.g. "1 + 4k" (a VAE that compresses time 4x)
+
+    def native_shape(self) -> tuple[int, int, int] | None:
+        """(frames, height, width) its default preset renders: `native`, else its default settings' where complete."""
+        if self.native is not None:
+            return self.native
+        size = self.settings.get(self.default_preset.settings).native_size()
+        return None if None in size else size
 
     @property
     def default_preset(self) -> Preset:

@@ -31,6 +31,29 @@ def conform_record(native: tuple[int, int, int], protocol: EvalProtocol, generat
             "trimmed": frames != protocol.num_frames, "resized": (height, width) != target[1:]}
 
 
+def crop_size(height: int, width: int, protocol: EvalProtocol) -> tuple[int, int]:
+    """The centre crop of a height x width frame that has the protocol's aspect ratio (RULE's first step)."""
+    scale = min(height / protocol.height, width / protocol.width)
+    return round(protocol.height * scale), round(protocol.width * scale)
+
+
+def describe(native: tuple[int, int, int], protocol: EvalProtocol) -> str:
+    """In words, what RULE does to (frames, height, width) videos under `protocol`, or that it refuses them."""
+    frames, height, width = native
+    if frames < protocol.num_frames:
+        return f"refused: {frames} frames are fewer than the protocol's {protocol.num_frames}"
+    steps = [f"first {protocol.num_frames} of {frames} frames" if frames > protocol.num_frames else
+             f"all {frames} frames"]
+    crop, target = crop_size(height, width, protocol), (protocol.height, protocol.width)
+    if (height, width) == target:
+        return ", ".join(steps + [f"{height}x{width} kept"])
+    if crop != (height, width):
+        steps.append(f"centre-crop {height}x{width} to {crop[0]}x{crop[1]}")
+    if crop != target:
+        steps.append(f"resize to {target[0]}x{target[1]} (antialiased bilinear)")
+    return ", ".join(steps)
+
+
 def conform(videos: torch.Tensor, protocol: EvalProtocol) -> torch.Tensor:
     """uint8 (B, T, H, W, 3) -> (B, protocol.num_frames, protocol.height, protocol.width, 3) by RULE."""
     from torchvision.transforms.v2 import functional as F
@@ -39,8 +62,7 @@ def conform(videos: torch.Tensor, protocol: EvalProtocol) -> torch.Tensor:
     b, t, h, w, _ = videos.shape
     if (h, w) == (protocol.height, protocol.width):
         return videos
-    scale = min(h / protocol.height, w / protocol.width)
-    crop = (round(protocol.height * scale), round(protocol.width * scale))
+    crop = crop_size(h, w, protocol)
     frames = F.center_crop(videos.reshape(b * t, h, w, 3).permute(0, 3, 1, 2), list(crop))
     frames = F.resize(frames, [protocol.height, protocol.width], antialias=True)
     return frames.permute(0, 2, 3, 1).reshape(b, t, protocol.height, protocol.width, 3).contiguous()

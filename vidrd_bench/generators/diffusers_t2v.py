@@ -1,42 +1,54 @@
-"""diffusers' own text-to-video pipelines as generators: ModelScope/Zeroscope, AnimateDiff and CogVideoX.
+"""diffusers' own text-to-video pipelines as generators: ModelScope/Zeroscope, AnimateDiff, CogVideoX, Wan, LTX-Video,
+HunyuanVideo, Mochi, Latte, and any pipeline folder that meets generators.diffusers_folder.CONTRACT.
 
 The adapter only maps the benchmark's call onto the pipeline's: prompts, one CPU `torch.Generator` per video seeded
 with the video's seed (diffusers draws each video's latents from its own generator, so a video does not depend on
 its batch), steps, guidance, negative prompt, frames and size from the settings; `output_type="np"` frames in [0, 1]
 become uint8 by base.frames_to_uint8. Models are read from a local folder in diffusers layout (model_index.json).
+
+Frames: a pipeline whose VAE compresses time r-fold renders `frames = 1 + k * r` (r read from the pipeline, which
+takes it from its VAE); other counts are refused before anything renders. Speed (speed_up): a video VAE decodes one
+video per call (`vae.enable_slicing()`) so its peak memory does not grow with the batch, a frame VAE in the pipeline's
+own frame chunks; with compile on (the default on CUDA) the denoiser and, where the VAE decodes in one plain decoder
+call, its decoder run under torch.compile. Both are recorded in provenance().
 """
 
 from __future__ import annotations
 
 import dataclasses
 import inspect
-import json
 import os
+import sys
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
+import numpy as np
 import torch
 
 from vidrd_bench.core.errors import WeightsError
 from vidrd_bench.generators.base import Generator, GeneratorError, frames_to_uint8
+from vidrd_bench.generators.diffusers_folder import (check_contract, folder_digests, load_folder, model_folder,
+                                                     pipeline_class, read_index)
 from vidrd_bench.protocols import GeneratorSettings
+
+GENERIC = "diffusers"  # the entry that reads any pipeline class from model_index.json
 
 
 @dataclass(frozen=True)
 class DiffusersSettings(GeneratorSettings):
-    """A diffusers pipeline's call arguments; size and frames None = the pipeline's own default (from its configs).
+    """A diffusers pipeline's call arguments; None = the pipeline's own default (its __call__'s, else its configs').
 
     scheduler: a diffusers scheduler class name built from the folder's scheduler config (None: the folder's own).
-    max_sequence_length: the text length for pipelines that take it (CogVideoX); None = the denoiser config's
-    max_text_seq_length where it has one (the length its text positions were built for).
+    max_sequence_length: the text length for pipelines that take it; None = the denoiser config's
+    max_text_seq_length where it has one (CogVideoX: the length its text positions were built for), else the
+    pipeline's default.
     """
 
     height: int | None = None
     width: int | None = None
     num_frames: int | None = None
-    num_inference_steps: int = 50
-    guidance_scale: float = 7.5
+    num_inference_steps: int | None = 50
+    guidance_scale: float | None = 7.5
     negative_prompt: str | None = None
     scheduler: str | None = None
     max_sequence_length: int | None = None
@@ -44,18 +56,71 @@ class DiffusersSettings(GeneratorSettings):
 
 @dataclass(frozen=True)
 class PipelineSpec:
-    """What differs between diffusers pipelines: the class, the denoiser's attribute, the frame-count rule."""
+    """What differs between diffusers pipelines behind the one call contract: the class, the denoiser's attribute,
+    the frame-count argument, whether each video needs its own call, whether it uses a negative prompt, fixed
+    extra arguments."""
 
     pipeline_class: str
     denoiser: str
-    frames_rule: str = ""
+    frames_arg: str = "num_frames"
+    per_video: bool = False
+    negative_prompt: bool = True
+    fixed_kwargs: tuple[tuple[str, Any], ...] = ()
 
 
 SPECS = {
     "modelscope": PipelineSpec("TextToVideoSDPipeline", "unet"),
     "animatediff": PipelineSpec("AnimateDiffPipeline", "unet"),
-    "cogvideox": PipelineSpec("CogVideoXPipeline", "transformer", frames_rule="temporal"),
+    "cogvideox": PipelineSpec("CogVideoXPipeline", "transformer"),
+    "wan": PipelineSpec("WanPipeline", "transformer"),
+    "ltx": PipelineSpec("LTXPipeline", "transformer"),
+    # Distilled guidance: guidance_scale is embedded in the transformer, one pass per step; a negative prompt only
+    # enters with true_cfg_scale > 1, which its defaults (and the benchmark) leave at 1.
+    "hunyuanvideo": PipelineSpec("HunyuanVideoPipeline", "transformer", negative_prompt=False),
+    "mochi": PipelineSpec("MochiPipeline", "transformer"),
+    # Frames are `video_length`; captions as given (with clean_caption the prompt would depend on whether the
+    # optional bs4 and ftfy are installed). Its default mask_feature drops padded text tokens for a batch of one but
+    # zeroes them in a batch, which changes a batched video: each video renders in its own call.
+    "latte": PipelineSpec("LattePipeline", "transformer", frames_arg="video_length", per_video=True,
+                          fixed_kwargs=(("clean_caption", False),)),
 }
+DENOISERS = ("unet", "transformer", "transformer_2")
+TEMPORAL_ATTRS = ("vae_scale_factor_temporal", "vae_temporal_compression_ratio", "vae_temporal_scale_factor")
+SPATIAL_ATTRS = ("vae_scale_factor_spatial", "vae_spatial_compression_ratio", "vae_spatial_scale_factor",
+                 "vae_scale_factor")
+# VAEs whose decode is one plain `self.decoder(z)` call (no per-frame cache loop): their decoder compiles as a whole.
+PLAIN_DECODE_VAES = frozenset({"AutoencoderKL", "AutoencoderKLLTXVideo", "AutoencoderKLHunyuanVideo",
+                               "AutoencoderKLMochi"})
+# Image VAEs that pipelines feed frames as the batch (a video VAE's batch item is a whole video).
+FRAME_VAES = frozenset({"AutoencoderKL", "AutoencoderTiny", "AsymmetricAutoencoderKL", "ConsistencyDecoderVAE",
+                        "AutoencoderKLTemporalDecoder"})
+
+
+def spec_for_class(name: str, parts: Mapping[str, Any], folder: Any = "the pipeline") -> PipelineSpec:
+    """The spec of pipeline class `name`: a registered entry's where one adapts it, else the contract's defaults
+    with the denoiser its parts name (`parts`: model_index.json or pipe.config)."""
+    known = next((s for s in SPECS.values() if s.pipeline_class == name), None)
+    if known is not None:
+        return known
+    denoiser = next((d for d in DENOISERS if isinstance(parts.get(d), (list, tuple)) and parts[d][0]), None)
+    if denoiser is None:
+        raise WeightsError(f"{folder} holds a {name} with no 'transformer' or 'unet' part; vidrd-bench reads the "
+                           "denoiser from one of those (generators.diffusers_folder, CONTRACT).")
+    return PipelineSpec(name, denoiser)
+
+
+def temporal_ratio(pipe: Any) -> int:
+    """Frames per latent frame, as the pipeline reads it from its VAE (1: its VAE does not compress time)."""
+    for attr in TEMPORAL_ATTRS:
+        if isinstance(getattr(pipe, attr, None), int):
+            return getattr(pipe, attr)
+    config = getattr(pipe.vae, "config", {})
+    return int(config.get("temporal_compression_ratio") or config.get("scale_factor_temporal") or 1)
+
+
+def frames_rule(ratio: int) -> str:
+    """The frame-count rule of a VAE that compresses time `ratio`-fold."""
+    return f"1 + {ratio}k" if ratio > 1 else "any"
 
 
 class DiffusersGenerator(Generator):
@@ -63,51 +128,94 @@ class DiffusersGenerator(Generator):
 
     settings_type = DiffusersSettings
 
-    def __init__(self, name: str, pipe: Any, preset: str, source: str, weights: dict[str, str]) -> None:
-        self.name, self.pipe, self.spec, self.preset = name, pipe, SPECS[name], preset
-        self.source, self.weights = source, weights
+    def __init__(self, name: str, pipe: Any, spec: PipelineSpec, preset: str, source: str,
+                 weights: dict[str, str], speed: dict[str, Any]) -> None:
+        self.name, self.pipe, self.spec, self.preset = name, pipe, spec, preset
+        self.source, self.weights, self.speed = source, weights, speed
+        self.params = inspect.signature(type(pipe).__call__).parameters
         self.deterministic_note = ("per-video CPU generators (diffusers draws each video's latents from its own); "
                                    "batched kernels may move a rare uint8 level")
 
-    def _defaults(self) -> tuple[int, int, int]:
-        """The pipeline's own (frames, height, width) when the settings leave them to it (as its __call__ does)."""
+    def _default(self, arg: str) -> Any:
+        """The pipeline's __call__ default of `arg` (None where it has none)."""
+        param = self.params.get(arg)
+        return None if param is None or param.default is inspect.Parameter.empty else param.default
+
+    def _defaults(self) -> tuple[int | None, int | None, int | None]:
+        """The pipeline's own (frames, height, width) where the settings leave them to it: its __call__ defaults,
+        else (as the pipeline itself does) its default_height/width or the denoiser config's sample sizes."""
         cfg = getattr(self.pipe, self.spec.denoiser).config
-        scale = getattr(self.pipe, "vae_scale_factor_spatial", None) or self.pipe.vae_scale_factor
-        frames = inspect.signature(self.pipe.__call__).parameters["num_frames"].default
-        frames = frames if isinstance(frames, int) else cfg["sample_frames"]
-        return frames, (cfg.get("sample_height") or cfg["sample_size"]) * scale, \
-            (cfg.get("sample_width") or cfg["sample_size"]) * scale
+        scale = next((getattr(self.pipe, a) for a in SPATIAL_ATTRS if isinstance(getattr(self.pipe, a, None), int)), 1)
+        frames = self._default(self.spec.frames_arg)
+        sizes = [self._default(axis) or getattr(self.pipe, f"default_{axis}", None) for axis in ("height", "width")]
+        for i, key in enumerate(("sample_height", "sample_width")):
+            sample = cfg.get(key) or cfg.get("sample_size")
+            sizes[i] = sizes[i] or (sample * scale if isinstance(sample, int) else None)
+        return frames if isinstance(frames, int) else cfg.get("sample_frames"), *sizes
 
     def native_shape(self, settings: DiffusersSettings) -> tuple[int, int, int]:
-        """(frames, height, width) the pipeline renders; CogVideoX's frames must be 1 + k * its VAE's time ratio."""
-        frames, height, width = (mine or theirs for mine, theirs in zip(settings.native_size(), self._defaults()))
-        ratio = getattr(self.pipe, "vae_scale_factor_temporal", 1)
-        if self.spec.frames_rule == "temporal" and (frames - 1) % ratio:
+        """(frames, height, width) the pipeline renders; frames must be 1 + k * its VAE's time ratio. Settings the
+        pipeline cannot honour are refused here, before anything renders."""
+        found = tuple(mine or theirs for mine, theirs in zip(settings.native_size(), self._defaults()))
+        if None in found:
+            raise GeneratorError(f"{type(self.pipe).__name__} has no default frame count and size that vidrd-bench "
+                                 f"can read (settings {settings.name!r} give {found}); render it with settings that "
+                                 "name num_frames, height and width (a DiffusersSettings object in the Python API).")
+        frames, height, width = found
+        ratio = temporal_ratio(self.pipe)
+        if (frames - 1) % ratio:
+            low = frames - (frames - 1) % ratio
             raise GeneratorError(f"{self.name} renders 1 + k * {ratio} frames (its VAE compresses time {ratio}x); "
-                                 f"settings {settings.name!r} ask for {frames}. Use e.g. {frames - (frames - 1) % ratio}"
-                                 f" or {frames - (frames - 1) % ratio + ratio} frames; extra frames are trimmed.")
+                                 f"settings {settings.name!r} ask for {frames}. Use e.g. {low} or {low + ratio} "
+                                 "frames; extra frames are trimmed.")
+        if settings.negative_prompt is not None and not self.spec.negative_prompt:
+            raise GeneratorError(f"{type(self.pipe).__name__} renders with embedded (distilled) guidance and no "
+                                 f"negative prompt, but settings {settings.name!r} set negative_prompt="
+                                 f"{settings.negative_prompt!r}. Use settings without a negative prompt.")
+        if settings.max_sequence_length is not None and "max_sequence_length" not in self.params:
+            raise GeneratorError(f"{type(self.pipe).__name__} takes no max_sequence_length, but settings "
+                                 f"{settings.name!r} set {settings.max_sequence_length}. Leave it None.")
         return frames, height, width
 
     def _call_kwargs(self, prompts: list[str], seeds: list[int], settings: DiffusersSettings) -> dict[str, Any]:
-        """The pipeline's keyword arguments for this batch."""
+        """The pipeline's keyword arguments for this batch (None settings left to the pipeline's defaults)."""
         frames, height, width = self.native_shape(settings)
-        kwargs = {"prompt": prompts, "height": height, "width": width, "num_frames": frames,
-                  "num_inference_steps": settings.num_inference_steps, "guidance_scale": settings.guidance_scale,
-                  "generator": [torch.Generator(device="cpu").manual_seed(s) for s in seeds], "output_type": "np"}
+        kwargs = {"prompt": prompts, "height": height, "width": width, self.spec.frames_arg: frames,
+                  "generator": [torch.Generator(device="cpu").manual_seed(s) for s in seeds], "output_type": "np",
+                  **dict(self.spec.fixed_kwargs)}
+        for arg in ("num_inference_steps", "guidance_scale"):
+            if getattr(settings, arg) is not None:
+                kwargs[arg] = getattr(settings, arg)
         if settings.negative_prompt is not None:
             kwargs["negative_prompt"] = [settings.negative_prompt] * len(prompts)
         text_length = settings.max_sequence_length or getattr(self.pipe, self.spec.denoiser).config.get(
             "max_text_seq_length")
-        if text_length is not None:
+        if text_length is not None and "max_sequence_length" in self.params:
             kwargs["max_sequence_length"] = text_length
         return kwargs
 
     def generate(self, prompts: list[str], seeds: list[int], settings: DiffusersSettings) -> torch.Tensor:
-        """Run the pipeline once for the batch; frames (B, T, H, W, 3) in [0, 1] -> uint8."""
+        """Run the pipeline once for the batch (once per video where its spec says so); frames in [0, 1] -> uint8."""
         self._use_scheduler(settings.scheduler)
-        with torch.no_grad():
-            frames = self.pipe(**self._call_kwargs(prompts, seeds, settings)).frames
-        return frames_to_uint8(torch.as_tensor(frames))
+        groups = [[i] for i in range(len(prompts))] if self.spec.per_video else [list(range(len(prompts)))]
+        return torch.cat([self._render([prompts[i] for i in g], [seeds[i] for i in g], settings) for g in groups])
+
+    def _render(self, prompts: list[str], seeds: list[int], settings: DiffusersSettings) -> torch.Tensor:
+        """One pipeline call; its refusals and a result outside the contract as clear errors."""
+        kwargs = self._call_kwargs(prompts, seeds, settings)
+        name = type(self.pipe).__name__
+        try:
+            with torch.no_grad():
+                frames = getattr(self.pipe(**kwargs), "frames", None)
+        except ValueError as exc:
+            raise GeneratorError(f"diffusers' {name} refused the call of settings {settings.name!r} ({exc}). Pick "
+                                 "settings whose size and frame count the pipeline accepts.") from exc
+        shape = np.shape(frames) if frames is not None else None
+        if shape is None or len(shape) != 5 or shape[0] != len(prompts) or shape[-1] != 3:
+            raise GeneratorError(f"{name} returned {'no .frames' if shape is None else f'.frames of shape {shape}'} "
+                                 f"for {len(prompts)} prompts with output_type='np'; the contract needs (videos, "
+                                 "frames, height, width, 3) in [0, 1] (generators.diffusers_folder, CONTRACT).")
+        return frames_to_uint8(torch.as_tensor(np.asarray(frames)))
 
     def _use_scheduler(self, name: str | None) -> None:
         """Swap in scheduler class `name`, built from the folder's scheduler config (None keeps the folder's own)."""
@@ -122,81 +230,105 @@ class DiffusersGenerator(Generator):
         self.pipe.scheduler = cls.from_config(self.pipe.scheduler.config)
 
     def provenance(self) -> dict[str, Any]:
-        """Pipeline class, where it came from, each part's sha256, scheduler, dtype and device."""
+        """Pipeline class, where it came from, each part's sha256, scheduler, dtype, device, its frame rule and
+        defaults, and what speed_up did (compiled modules, VAE decode chunking)."""
         den = getattr(self.pipe, self.spec.denoiser)
+        frames, height, width = self._defaults()
+        defaults = {"num_frames": frames, "height": height, "width": width,
+                    **{a: self._default(a) for a in ("num_inference_steps", "guidance_scale")}}
         return {"model": self.name, "pipeline": type(self.pipe).__name__, "preset": self.preset,
                 "weights": dict(self.weights), "sources": {"pipeline": self.source},
-                "scheduler": type(self.pipe.scheduler).__name__, "dtype": str(den.dtype), "device": str(den.device)}
+                "scheduler": type(self.pipe.scheduler).__name__, "dtype": str(den.dtype), "device": str(den.device),
+                "frames_rule": frames_rule(temporal_ratio(self.pipe)), "pipeline_defaults": defaults, **self.speed}
 
     def modules(self) -> dict[str, torch.nn.Module]:
         """The UNet or transformer, and the VAE."""
         return {"denoiser": getattr(self.pipe, self.spec.denoiser), "decoder": self.pipe.vae}
 
 
-def folder_digests(folder: Path) -> dict[str, str]:
-    """sha256 of model_index.json and of every part folder it names (file_sha256 over the folder's files)."""
-    from vidrd_bench.core.weights import file_sha256
+def speed_up(pipe: Any, compile: bool) -> dict[str, Any]:
+    """Bound the VAE decode's memory and, with `compile`, torch.compile the denoiser(s) and a VAE decoder that
+    decodes in one plain call; returns what it did, for provenance.
 
-    index = json.loads((folder / "model_index.json").read_text(encoding="utf-8"))
-    parts = [k for k, v in index.items() if not k.startswith("_") and isinstance(v, list) and v[0]]
-    return {"model_index.json": file_sha256(folder / "model_index.json"),
-            **{part: file_sha256(folder / part) for part in parts if (folder / part).exists()}}
+    The denoiser is replaced by its torch.compile wrapper (as diffusers documents: hooks on it, such as `bench`'s,
+    then run outside the compiled graph, and `bench` counts FLOP on the module behind it); the VAE's decoder compiles
+    in place.
+
+    A video VAE decodes one video per call (`vae.enable_slicing()`); a frame VAE (FRAME_VAES) keeps the pipeline's
+    own frame chunks (`decode_chunk_size` where its __call__ has one; ModelScope decodes the whole batch), since
+    slicing it would decode one frame per call.
+    """
+    vae = pipe.vae
+    frame_vae = type(vae).__name__ in FRAME_VAES
+    sliced = not frame_vae and hasattr(vae, "use_slicing") and hasattr(vae, "enable_slicing")
+    if sliced:
+        vae.enable_slicing()
+    compiled = []
+    if compile:
+        for name in DENOISERS:
+            if isinstance(getattr(pipe, name, None), torch.nn.Module):
+                setattr(pipe, name, torch.compile(getattr(pipe, name), dynamic=False))
+                compiled.append(name)
+        if type(vae).__name__ in PLAIN_DECODE_VAES and isinstance(getattr(vae, "decoder", None), torch.nn.Module):
+            vae.decoder.compile(dynamic=False)
+            compiled.append("vae.decoder")
+    chunk = inspect.signature(type(pipe).__call__).parameters.get("decode_chunk_size")
+    per_call = ("one video (vae.enable_slicing)" if sliced else
+                f"frames in chunks of {chunk.default} (decode_chunk_size)" if chunk is not None and frame_vae else
+                "the whole batch")
+    return {"compiled": compiled, "vae_decode": per_call}
 
 
-def _read_folder(name: str, model: str | os.PathLike | None, dtype: torch.dtype) -> tuple[Any, str, dict[str, str]]:
-    """The pipeline saved at `model`, checked to be the class this generator adapts."""
-    import diffusers
-
-    spec = SPECS[name]
-    folder = Path(model) if model is not None else None
-    if folder is None or not (folder / "model_index.json").is_file():
-        raise WeightsError(f"Generator {name!r} needs --model DIR: a folder in diffusers layout (model_index.json "
-                           f"naming {spec.pipeline_class}, plus one folder per part), got {model!r}. Download the "
-                           "model's whole repository folder (e.g. with huggingface-cli download) and pass its path; "
-                           "vidrd-bench never downloads weights.")
-    found = json.loads((folder / "model_index.json").read_text(encoding="utf-8")).get("_class_name")
-    if found != spec.pipeline_class:
-        owner = next((n for n, s in SPECS.items() if s.pipeline_class == found), None)
-        hint = f" Use --generator {owner}." if owner else ""
-        raise WeightsError(f"{folder} holds a {found}, but generator {name!r} adapts {spec.pipeline_class}.{hint}")
-    try:
-        pipe = getattr(diffusers, spec.pipeline_class).from_pretrained(folder, dtype=dtype)
-    except (OSError, ValueError, EnvironmentError) as exc:
-        raise WeightsError(f"Cannot load the {spec.pipeline_class} at {folder} ({type(exc).__name__}: {exc}). "
-                           "Check that every part folder named in model_index.json is complete.") from exc
-    return pipe, str(folder), folder_digests(folder)
+def read_folder(name: str, model: str | os.PathLike | None,
+                dtype: torch.dtype) -> tuple[Any, PipelineSpec, str, dict[str, str]]:
+    """The pipeline saved at `model` (local files only), checked from model_index.json before any weight is read:
+    the class this generator adapts, or for the generic entry any class meeting the contract."""
+    wanted = SPECS.get(name)
+    folder = model_folder(model, name, wanted.pipeline_class if wanted else "a text-to-video pipeline class")
+    index = read_index(folder)
+    found = index["_class_name"]
+    if wanted is not None and found != wanted.pipeline_class:
+        owner = next((n for n, s in SPECS.items() if s.pipeline_class == found), GENERIC)
+        raise WeightsError(f"{folder} holds a {found}, but generator {name!r} adapts {wanted.pipeline_class}. Use "
+                           f"--generator {owner}.")
+    cls = pipeline_class(found, folder)
+    spec = wanted or spec_for_class(found, index, folder)
+    check_contract(cls, folder, spec.frames_arg)
+    return load_folder(cls, folder, dtype), spec, str(folder), folder_digests(folder)
 
 
 def load(generator: str, preset: str = "model", model: str | os.PathLike | None = None, device: str | None = None,
-         **_: Any) -> DiffusersGenerator:
+         compile: bool | None = None, **_: Any) -> DiffusersGenerator:
     """The `generator` adapter: its tiny random pipeline (preset tiny) or the folder `model`, on `device`.
 
-    dtype: bfloat16 on CUDA, float32 on the CPU.
+    dtype: bfloat16 on CUDA, float32 on the CPU; compile defaults to on for CUDA, off elsewhere.
     """
     from vidrd_bench.core.devices import pick_device
     from vidrd_bench.core.weights import state_sha256
 
     dev = pick_device(device)
+    compile = dev.type == "cuda" if compile is None else bool(compile)
+    if compile and dev.type != "cuda":
+        print(f"note: --compile on {dev.type} compiles the denoiser and VAE decoder with torch.compile first, which "
+              "takes minutes before the first video (pass --no-compile to start at once).", file=sys.stderr)
     dtype = torch.bfloat16 if dev.type == "cuda" else torch.float32
     if preset == "tiny":
-        from vidrd_bench.generators.tiny import build_tiny
+        from vidrd_bench.generators.tiny import STAND_INS, build_tiny
 
         pipe = build_tiny(generator)
-        source = f"random init, seed 0, generators.tiny_configs.TINY_T2V[{generator!r}]"
+        spec = SPECS.get(generator) or spec_for_class(type(pipe).__name__, pipe.config)
+        source = f"random init, seed 0, generators.tiny_configs.TINY_T2V[{STAND_INS.get(generator, generator)!r}]"
         weights = {k: state_sha256(m) for k, m in pipe.components.items() if isinstance(m, torch.nn.Module)}
         pipe.to(dtype=dtype) if dtype != torch.float32 else None
     else:
-        pipe, source, weights = _read_folder(generator, model, dtype)
+        pipe, spec, source, weights = read_folder(generator, model, dtype)
     pipe.to(dev)
     pipe.set_progress_bar_config(disable=True)
-    return DiffusersGenerator(generator, pipe, preset, source, weights)
+    return DiffusersGenerator(generator, pipe, spec, preset, source, weights, speed_up(pipe, compile))
 
 
-def settings_presets(name: str, **defaults: Any) -> list[DiffusersSettings]:
-    """`name` (the pipeline's own defaults) and `name`-tiny (32x32, 2 steps, at least 16 frames: tests, smoke).
-
-    """
+def settings_presets(name: str, tiny: Mapping[str, Any], **defaults: Any) -> list[DiffusersSettings]:
+    """`name` (the pipeline's own defaults) and `name`-tiny (32x32, 2 steps, plus `tiny`: e.g. a frame count of at
+    least 16 that the tiny VAE's time ratio allows; tests, smoke)."""
     full = DiffusersSettings(name=name, **defaults)
-    frames = 17 if SPECS[name].frames_rule == "temporal" else None
-    tiny = dataclasses.replace(full, name=f"{name}-tiny", height=32, width=32, num_frames=frames, num_inference_steps=2)
-    return [full, tiny]
+    return [full, dataclasses.replace(full, name=f"{name}-tiny", height=32, width=32, num_inference_steps=2, **tiny)]

@@ -24,22 +24,46 @@ def _clip_text() -> dict[str, Any]:
     return {"tokenizer": byte_level_tokenizer(), "text_encoder": CLIPTextModel(CLIPTextConfig(**TINY_TEXT))}
 
 
-def _t5_text(config: dict[str, Any], max_length: int) -> dict[str, Any]:
-    """A byte-level T5-style tokenizer (pad 0, eos 1, unk 2, bytes from 3; EOS appended) + a tiny T5 encoder."""
+def _byte_tokenizer(specials: list[str], template: str, max_length: int, **roles: str) -> Any:
+    """A byte-level tokenizer: `specials` take ids 0.., then one id per byte; `template` adds BOS/EOS (tokenizers'
+    TemplateProcessing syntax); `roles` name the pad/eos/bos/unk tokens."""
     from tokenizers import Tokenizer, models, pre_tokenizers, processors
-    from transformers import PreTrainedTokenizerFast, T5Config, T5EncoderModel
+    from transformers import PreTrainedTokenizerFast
 
-    vocab = {"<pad>": 0, "</s>": 1, "<unk>": 2}
-    vocab.update({s: i + 3 for i, s in enumerate(sorted(pre_tokenizers.ByteLevel.alphabet()))})
-    backend = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    vocab = {token: i for i, token in enumerate(specials)}
+    vocab.update({s: i + len(specials) for i, s in enumerate(sorted(pre_tokenizers.ByteLevel.alphabet()))})
+    backend = Tokenizer(models.WordLevel(vocab, unk_token=roles["unk_token"]))
     backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    backend.post_processor = processors.TemplateProcessing(single="$A </s>", special_tokens=[("</s>", 1)])
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend, pad_token="<pad>", eos_token="</s>",
-                                        unk_token="<unk>", model_max_length=max_length)
-    return {"tokenizer": tokenizer, "text_encoder": T5EncoderModel(T5Config(vocab_size=len(vocab), **config))}
+    used = [t for t in specials if t in template]
+    backend.post_processor = processors.TemplateProcessing(single=template,
+                                                           special_tokens=[(t, vocab[t]) for t in used])
+    return PreTrainedTokenizerFast(tokenizer_object=backend, model_max_length=max_length, **roles)
+
+
+def _t5_text(config: dict[str, Any], max_length: int, umt5: bool = False) -> dict[str, Any]:
+    """A byte-level T5-style tokenizer (pad 0, eos 1, unk 2, bytes from 3; EOS appended) + a tiny T5 (or UMT5)
+    encoder."""
+    from transformers import T5Config, T5EncoderModel, UMT5Config, UMT5EncoderModel
+
+    tokenizer = _byte_tokenizer(["<pad>", "</s>", "<unk>"], "$A </s>", max_length, pad_token="<pad>",
+                                eos_token="</s>", unk_token="<unk>")
+    config_class, model_class = (UMT5Config, UMT5EncoderModel) if umt5 else (T5Config, T5EncoderModel)
+    return {"tokenizer": tokenizer, "text_encoder": model_class(config_class(vocab_size=len(tokenizer), **config))}
+
+
+def _llama_text(config: dict[str, Any]) -> dict[str, Any]:
+    """A byte-level Llama-style tokenizer (unk 0, bos 1, eos 2, pad 3, bytes from 4; BOS prepended) + a tiny LlamaModel."""
+    from transformers import LlamaConfig, LlamaModel
+
+    tokenizer = _byte_tokenizer(["<unk>", "<s>", "</s>", "<pad>"], "<s> $A", config["max_position_embeddings"],
+                                unk_token="<unk>", bos_token="<s>", eos_token="</s>", pad_token="<pad>")
+    model = LlamaModel(LlamaConfig(vocab_size=len(tokenizer), unk_token_id=0, bos_token_id=1, eos_token_id=2,
+                                   pad_token_id=3, **config))
+    return {"tokenizer": tokenizer, "text_encoder": model}
 
 
 def _modelscope(cfg: dict[str, Any]) -> Any:
+    """ModelScope's TextToVideoSDPipeline: a tiny UNet3D, the tiny SD VAE, byte-level CLIP."""
     from diffusers import AutoencoderKL, DDIMScheduler, TextToVideoSDPipeline, UNet3DConditionModel
 
     return TextToVideoSDPipeline(unet=UNet3DConditionModel(**cfg["unet"]), vae=AutoencoderKL(**cfg["vae"]),
@@ -47,6 +71,7 @@ def _modelscope(cfg: dict[str, Any]) -> Any:
 
 
 def _animatediff(cfg: dict[str, Any]) -> Any:
+    """AnimateDiffPipeline: a tiny SD UNet with a tiny motion adapter, the tiny SD VAE, byte-level CLIP."""
     from diffusers import AnimateDiffPipeline, AutoencoderKL, DDIMScheduler, MotionAdapter, UNet2DConditionModel
 
     return AnimateDiffPipeline(unet=UNet2DConditionModel(**cfg["unet"]), motion_adapter=MotionAdapter(**cfg["motion_adapter"]),
@@ -55,6 +80,7 @@ def _animatediff(cfg: dict[str, Any]) -> Any:
 
 
 def _cogvideox(cfg: dict[str, Any]) -> Any:
+    """CogVideoXPipeline: a tiny CogVideoX transformer and 3D VAE, a byte-level T5."""
     from diffusers import AutoencoderKLCogVideoX, CogVideoXPipeline, CogVideoXTransformer3DModel, DDIMScheduler
 
     transformer = CogVideoXTransformer3DModel(**cfg["transformer"])
@@ -63,13 +89,69 @@ def _cogvideox(cfg: dict[str, Any]) -> Any:
                              scheduler=DDIMScheduler(**cfg["scheduler"]), **text)
 
 
+def _wan(cfg: dict[str, Any]) -> Any:
+    """WanPipeline: a tiny Wan transformer and causal 3D VAE, a byte-level UMT5."""
+    from diffusers import AutoencoderKLWan, FlowMatchEulerDiscreteScheduler, WanPipeline, WanTransformer3DModel
+
+    return WanPipeline(transformer=WanTransformer3DModel(**cfg["transformer"]), vae=AutoencoderKLWan(**cfg["vae"]),
+                       scheduler=FlowMatchEulerDiscreteScheduler(**cfg["scheduler"]),
+                       **_t5_text(cfg["text_encoder"], 512, umt5=True))
+
+
+def _ltx(cfg: dict[str, Any]) -> Any:
+    """LTXPipeline: a tiny LTX-Video transformer and VAE, a byte-level T5."""
+    from diffusers import (AutoencoderKLLTXVideo, FlowMatchEulerDiscreteScheduler, LTXPipeline,
+                           LTXVideoTransformer3DModel)
+
+    return LTXPipeline(transformer=LTXVideoTransformer3DModel(**cfg["transformer"]),
+                       vae=AutoencoderKLLTXVideo(**cfg["vae"]),
+                       scheduler=FlowMatchEulerDiscreteScheduler(**cfg["scheduler"]),
+                       **_t5_text(cfg["text_encoder"], 128))
+
+
+def _hunyuanvideo(cfg: dict[str, Any]) -> Any:
+    """HunyuanVideoPipeline: a tiny transformer and 3D VAE, a byte-level Llama and the byte-level CLIP."""
+    from diffusers import (AutoencoderKLHunyuanVideo, FlowMatchEulerDiscreteScheduler, HunyuanVideoPipeline,
+                           HunyuanVideoTransformer3DModel)
+
+    clip = _clip_text()
+    return HunyuanVideoPipeline(transformer=HunyuanVideoTransformer3DModel(**cfg["transformer"]),
+                                vae=AutoencoderKLHunyuanVideo(**cfg["vae"]),
+                                scheduler=FlowMatchEulerDiscreteScheduler(**cfg["scheduler"]),
+                                text_encoder_2=clip["text_encoder"], tokenizer_2=clip["tokenizer"],
+                                **_llama_text(cfg["text_encoder"]))
+
+
+def _mochi(cfg: dict[str, Any]) -> Any:
+    """MochiPipeline: a tiny Mochi transformer and VAE, a byte-level T5."""
+    from diffusers import AutoencoderKLMochi, FlowMatchEulerDiscreteScheduler, MochiPipeline, MochiTransformer3DModel
+
+    return MochiPipeline(transformer=MochiTransformer3DModel(**cfg["transformer"]),
+                         vae=AutoencoderKLMochi(**cfg["vae"]),
+                         scheduler=FlowMatchEulerDiscreteScheduler(**cfg["scheduler"]),
+                         **_t5_text(cfg["text_encoder"], 256))
+
+
+def _latte(cfg: dict[str, Any]) -> Any:
+    """LattePipeline: a tiny Latte transformer on the tiny SD VAE, a byte-level T5."""
+    from diffusers import AutoencoderKL, DDIMScheduler, LattePipeline, LatteTransformer3DModel
+
+    return LattePipeline(transformer=LatteTransformer3DModel(**cfg["transformer"]), vae=AutoencoderKL(**cfg["vae"]),
+                         scheduler=DDIMScheduler(**cfg["scheduler"]), **_t5_text(cfg["text_encoder"], 120))
+
+
 BUILDERS: dict[str, Callable[[dict[str, Any]], Any]] = {
-    "modelscope": _modelscope, "animatediff": _animatediff, "cogvideox": _cogvideox,
+    "modelscope": _modelscope, "animatediff": _animatediff, "cogvideox": _cogvideox, "wan": _wan, "ltx": _ltx,
+    "hunyuanvideo": _hunyuanvideo, "mochi": _mochi, "latte": _latte,
 }
+# The generic `diffusers` entry has no pipeline of its own: its tiny preset is the tiny Wan, read back generically.
+STAND_INS = {"diffusers": "wan"}
 
 
 def build_tiny(name: str, seed: int = 0) -> Any:
-    """The tiny random pipeline of generator `name` in eval mode (seeded: the same weights every time)."""
+    """The tiny random pipeline of generator `name` (STAND_INS: the one it renders) in eval mode (seeded: the same
+    weights every time)."""
+    name = STAND_INS.get(name, name)
     torch.manual_seed(seed)
     pipe = BUILDERS[name](TINY_T2V[name])
     for module in pipe.components.values():
