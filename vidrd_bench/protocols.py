@@ -63,6 +63,23 @@ class EvalProtocol(Protocol):
 
 
 @dataclass(frozen=True)
+class CaptionEvalProtocol(EvalProtocol):
+    """An evaluation protocol over a captioned set (MSR-VTT): which captions become prompts is a field.
+
+    `caption_rule`: "one-seeded" (one caption per test video, picked by sha256 of "<caption_seed>:<video id>"
+    modulo its caption count; datasets/msrvtt.py) or "all" (every caption, one video each).
+    """
+
+    dataset: str = "msrvtt"
+    num_videos: int = 2_990
+    caption_rule: str = "one-seeded"
+    caption_seed: int = 0
+
+    def __post_init__(self) -> None:
+        _check_choice(self, "caption_rule", ("one-seeded", "all"))
+
+
+@dataclass(frozen=True)
 class GeneratorSettings(Protocol):
     """Base of a generator's own settings (frozen, named): how the model renders, not what the benchmark asks."""
 
@@ -284,6 +301,14 @@ PROTOCOLS: Registry[Protocol] = Registry("protocol", Protocol)
 PROTOCOLS.register("ucf101-vidrd", EvalProtocol(name="ucf101-vidrd"))
 PROTOCOLS.register("ucf101-vidrd-release", EvalProtocol(name="ucf101-vidrd-release", num_frames=24))
 PROTOCOLS.register("tiny-smoke", EvalProtocol(name="tiny-smoke", num_videos=24, height=32, width=32))
+PROTOCOLS.register("msrvtt-one-caption", CaptionEvalProtocol(
+    name="msrvtt-one-caption", reference="MSR-VTT zero-shot: one seeded caption per test video, 2,990 videos."))
+PROTOCOLS.register("msrvtt-all-captions", CaptionEvalProtocol(
+    name="msrvtt-all-captions", num_videos=59_800, caption_rule="all",
+    reference="MSR-VTT zero-shot: every test caption (20 per video), 59,800 videos."))
+PROTOCOLS.register("msrvtt-tiny-smoke", CaptionEvalProtocol(
+    name="msrvtt-tiny-smoke", num_videos=24, height=32, width=32,
+    reference="Smoke runs only: the first 24 videos of the one-caption MSR-VTT plan at 32x32."))
 for _proto in (FVD_UCF101_10K, FVD_STYLEGANV_2048, *FVD_VARIANTS, IS_STYLEGANV_10K, IS_STYLEGANV_2048, IS_TGANV2,
                IS_TGAN, SMOKE_FVD, SMOKE_IS):
     PROTOCOLS.register(_proto.name, _proto)
@@ -344,6 +369,8 @@ def protocol_from_dict(d: dict[str, Any]) -> Protocol:
     check_not_retired(str(d.get("name")), "This record")
     if "frames_per_clip" in d:
         raise ProtocolMismatchError(OLD_GENERATION_RECORD.format(name=d.get("name")))
+    if "caption_rule" in d:
+        return CaptionEvalProtocol(**d)
     if "dataset" in d:
         return EvalProtocol(**d)
     if "num_splits" in d:
