@@ -259,6 +259,14 @@ FVD_VARIANTS = (
     # The DeepMind weights in the pytorch-i3d layout: a different detector file, a different number.
     dataclasses.replace(FVD_UCF101_10K, name="fvd-ucf101-10k-i3d-pytorch", detector="i3d-pytorch"),
 )
+FVD_MSRVTT = FVDProtocol(name="fvd-msrvtt-2990", num_fake=2_990, fake_selection="first", real_split="msrvtt-test")
+FVD_MSRVTT = cite(FVD_MSRVTT, """Zero-shot FVD on MSR-VTT: the first 2,990 generated videos (one per test video under
+either caption rule: the all-captions plan's first round) against the 2,990 test videos (video7010-video9999).
+
+Every other convention is fvd-ucf101-10k's (StyleGAN-V's real-frame preparation per
+convert_videos_to_frames.py:74-76, covariance / N per metric_utils.py:122-127, random-offset real clips per
+dataset.py:402-406); the MSR-VTT papers do not state theirs.
+""")
 IS_TGAN = ISProtocol(name="is-c3d-tgan", preprocess="tgan", num_fake=9984, fake_selection="first", num_splits=1,
                      eps=1e-7, eps_rule="log-args")
 IS_TGAN = cite(IS_TGAN, """TGAN v1 (TGAN evaluation/calc_inception.py; the C3D of evaluation/c3d_ft.py:21-58).
@@ -309,7 +317,7 @@ PROTOCOLS.register("msrvtt-all-captions", CaptionEvalProtocol(
 PROTOCOLS.register("msrvtt-tiny-smoke", CaptionEvalProtocol(
     name="msrvtt-tiny-smoke", num_videos=24, height=32, width=32,
     reference="Smoke runs only: the first 24 videos of the one-caption MSR-VTT plan at 32x32."))
-for _proto in (FVD_UCF101_10K, FVD_STYLEGANV_2048, *FVD_VARIANTS, IS_STYLEGANV_10K, IS_STYLEGANV_2048, IS_TGANV2,
+for _proto in (FVD_UCF101_10K, FVD_STYLEGANV_2048, *FVD_VARIANTS, FVD_MSRVTT, IS_STYLEGANV_10K, IS_STYLEGANV_2048, IS_TGANV2,
                IS_TGAN, SMOKE_FVD, SMOKE_IS):
     PROTOCOLS.register(_proto.name, _proto)
 

@@ -176,3 +176,23 @@ def test_real_test_videos_found_checked_and_kept_inside(tmp_path):
     (root / "video7010.mp4").write_bytes(b"")
     found = msrvtt.real_test_videos(root)
     assert [p.stem for p in found] == list(msrvtt.TEST_IDS)
+
+
+def test_real_items_of_the_msrvtt_split_and_stats_cli(tmp_path, monkeypatch):
+    from vidrd_bench.runners import score
+    from vidrd_bench.runners.videos import real_items
+    root = tmp_path / "TestVideo"
+    root.mkdir()
+    for v in reversed(msrvtt.TEST_IDS):
+        (root / f"{v}.mp4").write_bytes(b"")
+    items, note = real_items(root, None, PROTOCOLS.get("fvd-msrvtt-2990").real_split)
+    assert [i.path.stem for i in items] == list(msrvtt.TEST_IDS) and [i.index for i in items] == list(range(2990))
+    assert "the 2990 MSR-VTT test videos" in note
+    seen = {}
+    monkeypatch.setattr(score, "compute_real_stats", lambda videos, protocol, *a, **k: seen.update(p=protocol))
+    result = CliRunner().invoke(main, ["stats", "msrvtt", "--videos", str(root), "--out", str(tmp_path / "s.npz")])
+    assert result.exit_code == 0 and seen["p"] == "fvd-msrvtt-2990"
+    (root / "video8000.mp4").unlink()
+    monkeypatch.undo()
+    missing = CliRunner().invoke(main, ["stats", "msrvtt", "--videos", str(root), "--device", "cpu"])
+    assert missing.exit_code != 0 and "lacks 1 of the 2990 MSR-VTT test videos (e.g. video8000)" in missing.output

@@ -23,12 +23,14 @@ DATA_DIR = Path(__file__).resolve().parent / "data"
 
 @dataclass(frozen=True)
 class Dataset:
-    """An evaluation set: its classes with the train-split clip counts the plan follows, and its default prompts."""
+    """An evaluation set: its classes with the train-split clip counts the plan follows, its default prompts, and the
+    FVD protocol its real statistics are made under by default."""
 
     name: str
     counts_file: str
     prompts_resource: str
     split: str
+    real_protocol: str = "fvd-ucf101-10k"
 
     @functools.cached_property
     def train_counts(self) -> dict[str, int]:
@@ -57,10 +59,11 @@ class Dataset:
 @dataclass(frozen=True)
 class CaptionDataset:
     """A captioned evaluation set (MSR-VTT): one video per caption its protocol's caption rule takes, the captions
-    read from the annotation file the user supplies (never downloaded)."""
+    read from the annotation file the user supplies (never downloaded), and its real set's default FVD protocol."""
 
     name: str
     split: str
+    real_protocol: str
 
     def plan(self, protocol: EvalProtocol, num_videos: int,
              source: str | os.PathLike | None) -> tuple[list[PlannedVideo], Path]:
@@ -89,4 +92,4 @@ def check_dataset(name: str, protocol: EvalProtocol, kind: type = EvalProtocol) 
 
 DATASETS: Registry[Dataset | CaptionDataset] = Registry("dataset", (Dataset, CaptionDataset))
 DATASETS.register("ucf101", Dataset("ucf101", ucf101.COUNTS_FILE, ucf101.PROMPTS_RESOURCE, ucf101.SPLIT))
-DATASETS.register("msrvtt", CaptionDataset("msrvtt", msrvtt.SPLIT))
+DATASETS.register("msrvtt", CaptionDataset("msrvtt", msrvtt.SPLIT, "fvd-msrvtt-2990"))
