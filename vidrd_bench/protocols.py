@@ -63,6 +63,23 @@ class EvalProtocol(Protocol):
 
 
 @dataclass(frozen=True)
+class CaptionEvalProtocol(EvalProtocol):
+    """An evaluation protocol over a captioned set (MSR-VTT): which captions become prompts is a field.
+
+    `caption_rule`: "one-seeded" (one caption per test video, picked by sha256 of "<caption_seed>:<video id>"
+    modulo its caption count; datasets/msrvtt.py) or "all" (every caption, one video each).
+    """
+
+    dataset: str = "msrvtt"
+    num_videos: int = 2_990
+    caption_rule: str = "one-seeded"
+    caption_seed: int = 0
+
+    def __post_init__(self) -> None:
+        _check_choice(self, "caption_rule", ("one-seeded", "all"))
+
+
+@dataclass(frozen=True)
 class GeneratorSettings(Protocol):
     """Base of a generator's own settings (frozen, named): how the model renders, not what the benchmark asks."""
 
@@ -242,6 +259,14 @@ FVD_VARIANTS = (
     # The DeepMind weights in the pytorch-i3d layout: a different detector file, a different number.
     dataclasses.replace(FVD_UCF101_10K, name="fvd-ucf101-10k-i3d-pytorch", detector="i3d-pytorch"),
 )
+FVD_MSRVTT = FVDProtocol(name="fvd-msrvtt-2990", num_fake=2_990, fake_selection="first", real_split="msrvtt-test")
+FVD_MSRVTT = cite(FVD_MSRVTT, """Zero-shot FVD on MSR-VTT: the first 2,990 generated videos (one per test video under
+either caption rule: the all-captions plan's first round) against the 2,990 test videos (video7010-video9999).
+
+Every other convention is fvd-ucf101-10k's (StyleGAN-V's real-frame preparation per
+convert_videos_to_frames.py:74-76, covariance / N per metric_utils.py:122-127, random-offset real clips per
+dataset.py:402-406); the MSR-VTT papers do not state theirs.
+""")
 IS_TGAN = ISProtocol(name="is-c3d-tgan", preprocess="tgan", num_fake=9984, fake_selection="first", num_splits=1,
                      eps=1e-7, eps_rule="log-args")
 IS_TGAN = cite(IS_TGAN, """TGAN v1 (TGAN evaluation/calc_inception.py; the C3D of evaluation/c3d_ft.py:21-58).
@@ -284,7 +309,15 @@ PROTOCOLS: Registry[Protocol] = Registry("protocol", Protocol)
 PROTOCOLS.register("ucf101-vidrd", EvalProtocol(name="ucf101-vidrd"))
 PROTOCOLS.register("ucf101-vidrd-release", EvalProtocol(name="ucf101-vidrd-release", num_frames=24))
 PROTOCOLS.register("tiny-smoke", EvalProtocol(name="tiny-smoke", num_videos=24, height=32, width=32))
-for _proto in (FVD_UCF101_10K, FVD_STYLEGANV_2048, *FVD_VARIANTS, IS_STYLEGANV_10K, IS_STYLEGANV_2048, IS_TGANV2,
+PROTOCOLS.register("msrvtt-one-caption", CaptionEvalProtocol(
+    name="msrvtt-one-caption", reference="MSR-VTT zero-shot: one seeded caption per test video, 2,990 videos."))
+PROTOCOLS.register("msrvtt-all-captions", CaptionEvalProtocol(
+    name="msrvtt-all-captions", num_videos=59_800, caption_rule="all",
+    reference="MSR-VTT zero-shot: every test caption (20 per video), 59,800 videos."))
+PROTOCOLS.register("msrvtt-tiny-smoke", CaptionEvalProtocol(
+    name="msrvtt-tiny-smoke", num_videos=24, height=32, width=32,
+    reference="Smoke runs only: the first 24 videos of the one-caption MSR-VTT plan at 32x32."))
+for _proto in (FVD_UCF101_10K, FVD_STYLEGANV_2048, *FVD_VARIANTS, FVD_MSRVTT, IS_STYLEGANV_10K, IS_STYLEGANV_2048, IS_TGANV2,
                IS_TGAN, SMOKE_FVD, SMOKE_IS):
     PROTOCOLS.register(_proto.name, _proto)
 
@@ -344,6 +377,8 @@ def protocol_from_dict(d: dict[str, Any]) -> Protocol:
     check_not_retired(str(d.get("name")), "This record")
     if "frames_per_clip" in d:
         raise ProtocolMismatchError(OLD_GENERATION_RECORD.format(name=d.get("name")))
+    if "caption_rule" in d:
+        return CaptionEvalProtocol(**d)
     if "dataset" in d:
         return EvalProtocol(**d)
     if "num_splits" in d:

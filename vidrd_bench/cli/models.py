@@ -8,6 +8,7 @@ import click
 
 from vidrd_bench.cli.base import WEIGHTS_DIR_OPTION, announce_device, generator_options, main, positive_ints
 from vidrd_bench.core.errors import VidrdBenchError
+from vidrd_bench.datasets.registry import DATASETS, CaptionDataset
 
 
 @main.command("weights")
@@ -147,7 +148,8 @@ def bench_cmd(generator_name, model, preset, settings_name, precision, device, b
 
 @main.command("generate")
 @click.option("--dataset", default="ucf101", show_default=True,
-              help="Evaluation set whose class distribution and prompts are used.")
+              help="Evaluation set whose class distribution and prompts are used (ucf101), or whose test captions "
+                   "are the prompts (msrvtt, with --captions).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Output folder: run.json, manifest.jsonl and videos/; re-running into it resumes the run "
                    "[default: runs/<dataset>].")
@@ -168,6 +170,9 @@ def bench_cmd(generator_name, model, preset, settings_name, precision, device, b
 @click.option("--prompts", "prompts_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Your own prompts JSON: {class name: prompt or [prompts to rotate]} covering every class "
                    "[default: the shipped prompts/ucf101.json].")
+@click.option("--captions", "captions_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="--dataset msrvtt: the MSR-VTT annotation file (the release's test_videodatainfo.json or "
+                   "MSRVTT_data.json) whose test captions are the prompts; never downloaded.")
 @click.option("--device", default=None,
               help="torch device [default: cuda (cuda:LOCAL_RANK under torchrun) if available, else cpu].")
 @click.option("--compile/--no-compile", "compile_", default=None,
@@ -179,7 +184,8 @@ def bench_cmd(generator_name, model, preset, settings_name, precision, device, b
 def generate(dataset: str, out_dir: Path | None, num_videos: int | None, generator_name: str, model: Path | None,
              preset: str | None, settings_name: str | None, precision: str, protocol_name: str | None,
              weights_dir: Path | None, batch_size: int, shard: str | None, plan_only: bool,
-             prompts_file: Path | None, device: str | None, compile_: bool | None, allow_partial: bool) -> None:
+             prompts_file: Path | None, captions_file: Path | None, device: str | None, compile_: bool | None,
+             allow_partial: bool) -> None:
     """Render the evaluation videos: the plan's classes, prompts and seeds through a registered generator.
 
     Each video is written atomically as a lossless mp4 (libx264rgb, crf 0) and recorded with its sha256
@@ -192,6 +198,7 @@ def generate(dataset: str, out_dir: Path | None, num_videos: int | None, generat
     from vidrd_bench.runners.generate import render_settings, run_generate
     from vidrd_bench.generators import GENERATORS
 
+    prompts_file = source_file(dataset, prompts_file, captions_file)
     if not plan_only:
         compiles = GENERATORS.get(generator_name).compiles
         settings = render_settings(device, compile_, batch_size, compiles, precision)
@@ -215,6 +222,17 @@ def generate(dataset: str, out_dir: Path | None, num_videos: int | None, generat
         adopted = f" ({result.adopted} adopted from an interrupted run)" if result.adopted else ""
         click.echo(f"shard {result.shard}: rendered {result.rendered}, already done {result.skipped}{adopted} "
                    f"of {result.planned} videos; manifest {result.manifest}")
+
+
+def source_file(dataset: str, prompts_file: Path | None, captions_file: Path | None) -> Path | None:
+    """The file the plan reads: --captions for a captioned set (msrvtt), --prompts for a class-conditioned one."""
+    captioned = isinstance(DATASETS.get(dataset), CaptionDataset)
+    wrong = prompts_file if captioned else captions_file
+    if wrong is not None:
+        given, wanted = ("--prompts", "--captions") if captioned else ("--captions", "--prompts")
+        raise VidrdBenchError(f"{given} does not apply to --dataset {dataset}: its plan reads {wanted} "
+                              f"({'the MSR-VTT test annotations' if captioned else 'a prompts JSON per class'}).")
+    return captions_file if captioned else prompts_file
 
 
 @main.command("smoke")

@@ -10,6 +10,7 @@ import click
 from vidrd_bench.cli.base import (announce_device, detector_options, echo_record, extraction_options, main,
                                   score_options, scoring_options)
 from vidrd_bench.core.errors import VidrdBenchError
+from vidrd_bench.datasets.registry import DATASETS
 from vidrd_bench.metrics.registry import METRICS, metric_specs
 from vidrd_bench.metrics.spec import NEEDS, MetricSpec
 from vidrd_bench.protocols import DEFAULT_FVD
@@ -81,14 +82,17 @@ def score_command(spec: MetricSpec) -> click.Command:
 
 
 @main.command("stats")
-@click.argument("dataset", type=click.Choice(["ucf101"]))
+@click.argument("dataset", type=click.Choice(DATASETS.names()))
 @click.option("--videos", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="Folder of the real videos (UCF-101/ with v_<Class>_gXX_cYY.avi files).")
+              help="Folder of the real videos (UCF-101/ with v_<Class>_gXX_cYY.avi files; MSR-VTT's TestVideo/ "
+                   "with video7010.mp4 ... video9999.mp4).")
 @click.option("--split-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="trainlist01.txt: use only the videos it names [default: the protocol's split, found under --videos].")
 @click.option("--size", type=click.IntRange(8), default=256, show_default=True,
               help="Resize real frames to SIZE x SIZE: the resolution of the generated videos.")
-@click.option("--protocol", default=DEFAULT_FVD, show_default=True, help="FVD protocol the statistics are for.")
+@click.option("--protocol", default=None,
+              help=f"FVD protocol the statistics are for [default: the dataset's: {DEFAULT_FVD} for ucf101, "
+                   "fvd-msrvtt-2990 for msrvtt].")
 @detector_options
 @click.option("--allow-fewer", is_flag=True,
               help="With fewer real videos than the protocol takes, write statistics of a derived protocol.")
@@ -100,6 +104,7 @@ def stats_cmd(dataset, videos, size, protocol, no_features, **opts) -> None:
     """Compute real-video feature statistics (mu, sigma, per-class features) for FVD."""
     from vidrd_bench.runners.score import compute_real_stats, default_stats_path
 
+    protocol = protocol or DATASETS.get(dataset).real_protocol
     opts["out"] = opts["out"] or default_stats_path(dataset, protocol, size)
     extraction, scoring = extraction_options(opts), scoring_options(opts)
     stats = compute_real_stats(videos, protocol, extraction, scoring, dataset=dataset, size=size,

@@ -26,8 +26,7 @@ from tqdm.auto import tqdm
 
 from vidrd_bench.core import distributed
 from vidrd_bench.datasets import manifest as mf
-from vidrd_bench.datasets.plan import Shard, build_plan, check_num_videos, parse_shard
-from vidrd_bench.datasets.prompts import load_prompts
+from vidrd_bench.datasets.plan import Shard, check_num_videos, parse_shard
 from vidrd_bench.datasets.registry import DATASETS
 from vidrd_bench.core.errors import RunStateError, VidrdBenchError
 from vidrd_bench.core.io import check_output_dir, sha256_file
@@ -99,12 +98,9 @@ def resolve(generator: str, preset: str | None, settings: str | GeneratorSetting
 
 def plan_rows(dataset: str, protocol: EvalProtocol, num_videos: int | None,
               prompts_file: str | os.PathLike | None) -> tuple[list[mf.ManifestRow], Path]:
-    """The run's manifest rows (whole plan) and the prompts file they came from."""
-    spec = DATASETS.get(dataset)
-    prompts_path = Path(prompts_file) if prompts_file else spec.default_prompts()
-    prompts = load_prompts(prompts_path, spec.classes)
+    """The run's manifest rows (whole plan) and the prompts or captions file they came from."""
     count = check_num_videos(protocol.num_videos if num_videos is None else num_videos)
-    plan = build_plan(spec.train_counts, prompts, count, protocol.base_seed)
+    plan, prompts_path = DATASETS.get(dataset).plan(protocol, count, prompts_file)
     return [mf.ManifestRow.from_plan(v, protocol.name) for v in plan], prompts_path
 
 

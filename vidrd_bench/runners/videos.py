@@ -10,7 +10,7 @@ from typing import Any, Sequence
 
 from vidrd_bench.core.errors import RunStateError, VidrdBenchError
 from vidrd_bench.core.io import visible_files
-from vidrd_bench.datasets import manifest
+from vidrd_bench.datasets import manifest, msrvtt
 from vidrd_bench.datasets.folder import VIDEO_SUFFIXES, folder_videos
 from vidrd_bench.datasets.video import frame_files, read_clip
 from vidrd_bench.metrics.extract import Features, VideoItem
@@ -37,7 +37,12 @@ def read_split_names(path: Path) -> set[str]:
 def real_items(videos: str | os.PathLike | Sequence[str | os.PathLike], split_file: str | os.PathLike | None = None,
                split: str | None = None) -> tuple[list[VideoItem], str]:
     """The real videos, sorted by name (StyleGAN-V's order), filtered by `split_file`, else by the protocol's
-    `split` (e.g. trainlist01, found under the folder; an error when absent)."""
+    `split` (e.g. trainlist01, found under the folder; an error when absent); MSR-VTT's test split is every test
+    video in the folder (datasets/msrvtt.py; an error naming missing ones)."""
+    if split == msrvtt.SPLIT and split_file is None and isinstance(videos, (str, os.PathLike)):
+        paths = msrvtt.real_test_videos(videos)
+        note = f"the {len(paths)} MSR-VTT test videos (video{msrvtt.FIRST_TEST}-video{msrvtt.LAST_TEST})"
+        return [VideoItem(p, i, None) for i, p in enumerate(paths)], f"{videos}: {note}"
     if isinstance(videos, (str, os.PathLike)):
         root = Path(videos)
         if not root.is_dir():
