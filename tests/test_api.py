@@ -20,7 +20,8 @@ FVD_TEST = FVDProtocol(name="fvd-smoke-tiny-32px", detector="i3d-tiny-random", r
 def test_import_is_light_and_the_api_is_listed():
     code = "import sys, vidrd_bench as vb; print('torch' in sys.modules, sorted(n for n in vb.__all__ if n[0] != '_'))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "False ['FVD', 'compute_real_stats', 'fvd', 'load_detector', 'score_fvd', 'score_is']"
+    assert out.strip() == ("False ['FVD', 'compute_real_stats', 'fvd', 'jedi', 'jedi_distance', 'load_detector', "
+                           "'score_fvd', 'score_is']")
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         vb.nope
 

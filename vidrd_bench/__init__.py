@@ -5,13 +5,13 @@ The public API, imported on first use so that `import vidrd_bench` stays light (
     import vidrd_bench as vb
     record = vb.score_fvd("ucf101_train_fvd-ucf101-10k_256px.npz", "my_videos/", protocol="fvd-ucf101-10k")
     metric = vb.FVD(real_stats="ucf101_train_fvd-ucf101-10k_256px.npz"); metric.update(videos); metric.compute()
-    vb.fvd(features_a, features_b); detector = vb.load_detector("i3d-torchscript")
+    vb.fvd(features_a, features_b); vb.jedi(real_features, fake_features); detector = vb.load_detector("i3d-torchscript")
 """
 
 import importlib as _importlib
 
 __version__ = "0.1.0"
-__all__ = ["FVD", "compute_real_stats", "fvd", "load_detector", "score_fvd", "score_is", "__version__"]
+__all__ = ["FVD", "compute_real_stats", "fvd", "jedi", "jedi_distance", "load_detector", "score_fvd", "score_is", "__version__"]
 
 
 def __getattr__(name: str):

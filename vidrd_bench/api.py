@@ -2,7 +2,7 @@
 
 `vb.score_fvd` / `vb.score_is` / `vb.compute_real_stats` run what `vidrd-bench score fvd|is` / `stats` run (the same
 options as keyword arguments, a ResultRecord or StatsFile back); `vb.fvd` is the Frechet distance of two feature
-matrices; `vb.FVD` accumulates videos batch by batch (`update` / `compute` / `reset`, the torchmetrics metric
+matrices, `vb.jedi` JEDi's kernel distance (`vb.jedi_distance` the metric's function); `vb.FVD` accumulates videos batch by batch (`update` / `compute` / `reset`, the torchmetrics metric
 interface) under a named FVD protocol.
 """
 
@@ -18,13 +18,14 @@ from vidrd_bench.core.errors import VideoError, VidrdBenchError
 from vidrd_bench.metrics.detectors import load_detector
 from vidrd_bench.metrics.extract import CacheDir, ExtractionOptions
 from vidrd_bench.metrics.fvd import frechet_distance
+from vidrd_bench.metrics.jedi import jedi_distance
 from vidrd_bench.metrics.stats import StatsFile, gaussian_of, load_stats
 from vidrd_bench.protocols import DEFAULT_FVD, DEFAULT_IS, FVDProtocol, ISProtocol, metric_protocol
 from vidrd_bench.results import ResultRecord
 from vidrd_bench.runners import score
 from vidrd_bench.runners.score import ScoreOptions, protocol_detector
 
-__all__ = ["FVD", "compute_real_stats", "fvd", "load_detector", "score_fvd", "score_is"]
+__all__ = ["FVD", "compute_real_stats", "fvd", "jedi", "jedi_distance", "load_detector", "score_fvd", "score_is"]
 PathLike = str | os.PathLike
 
 
@@ -79,7 +80,7 @@ def _matrix(features, name: str) -> np.ndarray:
         features = features.detach().cpu().numpy()
     x = np.asarray(features, dtype=np.float64)
     if x.ndim != 2 or x.shape[0] < 2:
-        raise VidrdBenchError(f"vb.fvd: {name} must be a (videos, feature_dim) matrix with at least 2 rows, got "
+        raise VidrdBenchError(f"{name} must be a (videos, feature_dim) matrix with at least 2 rows, got "
                               f"shape {x.shape}. Pass detector features, e.g. "
                               "vb.load_detector('i3d-torchscript')(videos).")
     return x
@@ -90,6 +91,12 @@ def fvd(features_a, features_b, divisor: str = "N-1") -> float:
     by N - 1 (np.cov) unless divisor="N" (StyleGAN-V's convention, see README Protocols)."""
     a, b = _matrix(features_a, "features_a"), _matrix(features_b, "features_b")
     return frechet_distance(*gaussian_of(a, divisor), *gaussian_of(b, divisor))
+
+
+def jedi(features_real, features_fake) -> float:
+    """JEDi between two (N, D) feature matrices: 100 x the biased MMD^2 with the kernel (x.y / D)^2 (the videojedi
+    package's metric; its features are V-JEPA's, but any one detector's features compare)."""
+    return jedi_distance(_matrix(features_fake, "features_fake"), _matrix(features_real, "features_real"))
 
 
 def as_detector_input(videos) -> torch.Tensor:

@@ -295,6 +295,26 @@ std over the splits (:52).
 IS_STYLEGANV_10K = dataclasses.replace(IS_STYLEGANV_2048, name="is-c3d-styleganv-10k", num_fake=10_000)
 IS_STYLEGANV_10K = cite(IS_STYLEGANV_10K, """StyleGAN-V's `isv` convention (is-c3d-styleganv-2048) on the 10,000 UCF-101 videos.""")
 
+FVD_STYLEGANV_2048_128F = dataclasses.replace(FVD_STYLEGANV_2048, name="fvd-styleganv-2048-128f", num_frames=128)
+FVD_STYLEGANV_2048_128F = cite(FVD_STYLEGANV_2048_128F, """StyleGAN-V `fvd2048_128f` (SGV src/metrics/metric_main.py:121-124).
+
+compute_fvd(max_real=2048, num_gen=2048, num_frames=128) (metric_main.py:123): the I3D TorchScript fed all 128
+consecutive frames at once (frechet_video_distance.py:26 load_n_consecutive), its logits averaged over time;
+generated clips frames 0-127 (:39, metric_utils.py:309); real clips from a uniform random offset in
+[0, len - 128] (training/dataset.py:402-406) after dropping videos shorter than 128 (frechet_video_distance.py:28,
+dataset.py:323-324). Every other convention as fvd-styleganv-2048-16f. Scores long videos (vidrd-long128).
+""")
+FVD_STYLEGANV_2048_128F_SUB8 = dataclasses.replace(FVD_STYLEGANV_2048, name="fvd-styleganv-2048-128f-subsample8f",
+                                                   frame_stride=8)
+FVD_STYLEGANV_2048_128F_SUB8 = cite(FVD_STYLEGANV_2048_128F_SUB8, """StyleGAN-V `fvd2048_128f_subsample8f` (SGV src/metrics/metric_main.py:127-131).
+
+compute_fvd(max_real=2048, num_gen=2048, num_frames=16, subsample_factor=8) (metric_main.py:130): 16 frames 8
+apart, covering 121 frames of a 128-frame window (frechet_video_distance.py:27; dataset.py:406: np.arange(0, 16 * 8, 8) + offset);
+generated clips frames 0, 8, ..., 120 (frechet_video_distance.py:38-40); real clips from a uniform random offset
+in [0, len - 16 * 8 + 8 - 1] (dataset.py:403) after dropping videos shorter than 16 * 8 = 128 frames
+(dataset.py:323-324). Every other convention as fvd-styleganv-2048-16f.
+""")
+
 # Defaults for ucf101-vidrd (README "Protocols" says why).
 DEFAULT_FVD, DEFAULT_IS = FVD_UCF101_10K.name, IS_STYLEGANV_10K.name
 
@@ -317,8 +337,11 @@ PROTOCOLS.register("msrvtt-all-captions", CaptionEvalProtocol(
 PROTOCOLS.register("msrvtt-tiny-smoke", CaptionEvalProtocol(
     name="msrvtt-tiny-smoke", num_videos=24, height=32, width=32,
     reference="Smoke runs only: the first 24 videos of the one-caption MSR-VTT plan at 32x32."))
+PROTOCOLS.register("ucf101-vidrd-long128", EvalProtocol(name="ucf101-vidrd-long128", num_videos=2048, num_frames=128))
 for _proto in (FVD_UCF101_10K, FVD_STYLEGANV_2048, *FVD_VARIANTS, FVD_MSRVTT, IS_STYLEGANV_10K, IS_STYLEGANV_2048, IS_TGANV2,
                IS_TGAN, SMOKE_FVD, SMOKE_IS):
+    PROTOCOLS.register(_proto.name, _proto)
+for _proto in (FVD_STYLEGANV_2048_128F, FVD_STYLEGANV_2048_128F_SUB8):
     PROTOCOLS.register(_proto.name, _proto)
 
 # Names used before the conventions became fields: their files and results are refused, naming the successors.

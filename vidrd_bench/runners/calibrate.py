@@ -22,6 +22,7 @@ from vidrd_bench.core import distributed
 from vidrd_bench.core.devices import pick_device
 from vidrd_bench.core.errors import VideoError, VidrdBenchError
 from vidrd_bench.core.io import write_json_atomic
+from vidrd_bench.datasets.video import ShortVideoError, num_frames
 from vidrd_bench.metrics.cache import cache_folder, cached_extract
 from vidrd_bench.metrics.extract import ExtractionOptions, Features
 from vidrd_bench.metrics.fvd import extrapolate_infinity, fast_frechet_to, fvd_at_sizes, ladder
@@ -79,8 +80,8 @@ class _Runner:
 
     @staticmethod
     def _detector_key(proto) -> tuple:
-        """What builds a protocol's detector: its name, resolution and (IS) preprocessing."""
-        return proto.detector, proto.resolution, getattr(proto, "preprocess", None)
+        """What builds a protocol's detector: its name, resolution, (IS) preprocessing and clip length."""
+        return proto.detector, proto.resolution, getattr(proto, "preprocess", None), proto.num_frames
 
     def detector(self, proto):
         """The protocol's detector, built once per _detector_key."""
@@ -97,8 +98,14 @@ class _Runner:
         return self.features[key]
 
     def fake(self, proto) -> Features:
-        """Generated features under the protocol's clip rule."""
-        return self._extract("fake", self.fake_items, proto, fake_rule(proto))
+        """Generated features under the protocol's clip rule; generated videos shorter than its clip are refused
+        before any decoding (a 128-frame protocol on 16-frame videos)."""
+        rule = fake_rule(proto)
+        span, have = (rule.num_frames - 1) * rule.stride + 1, num_frames(self.fake_items[0].path)
+        if have < span:
+            raise ShortVideoError(f"the generated videos have {have} frames, the protocol's clip spans {span}",
+                                  frames=have, needed=span)
+        return self._extract("fake", self.fake_items, proto, rule)
 
     def real(self, proto: FVDProtocol, size) -> Features:
         """Real features under the protocol's clip rule and preparation."""

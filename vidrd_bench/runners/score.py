@@ -111,7 +111,8 @@ def protocol_detector(proto: Protocol, extraction: ExtractionOptions) -> Detecto
     """The protocol's detector at its resolution (with its C3D preprocessing for IS), loaded from the options' files
     onto their device (None: cuda if available, else cpu)."""
     return load_detector(proto.detector, extraction.weights_dir, pick_device(extraction.device),
-                         extraction.detector_path, proto.resolution, getattr(proto, "preprocess", None))
+                         extraction.detector_path, proto.resolution, getattr(proto, "preprocess", None),
+                         proto.num_frames)
 
 
 def real_stats_from_features(got: Features, proto: FVDProtocol, detector: Detector, note: str,

@@ -83,7 +83,9 @@ class DetectorSpec:
     `build(weights_dir=, device=, path=, resolution=, ...)` reads the weight files (random-weight specs: none);
     `random_build(device=)` builds the same network at full size with seeded random weights in the same wrapper,
     which is what `bench` times (a random-weight spec's own build). `feature` is "logits" (pre-softmax, for FVD)
-    or "probs" (softmax, for IS), `feature_dim` its width, `num_frames` the clip length it takes.
+    or "probs" (softmax, for IS), `feature_dim` its width, `num_frames` the clip length it takes;
+    `clip_lengths` other clip lengths it also takes where its features average over time (I3D: StyleGAN-V runs it
+    on 128 frames), chosen by load_detector's `num_frames`.
     """
 
     name: str
@@ -95,6 +97,7 @@ class DetectorSpec:
     num_frames: int = field(kw_only=True)
     random_build: Callable[..., Detector] = field(kw_only=True, compare=False)
     random_weights: bool = False
+    clip_lengths: tuple[int, ...] = field(default=(), kw_only=True)
 
 
 def check_resolution(name: str, asked: int | None, fixed: int) -> None:

@@ -255,7 +255,9 @@ WEIGHTS = (
 for _file in WEIGHTS:
     WEIGHT_FILES.register(_file.name, _file)
 
-_OUTPUT = {"feature": "logits", "feature_dim": NUM_CLASSES, "num_frames": NUM_FRAMES}
+# Logits average over time, so longer clips pass too: StyleGAN-V feeds 128 frames (its
+# src/metrics/frechet_video_distance.py:26 with metric_main.py:123); the tiny one also 32, for cheap long-video tests.
+_OUTPUT = {"feature": "logits", "feature_dim": NUM_CLASSES, "num_frames": NUM_FRAMES, "clip_lengths": (128,)}
 SPECS = (
     DetectorSpec(
         "i3d-torchscript", "I3D Kinetics-400, TorchScript of the TF-Hub FVD model (StyleGAN-V)", ("i3d_torchscript.pt",),
@@ -265,5 +267,5 @@ SPECS = (
         _build_pytorch, random_build=partial(_random_full, "i3d-pytorch", False), **_OUTPUT),
     DetectorSpec(
         "i3d-tiny-random", "tiny random-weight I3D for tests and smoke runs (not a real FVD)", (), _build_tiny,
-        random_build=_build_tiny, random_weights=True, **_OUTPUT),
+        random_build=_build_tiny, random_weights=True, **{**_OUTPUT, "clip_lengths": (32, 128)}),
 )

@@ -42,6 +42,11 @@ VIDRD_SETTINGS: Registry[VidRDSettings] = Registry("VidRD settings", VidRDSettin
 VIDRD_SETTINGS.register("vidrd", VidRDSettings(name="vidrd"))
 VIDRD_SETTINGS.register("vidrd-release", VidRDSettings(name="vidrd-release", assembly="release", temporal_vae=False))
 VIDRD_SETTINGS.register("vidrd-tiny", VidRDSettings(name="vidrd-tiny", height=32, width=32, num_inference_steps=4))
+# Long videos for the 128-frame FVD protocols: the paper's iteration of clips of N = 8 frames prompted by M = 4 from
+# the previous clip, 31 clips assembling 8 + 4 * 30 = 128 frames (and the tiny model at the same length, for tests).
+VIDRD_SETTINGS.register("vidrd-long128", VidRDSettings(name="vidrd-long128", num_clips=31))
+VIDRD_SETTINGS.register("vidrd-tiny-long128", VidRDSettings(name="vidrd-tiny-long128", height=32, width=32,
+                                                            num_inference_steps=4, num_clips=31))
 
 # VidRD's presets: preset -> (the settings it renders with by default, what it builds). The model's builder
 # (components.build_components) and its generator registry entry (vidrd_bench.generators) both read this table.
