@@ -8,8 +8,10 @@ import zipfile
 
 import numpy as np
 import pytest
+import torch
 from click.testing import CliRunner
 
+from tests.hostile import RunsCode, vidrd_weights_folder
 from tests.report.report_fixtures import make_record
 from tests.runners.test_generate import FakePipeline
 from vidrd_bench.cli import main
@@ -20,6 +22,7 @@ from vidrd_bench.metrics.stats import StatsFile, save_stats
 from vidrd_bench.protocols import PROTOCOLS
 
 BINARY = bytes(range(256)) * 4
+MARKER = "hostile-code-ran.txt"  # written only if a hostile file's code runs
 NOT_WRITABLE = "/proc/version/out.json"  # under a file of a read-only file system: no one can create it
 
 
@@ -130,7 +133,16 @@ def ws(tmp_path_factory):
         (w / "stable-diffusion-2-1-base" / member).write_text("")
     for name in ("ModelT2V.pth", "i3d_torchscript.pt", "rgb_imagenet.pt", "conv3d_deepnetA_ucf.npz", "mean2.npz"):
         (w / name).write_bytes(BINARY)
+    _hostile_weights(t)
     return t
+
+
+def _hostile_weights(t):
+    """Weights folders whose ModelT2V.pth or VAE .bin would run code (write MARKER) if fully unpickled."""
+    tensors = {"unet.conv_in.weight": torch.zeros(2)}
+    vidrd_weights_folder(t / "weights_code_model", {"state_dict": tensors, "hyper_parameters": RunsCode(t / MARKER)},
+                         {"decoder.conv_out.weight": torch.zeros(2)})
+    vidrd_weights_folder(t / "weights_code_vae", {"state_dict": tensors}, {"x": RunsCode(t / MARKER)})
 
 
 GEN = ["generate", "--preset", "tiny", "--num-videos", "4", "--batch-size", "2", "--device", "cpu", "--no-compile"]
@@ -328,6 +340,11 @@ CASES: list[tuple[str, list[str]]] = [
                                    "is-c3d-styleganv-10k"]),
     ("weights-check-empty-sd-config", ["weights", "--no-hash", "--weights-dir", "{weights_garbage}", "--check",
                                        "vidrd"]),
+    ("weights-check-code-in-model", ["weights", "--no-hash", "--weights-dir", "{weights_code_model}", "--check",
+                                     "vidrd"]),
+    ("weights-check-code-in-vae", ["weights", "--no-hash", "--weights-dir", "{weights_code_vae}", "--check", "vidrd"]),
+    ("gen-full-code-in-model", ["generate", "--preset", "full", "--protocol", "tiny-smoke", "--num-videos", "2",
+                                "--device", "cpu", "--weights-dir", "{weights_code_model}", "--out", "{tmp}/g_full3"]),
     # bench and smoke
     ("bench-batch-sizes-0", ["bench", "--preset", "tiny", "--batch-sizes", "0"]),
     ("bench-batch-sizes-text", ["bench", "--preset", "tiny", "--batch-sizes", "a,b"]),
@@ -367,4 +384,5 @@ def test_bad_input_is_refused_without_traceback(ws, name, args, monkeypatch):
     assert result.exit_code != 0, f"{name}: silently succeeded:\n{output}"
     assert isinstance(result.exception, SystemExit), f"{name}: uncaught {result.exception!r:.300}"
     assert "Traceback" not in output and "error" in output.lower(), f"{name}:\n{output}"
+    assert not (ws / MARKER).exists(), f"{name}: a hostile file's code ran"
 
