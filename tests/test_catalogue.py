@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
 import zipfile
 
 import numpy as np
@@ -44,6 +46,12 @@ def _stats(tmp, name, drop=(), **arrays):
         d = {k: data[k] for k in data.files if k not in drop}
     d.update(arrays)
     np.savez(path, **d)
+
+
+def _replace(path, link_to):
+    """Replace the file or folder `path` by a symbolic link to `link_to`, or by a named pipe when that is None."""
+    shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
+    os.mkfifo(path) if link_to is None else path.symlink_to(link_to)
 
 
 def _run_folder(tmp, name):
@@ -114,6 +122,10 @@ def ws(tmp_path_factory):
         "run_manifest_line": lambda d: (d / mf.MANIFEST_FILE).write_text("not json\n"),
         "run_manifest_binary": lambda d: (d / mf.MANIFEST_FILE).write_bytes(BINARY),
         "run_manifest_fields": lambda d: (d / mf.MANIFEST_FILE).write_text('{"index": 0}\n'),
+        "run_lock_link": lambda d: _replace(d / ".locks" / "part-00000-of-00001.lock", t / "a_file"),
+        "run_journal_link": lambda d: _replace(d / mf.PARTS_DIR / "part-00000-of-00001.written", t / "a_file"),
+        "run_lock_fifo": lambda d: _replace(d / ".locks" / "part-00000-of-00001.lock", None),
+        "run_parts_link": lambda d: _replace(d / mf.PARTS_DIR, t / "real_empty"),
     }.items():
         folder = _run_folder(t, name)
         damage(folder)
@@ -184,6 +196,10 @@ CASES: list[tuple[str, list[str]]] = [
     ("gen-out-binary-manifest", GEN + ["--out", "{run_manifest_binary}"]),
     ("gen-out-manifest-fields", GEN + ["--out", "{run_manifest_fields}"]),
     ("gen-out-locked", GEN + ["--out", "{locked}"]),
+    ("gen-out-lock-symlink", GEN + ["--out", "{run_lock_link}"]),
+    ("gen-out-journal-symlink", GEN + ["--out", "{run_journal_link}"]),
+    ("gen-out-lock-fifo", GEN + ["--out", "{run_lock_fifo}"]),
+    ("gen-out-parts-folder-symlink", GEN + ["--out", "{run_parts_link}"]),
     # generate: prompts and weights
     ("gen-prompts-missing", GEN + ["--prompts", "{tmp}/nope.json", "--out", "{tmp}/g"]),
     ("gen-prompts-binary", GEN + ["--prompts", "{binary.bin}", "--out", "{tmp}/g"]),
@@ -211,6 +227,7 @@ CASES: list[tuple[str, list[str]]] = [
     ("fvd-list-run-json", FVD + ["--real", "{stats.npz}", "--fake", "{run_list_json}"]),
     ("fvd-corrupt-manifest", FVD + ["--real", "{stats.npz}", "--fake", "{run_manifest_line}"]),
     ("fvd-binary-manifest", FVD + ["--real", "{stats.npz}", "--fake", "{run_manifest_binary}"]),
+    ("fvd-parts-folder-symlink", FVD + ["--real", "{stats.npz}", "--fake", "{run_parts_link}"]),
     ("fvd-incomplete", FVD + ["--real", "{stats.npz}", "--fake", "{run_planned}"]),
     ("fvd-none-done", FVD + ["--real", "{stats.npz}", "--fake", "{run_planned}", "--allow-incomplete"]),
     ("fvd-stats-truncated", FVD + ["--real", "{stats_truncated.npz}", "--fake", "{run}"]),

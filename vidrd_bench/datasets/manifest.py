@@ -11,6 +11,9 @@ Layout of `out/`:
   (and flushed) for each video just before its temp file is renamed into place, emptied after each part rewrite.
   A video renamed into place but not yet in a part (a kill in between) is adopted on resume from this journal.
 - `videos/IIIII_Class.mp4`: the videos, each written atomically.
+
+Files of the folder are read and appended to without following symbolic links (core.io.open_regular): a folder
+received from someone else cannot redirect a write or a read outside itself.
 """
 
 from __future__ import annotations
@@ -25,7 +28,9 @@ from typing import Any, Iterable, Sequence
 
 from vidrd_bench.datasets.plan import PlannedVideo, Shard
 from vidrd_bench.core.errors import ProtocolMismatchError, RunStateError
-from vidrd_bench.core.io import sha256_file, write_json_atomic, write_text_atomic
+from vidrd_bench.core.io import (open_regular, read_text_regular, refuse_linked_folders, sha256_file, write_json_atomic,
+                                 write_text_atomic)
+from vidrd_bench.core.lock import LOCKS_DIR
 from vidrd_bench.protocols import OLD_GENERATION_RECORD, EvalProtocol
 
 SCHEMA = "vidrd-bench/generation-run/v1"
@@ -77,10 +82,11 @@ def plan_digest(rows: Sequence[ManifestRow]) -> str:
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
-def read_rows(path: Path) -> list[ManifestRow]:
-    """The rows of one manifest file; a clear error naming the file and line if it is not a manifest."""
+def read_rows(path: Path, root: Path | None = None) -> list[ManifestRow]:
+    """The rows of one manifest file of the run folder `root` (default: the file's folder); a clear error naming the
+    file and line if it is not a manifest, and a refusal if it is a link or a special file."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_text_regular(path, root)
     except (UnicodeDecodeError, OSError) as e:
         raise RunStateError(f"{path} cannot be read as a text manifest ({e}). Restore it, or delete it and re-run the "
                             "same generate command (videos that only this file recorded are rendered again).") from None
@@ -118,7 +124,8 @@ def journal_path(part: Path) -> Path:
 def journal_append(part: Path, row: ManifestRow, sha256: str) -> None:
     """Record, durably, that `row`'s video with this sha256 is about to be renamed into place."""
     line = json.dumps({"index": row.index, "path": row.path, "sha256": sha256}) + "\n"
-    with open(journal_path(part), "a", encoding="utf-8") as f:
+    fd = open_regular(journal_path(part), os.O_WRONLY | os.O_APPEND | os.O_CREAT, root=part.parent.parent)
+    with os.fdopen(fd, "a", encoding="utf-8") as f:
         f.write(line)
         f.flush()
         os.fsync(f.fileno())
@@ -127,15 +134,21 @@ def journal_append(part: Path, row: ManifestRow, sha256: str) -> None:
 def journal_clear(part: Path) -> None:
     """Empty the journal once the part manifest records everything in it."""
     path = journal_path(part)
-    if path.exists():
-        path.write_bytes(b"")
+    if os.path.lexists(path):
+        fd = open_regular(path, os.O_WRONLY, root=part.parent.parent)
+        try:
+            os.ftruncate(fd, 0)
+        finally:
+            os.close(fd)
 
 
 def journaled(out_dir: Path) -> dict[tuple[int, str], str]:
     """(index, path) -> sha256 of every journaled video of the folder; a torn last line (a kill) is skipped."""
     found: dict[tuple[int, str], str] = {}
     for path in sorted((out_dir / PARTS_DIR).glob("part-*.written")):
-        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        with os.fdopen(open_regular(path, os.O_RDONLY, root=out_dir), "r", encoding="utf-8", errors="replace") as f:
+            text = f.read()
+        for line in text.splitlines():
             try:
                 d = json.loads(line)
                 found[(int(d["index"]), str(d["path"]))] = str(d["sha256"])
@@ -150,7 +163,7 @@ def known_rows(out_dir: Path) -> dict[int, ManifestRow]:
     files += sorted((out_dir / PARTS_DIR).glob("part-*.jsonl"), key=lambda p: (p.stat().st_mtime_ns, p.name))
     known: dict[int, ManifestRow] = {}
     for path in files:
-        for row in read_rows(path):
+        for row in read_rows(path, out_dir):
             if row.status == "done" or row.index not in known:
                 known[row.index] = row
     return known
@@ -173,6 +186,7 @@ def merge(out_dir: Path, plan_rows: Sequence[ManifestRow]) -> Path:
 def current_rows(out_dir: str | os.PathLike) -> list[ManifestRow]:
     """A run's rows as they stand, also mid-run or after an interruption (manifest.jsonl plus every part)."""
     out_dir = Path(out_dir)
+    refuse_linked_folders(out_dir, (PARTS_DIR, VIDEOS_DIR, LOCKS_DIR))
     if not (out_dir / MANIFEST_FILE).is_file():
         raise RunStateError(
             f"{out_dir} holds no {MANIFEST_FILE}: it is not a vidrd-bench generation folder. Pass the --out folder "
@@ -184,10 +198,11 @@ def current_rows(out_dir: str | os.PathLike) -> list[ManifestRow]:
 def read_run(out_dir: Path) -> dict[str, Any] | None:
     """The folder's run.json as a dict (None when absent); a one-paragraph error when it is damaged or foreign."""
     run_file = Path(out_dir) / RUN_FILE
-    if not run_file.exists():
+    refuse_linked_folders(out_dir, (PARTS_DIR, VIDEOS_DIR, LOCKS_DIR))
+    if not os.path.lexists(run_file):
         return None
     try:
-        existing = json.loads(run_file.read_text(encoding="utf-8"))
+        existing = json.loads(read_text_regular(run_file))
     except (json.JSONDecodeError, UnicodeDecodeError, OSError) as e:
         raise RunStateError(f"{run_file} cannot be read as JSON ({e}). It was damaged (e.g. edited or copied "
                             "half-way): restore it from the original run, or re-render into another --out folder."
