@@ -17,6 +17,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from vidrd_bench.core.errors import VidrdBenchError  # noqa: E402
+from vidrd_bench.report.escape import matplotlib_text, xml_attr  # noqa: E402
 
 OURS, PUBLISHED, SECOND = "#1f5fa8", "#9a9a9a", "#d9822b"
 plt.rcParams.update({"svg.fonttype": "none", "font.size": 9, "axes.spines.top": False, "axes.spines.right": False})
@@ -29,7 +30,7 @@ def _svg(fig, alt: str) -> str:
     plt.close(fig)
     text = buf.getvalue()
     svg = text[text.index("<svg"):]
-    return svg.replace("<svg", f'<svg role="img" aria-label="{alt}" class="vidrd-plot"', 1)
+    return svg.replace("<svg", f'<svg role="img" aria-label="{xml_attr(alt)}" class="vidrd-plot"', 1)
 
 
 def _interval(row: pd.Series, metric: str) -> tuple[float, float] | None:
@@ -54,7 +55,7 @@ def scores_chart(table: pd.DataFrame) -> str:
             err = _interval(row, metric)
             ax.errorbar(row[metric], i, xerr=None if err is None else [[err[0]], [err[1]]], fmt="o",
                         color=OURS if ours else PUBLISHED, capsize=3, markersize=5 if ours else 4)
-        ax.set_yticks(y, [str(m) for m in rows["method"]])
+        ax.set_yticks(y, [matplotlib_text(m) for m in rows["method"]])
         for tick, kind in zip(ax.get_yticklabels(), rows["kind"]):
             tick.set_fontweight("bold" if kind == "ours" else "normal")
         best = "lower is better" if metric == "fvd" else "higher is better"
@@ -73,8 +74,8 @@ def per_class_chart(per_class: dict[str, dict[str, float]]) -> str:
     y = np.arange(len(classes))
     for k, (name, color) in enumerate(zip(names, (OURS, SECOND, PUBLISHED, "#5a9e4b"))):
         values = [per_class[name].get(c, np.nan) for c in classes]
-        ax.barh(y + (k - (len(names) - 1) / 2) * bar, values, height=bar, color=color, label=name)
-    ax.set_yticks(y, classes)
+        ax.barh(y + (k - (len(names) - 1) / 2) * bar, values, height=bar, color=color, label=matplotlib_text(name))
+    ax.set_yticks(y, [matplotlib_text(c) for c in classes])
     ax.invert_yaxis()
     ax.set_xlabel("FVD per class (lower is better)")
     ax.grid(axis="x", alpha=0.3)

@@ -7,7 +7,6 @@ re-encoded in the profile every browser plays, upscaled (nearest neighbour) so t
 from __future__ import annotations
 
 import base64
-import html
 import io
 from dataclasses import dataclass
 
@@ -15,6 +14,7 @@ import av
 import numpy as np
 
 from vidrd_bench.datasets.video import read_video
+from vidrd_bench.report import escape
 from vidrd_bench.report.pictures import SampledVideo
 
 MIN_SIDE = 128
@@ -70,8 +70,8 @@ def previews_html(previews: list[Preview]) -> str:
         uri = "data:video/mp4;base64," + base64.b64encode(p.mp4).decode("ascii")
         cells.append(
             f'<figure class="preview"><video controls loop muted autoplay playsinline preload="auto" '
-            f'width="{p.width}" height="{p.height}" data-class="{html.escape(v.klass)}">'
+            f'width="{p.width}" height="{p.height}" data-class="{escape.html(v.klass)}">'
             f'<source src="{uri}" type="video/mp4"></video>'
-            f"<figcaption><b>{html.escape(index + v.klass)}</b><br>{html.escape(v.prompt)}</figcaption></figure>")
+            f"<figcaption><b>{escape.html(index + v.klass)}</b><br>{escape.html(v.prompt)}</figcaption></figure>")
     return '<div class="previews">' + "\n".join(cells) + "</div>"
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import math
 from pathlib import Path
 from typing import Iterable
@@ -12,6 +11,7 @@ import pandas as pd
 from vidrd_bench.core.errors import VidrdBenchError
 from vidrd_bench.precisions import describe
 from vidrd_bench.protocols import PROTOCOLS
+from vidrd_bench.report import escape
 from vidrd_bench.report.published import PAPER_GENERATION, PAPER_METRICS
 from vidrd_bench.results import ResultRecord
 
@@ -178,14 +178,6 @@ def _score(row: pd.Series, metric: str, tok: dict[str, str]) -> str:
     return format_score(*parts, pm=tok["pm"], none=tok["none"])
 
 
-def _tex(text: str) -> str:
-    """Escape LaTeX's special characters in user-provided text (labels, sources, notes)."""
-    out = text.replace("\\", r"\textbackslash{}")
-    for ch in "&%$#_{}":
-        out = out.replace(ch, "\\" + ch)
-    return out.replace("~", r"\textasciitilde{}").replace("^", r"\textasciicircum{}")
-
-
 def _method(row: pd.Series, tok: dict[str, str], esc) -> str:
     """Method name with its marks: † protocol differs, § not the protocol's precision, ‡ published note, and the
     smoke label."""
@@ -210,7 +202,7 @@ def _protocol(row: pd.Series, tok: dict[str, str]) -> str:
 def display_frame(table: pd.DataFrame, fmt: str) -> tuple[pd.DataFrame, list[str]]:
     """Human-readable cells and the footnotes that apply, in the spelling of `fmt` (md, html or latex)."""
     tok = TOKENS[fmt]
-    esc = _tex if fmt == "latex" else str
+    esc = {"latex": escape.latex, "md": escape.markdown}.get(fmt, str)  # html: pandas' to_html escapes every cell
     shown = pd.DataFrame({
         "Method": [_method(r, tok, esc) for _, r in table.iterrows()],
         "Train videos (M)": [_number(v, tok, 1) for v in table["train_videos_m"]],
@@ -271,16 +263,22 @@ def render_table(table: pd.DataFrame, fmt: str) -> str:
     if fmt not in FORMATS:
         raise VidrdBenchError(f"Unknown table format {fmt!r}; choose one of {', '.join(FORMATS)}.")
     if fmt == "csv":
-        return table.to_csv(index=False, lineterminator="\n")
+        return csv_safe(table).to_csv(index=False, lineterminator="\n")
     shown, notes = display_frame(table, fmt)
     right = [c for c in shown.columns if c.startswith(NUMERIC_DISPLAY)]
     if fmt == "md":
         return markdown_table(shown, right) + "\n" + "".join(f"- {n}\n" for n in notes)
     if fmt == "html":
         body = shown.to_html(index=False, escape=True, border=0, classes="vidrd-table")
-        items = "".join(f"<li>{html.escape(n)}</li>\n" for n in notes)
+        items = "".join(f"<li>{escape.html(n)}</li>\n" for n in notes)
         return f'{body}\n<ul class="vidrd-footnotes">\n{items}</ul>\n'
     return latex_table(shown, right, notes)
+
+
+def csv_safe(table: pd.DataFrame) -> pd.DataFrame:
+    """The table with every text cell made formula-proof for spreadsheets (escape.csv_cell); numbers unchanged."""
+    text = [c for c in table.columns if table[c].dtype == object or pd.api.types.is_string_dtype(table[c])]
+    return table.assign(**{c: table[c].map(escape.csv_cell) for c in text})
 
 
 LATEX_PREAMBLE = "% vidrd-bench table: needs \\usepackage{booktabs} (rules) and \\usepackage{graphicx} (\\resizebox)\n"
