@@ -126,6 +126,9 @@ def ws(tmp_path_factory):
         "run_journal_link": lambda d: _replace(d / mf.PARTS_DIR / "part-00000-of-00001.written", t / "a_file"),
         "run_lock_fifo": lambda d: _replace(d / ".locks" / "part-00000-of-00001.lock", None),
         "run_parts_link": lambda d: _replace(d / mf.PARTS_DIR, t / "real_empty"),
+        "run_row_outside": lambda d: (shutil.rmtree(d / mf.PARTS_DIR), (d / mf.MANIFEST_FILE).write_text(
+            (d / mf.MANIFEST_FILE).read_text().replace('"path": "videos/', '"path": "../../videos/', 1))),
+        "run_video_link": lambda d: _replace(d / mf.read_rows(d / mf.MANIFEST_FILE)[0].path, t / "a_file"),
     }.items():
         folder = _run_folder(t, name)
         damage(folder)
@@ -228,6 +231,8 @@ CASES: list[tuple[str, list[str]]] = [
     ("fvd-corrupt-manifest", FVD + ["--real", "{stats.npz}", "--fake", "{run_manifest_line}"]),
     ("fvd-binary-manifest", FVD + ["--real", "{stats.npz}", "--fake", "{run_manifest_binary}"]),
     ("fvd-parts-folder-symlink", FVD + ["--real", "{stats.npz}", "--fake", "{run_parts_link}"]),
+    ("fvd-manifest-row-outside", FVD + ["--real", "{stats.npz}", "--fake", "{run_row_outside}"]),
+    ("fvd-video-link-outside", FVD + ["--real", "{stats.npz}", "--fake", "{run_video_link}"]),
     ("fvd-incomplete", FVD + ["--real", "{stats.npz}", "--fake", "{run_planned}"]),
     ("fvd-none-done", FVD + ["--real", "{stats.npz}", "--fake", "{run_planned}", "--allow-incomplete"]),
     ("fvd-stats-truncated", FVD + ["--real", "{stats_truncated.npz}", "--fake", "{run}"]),
@@ -343,6 +348,10 @@ CASES: list[tuple[str, list[str]]] = [
     ("sheet-run-planned", ["contact-sheet", "{run_planned}", "--out", "{tmp}/s.png"]),
     ("sheet-corrupt-manifest", ["contact-sheet", "{run_manifest_line}", "--out", "{tmp}/s.png"]),
     ("sheet-garbage-video", ["contact-sheet", "{videos_garbage}", "--out", "{tmp}/s.png"]),
+    ("sheet-manifest-row-outside", ["contact-sheet", "{run_row_outside}", "--out", "{tmp}/s.png"]),
+    ("sheet-video-link-outside", ["contact-sheet", "{run_video_link}", "--out", "{tmp}/s.png"]),
+    ("sheet-video-changed", ["contact-sheet", "{run_swapped}", "--out", "{tmp}/s.png"]),
+    ("report-videos-row-outside", REPORT + ["--html", "{tmp}/r3.html", "--videos", "{run_row_outside}"]),
     ("sheet-out-is-dir", ["contact-sheet", "{run}", "--out", "{real_empty}"]),
     ("sheet-out-under-file", ["contact-sheet", "{run}", "--out", "{a_file}/s.png"]),
     ("sheet-out-read-only", ["contact-sheet", "{run}", "--out", "/proc/version/s.png"]),

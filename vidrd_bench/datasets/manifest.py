@@ -23,7 +23,7 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any, Iterable, Sequence
 
 from vidrd_bench.datasets.plan import PlannedVideo, Shard
@@ -95,14 +95,48 @@ def read_rows(path: Path, root: Path | None = None) -> list[ManifestRow]:
         if not line.strip():
             continue
         try:
-            rows.append(ManifestRow.from_json(json.loads(line)))
+            row = ManifestRow.from_json(json.loads(line))
         except (json.JSONDecodeError, KeyError, TypeError) as e:
             raise RunStateError(
                 f"{path} line {number} is not a vidrd-bench manifest row ({e}). The file was edited or comes "
                 "from another tool: restore it, or delete it and re-run the same generate command (videos that only "
                 "this file recorded are rendered again)."
             ) from None
+        if not _relative_inside(row.path):
+            raise RunStateError(
+                f"{path} line {number} (video {row.index}) names the file {row.path!r}, which is not a path inside "
+                "the run folder (absolute, empty or climbing out with '..'). A manifest row names a file of its own "
+                "folder; this manifest was edited or made elsewhere, and is not used: restore the original, or "
+                "re-render into a new --out folder."
+            )
+        rows.append(row)
     return rows
+
+
+def _relative_inside(rel: object) -> bool:
+    """Whether a manifest path is a non-empty relative path with no '..' part (it stays inside the folder)."""
+    if not isinstance(rel, str) or not rel.strip() or "\0" in rel:
+        return False
+    pure = PurePosixPath(rel)
+    return not pure.is_absolute() and ".." not in pure.parts and not PureWindowsPath(rel).drive
+
+
+def video_file(out_dir: Path, row: ManifestRow) -> Path:
+    """The file of a row: `out_dir / row.path`, refused when it resolves outside the folder (a symbolic link out)."""
+    return inside(out_dir, out_dir / row.path, f"video {row.index}")
+
+
+def inside(out_dir: Path, path: Path, what: str) -> Path:
+    """`path` as given, after checking that it (links followed) lies inside `out_dir`; a RunStateError otherwise."""
+    target = Path(os.path.realpath(path))
+    if target != Path(os.path.realpath(out_dir)) and Path(os.path.realpath(out_dir)) in target.parents:
+        return path
+    raise RunStateError(
+        f"{path} ({what} of {out_dir}) resolves to {target}, outside that folder: it is a symbolic link out of "
+        "the folder, or names no file in it. vidrd-bench reads only files inside the folder it is given, so that a "
+        "folder received from someone else cannot make it read (and score or embed) other files. Replace the link by "
+        "the file itself, or re-render the video."
+    )
 
 
 def write_rows(path: Path, rows: Iterable[ManifestRow]) -> Path:
@@ -220,7 +254,7 @@ def verify_done(out_dir: Path, rows: Sequence[ManifestRow], threads: int = 4) ->
     from concurrent.futures import ThreadPoolExecutor
 
     def digest(row: ManifestRow) -> str | None:
-        path = out_dir / row.path
+        path = video_file(out_dir, row)
         return sha256_file(path) if path.is_file() else None
 
     with ThreadPoolExecutor(threads) as pool:
