@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import json
+import zipfile
 from pathlib import Path
 
+import numpy as np
 import torch
+from PIL import Image
 
 from vidrd_bench.runners.doctor import known_files
 
@@ -32,6 +36,22 @@ def vidrd_weights_folder(root: Path, model_t2v: object, vae_bin: object) -> Path
     (root / "vae_finetuned" / "config.json").write_text(json.dumps({"_class_name": "AutoencoderKL"}))
     torch.save(vae_bin, root / "vae_finetuned" / "diffusion_pytorch_model.bin")
     return root
+
+
+def huge_gif(path):
+    """A GIF of 10 frames of 8000x8000 pixels in under a megabyte (the issue's was 269 bytes, hand-made)."""
+    frames = [Image.new("P", (8000, 8000), i) for i in range(10)]
+    frames[0].save(path, format="GIF", save_all=True, append_images=frames[1:])
+    return path
+
+
+def npz_declaring(path, shape, member="sigma.npy"):
+    """An npz whose member's header declares `shape` but whose body is a few kilobytes."""
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f8", "fortran_order": False, "shape": shape})
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(member, header.getvalue() + bytes(4096))
+    return path
 
 
 def hostile_name_table() -> list[str]:

@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
+from PIL import Image
 
-from tests.hostile import RunsCode, vidrd_weights_folder
+from tests.hostile import RunsCode, huge_gif, npz_declaring, vidrd_weights_folder
 from tests.report.report_fixtures import make_record
 from tests.runners.test_generate import FakePipeline
 from vidrd_bench.cli import main
@@ -149,7 +150,21 @@ def ws(tmp_path_factory):
     for name in ("ModelT2V.pth", "i3d_torchscript.pt", "rgb_imagenet.pt", "conv3d_deepnetA_ucf.npz", "mean2.npz"):
         (w / name).write_bytes(BINARY)
     _hostile_weights(t)
+    _oversized(t)
     return t
+
+
+def _oversized(t):
+    """Small files that declare huge contents: a GIF of 8000x8000 frames, an npz with a 20000x20000 sigma header, a
+    sparse 100 MB record, a frame folder of 24000x1 images."""
+    (t / "videos_huge_gif").mkdir()
+    huge_gif(t / "videos_huge_gif" / "bomb.gif")
+    npz_declaring(t / "stats_huge_sigma.npz", (20000, 20000))
+    with open(t / "record_huge.json", "wb") as f:
+        f.truncate(100 << 20)
+    (t / "videos_needle" / "clip").mkdir(parents=True)
+    for i in range(4):
+        Image.new("RGB", (24000, 1)).save(t / "videos_needle" / "clip" / f"{i}.png")
 
 
 def _hostile_weights(t):
@@ -233,6 +248,8 @@ CASES: list[tuple[str, list[str]]] = [
     ("fvd-parts-folder-symlink", FVD + ["--real", "{stats.npz}", "--fake", "{run_parts_link}"]),
     ("fvd-manifest-row-outside", FVD + ["--real", "{stats.npz}", "--fake", "{run_row_outside}"]),
     ("fvd-video-link-outside", FVD + ["--real", "{stats.npz}", "--fake", "{run_video_link}"]),
+    ("fvd-fake-huge-gif", FVD + ["--real", "{stats.npz}", "--fake", "{videos_huge_gif}"]),
+    ("fvd-stats-huge-sigma", FVD + ["--real", "{stats_huge_sigma.npz}", "--fake", "{run}"]),
     ("fvd-incomplete", FVD + ["--real", "{stats.npz}", "--fake", "{run_planned}"]),
     ("fvd-none-done", FVD + ["--real", "{stats.npz}", "--fake", "{run_planned}", "--allow-incomplete"]),
     ("fvd-stats-truncated", FVD + ["--real", "{stats_truncated.npz}", "--fake", "{run}"]),
@@ -309,6 +326,8 @@ CASES: list[tuple[str, list[str]]] = [
     ("table-bad-schema", ["table", "{bad_schema.json}"]),
     ("table-hib-text", ["table", "{hib_text.json}"]),
     ("table-second-entry-bad", ["table", "{good_then_bad.json}"]),
+    ("table-record-huge", ["table", "{record_huge.json}"]),
+    ("report-record-huge", ["report", "--baseline", "{good.json}", "--current", "{record_huge.json}"]),
     ("table-a-folder", ["table", "{real_empty}"]),
     ("table-stats-file", ["table", "{stats.npz}"]),
     ("table-bad-format", ["table", "{good.json}", "--format", "pdf"]),
@@ -352,6 +371,7 @@ CASES: list[tuple[str, list[str]]] = [
     ("sheet-video-link-outside", ["contact-sheet", "{run_video_link}", "--out", "{tmp}/s.png"]),
     ("sheet-video-changed", ["contact-sheet", "{run_swapped}", "--out", "{tmp}/s.png"]),
     ("report-videos-row-outside", REPORT + ["--html", "{tmp}/r3.html", "--videos", "{run_row_outside}"]),
+    ("sheet-needle-frames", ["contact-sheet", "{videos_needle}", "--out", "{tmp}/s.png"]),
     ("sheet-out-is-dir", ["contact-sheet", "{run}", "--out", "{real_empty}"]),
     ("sheet-out-under-file", ["contact-sheet", "{run}", "--out", "{a_file}/s.png"]),
     ("sheet-out-read-only", ["contact-sheet", "{run}", "--out", "/proc/version/s.png"]),

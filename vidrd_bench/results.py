@@ -15,6 +15,7 @@ from typing import Any
 from vidrd_bench import __version__
 from vidrd_bench.core.errors import VidrdBenchError
 from vidrd_bench.core.io import write_json_atomic
+from vidrd_bench.core.limits import RECORD_BYTES, read_text
 
 SCHEMA = "vidrd-bench/result/v1"
 
@@ -129,7 +130,7 @@ class ResultRecord:
 def load_results(path: str | os.PathLike) -> list[ResultRecord]:
     """Read one result file: a single record or a list of records."""
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        data = json.loads(read_text(path, RECORD_BYTES, f"Result file {path}"))
     except FileNotFoundError:
         raise VidrdBenchError(f"Result file {path} does not exist. Pass a JSON file written by `vidrd-bench score`.")
     except (json.JSONDecodeError, UnicodeDecodeError, IsADirectoryError) as e:

@@ -20,6 +20,7 @@ import numpy as np
 
 from vidrd_bench.core.errors import VidrdBenchError
 from vidrd_bench.core.io import atomic_path
+from vidrd_bench.core.limits import check_arrays
 from vidrd_bench.protocols import Protocol
 
 STATS_FORMAT = "vidrd-bench/feature-stats/v1"
@@ -104,7 +105,9 @@ def _unusable(path: Path, why: str) -> VidrdBenchError:
 
 
 def _read_npz(path: Path) -> dict[str, np.ndarray]:
-    """Every array of an npz file; a clear error for a missing, truncated or non-npz file."""
+    """Every array of an npz file, each refused by its header over the size limit before it is loaded; a clear
+    error for a missing, truncated or non-npz file."""
+    check_arrays(path, f"Statistics file {path}")
     try:
         data = np.load(path, allow_pickle=False)
         if not isinstance(data, np.lib.npyio.NpzFile):

@@ -14,6 +14,7 @@ from vidrd_bench.datasets.folder import find_videos
 from vidrd_bench.datasets.video import read_video
 from vidrd_bench.core.errors import VideoError
 from vidrd_bench.core.io import atomic_path
+from vidrd_bench.core.limits import IMAGE_PIXELS
 
 TITLE_HEIGHT = 24
 LABEL_WIDTH = 160
@@ -87,6 +88,8 @@ def contact_sheet(videos: list[SampledVideo], frames_per_video: int = 6, thumb_h
     h, w = clips[0].shape[1:3]
     thumb_w = max(1, round(thumb_height * w / h))
     size = (LABEL_WIDTH + frames_per_video * (thumb_w + GAP), TITLE_HEIGHT + len(videos) * (thumb_height + GAP))
+    IMAGE_PIXELS.check(size[0] * size[1], f"The contact sheet ({size[0]}x{size[1]} for {len(videos)} videos of {w}x{h} "
+                       f"frames)", "Ask for fewer or smaller thumbnails (--frames, --height, --per-class).")
     sheet = Image.new("RGB", size, BACKGROUND)
     draw, font = ImageDraw.Draw(sheet), ImageFont.load_default()
     draw.text((4, 6), _fit(title, draw, font, sheet.width - 8), fill=INK, font=font)

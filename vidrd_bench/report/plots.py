@@ -7,7 +7,6 @@ import io
 import json
 import math
 import os
-from pathlib import Path
 
 import matplotlib
 
@@ -17,6 +16,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from vidrd_bench.core.errors import VidrdBenchError  # noqa: E402
+from vidrd_bench.core.limits import RECORD_BYTES, read_text  # noqa: E402
 from vidrd_bench.report.escape import matplotlib_text, xml_attr  # noqa: E402
 
 OURS, PUBLISHED, SECOND = "#1f5fa8", "#9a9a9a", "#d9822b"
@@ -108,7 +108,7 @@ def fvd_at_n_chart(calibration: dict) -> str:
 def read_calibration(path: str | os.PathLike) -> dict:
     """A `vidrd-bench calibrate` record (JSON with an 'fvd_at_n' ladder {n: [...], fvd: [...]}) for the report."""
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        data = json.loads(read_text(path, RECORD_BYTES, f"Calibration record {path}"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise VidrdBenchError(f"Calibration record {path} cannot be read as JSON ({str(e)[:200]}); pass the --out file "
                               "of `vidrd-bench calibrate`.") from None
