@@ -86,6 +86,7 @@ def ws(tmp_path_factory):
     _record(t, "protocol_str.json", protocol="fvd")
     _record(t, "ci_nan.json", ci_low=float("nan"), ci_high=1.0)
     _record(t, "std_text.json", std="wide")
+    _record(t, "ci_misses_value.json", value=5000.0, ci_low=0.0, ci_high=5.0)
     _record(t, "bad_schema.json", schema="other/v1")
     _record(t, "hib_text.json", higher_is_better="yes")
     (t / "list_of_strings.json").write_text('["a", "b"]')
@@ -342,6 +343,8 @@ CASES: list[tuple[str, list[str]]] = [
     ("report-missing-current", ["report", "--baseline", "{good.json}", "--current", "{tmp}/nope.json"]),
     ("report-list-current", ["report", "--baseline", "{good.json}", "--current", "{list.json}"]),
     ("report-value-abc", ["report", "--baseline", "{good.json}", "--current", "{value_abc.json}"]),
+    ("report-ci-misses-value", ["report", "--baseline", "{good.json}", "--current", "{ci_misses_value.json}"]),
+    ("table-ci-misses-value", ["table", "{ci_misses_value.json}"]),
     ("report-no-common-metric", ["report", "--baseline", "{good.json}", "--current", "{good_is.json}"]),
     ("report-tolerance-text", REPORT + ["--tolerance", "fvd=abc"]),
     ("report-tolerance-neg", REPORT + ["--tolerance", "fvd=-1"]),

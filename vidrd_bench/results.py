@@ -64,6 +64,18 @@ _FIELD_CHECKS = (
 )
 
 
+def _check_interval(d: dict[str, Any]) -> None:
+    """Refuse a confidence interval that does not contain its value (a CI gate would compare the interval alone)."""
+    low, high, value = d.get("ci_low"), d.get("ci_high"), d["value"]
+    slack = 1e-9 * max(1.0, abs(value))  # the interval's centre and the value are computed apart, to rounding
+    if (low is not None and low > value + slack) or (high is not None and high < value - slack):
+        raise VidrdBenchError(
+            f"The result record's interval [{low}, {high}] does not contain its value {value}. vidrd-bench writes "
+            "intervals around the value; this record was edited or made elsewhere, and a regression gate reading "
+            "its interval would judge a score it does not hold. Re-run `vidrd-bench score` to rewrite the file."
+        )
+
+
 @dataclass
 class ResultRecord:
     """One score: value with its confidence interval and everything needed to reproduce or compare it."""
@@ -123,6 +135,7 @@ class ResultRecord:
                 f"The result record has unusable fields: {'; '.join(problems)}. A score must be a finite number "
                 "with its metric and protocol; re-run `vidrd-bench score` to rewrite the file."
             )
+        _check_interval(d)
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in names})
 
