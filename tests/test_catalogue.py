@@ -19,6 +19,7 @@ from tests.report.report_fixtures import make_record
 from tests.runners.test_generate import FakePipeline
 from vidrd_bench.cli import main
 from vidrd_bench.datasets import manifest as mf
+from vidrd_bench.metrics.detectors.i3d import export_torchscript, tiny_i3d
 from vidrd_bench.runners.generate import run_generate
 from vidrd_bench.core.lock import PartLock
 from vidrd_bench.metrics.stats import StatsFile, save_stats
@@ -152,6 +153,10 @@ def ws(tmp_path_factory):
         (w / name).write_bytes(BINARY)
     _hostile_weights(t)
     _oversized(t)
+    export_torchscript(tiny_i3d(), t / "program.pt")  # a TorchScript detector: a program, never loaded untrusted
+    (t / "weights_program").mkdir()
+    (t / "weights_program" / "i3d_torchscript.pt").write_bytes((t / "program.pt").read_bytes())
+    (t / "split_run.txt").write_text("".join(f"X/{v.name} 1\n" for v in sorted((t / "run" / "videos").iterdir())))
     return t
 
 
@@ -275,6 +280,13 @@ CASES: list[tuple[str, list[str]]] = [
     ("fvd-real-folder-dotfiles", FVD + ["--real", "{real_dotfiles}", "--fake", "{run}"]),
     ("fvd-detector-garbage", ["score", "fvd", "--real", "{run}", "--fake", "{run}", "--device", "cpu",
                               "--detector-weights", "{binary.bin}"]),
+    ("fvd-detector-untrusted-program", ["score", "fvd", "--real", "{run}", "--split-file", "{split_run.txt}",
+                                        "--fake", "{run}", "--device", "cpu", "--detector-weights", "{program.pt}"]),
+    ("stats-detector-untrusted-program", ["stats", "ucf101", "--videos", "{run}", "--split-file", "{split_run.txt}",
+                                          "--device", "cpu", "--detector-weights", "{program.pt}",
+                                          "--out", "{tmp}/s.npz"]),
+    ("weights-check-untrusted-program", ["weights", "--no-hash", "--weights-dir", "{weights_program}", "--check",
+                                         "fvd-ucf101-10k"]),
     ("fvd-bad-device", FVD + ["--device", "gpu", "--real", "{stats.npz}", "--fake", "{run}"]),
     # score is
     ("is-fake-missing", IS + ["--fake", "{tmp}/nope"]),

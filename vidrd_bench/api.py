@@ -14,6 +14,7 @@ import torch
 
 from vidrd_bench.core.errors import VideoError, VidrdBenchError
 from vidrd_bench.metrics.detectors import load_detector
+from vidrd_bench.metrics.detectors.base import trusting_detectors
 from vidrd_bench.metrics.fvd import frechet_distance
 from vidrd_bench.metrics.stats import StatsFile, gaussian_of, load_stats
 from vidrd_bench.protocols import DEFAULT_FVD, FVDProtocol
@@ -65,11 +66,12 @@ class FVD:
     def __init__(self, protocol: str | FVDProtocol = DEFAULT_FVD,
                  real_stats: str | os.PathLike | StatsFile | None = None,
                  device: str | torch.device | None = None, weights_dir: str | os.PathLike | None = None,
-                 detector_path: str | os.PathLike | None = None):
+                 detector_path: str | os.PathLike | None = None, trust_detector: bool = False):
         from vidrd_bench.core.devices import pick_device
 
         self.protocol = _protocol(protocol, FVDProtocol)
-        self.detector = _detector(self.protocol, weights_dir, pick_device(device), detector_path)
+        with trusting_detectors(trust_detector):  # a TorchScript detector is a program: see load_detector
+            self.detector = _detector(self.protocol, weights_dir, pick_device(device), detector_path)
         self.real_stats = load_stats(real_stats) if isinstance(real_stats, (str, os.PathLike)) else real_stats
         if self.real_stats is not None:
             self.protocol.check_same_real(self.real_stats.protocol, "The real statistics")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 from pathlib import Path
 
@@ -42,8 +43,30 @@ def main() -> None:
     """
 
 
+TRUST_DETECTOR_OPTION = click.option(
+    "--trust-detector", is_flag=True,
+    help="Load a TorchScript detector file whose sha256 vidrd-bench does not know: TorchScript is a program and runs "
+         "with your permissions, so only pass this for a file from a source you trust [env "
+         "VIDRD_BENCH_TRUST_DETECTOR=1].")
+
+
+def trusting(fn):
+    """Add --trust-detector to a command: its body runs with untrusted detector programs allowed when it is given."""
+
+    @functools.wraps(fn)
+    def command(*args, trust_detector: bool = False, **kwargs):
+        from vidrd_bench.metrics.detectors.base import trusting_detectors
+
+        with trusting_detectors(trust_detector):
+            return fn(*args, **kwargs)
+
+    return TRUST_DETECTOR_OPTION(command)
+
+
 def detector_options(fn):
-    """Options shared by `score fvd`, `score is` and `stats`: detector files, batching, device."""
+    """Options shared by `score fvd`, `score is` and `stats`: detector files (and --trust-detector), batching,
+    device."""
+    fn = trusting(fn)
     for option in reversed([
         click.option("--detector-weights", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
                      help="The detector file itself (overrides the one under --weights-dir)."),
