@@ -98,6 +98,7 @@ def ws(tmp_path_factory):
     _stats(t, "stats_nan.npz", mu=np.full(400, np.nan))
     _stats(t, "stats_shape.npz", sigma=np.eye(3))
     _stats(t, "stats_bad_json.npz", protocol=np.array("{not json"))
+    _stats(t, "stats_count_lies.npz", features=np.zeros((12, 400), np.float32))  # states 10 videos, holds 12
     raw = (t / "stats.npz").read_bytes()
     (t / "stats_truncated.npz").write_bytes(raw[: len(raw) // 2])
     (t / "stats_text.npz").write_text("mu sigma")
@@ -264,6 +265,7 @@ CASES: list[tuple[str, list[str]]] = [
     ("fvd-stats-nan", FVD + ["--real", "{stats_nan.npz}", "--fake", "{run}"]),
     ("fvd-stats-shape", FVD + ["--real", "{stats_shape.npz}", "--fake", "{run}"]),
     ("fvd-stats-bad-json", FVD + ["--real", "{stats_bad_json.npz}", "--fake", "{run}"]),
+    ("fvd-stats-count-lies", FVD + ["--real", "{stats_count_lies.npz}", "--fake", "{run}"]),
     ("fvd-stats-text", FVD + ["--real", "{stats_text.npz}", "--fake", "{run}"]),
     ("fvd-stats-npy", FVD + ["--real", "{stats_array.npz}", "--fake", "{run}"]),
     ("fvd-stats-other-zip", FVD + ["--real", "{stats_zip.npz}", "--fake", "{run}"]),

@@ -137,6 +137,13 @@ def test_counts_are_the_protocols_fewer_videos_are_refused_or_a_derived_protocol
     assert first3.n == 3 and first3.protocol["name"] == "fvd-three"  # more videos than the protocol: the first 3
 
 
+def test_the_record_carries_the_statistics_file_sha256(folders):
+    """A record names the exact statistics file it was scored against (its path alone could be replaced)."""
+    root, _ = folders
+    rec = score_fvd(root / "stats.npz", root / "fake", protocol=FVD_TEST, num_workers=0, bootstrap=0, progress=False)
+    assert rec.extra["real_stats_sha256"] == sha256_file(root / "stats.npz") and rec.extra["real_count"] == 3
+
+
 def test_features_cache_means_rescoring_never_decodes_again(folders, tmp_path, monkeypatch):
     root, _ = folders
     cache = tmp_path / "cache"

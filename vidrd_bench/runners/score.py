@@ -20,7 +20,7 @@ from vidrd_bench.datasets.folder import VIDEO_SUFFIXES, folder_videos
 from vidrd_bench.datasets.video import frame_files, read_clip
 from vidrd_bench.core.devices import pick_device
 from vidrd_bench.core.errors import ProtocolMismatchError, RunStateError, VidrdBenchError
-from vidrd_bench.core.io import check_output_file, save_or_rescue, visible_files
+from vidrd_bench.core.io import check_output_file, save_or_rescue, sha256_file, visible_files
 from vidrd_bench.metrics.detectors.base import Detector
 from vidrd_bench.metrics.cache import cached_extract, default_cache_dir
 from vidrd_bench.metrics.detectors import load_detector
@@ -361,7 +361,7 @@ def score_fvd(real: str | os.PathLike, fake_dir: str | os.PathLike, protocol: st
         real_desc = {"real_videos": str(real)}
     else:
         real_stats = load_stats(real) if distributed.current().is_main else None
-        real_desc = {"real_stats": str(real)}
+        real_desc = {"real_stats": str(real), "real_stats_sha256": sha256_file(real)}
     if real_stats is not None:  # fewer real videos than the protocol takes: refused, or its derived protocol
         proto = counted(proto, None, real_stats.count, allow_fewer)
         proto.check_same_real(real_stats.protocol, what=f"The real-video statistics in {real}")
