@@ -18,6 +18,7 @@ class RunsCode:
     """Pickles to a call of `exec` that writes `marker`: loading it with full unpickling would run a program."""
 
     def __init__(self, marker: Path) -> None:
+        """Remember the marker file the payload would create."""
         self.marker = marker
 
     def __reduce__(self) -> tuple:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,7 +15,7 @@ from PIL import Image
 from tests.hostile import huge_gif, npz_declaring
 from tests.report.report_fixtures import make_record
 from vidrd_bench.core.errors import LimitError, VidrdBenchError
-from vidrd_bench.core.limits import ARRAY_ELEMENTS, FRAME_PIXELS, IMAGE_PIXELS, RECORD_BYTES, VIDEO_PIXELS
+from vidrd_bench.core.limits import ARRAY_ELEMENTS, FRAME_PIXELS, IMAGE_PIXELS, LIMITS, RECORD_BYTES, VIDEO_PIXELS
 from vidrd_bench.datasets.video import BACKEND_ENV, PyAVReader, read_clip, read_video, write_video
 from vidrd_bench.metrics.detectors.c3d import _npz
 from vidrd_bench.metrics.stats import load_stats
@@ -132,3 +133,11 @@ def test_a_bad_limit_setting_is_a_clear_error(monkeypatch, value):
         FRAME_PIXELS.value()
     monkeypatch.setenv(FRAME_PIXELS.env, "1_000")
     assert FRAME_PIXELS.value() == 1000
+
+
+def test_the_readme_trust_section_lists_every_limit_with_its_default():
+    """README's Trust table names each limit's variable with the default the code uses."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    trust = readme[readme.index("## Trust"):]
+    for limit in LIMITS:
+        assert f"| `{limit.env}` | {limit.default:,} " in trust

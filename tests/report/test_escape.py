@@ -34,7 +34,8 @@ HOSTILE = hostile_name_table()
     (escape.markdown_code, "plain", "`plain`"),
     (escape.markdown_code, "a`b``c\nd", "```a`b``c d```"),
     (escape.markdown_code, "`edge", "`` `edge ``"),
-    (escape.latex, "\\ & % $ # _ { } ~ ^", r"\textbackslash{} \& \% \$ \# \_ \{ \} \textasciitilde{} \textasciicircum{}"),
+    (escape.latex, "\\ & % $ # _ { } ~ ^",
+     r"\textbackslash{} \& \% \$ \# \_ \{ \} \textasciitilde{} \textasciicircum{}"),
     (escape.latex, "para\n\nnext\x07", "para next "),
     (escape.csv_cell, "=1+1", "'=1+1"),
     (escape.csv_cell, "+1", "'+1"),
@@ -54,14 +55,17 @@ class _Elements(HTMLParser):
     """Every start tag with its attributes, and the page's text, as a browser's parser sees them."""
 
     def __init__(self) -> None:
+        """Start with no tags and no text."""
         super().__init__()
         self.tags: list[tuple[str, dict]] = []
         self.text: list[str] = []
 
     def handle_starttag(self, tag, attrs):
+        """Keep every start tag with its attributes."""
         self.tags.append((tag, dict(attrs)))
 
     def handle_data(self, data):
+        """Keep the text between tags."""
         self.text.append(data)
 
 
@@ -136,7 +140,8 @@ def test_report_command_with_a_formula_name_exits_by_its_verdict(tmp_path):
     for side in ("base", "cur"):
         (tmp_path / f"{side}.json").write_text(json.dumps([r.to_dict() for r in _run("$\\beta_2^$")]))
     args = ["report", "--baseline", str(tmp_path / "base.json"), "--current", str(tmp_path / "cur.json"),
-            "--html", str(tmp_path / "r.html"), "--junit", str(tmp_path / "j.xml"), "--markdown", str(tmp_path / "r.md")]
+            "--html", str(tmp_path / "r.html"), "--junit", str(tmp_path / "j.xml"),
+            "--markdown", str(tmp_path / "r.md")]
     res = CliRunner().invoke(main, args)
     assert res.exit_code == 0, res.output
     ET.parse(tmp_path / "j.xml")

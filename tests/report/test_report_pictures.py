@@ -91,7 +91,7 @@ def test_sheets_refuse_rows_outside_the_run_and_videos_that_changed(tmp_path):
 
 
 def test_a_folder_video_linked_outside_is_refused(tmp_path):
-    """Without a manifest, a video that is a symbolic link out of the folder is refused (the folder's own links pass)."""
+    """Without a manifest, a video that is a symbolic link out of the folder is refused."""
     _write_run(tmp_path / "run", with_manifest=False)
     (tmp_path / "run" / "videos" / "Diving" / "00003.mp4").rename(tmp_path / "private.mp4")
     (tmp_path / "run" / "videos" / "Diving" / "00003.mp4").symlink_to(tmp_path / "private.mp4")

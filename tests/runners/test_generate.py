@@ -278,6 +278,7 @@ def test_resuming_with_another_preset_is_refused_before_any_model_is_built(tmp_p
     _run(tmp_path, FakePipeline())
 
     def never(*args, **kwargs):
+        """Stands in for loading the generator: must not be reached."""
         raise AssertionError("built the generator before refusing the folder")
 
     monkeypatch.setattr("vidrd_bench.runners.generate.load_generator", never)

@@ -55,6 +55,7 @@ def trusting(fn):
 
     @functools.wraps(fn)
     def command(*args, trust_detector: bool = False, **kwargs):
+        """The command's body, with detector programs trusted when --trust-detector was given."""
         from vidrd_bench.metrics.detectors.base import trusting_detectors
 
         with trusting_detectors(trust_detector):

@@ -44,7 +44,8 @@ def junit_xml(report: RegressionReport, started: float | None = None) -> str:
                   f"{format_score(k.value, k.ci_low, k.ci_high, k.std)}, delta {c.delta:+.4g}; "
                   f"rule: {c.rule.describe(b.value)}; {c.reason}")
         if c.regressed:
-            ET.SubElement(case, "failure", {"type": "regression", "message": xml_text(c.reason)}).text = xml_text(detail)
+            failure = ET.SubElement(case, "failure", {"type": "regression", "message": xml_text(c.reason)})
+            failure.text = xml_text(detail)
         else:
             ET.SubElement(case, "system-out").text = xml_text(detail)
     for side, names in ((report.baseline_name, report.only_baseline), (report.current_name, report.only_current)):

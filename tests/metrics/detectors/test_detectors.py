@@ -118,11 +118,13 @@ class ReadsAFile(torch.nn.Module):
     """A 'detector' program whose forward returns the bytes of a local file as features (the issue's reproducer)."""
 
     def __init__(self, secret: str):
+        """Remember the file the program reads."""
         super().__init__()
         self.secret = secret
 
     def forward(self, videos: torch.Tensor, rescale: bool = True, resize: bool = True,
                 return_features: bool = True) -> torch.Tensor:
+        """The StyleGAN-V call signature; returns the file's first 400 bytes for every video."""
         data = torch.from_file(self.secret, size=400, dtype=torch.uint8)
         return data.float().unsqueeze(0).repeat(videos.shape[0], 1)
 
