@@ -232,7 +232,6 @@ def current_rows(out_dir: str | os.PathLike) -> list[ManifestRow]:
 def read_run(out_dir: Path) -> dict[str, Any] | None:
     """The folder's run.json as a dict (None when absent); a one-paragraph error when it is damaged or foreign."""
     run_file = Path(out_dir) / RUN_FILE
-    refuse_linked_folders(out_dir, (PARTS_DIR, VIDEOS_DIR, LOCKS_DIR))
     if not os.path.lexists(run_file):
         return None
     try:
@@ -321,7 +320,9 @@ def _mismatch(out_dir: Path, what: str, theirs: Any, mine: Any) -> RunStateError
 
 
 def check_run(out_dir: Path, header: dict[str, Any], protocol: EvalProtocol) -> dict[str, Any] | None:
-    """Raise unless the folder is empty of runs or holds this same run; returns its run.json, if any."""
+    """Raise unless the folder is empty of runs or holds this same run (and its sub-folders are real folders, not
+    links out of it); returns its run.json, if any."""
+    refuse_linked_folders(out_dir, (PARTS_DIR, VIDEOS_DIR, LOCKS_DIR))
     existing = read_run(out_dir)
     if existing is None:
         _check_rows_protocol(out_dir, protocol)

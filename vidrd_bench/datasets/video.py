@@ -192,10 +192,10 @@ def header_size(path: Path) -> tuple[int, int, int] | None:
         return None
 
 
-def check_size(path: Path, frames: int | None = None) -> tuple[int, int] | None:
+def check_size(path: Path) -> tuple[int, int] | None:
     """Refuse a video whose header promises frames or a video larger than the limits (core.limits), before any
-    frame is decoded; a folder of frames is checked on its first frame and its number of files. `frames` overrides
-    a header's count (a reader's). Returns (height, width), None when the header is unreadable."""
+    frame is decoded; a folder of frames is checked on its first frame and its number of files. Returns (height,
+    width), None when the header is unreadable."""
     if path.is_dir():
         files = FrameFolder(path)
         size = (len(files), *files.size(0)) if len(files) else None
@@ -203,7 +203,7 @@ def check_size(path: Path, frames: int | None = None) -> tuple[int, int] | None:
         size = header_size(path)
     if size is None:
         return None
-    frames, height, width = (frames if frames is not None else size[0]), size[1], size[2]
+    frames, height, width = size
     FRAME_PIXELS.check(height * width, f"Video {path} ({width}x{height} frames)")
     VIDEO_PIXELS.check(frames * height * width, f"Video {path} ({frames} frames of {width}x{height})")
     return height, width
@@ -215,14 +215,15 @@ def _open(path: str | os.PathLike):
     path = Path(path)
     if not path.is_dir() and not path.is_file():
         raise VideoError(f"Video file {path} does not exist. Check the path or the run's manifest.jsonl.")
-    check_size(path)
+    size = check_size(path)
     if path.is_dir():
         reader = FrameFolder(path)
     else:
         use_decord = video_backend() == "decord" and path.suffix.lower() not in PYAV_ONLY_SUFFIXES
         reader = (_open_decord(path) if use_decord else None) or PyAVReader(path)
-        if not isinstance(reader, PyAVReader):  # decord counts frames the header may not state
-            check_size(path, len(reader))
+        if size is not None and not isinstance(reader, PyAVReader):  # decord counts frames a header may not state
+            VIDEO_PIXELS.check(len(reader) * size[0] * size[1], f"Video {path} ({len(reader)} frames of "
+                               f"{size[1]}x{size[0]})")
     if len(reader) == 0:
         raise VideoError(f"Video {path} holds no frames. It is empty or not a video; replace or remove it.")
     return reader

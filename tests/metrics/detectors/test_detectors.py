@@ -130,6 +130,7 @@ class ReadsAFile(torch.nn.Module):
 
 
 @pytest.mark.filterwarnings("ignore:`torch.jit.save` is deprecated:FutureWarning")
+@pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:FutureWarning")
 def test_a_torchscript_detector_is_a_program_and_loads_only_when_trusted(tmp_path, capsys, monkeypatch):
     """An unpinned TorchScript file is refused (it used to be accepted, and its forward's file read came out as
     features); with the opt-in (argument or environment variable) it loads, and the note says it is a program."""
