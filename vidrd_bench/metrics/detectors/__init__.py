@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 from vidrd_bench.metrics.detectors import c3d, i3d
-from vidrd_bench.metrics.detectors.base import Detector, DetectorSpec
+from vidrd_bench.metrics.detectors.base import Detector, DetectorSpec, trusting_detectors
 from vidrd_bench.core.registry import Registry
 
 DETECTORS: Registry[DetectorSpec] = Registry("detector", DetectorSpec)
@@ -18,13 +18,15 @@ for _spec in (*i3d.SPECS, *c3d.SPECS):
 
 def load_detector(name: str, weights_dir: str | os.PathLike | None = None, device: str | torch.device = "cpu",
                   path: str | os.PathLike | None = None, resolution: int | None = None,
-                  preprocess: str | None = None) -> Detector:
+                  preprocess: str | None = None, trust_detector: bool = False) -> Detector:
     """Build registered detector `name` on `device`; `path` overrides the main weights file's location.
 
     `resolution` is the protocol's input resolution: real detectors accept only their own; the tiny random
     ones resize to it (so tests can run them small). `preprocess` picks a C3D preprocessing ("tgan", "tganv2").
+    `trust_detector` lets a detector program (TorchScript) whose sha256 is not pinned load (base.check_program_trusted).
     """
     spec = DETECTORS.get(name)
     options = {"preprocess": preprocess} if preprocess is not None else {}
-    return spec.build(weights_dir=weights_dir, device=device, path=Path(path) if path else None,
-                      resolution=resolution, **options)
+    with trusting_detectors(trust_detector):
+        return spec.build(weights_dir=weights_dir, device=device, path=Path(path) if path else None,
+                          resolution=resolution, **options)
