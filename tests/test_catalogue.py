@@ -3,23 +3,30 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
 import zipfile
 
 import numpy as np
 import pytest
+import torch
 from click.testing import CliRunner
+from PIL import Image
 
+from tests.hostile import RunsCode, huge_gif, npz_declaring, vidrd_weights_folder
 from tests.report.report_fixtures import make_record
 from tests.runners.test_generate import FakePipeline
 from vidrd_bench.cli import main
 from vidrd_bench.datasets import manifest as mf
+from vidrd_bench.metrics.detectors.i3d import export_torchscript, tiny_i3d
 from vidrd_bench.runners.generate import run_generate
 from vidrd_bench.core.lock import PartLock
 from vidrd_bench.metrics.stats import StatsFile, save_stats
 from vidrd_bench.protocols import PROTOCOLS
 
 BINARY = bytes(range(256)) * 4
+MARKER = "hostile-code-ran.txt"  # written only if a hostile file's code runs
 NOT_WRITABLE = "/proc/version/out.json"  # under a file of a read-only file system: no one can create it
 
 
@@ -41,6 +48,12 @@ def _stats(tmp, name, drop=(), **arrays):
         d = {k: data[k] for k in data.files if k not in drop}
     d.update(arrays)
     np.savez(path, **d)
+
+
+def _replace(path, link_to):
+    """Replace the file or folder `path` by a symbolic link to `link_to`, or by a named pipe when that is None."""
+    shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
+    os.mkfifo(path) if link_to is None else path.symlink_to(link_to)
 
 
 def _run_folder(tmp, name):
@@ -74,6 +87,7 @@ def ws(tmp_path_factory):
     _record(t, "protocol_str.json", protocol="fvd")
     _record(t, "ci_nan.json", ci_low=float("nan"), ci_high=1.0)
     _record(t, "std_text.json", std="wide")
+    _record(t, "ci_misses_value.json", value=5000.0, ci_low=0.0, ci_high=5.0)
     _record(t, "bad_schema.json", schema="other/v1")
     _record(t, "hib_text.json", higher_is_better="yes")
     (t / "list_of_strings.json").write_text('["a", "b"]')
@@ -84,6 +98,7 @@ def ws(tmp_path_factory):
     _stats(t, "stats_nan.npz", mu=np.full(400, np.nan))
     _stats(t, "stats_shape.npz", sigma=np.eye(3))
     _stats(t, "stats_bad_json.npz", protocol=np.array("{not json"))
+    _stats(t, "stats_count_lies.npz", features=np.zeros((12, 400), np.float32))  # states 10 videos, holds 12
     raw = (t / "stats.npz").read_bytes()
     (t / "stats_truncated.npz").write_bytes(raw[: len(raw) // 2])
     (t / "stats_text.npz").write_text("mu sigma")
@@ -111,6 +126,13 @@ def ws(tmp_path_factory):
         "run_manifest_line": lambda d: (d / mf.MANIFEST_FILE).write_text("not json\n"),
         "run_manifest_binary": lambda d: (d / mf.MANIFEST_FILE).write_bytes(BINARY),
         "run_manifest_fields": lambda d: (d / mf.MANIFEST_FILE).write_text('{"index": 0}\n'),
+        "run_lock_link": lambda d: _replace(d / ".locks" / "part-00000-of-00001.lock", t / "a_file"),
+        "run_journal_link": lambda d: _replace(d / mf.PARTS_DIR / "part-00000-of-00001.written", t / "a_file"),
+        "run_lock_fifo": lambda d: _replace(d / ".locks" / "part-00000-of-00001.lock", None),
+        "run_parts_link": lambda d: _replace(d / mf.PARTS_DIR, t / "real_empty"),
+        "run_row_outside": lambda d: (shutil.rmtree(d / mf.PARTS_DIR), (d / mf.MANIFEST_FILE).write_text(
+            (d / mf.MANIFEST_FILE).read_text().replace('"path": "videos/', '"path": "../../videos/', 1))),
+        "run_video_link": lambda d: _replace(d / mf.read_rows(d / mf.MANIFEST_FILE)[0].path, t / "a_file"),
     }.items():
         folder = _run_folder(t, name)
         damage(folder)
@@ -130,7 +152,34 @@ def ws(tmp_path_factory):
         (w / "stable-diffusion-2-1-base" / member).write_text("")
     for name in ("ModelT2V.pth", "i3d_torchscript.pt", "rgb_imagenet.pt", "conv3d_deepnetA_ucf.npz", "mean2.npz"):
         (w / name).write_bytes(BINARY)
+    _hostile_weights(t)
+    _oversized(t)
+    export_torchscript(tiny_i3d(), t / "program.pt")  # a TorchScript detector: a program, never loaded untrusted
+    (t / "weights_program").mkdir()
+    (t / "weights_program" / "i3d_torchscript.pt").write_bytes((t / "program.pt").read_bytes())
+    (t / "split_run.txt").write_text("".join(f"X/{v.name} 1\n" for v in sorted((t / "run" / "videos").iterdir())))
     return t
+
+
+def _oversized(t):
+    """Small files that declare huge contents: a GIF of 8000x8000 frames, an npz with a 20000x20000 sigma header, a
+    sparse 100 MB record, a frame folder of 24000x1 images."""
+    (t / "videos_huge_gif").mkdir()
+    huge_gif(t / "videos_huge_gif" / "bomb.gif")
+    npz_declaring(t / "stats_huge_sigma.npz", (20000, 20000))
+    with open(t / "record_huge.json", "wb") as f:
+        f.truncate(100 << 20)
+    (t / "videos_needle" / "clip").mkdir(parents=True)
+    for i in range(4):
+        Image.new("RGB", (24000, 1)).save(t / "videos_needle" / "clip" / f"{i}.png")
+
+
+def _hostile_weights(t):
+    """Weights folders whose ModelT2V.pth or VAE .bin would run code (write MARKER) if fully unpickled."""
+    tensors = {"unet.conv_in.weight": torch.zeros(2)}
+    vidrd_weights_folder(t / "weights_code_model", {"state_dict": tensors, "hyper_parameters": RunsCode(t / MARKER)},
+                         {"decoder.conv_out.weight": torch.zeros(2)})
+    vidrd_weights_folder(t / "weights_code_vae", {"state_dict": tensors}, {"x": RunsCode(t / MARKER)})
 
 
 GEN = ["generate", "--preset", "tiny", "--num-videos", "4", "--batch-size", "2", "--device", "cpu", "--no-compile"]
@@ -172,6 +221,10 @@ CASES: list[tuple[str, list[str]]] = [
     ("gen-out-binary-manifest", GEN + ["--out", "{run_manifest_binary}"]),
     ("gen-out-manifest-fields", GEN + ["--out", "{run_manifest_fields}"]),
     ("gen-out-locked", GEN + ["--out", "{locked}"]),
+    ("gen-out-lock-symlink", GEN + ["--out", "{run_lock_link}"]),
+    ("gen-out-journal-symlink", GEN + ["--out", "{run_journal_link}"]),
+    ("gen-out-lock-fifo", GEN + ["--out", "{run_lock_fifo}"]),
+    ("gen-out-parts-folder-symlink", GEN + ["--out", "{run_parts_link}"]),
     # generate: prompts and weights
     ("gen-prompts-missing", GEN + ["--prompts", "{tmp}/nope.json", "--out", "{tmp}/g"]),
     ("gen-prompts-binary", GEN + ["--prompts", "{binary.bin}", "--out", "{tmp}/g"]),
@@ -199,6 +252,11 @@ CASES: list[tuple[str, list[str]]] = [
     ("fvd-list-run-json", FVD + ["--real", "{stats.npz}", "--fake", "{run_list_json}"]),
     ("fvd-corrupt-manifest", FVD + ["--real", "{stats.npz}", "--fake", "{run_manifest_line}"]),
     ("fvd-binary-manifest", FVD + ["--real", "{stats.npz}", "--fake", "{run_manifest_binary}"]),
+    ("fvd-parts-folder-symlink", FVD + ["--real", "{stats.npz}", "--fake", "{run_parts_link}"]),
+    ("fvd-manifest-row-outside", FVD + ["--real", "{stats.npz}", "--fake", "{run_row_outside}"]),
+    ("fvd-video-link-outside", FVD + ["--real", "{stats.npz}", "--fake", "{run_video_link}"]),
+    ("fvd-fake-huge-gif", FVD + ["--real", "{stats.npz}", "--fake", "{videos_huge_gif}"]),
+    ("fvd-stats-huge-sigma", FVD + ["--real", "{stats_huge_sigma.npz}", "--fake", "{run}"]),
     ("fvd-incomplete", FVD + ["--real", "{stats.npz}", "--fake", "{run_planned}"]),
     ("fvd-none-done", FVD + ["--real", "{stats.npz}", "--fake", "{run_planned}", "--allow-incomplete"]),
     ("fvd-stats-truncated", FVD + ["--real", "{stats_truncated.npz}", "--fake", "{run}"]),
@@ -207,6 +265,7 @@ CASES: list[tuple[str, list[str]]] = [
     ("fvd-stats-nan", FVD + ["--real", "{stats_nan.npz}", "--fake", "{run}"]),
     ("fvd-stats-shape", FVD + ["--real", "{stats_shape.npz}", "--fake", "{run}"]),
     ("fvd-stats-bad-json", FVD + ["--real", "{stats_bad_json.npz}", "--fake", "{run}"]),
+    ("fvd-stats-count-lies", FVD + ["--real", "{stats_count_lies.npz}", "--fake", "{run}"]),
     ("fvd-stats-text", FVD + ["--real", "{stats_text.npz}", "--fake", "{run}"]),
     ("fvd-stats-npy", FVD + ["--real", "{stats_array.npz}", "--fake", "{run}"]),
     ("fvd-stats-other-zip", FVD + ["--real", "{stats_zip.npz}", "--fake", "{run}"]),
@@ -223,6 +282,13 @@ CASES: list[tuple[str, list[str]]] = [
     ("fvd-real-folder-dotfiles", FVD + ["--real", "{real_dotfiles}", "--fake", "{run}"]),
     ("fvd-detector-garbage", ["score", "fvd", "--real", "{run}", "--fake", "{run}", "--device", "cpu",
                               "--detector-weights", "{binary.bin}"]),
+    ("fvd-detector-untrusted-program", ["score", "fvd", "--real", "{run}", "--split-file", "{split_run.txt}",
+                                        "--fake", "{run}", "--device", "cpu", "--detector-weights", "{program.pt}"]),
+    ("stats-detector-untrusted-program", ["stats", "ucf101", "--videos", "{run}", "--split-file", "{split_run.txt}",
+                                          "--device", "cpu", "--detector-weights", "{program.pt}",
+                                          "--out", "{tmp}/s.npz"]),
+    ("weights-check-untrusted-program", ["weights", "--no-hash", "--weights-dir", "{weights_program}", "--check",
+                                         "fvd-ucf101-10k"]),
     ("fvd-bad-device", FVD + ["--device", "gpu", "--real", "{stats.npz}", "--fake", "{run}"]),
     # score is
     ("is-fake-missing", IS + ["--fake", "{tmp}/nope"]),
@@ -275,6 +341,8 @@ CASES: list[tuple[str, list[str]]] = [
     ("table-bad-schema", ["table", "{bad_schema.json}"]),
     ("table-hib-text", ["table", "{hib_text.json}"]),
     ("table-second-entry-bad", ["table", "{good_then_bad.json}"]),
+    ("table-record-huge", ["table", "{record_huge.json}"]),
+    ("report-record-huge", ["report", "--baseline", "{good.json}", "--current", "{record_huge.json}"]),
     ("table-a-folder", ["table", "{real_empty}"]),
     ("table-stats-file", ["table", "{stats.npz}"]),
     ("table-bad-format", ["table", "{good.json}", "--format", "pdf"]),
@@ -289,6 +357,8 @@ CASES: list[tuple[str, list[str]]] = [
     ("report-missing-current", ["report", "--baseline", "{good.json}", "--current", "{tmp}/nope.json"]),
     ("report-list-current", ["report", "--baseline", "{good.json}", "--current", "{list.json}"]),
     ("report-value-abc", ["report", "--baseline", "{good.json}", "--current", "{value_abc.json}"]),
+    ("report-ci-misses-value", ["report", "--baseline", "{good.json}", "--current", "{ci_misses_value.json}"]),
+    ("table-ci-misses-value", ["table", "{ci_misses_value.json}"]),
     ("report-no-common-metric", ["report", "--baseline", "{good.json}", "--current", "{good_is.json}"]),
     ("report-tolerance-text", REPORT + ["--tolerance", "fvd=abc"]),
     ("report-tolerance-neg", REPORT + ["--tolerance", "fvd=-1"]),
@@ -314,6 +384,11 @@ CASES: list[tuple[str, list[str]]] = [
     ("sheet-run-planned", ["contact-sheet", "{run_planned}", "--out", "{tmp}/s.png"]),
     ("sheet-corrupt-manifest", ["contact-sheet", "{run_manifest_line}", "--out", "{tmp}/s.png"]),
     ("sheet-garbage-video", ["contact-sheet", "{videos_garbage}", "--out", "{tmp}/s.png"]),
+    ("sheet-manifest-row-outside", ["contact-sheet", "{run_row_outside}", "--out", "{tmp}/s.png"]),
+    ("sheet-video-link-outside", ["contact-sheet", "{run_video_link}", "--out", "{tmp}/s.png"]),
+    ("sheet-video-changed", ["contact-sheet", "{run_swapped}", "--out", "{tmp}/s.png"]),
+    ("report-videos-row-outside", REPORT + ["--html", "{tmp}/r3.html", "--videos", "{run_row_outside}"]),
+    ("sheet-needle-frames", ["contact-sheet", "{videos_needle}", "--out", "{tmp}/s.png"]),
     ("sheet-out-is-dir", ["contact-sheet", "{run}", "--out", "{real_empty}"]),
     ("sheet-out-under-file", ["contact-sheet", "{run}", "--out", "{a_file}/s.png"]),
     ("sheet-out-read-only", ["contact-sheet", "{run}", "--out", "/proc/version/s.png"]),
@@ -328,6 +403,11 @@ CASES: list[tuple[str, list[str]]] = [
                                    "is-c3d-styleganv-10k"]),
     ("weights-check-empty-sd-config", ["weights", "--no-hash", "--weights-dir", "{weights_garbage}", "--check",
                                        "vidrd"]),
+    ("weights-check-code-in-model", ["weights", "--no-hash", "--weights-dir", "{weights_code_model}", "--check",
+                                     "vidrd"]),
+    ("weights-check-code-in-vae", ["weights", "--no-hash", "--weights-dir", "{weights_code_vae}", "--check", "vidrd"]),
+    ("gen-full-code-in-model", ["generate", "--preset", "full", "--protocol", "tiny-smoke", "--num-videos", "2",
+                                "--device", "cpu", "--weights-dir", "{weights_code_model}", "--out", "{tmp}/g_full3"]),
     # bench and smoke
     ("bench-batch-sizes-0", ["bench", "--preset", "tiny", "--batch-sizes", "0"]),
     ("bench-batch-sizes-text", ["bench", "--preset", "tiny", "--batch-sizes", "a,b"]),
@@ -367,4 +447,5 @@ def test_bad_input_is_refused_without_traceback(ws, name, args, monkeypatch):
     assert result.exit_code != 0, f"{name}: silently succeeded:\n{output}"
     assert isinstance(result.exception, SystemExit), f"{name}: uncaught {result.exception!r:.300}"
     assert "Traceback" not in output and "error" in output.lower(), f"{name}:\n{output}"
+    assert not (ws / MARKER).exists(), f"{name}: a hostile file's code ran"
 

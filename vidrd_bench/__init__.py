@@ -5,7 +5,10 @@ The public API, imported on first use so that `import vidrd_bench` stays light (
     import vidrd_bench as vb
     record = vb.score_fvd("ucf101_train_fvd-ucf101-10k_256px.npz", "my_videos/", protocol="fvd-ucf101-10k")
     metric = vb.FVD(real_stats="ucf101_train_fvd-ucf101-10k_256px.npz"); metric.update(videos); metric.compute()
-    vb.fvd(features_a, features_b); vb.jedi(real_features, fake_features); detector = vb.load_detector("i3d-torchscript")
+    vb.fvd(features_a, features_b); vb.jedi(real_features, fake_features)
+    detector = vb.load_detector("i3d-torchscript", trust_detector=True)
+    # TorchScript detectors are programs: load_detector and FVD take trust_detector=True,
+    # score_fvd / score_is read $VIDRD_BENCH_TRUST_DETECTOR=1 (README, Trust)
 """
 
 import importlib as _importlib

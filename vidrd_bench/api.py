@@ -34,11 +34,14 @@ def score_fvd(real: PathLike, fake_dir: PathLike, protocol: str | FVDProtocol = 
               device: str | torch.device | None = None, batch_size: int = 32, num_workers: int = 4, bootstrap: int = 100,
               seed: int = 0, out_path: PathLike | None = None, per_class: bool = True, allow_incomplete: bool = False,
               progress: bool = True, labels: PathLike | None = None, name: str = "", cache_dir: CacheDir = None,
-              allow_fewer: bool = False, split_file: PathLike | None = None) -> ResultRecord | None:
+              allow_fewer: bool = False, split_file: PathLike | None = None,
+              trust_detector: bool = False) -> ResultRecord | None:
     """FVD of the videos in `fake_dir` (a generate run, or any folder of videos) against real statistics (a file)
-    or a folder of real videos; `name` labels the result's row in tables and reports (`vidrd-bench score fvd`)."""
+    or a folder of real videos; `name` labels the result's row in tables and reports (`vidrd-bench score fvd`);
+    `trust_detector` lets a TorchScript detector file whose sha256 is not pinned load (it is a program)."""
     extraction = ExtractionOptions(weights_dir=weights_dir, detector_path=detector_path, device=device,
-                                   batch_size=batch_size, num_workers=num_workers, progress=progress, cache_dir=cache_dir)
+                                   batch_size=batch_size, num_workers=num_workers, progress=progress,
+                                   cache_dir=cache_dir, trust_detector=trust_detector)
     scoring = ScoreOptions(bootstrap=bootstrap, seed=seed, out_path=out_path, per_class=per_class,
                            allow_incomplete=allow_incomplete, labels=labels, name=name, allow_fewer=allow_fewer,
                            split_file=split_file)
@@ -49,11 +52,13 @@ def score_is(fake_dir: PathLike, protocol: str | ISProtocol = DEFAULT_IS, weight
              detector_path: PathLike | None = None, device: str | torch.device | None = None, batch_size: int = 32,
              num_workers: int = 4, bootstrap: int = 100, seed: int = 0, out_path: PathLike | None = None,
              allow_incomplete: bool = False, progress: bool = True, labels: PathLike | None = None, name: str = "",
-             cache_dir: CacheDir = None, allow_fewer: bool = False) -> ResultRecord | None:
+             cache_dir: CacheDir = None, allow_fewer: bool = False,
+             trust_detector: bool = False) -> ResultRecord | None:
     """Inception Score (C3D) of the videos in `fake_dir` under an IS protocol's rules: a generate run in plan order,
     any other folder after a seeded shuffle; `name` labels the result's row (`vidrd-bench score is`)."""
     extraction = ExtractionOptions(weights_dir=weights_dir, detector_path=detector_path, device=device,
-                                   batch_size=batch_size, num_workers=num_workers, progress=progress, cache_dir=cache_dir)
+                                   batch_size=batch_size, num_workers=num_workers, progress=progress,
+                                   cache_dir=cache_dir, trust_detector=trust_detector)
     scoring = ScoreOptions(bootstrap=bootstrap, seed=seed, out_path=out_path, allow_incomplete=allow_incomplete,
                            labels=labels, name=name, allow_fewer=allow_fewer)
     return score.score_metric("is", fake_dir, protocol, extraction, scoring)
@@ -65,11 +70,12 @@ def compute_real_stats(videos: PathLike | Sequence[PathLike], dataset: str = "uc
                        out_path: PathLike | None = None, size: int | tuple[int, int] | None = 256,
                        split_file: PathLike | None = None, detector_path: PathLike | None = None,
                        keep_features: bool = True, progress: bool = True, cache_dir: CacheDir = None,
-                       allow_fewer: bool = False) -> StatsFile | None:
+                       allow_fewer: bool = False, trust_detector: bool = False) -> StatsFile | None:
     """Real-video statistics under an FVD protocol; writes `out_path` (rank 0) and returns them (None elsewhere)
     (`vidrd-bench stats`)."""
     extraction = ExtractionOptions(weights_dir=weights_dir, detector_path=detector_path, device=device,
-                                   batch_size=batch_size, num_workers=num_workers, progress=progress, cache_dir=cache_dir)
+                                   batch_size=batch_size, num_workers=num_workers, progress=progress,
+                                   cache_dir=cache_dir, trust_detector=trust_detector)
     scoring = ScoreOptions(out_path=out_path, split_file=split_file, allow_fewer=allow_fewer)
     return score.compute_real_stats(videos, protocol, extraction, scoring, dataset, size, keep_features)
 
@@ -123,9 +129,10 @@ class FVD:
     def __init__(self, protocol: str | FVDProtocol = DEFAULT_FVD,
                  real_stats: str | os.PathLike | StatsFile | None = None,
                  device: str | torch.device | None = None, weights_dir: str | os.PathLike | None = None,
-                 detector_path: str | os.PathLike | None = None):
+                 detector_path: str | os.PathLike | None = None, trust_detector: bool = False):
         self.protocol = metric_protocol(protocol, FVDProtocol)
-        extraction = ExtractionOptions(weights_dir=weights_dir, detector_path=detector_path, device=device)
+        extraction = ExtractionOptions(weights_dir=weights_dir, detector_path=detector_path, device=device,
+                                       trust_detector=trust_detector)  # a TorchScript detector is a program
         self.detector = protocol_detector(self.protocol, extraction)
         self.real_stats = load_stats(real_stats) if isinstance(real_stats, (str, os.PathLike)) else real_stats
         if self.real_stats is not None:

@@ -15,6 +15,7 @@ from typing import Any
 from vidrd_bench import __version__
 from vidrd_bench.core.errors import VidrdBenchError
 from vidrd_bench.core.io import write_json_atomic
+from vidrd_bench.core.limits import RECORD_BYTES, read_text
 
 SCHEMA = "vidrd-bench/result/v1"
 
@@ -61,6 +62,18 @@ _FIELD_CHECKS = (
     ("weights", "an object", lambda v: v is None or isinstance(v, dict)),
     ("precision", "an object or null", lambda v: v is None or isinstance(v, dict)),
 )
+
+
+def _check_interval(d: dict[str, Any]) -> None:
+    """Refuse a confidence interval that does not contain its value (a CI gate would compare the interval alone)."""
+    low, high, value = d.get("ci_low"), d.get("ci_high"), d["value"]
+    slack = 1e-9 * max(1.0, abs(value))  # the interval's centre and the value are computed apart, to rounding
+    if (low is not None and low > value + slack) or (high is not None and high < value - slack):
+        raise VidrdBenchError(
+            f"The result record's interval [{low}, {high}] does not contain its value {value}. vidrd-bench writes "
+            "intervals around the value; this record was edited or made elsewhere, and a regression gate reading "
+            "its interval would judge a score it does not hold. Re-run `vidrd-bench score` to rewrite the file."
+        )
 
 
 @dataclass
@@ -122,6 +135,7 @@ class ResultRecord:
                 f"The result record has unusable fields: {'; '.join(problems)}. A score must be a finite number "
                 "with its metric and protocol; re-run `vidrd-bench score` to rewrite the file."
             )
+        _check_interval(d)
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in names})
 
@@ -129,7 +143,7 @@ class ResultRecord:
 def load_results(path: str | os.PathLike) -> list[ResultRecord]:
     """Read one result file: a single record or a list of records."""
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        data = json.loads(read_text(path, RECORD_BYTES, f"Result file {path}"))
     except FileNotFoundError:
         raise VidrdBenchError(f"Result file {path} does not exist. Pass a JSON file written by `vidrd-bench score`.")
     except (json.JSONDecodeError, UnicodeDecodeError, IsADirectoryError) as e:

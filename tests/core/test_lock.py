@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 
 import pytest
 
@@ -178,3 +179,63 @@ def test_compile_is_recorded_only_for_generators_that_compile():
     assert render_settings("cpu", True, 4, GENERATORS.get("modelscope").compiles)["compile"] is True
     assert render_settings("cpu", True, 4, compiles=False)["compile"] is False
     assert render_settings("cpu", None, 4, GENERATORS.get("vidrd").compiles)["compile"] is False
+
+
+LINKED = {
+    "part lock": f"{LOCKS_DIR}/part-00000-of-00001.lock",
+    "journal": f"{mf.PARTS_DIR}/part-00000-of-00001.written",
+    "part manifest": f"{mf.PARTS_DIR}/part-00000-of-00001.jsonl",
+    "run.json": mf.RUN_FILE,
+    "folder lock": f"{LOCKS_DIR}/folder.lock",
+}
+
+
+@pytest.mark.parametrize("entry", LINKED.values(), ids=LINKED.keys())
+def test_resume_refuses_a_symlink_in_the_run_folder_and_leaves_its_target_intact(tmp_path, entry):
+    """A received run folder whose lock, journal or manifest file links outside is refused; the outside file keeps
+    every byte (a plain resume used to truncate the lock's and the journal's targets to 0 bytes)."""
+    run = tmp_path / "run"
+    _run(run, FakePipeline())
+    outside = tmp_path / "precious.txt"
+    outside.write_text("keep me\n" * 100)
+    (run / entry).unlink(missing_ok=True)
+    (run / entry).symlink_to(outside)
+    with pytest.raises(RunStateError) as err:
+        _run(run, FakePipeline())
+    assert outside.read_text() == "keep me\n" * 100
+    assert "is a symbolic link, not a plain file" in str(err.value) and "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("folder", [LOCKS_DIR, mf.PARTS_DIR, mf.VIDEOS_DIR])
+def test_a_linked_sub_folder_is_refused_before_anything_is_written_into_it(tmp_path, folder):
+    """`.locks`, `manifest.parts` or `videos` linking to an outside folder: refused, the outside folder unchanged."""
+    run = tmp_path / "run"
+    _run(run, FakePipeline())
+    outside = tmp_path / "elsewhere"
+    (run / folder).rename(outside)
+    (run / folder).symlink_to(outside, target_is_directory=True)
+    before = {p.name: p.read_bytes() for p in outside.iterdir()}
+    with pytest.raises(RunStateError, match="is a symbolic link, not a folder"):
+        _run(run, FakePipeline())
+    assert {p.name: p.read_bytes() for p in outside.iterdir()} == before
+
+
+@pytest.mark.parametrize("name", ["part-00000-of-00001.lock", "part-00003-of-00004.lock", "folder.lock"])
+def test_a_fifo_in_the_locks_folder_is_refused_without_hanging(tmp_path, name):
+    """A named pipe where a lock file belongs is refused at once (opening it for reading used to block forever)."""
+    run = tmp_path / "run"
+    _run(run, FakePipeline())
+    (run / LOCKS_DIR / name).unlink(missing_ok=True)
+    os.mkfifo(run / LOCKS_DIR / name)
+    signal.signal(signal.SIGALRM, _hung)
+    signal.alarm(30)
+    try:
+        with pytest.raises(RunStateError, match=r"is a named pipe \(FIFO\), not a plain file"):
+            _run(run, FakePipeline())
+    finally:
+        signal.alarm(0)
+
+
+def _hung(*_: object) -> None:
+    """SIGALRM handler: the command blocked."""
+    raise AssertionError("generate blocked on a FIFO in .locks/")

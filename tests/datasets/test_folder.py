@@ -1,6 +1,7 @@
 """A folder of the user's own videos: every format and frame folders found, classes from CSV/JSONL/pattern, order."""
 
 import json
+import os
 import sys
 
 import av
@@ -111,3 +112,15 @@ def test_without_decord_pyav_decodes_the_same_frames(tmp_path, monkeypatch):
     assert video_backend() == "pyav"
     assert np.array_equal(read_video(tmp_path / "v.mp4"), frames)  # lossless files stay bit-exact
     assert np.array_equal(read_clip(tmp_path / "v.mp4", 16, start=1), frames[1:17])
+
+
+def test_label_rows_naming_files_outside_the_folder_are_refused_and_never_opened(tmp_path):
+    """Label rows only name the folder's own videos: one pointing outside (absolute or '../') names no video."""
+    names = _folder(tmp_path / "in")
+    outside = tmp_path / "private.mp4"
+    os.mkfifo(outside)  # opening it would block: the refusal must come without reading it
+    for row in (str(outside), "../private.mp4"):
+        csv = tmp_path / "labels.csv"
+        csv.write_text("path,class\n" + "".join(f"{p},{c}\n" for p, c in names) + f"{row},Diving\n")
+        with pytest.raises(VidrdBenchError, match=r"1 row\(s\) name no video in the folder \(e.g. .*private.mp4\)"):
+            folder_videos(tmp_path / "in", csv)

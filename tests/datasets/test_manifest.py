@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import shutil
 
 import pytest
 
@@ -132,3 +134,50 @@ def test_remove_stale_temps_only_for_named_files(tmp_path):
         (tmp_path / name).write_bytes(b"x")
     assert mf.remove_stale_temps(tmp_path, names) == 2
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(kept)
+
+
+def _finished_run(tmp_path):
+    """A finished 4-video tiny run rendered by the fake pipeline, and a copy of its first video outside the folder."""
+    from tests.runners.test_generate import FakePipeline
+    from vidrd_bench.runners.generate import run_generate
+
+    run = run_generate(out_dir=tmp_path / "run", instance=FakePipeline(), preset="tiny", num_videos=4, batch_size=2,
+                       show_progress=False).out_dir
+    rows = mf.read_rows(run / mf.MANIFEST_FILE)
+    outside = tmp_path / "private.mp4"
+    outside.write_bytes((run / rows[0].path).read_bytes())
+    return run, rows, outside
+
+
+def _rewrite_first_path(run, rows, path):
+    """manifest.jsonl with the first row's path replaced (its sha256 kept: it matches the outside copy)."""
+    rows = [dataclasses.replace(rows[0], path=path)] + rows[1:]
+    (run / mf.MANIFEST_FILE).write_text("".join(json.dumps(r.to_json()) + "\n" for r in rows))
+    shutil.rmtree(run / mf.PARTS_DIR)
+
+
+@pytest.mark.parametrize("kind", ["absolute", "dotdot", "empty"])
+def test_a_manifest_row_naming_a_file_outside_the_folder_is_refused_naming_the_row(tmp_path, kind):
+    """An absolute path or '../' in a received manifest.jsonl used to be scored (an outside file with its sha256)."""
+    from vidrd_bench.runners.videos import generated_items
+
+    run, rows, outside = _finished_run(tmp_path)
+    _rewrite_first_path(run, rows, {"absolute": str(outside), "dotdot": "../private.mp4", "empty": ""}[kind])
+    with pytest.raises(RunStateError) as err:
+        generated_items(run)
+    message = str(err.value)
+    assert "manifest.jsonl line 1 (video 0)" in message and "not a path inside the run folder" in message
+    assert "\n" not in message
+
+
+def test_a_video_linked_out_of_the_folder_is_refused(tmp_path):
+    """A done row's file replaced by a symbolic link to an outside file with the same sha256: refused, not read."""
+    from vidrd_bench.runners.videos import generated_items
+
+    run, rows, outside = _finished_run(tmp_path)
+    (run / rows[0].path).unlink()
+    (run / rows[0].path).symlink_to(outside)
+    with pytest.raises(RunStateError, match=r"\(video 0 of .*\) resolves to .*private.mp4, outside that folder"):
+        generated_items(run)
+    with pytest.raises(RunStateError, match="outside that folder"):
+        mf.done_rows(run)

@@ -54,3 +54,19 @@ def test_files_of_retired_protocol_names_are_refused_naming_the_new_ones(tmp_pat
         with pytest.raises(ProtocolMismatchError, match="retired") as err:
             check()
         assert "fvd-ucf101-10k" in str(err.value) or "is-c3d-styleganv-10k" in str(err.value)
+
+
+@pytest.mark.parametrize("count,drop", [(10000, ()), (5, ()), (10000, ("features",)), (1, ("features", "classes"))])
+def test_a_stated_count_that_the_file_does_not_hold_is_refused(tmp_path, count, drop):
+    """The count sets the protocol a record claims (a file said 10000 real videos for 12): it must be the number of
+    stored features and classes, and at least 2 without them."""
+    proto = PROTOCOLS.get("fvd-smoke-tiny")
+    feats = np.random.default_rng(1).normal(size=(6, 3)).astype(np.float32)
+    stats = StatsFile(feats.mean(0).astype(np.float64), np.cov(feats, rowvar=False), 6, "i3d-tiny-random", {},
+                      proto.to_dict(), "unit test", feats, ["A"] * 6, {})
+    path = save_stats(tmp_path / "s.npz", stats)
+    with np.load(path) as data:
+        arrays = {k: data[k] for k in data.files if k not in drop}
+    np.savez(path, **{**arrays, "count": np.array(count)})
+    with pytest.raises(VidrdBenchError, match=f"states a count of {count} videos but holds"):
+        load_stats(path)

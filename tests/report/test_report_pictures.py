@@ -9,7 +9,8 @@ import pytest
 from PIL import Image
 
 from vidrd_bench.datasets.video import write_video
-from vidrd_bench.core.errors import VideoError
+from vidrd_bench.core.errors import RunStateError, VideoError
+from vidrd_bench.core.io import sha256_file
 from vidrd_bench.report.pictures import GAP, LABEL_WIDTH, TITLE_HEIGHT, contact_sheet, sample_videos, write_contact_sheet
 
 CLASSES = ["Diving", "Knitting", "Archery"]
@@ -21,7 +22,8 @@ def _color(video: int, frame: int) -> tuple[int, int, int]:
 
 
 def _write_run(root, with_manifest: bool = True):
-    """Six 8-frame 32x48 videos, two per class, each frame one flat colour; optional manifest.jsonl."""
+    """Six 8-frame 32x48 videos, two per class, each frame one flat colour; optional manifest.jsonl (done rows with
+    each file's sha256, as `generate` writes them)."""
     rows = []
     for i in range(6):
         frames = np.stack([np.full((32, 48, 3), _color(i, t), np.uint8) for t in range(8)])
@@ -29,7 +31,7 @@ def _write_run(root, with_manifest: bool = True):
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         write_video(root / rel, frames, fps=8)
         rows.append({"index": i, "class": CLASSES[i % 3], "prompt": f"p{i}", "seed": 42 + i, "path": rel,
-                     "protocol": "tiny-smoke", "status": "done"})
+                     "protocol": "tiny-smoke", "status": "done", "sha256": sha256_file(root / rel)})
     if with_manifest:
         (root / "manifest.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     return rows
@@ -68,3 +70,30 @@ def test_manifest_rows_without_files_are_skipped_and_empty_runs_refused(tmp_path
     assert [v.path.name for v in videos if v.klass == "Diving"] == ["00003.mp4"]
     with pytest.raises(VideoError, match="No finished video files found"):
         sample_videos(tmp_path / "videos" / "nothing-here")
+
+
+def test_sheets_refuse_rows_outside_the_run_and_videos_that_changed(tmp_path):
+    """contact-sheet / report --videos check each shown video like `score`: inside the folder, with its sha256."""
+    rows = _write_run(tmp_path / "run")
+    outside = tmp_path / "private.mp4"
+    outside.write_bytes((tmp_path / "run" / rows[0]["path"]).read_bytes())
+    manifest_file = tmp_path / "run" / "manifest.jsonl"
+    for path in (str(outside), "../private.mp4"):
+        manifest_file.write_text("".join(json.dumps({**r, "path": path} if r["index"] == 0 else r) + "\n"
+                                         for r in rows))
+        with pytest.raises(RunStateError, match="line 1 .video 0. names the file .* not a path inside the run folder"):
+            sample_videos(tmp_path / "run")
+    manifest_file.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    other = tmp_path / "run" / rows[1]["path"]
+    other.write_bytes(outside.read_bytes())  # same name, another video's bytes
+    with pytest.raises(RunStateError, match=r"videos/Knitting/00001.mp4 \(changed\)"):
+        sample_videos(tmp_path / "run")
+
+
+def test_a_folder_video_linked_outside_is_refused(tmp_path):
+    """Without a manifest, a video that is a symbolic link out of the folder is refused."""
+    _write_run(tmp_path / "run", with_manifest=False)
+    (tmp_path / "run" / "videos" / "Diving" / "00003.mp4").rename(tmp_path / "private.mp4")
+    (tmp_path / "run" / "videos" / "Diving" / "00003.mp4").symlink_to(tmp_path / "private.mp4")
+    with pytest.raises(RunStateError, match="00003.mp4 .a video of .*private.mp4, outside that folder"):
+        sample_videos(tmp_path / "run")

@@ -333,3 +333,19 @@ def test_a_saved_wan_pipeline_renders_and_scores_end_to_end(tmp_path):
     result = load_results(tmp_path / "fvd.json")[0]
     assert result.metric == "fvd" and result.n == 2 and result.value > 0 and result.smoke
     assert result.generator["name"] == "wan" and result.generation_protocol["name"] == "tiny-smoke"
+
+
+@pytest.mark.parametrize("protocol", [None, "tiny-smoke"])
+def test_resuming_with_another_preset_is_refused_before_any_model_is_built(tmp_path, monkeypatch, protocol):
+    """The cheap refusals (protocol, generator preset) come before loading: a full model is never built for a
+    folder it cannot render into."""
+    _run(tmp_path, FakePipeline())
+
+    def never(*args, **kwargs):
+        """Stands in for loading the generator: must not be reached."""
+        raise AssertionError("built the generator before refusing the folder")
+
+    monkeypatch.setattr("vidrd_bench.runners.generate.load_generator", never)
+    with pytest.raises((RunStateError, ProtocolMismatchError), match="tiny"):
+        run_generate(out_dir=tmp_path, preset="full-random", protocol_name=protocol, num_videos=6, batch_size=4,
+                     show_progress=False, device="cpu")

@@ -2,14 +2,18 @@
 
 import json
 
+from click.testing import CliRunner
+
 import numpy as np
 import pytest
 
 from vidrd_bench.datasets import manifest
 from vidrd_bench.datasets.video import write_video
-from vidrd_bench.core.errors import ProtocolMismatchError, RunStateError, VideoError, VidrdBenchError
+from vidrd_bench.core.errors import ProtocolMismatchError, RunStateError, VideoError, VidrdBenchError, WeightsError
 from vidrd_bench.core.io import sha256_file
-from vidrd_bench.api import compute_real_stats, score_fvd, score_is
+from vidrd_bench.api import FVD, compute_real_stats, score_fvd, score_is
+from vidrd_bench.cli import main
+from vidrd_bench.metrics.detectors.i3d import export_torchscript, tiny_i3d
 from vidrd_bench.metrics.stats import load_stats, save_stats
 import dataclasses
 
@@ -137,6 +141,13 @@ def test_counts_are_the_protocols_fewer_videos_are_refused_or_a_derived_protocol
     assert first3.n == 3 and first3.protocol["name"] == "fvd-three"  # more videos than the protocol: the first 3
 
 
+def test_the_record_carries_the_statistics_file_sha256(folders):
+    """A record names the exact statistics file it was scored against (its path alone could be replaced)."""
+    root, _ = folders
+    rec = score_fvd(root / "stats.npz", root / "fake", protocol=FVD_TEST, num_workers=0, bootstrap=0, progress=False)
+    assert rec.extra["real_stats_sha256"] == sha256_file(root / "stats.npz") and rec.extra["real_count"] == 3
+
+
 def test_features_cache_means_rescoring_never_decodes_again(folders, tmp_path, monkeypatch):
     root, _ = folders
     cache = tmp_path / "cache"
@@ -182,3 +193,36 @@ def test_fewer_real_videos_than_the_protocol_takes_give_a_derived_protocol_from_
     again = score_fvd(tmp_path / "three.npz", root / "fake", protocol=five, num_workers=0, bootstrap=0,
                       progress=False, allow_fewer=True)
     assert again.protocol == rec.protocol and again.value == pytest.approx(rec.value)
+
+
+@pytest.mark.filterwarnings("ignore::FutureWarning")
+def test_the_trust_opt_in_reaches_every_runner_that_loads_a_detector(folders, tmp_path):
+    """A TorchScript detector file (a program) is refused by vb.compute_real_stats, vb.score_fvd, vb.FVD, `stats` and
+    `score fvd` unless trusted; trusted (trust_detector=True, --trust-detector) each of them scores with it."""
+    root, _ = folders
+    program = tmp_path / "program.pt"
+    export_torchscript(tiny_i3d(64), program)
+    proto = dataclasses.replace(FVD_TEST, name="fvd-program-test", detector="i3d-torchscript", resolution=224)
+    kw = {"protocol": proto, "detector_path": program, "num_workers": 0, "progress": False, "cache_dir": False}
+    with pytest.raises(WeightsError, match="is TorchScript: a program"):
+        compute_real_stats(root / "real", size=16, out_path=tmp_path / "no.npz", **kw)
+    stats = compute_real_stats(root / "real", size=16, out_path=tmp_path / "p.npz", trust_detector=True, **kw)
+    for untrusted in (lambda: score_fvd(tmp_path / "p.npz", root / "fake", bootstrap=0, **kw),
+                      lambda: FVD(proto, detector_path=program, device="cpu")):
+        with pytest.raises(WeightsError, match="is TorchScript: a program"):
+            untrusted()
+    rec = score_fvd(tmp_path / "p.npz", root / "fake", bootstrap=0, trust_detector=True, **kw)
+    digest = {"program.pt": sha256_file(program)}
+    assert stats.count == 3 and stats.detector_sha256 == digest and rec.weights == digest and rec.n == 4
+    assert FVD(proto, tmp_path / "p.npz", "cpu", detector_path=program, trust_detector=True).detector.weights == digest
+    common = ["--detector-weights", str(program), "--device", "cpu", "--num-workers", "0", "--no-progress",
+              "--no-cache", "--protocol", proto.name]
+    commands = (["stats", "ucf101", "--videos", str(root / "real"), "--size", "16", "--out", str(tmp_path / "c.npz")],
+                ["score", "fvd", "--real", str(tmp_path / "p.npz"), "--fake", str(root / "fake"), "--bootstrap", "0"])
+    with PROTOCOLS.registered(proto.name, proto):
+        for command in commands:
+            res = CliRunner().invoke(main, command + common)
+            assert res.exit_code == 2 and "is TorchScript: a program" in res.output and "Traceback" not in res.output
+            res = CliRunner().invoke(main, command + common + ["--trust-detector"])
+            assert res.exit_code == 0, res.output
+    assert load_stats(tmp_path / "c.npz").detector_sha256 == digest

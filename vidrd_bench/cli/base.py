@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 from pathlib import Path
 
@@ -52,9 +53,30 @@ def main() -> None:
     """
 
 
+TRUST_DETECTOR_OPTION = click.option(
+    "--trust-detector", is_flag=True,
+    help="Load a TorchScript detector file whose sha256 vidrd-bench does not know: TorchScript is a program and runs "
+         "with your permissions, so only pass this for a file from a source you trust [env "
+         "VIDRD_BENCH_TRUST_DETECTOR=1].")
+
+
+def trusting(fn):
+    """Add --trust-detector to a command: its body runs with untrusted detector programs allowed when it is given."""
+
+    @functools.wraps(fn)
+    def command(*args, trust_detector: bool = False, **kwargs):
+        """The command's body, with detector programs trusted when --trust-detector was given."""
+        from vidrd_bench.metrics.detectors.base import trusting_detectors
+
+        with trusting_detectors(trust_detector):
+            return fn(*args, **kwargs)
+
+    return TRUST_DETECTOR_OPTION(command)
+
+
 def detector_options(fn):
-    """Options shared by `score METRIC`, `stats` and `calibrate`: detector files, batching, device, cache
-    (extraction_options reads them)."""
+    """Options shared by `score METRIC`, `stats` and `calibrate`: detector files (and --trust-detector), batching,
+    device, cache (extraction_options reads them)."""
     for option in reversed([
         click.option("--detector-weights", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
                      help="The detector file itself (overrides the one under --weights-dir)."),
@@ -68,6 +90,7 @@ def detector_options(fn):
                      help="Features cache, one entry per (video set, detector, clip rule) [env VIDRD_BENCH_CACHE; "
                           "default ~/.cache/vidrd-bench/features]."),
         click.option("--no-cache", is_flag=True, help="Neither read nor write the features cache."),
+        TRUST_DETECTOR_OPTION,
     ]):
         fn = option(fn)
     return fn
@@ -109,7 +132,7 @@ def extraction_options(opts: dict):
     return ExtractionOptions(weights_dir=opts.pop("weights_dir"), detector_path=opts.pop("detector_weights"),
                              device=opts.pop("device"), batch_size=opts.pop("batch_size"),
                              num_workers=opts.pop("num_workers"), progress=not opts.pop("no_progress"),
-                             cache_dir=False if no_cache else cache_dir)
+                             cache_dir=False if no_cache else cache_dir, trust_detector=opts.pop("trust_detector"))
 
 
 def scoring_options(opts: dict):

@@ -6,13 +6,15 @@ from pathlib import Path
 
 import click
 
-from vidrd_bench.cli.base import WEIGHTS_DIR_OPTION, announce_device, generator_options, main, positive_ints
+from vidrd_bench.cli.base import (WEIGHTS_DIR_OPTION, announce_device, generator_options, main, positive_ints,
+                                  trusting)
 from vidrd_bench.core.errors import VidrdBenchError
 from vidrd_bench.datasets.registry import DATASETS, CaptionDataset
 
 
 @main.command("weights")
 @WEIGHTS_DIR_OPTION
+@trusting
 @click.option("--no-hash", is_flag=True, help="Skip sha256 of present files (faster on large checkpoints).")
 @click.option("--check", "check", multiple=True, metavar="NAME",
               help="Exit 1 unless every file NAME needs is present: a scoring protocol (fvd-ucf101-10k), a generator "

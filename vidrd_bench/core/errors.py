@@ -25,3 +25,7 @@ class RunStateError(VidrdBenchError):
 
 class OutputError(VidrdBenchError):
     """An output path cannot be written (not a folder, read-only, full, no permission)."""
+
+
+class LimitError(VidrdBenchError):
+    """A file asks for more memory than a size limit allows (vidrd_bench.core.limits); the message names the limit."""

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
 import re
+import stat
 import tempfile
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
-from vidrd_bench.core.errors import OutputError
+from vidrd_bench.core.errors import OutputError, RunStateError
 
 
 def _umask() -> int:
@@ -88,6 +90,73 @@ def sha256_tree(path: str | os.PathLike) -> str:
     for p in sorted(q for q in path.rglob("*") if q.is_file()):
         h.update(f"{p.relative_to(path).as_posix()}\0{sha256_file(p)}\n".encode())
     return h.hexdigest()
+
+
+_KINDS = {stat.S_IFIFO: "a named pipe (FIFO)", stat.S_IFDIR: "a folder", stat.S_IFSOCK: "a socket",
+          stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device", stat.S_IFLNK: "a symbolic link"}
+
+
+def _kind(mode: int) -> str:
+    """What a file system entry is, in words."""
+    return _KINDS.get(stat.S_IFMT(mode), "not a regular file")
+
+
+def _not_a_file(path: Path, root: Path, what: str, expected: str = "a plain file") -> RunStateError:
+    """The error for a run-folder entry that is a link or a special file where a plain file (or folder) belongs."""
+    return RunStateError(
+        f"{path} is {what}, not {expected}. vidrd-bench never follows links or opens special files inside a run "
+        f"folder ({root}), so that a folder received from someone else cannot make it write or read files elsewhere, "
+        "or hang on a pipe. Delete that entry (lock files, journals and manifests are recreated or restored by "
+        "re-running the same generate command) and run the command again."
+    )
+
+
+def refuse_linked_folders(root: str | os.PathLike, names: Iterable[str]) -> None:
+    """Refuse when any of the sub-folders `names` of `root` that exists is a symbolic link or not a folder."""
+    for name in names:
+        refuse_links(root, Path(root) / name / "entry")
+
+
+def refuse_links(root: str | os.PathLike, path: str | os.PathLike) -> None:
+    """Refuse when any folder between `root` (exclusive) and `path` (exclusive) is a symbolic link or not a folder."""
+    root, path = Path(root), Path(path)
+    current = root
+    for part in path.relative_to(root).parts[:-1]:
+        current = current / part
+        try:
+            mode = os.lstat(current).st_mode
+        except FileNotFoundError:
+            return
+        if not stat.S_ISDIR(mode):
+            raise _not_a_file(current, root, _kind(mode), "a folder")
+
+
+def open_regular(path: str | os.PathLike, flags: int, root: str | os.PathLike | None = None, mode: int = 0o666) -> int:
+    """os.open of a file inside a run folder `root` (default: its own folder) that never follows a symbolic link
+    (in the file or the folders below `root`), never blocks on a FIFO, and refuses anything but a regular file.
+
+    Pass flags without O_TRUNC and truncate the returned descriptor instead: only a checked file may be emptied.
+    """
+    path = Path(path)
+    root = Path(root) if root is not None else path.parent
+    refuse_links(root, path)
+    try:
+        fd = os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, mode)
+    except OSError as e:
+        if e.errno not in (errno.ELOOP, errno.ENXIO, errno.EISDIR):
+            raise
+        raise _not_a_file(path, root, _kind(os.lstat(path).st_mode)) from None
+    kind = os.fstat(fd).st_mode
+    if not stat.S_ISREG(kind):
+        os.close(fd)
+        raise _not_a_file(path, root, _kind(kind))
+    return fd
+
+
+def read_text_regular(path: str | os.PathLike, root: str | os.PathLike | None = None) -> str:
+    """The UTF-8 text of a regular file inside `root`, opened as `open_regular` does (no links, no FIFOs)."""
+    with os.fdopen(open_regular(path, os.O_RDONLY, root), "r", encoding="utf-8") as f:
+        return f.read()
 
 
 def visible_files(root: Path, suffixes: tuple[str, ...]) -> list[Path]:

@@ -4,7 +4,8 @@ A `generate` process locks the lock file of its own slice (shard composed with t
 of one run work side by side, while a second process for the same slice, or for a slice that overlaps a held one
 (another --shard layout over the same videos), is refused. flock is released by the kernel when a process dies, so
 a lock file that still names a holder but can be taken was left by a dead process: it is taken over with a message.
-Short folder-wide updates (run.json, manifest.jsonl) take `.locks/folder.lock` for their duration.
+Short folder-wide updates (run.json, manifest.jsonl) take `.locks/folder.lock` for their duration. Lock files are
+opened without following symbolic links and must be regular files: a received folder cannot redirect the writes.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from vidrd_bench.core.errors import RunStateError
+from vidrd_bench.core.io import open_regular
 
 LOCKS_DIR = ".locks"
 FOLDER_LOCK = "folder.lock"
@@ -50,10 +52,13 @@ def _describe(holder: dict[str, Any] | None) -> str:
 
 
 def read_holder(path: Path) -> dict[str, Any] | None:
-    """The live holder of the lock at `path` (None when nobody holds it): takes and drops a shared probe lock."""
+    """The live holder of the lock at `path` (None when nobody holds it): takes and drops a shared probe lock.
+
+    A lock file that is a symbolic link or not a regular file (a FIFO would block) is refused (RunStateError).
+    """
     try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
+        fd = open_regular(path, os.O_RDONLY, root=path.parent.parent)
+    except FileNotFoundError:
         return None
     try:
         try:
@@ -78,7 +83,7 @@ class PartLock:
     def acquire(self) -> "PartLock":
         """Take the lock or raise RunStateError naming the holder; a dead holder's lock is taken over (noted)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+        fd = open_regular(self.path, os.O_RDWR | os.O_CREAT, root=self.path.parent.parent)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -134,7 +139,7 @@ def folder_lock(folder: Path) -> Iterator[None]:
     """Hold `.locks/folder.lock` (blocking, short) while run.json or manifest.jsonl of `folder` is updated."""
     path = Path(folder) / LOCKS_DIR / FOLDER_LOCK
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    fd = open_regular(path, os.O_RDWR | os.O_CREAT, root=Path(folder))
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from vidrd_bench.datasets.manifest import inside
 from vidrd_bench.datasets.video import IMAGE_SUFFIXES, frame_files
 from vidrd_bench.core.errors import VidrdBenchError
 
@@ -45,12 +46,13 @@ def _hidden_or_temp(rel: Path) -> bool:
 
 
 def find_videos(root: str | os.PathLike) -> list[Path]:
-    """Every video under `root`, sorted: files with a video suffix, and folders whose files are frames."""
+    """Every video under `root`, sorted: files with a video suffix, and folders whose files are frames; a symbolic
+    link to a file outside `root` is refused (manifest.inside)."""
     root = Path(root)
     found = [p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES]
     frame_dirs = {p.parent for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES}
     found += [d for d in frame_dirs if d != root and frame_files(d)]
-    return sorted(p for p in found if not _hidden_or_temp(p.relative_to(root)))
+    return sorted(inside(root, p, "a video") for p in found if not _hidden_or_temp(p.relative_to(root)))
 
 
 def _rel(path: Path, root: Path) -> str:

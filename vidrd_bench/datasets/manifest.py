@@ -11,6 +11,9 @@ Layout of `out/`:
   (and flushed) for each video just before its temp file is renamed into place, emptied after each part rewrite.
   A video renamed into place but not yet in a part (a kill in between) is adopted on resume from this journal.
 - `videos/IIIII_Class.mp4`: the videos, each written atomically.
+
+Files of the folder are read and appended to without following symbolic links (core.io.open_regular): a folder
+received from someone else cannot redirect a write or a read outside itself.
 """
 
 from __future__ import annotations
@@ -20,12 +23,14 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any, Iterable, Sequence
 
 from vidrd_bench.datasets.plan import PlannedVideo, Shard
 from vidrd_bench.core.errors import ProtocolMismatchError, RunStateError
-from vidrd_bench.core.io import sha256_file, write_json_atomic, write_text_atomic
+from vidrd_bench.core.io import (open_regular, read_text_regular, refuse_linked_folders, sha256_file, write_json_atomic,
+                                 write_text_atomic)
+from vidrd_bench.core.lock import LOCKS_DIR
 from vidrd_bench.protocols import OLD_GENERATION_RECORD, EvalProtocol
 
 SCHEMA = "vidrd-bench/generation-run/v1"
@@ -77,10 +82,11 @@ def plan_digest(rows: Sequence[ManifestRow]) -> str:
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
-def read_rows(path: Path) -> list[ManifestRow]:
-    """The rows of one manifest file; a clear error naming the file and line if it is not a manifest."""
+def read_rows(path: Path, root: Path | None = None) -> list[ManifestRow]:
+    """The rows of one manifest file of the run folder `root` (default: the file's folder); a clear error naming the
+    file and line if it is not a manifest, and a refusal if it is a link or a special file."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_text_regular(path, root)
     except (UnicodeDecodeError, OSError) as e:
         raise RunStateError(f"{path} cannot be read as a text manifest ({e}). Restore it, or delete it and re-run the "
                             "same generate command (videos that only this file recorded are rendered again).") from None
@@ -89,14 +95,48 @@ def read_rows(path: Path) -> list[ManifestRow]:
         if not line.strip():
             continue
         try:
-            rows.append(ManifestRow.from_json(json.loads(line)))
+            row = ManifestRow.from_json(json.loads(line))
         except (json.JSONDecodeError, KeyError, TypeError) as e:
             raise RunStateError(
                 f"{path} line {number} is not a vidrd-bench manifest row ({e}). The file was edited or comes "
                 "from another tool: restore it, or delete it and re-run the same generate command (videos that only "
                 "this file recorded are rendered again)."
             ) from None
+        if not _relative_inside(row.path):
+            raise RunStateError(
+                f"{path} line {number} (video {row.index}) names the file {row.path!r}, which is not a path inside "
+                "the run folder (absolute, empty or climbing out with '..'). A manifest row names a file of its own "
+                "folder; this manifest was edited or made elsewhere, and is not used: restore the original, or "
+                "re-render into a new --out folder."
+            )
+        rows.append(row)
     return rows
+
+
+def _relative_inside(rel: object) -> bool:
+    """Whether a manifest path is a non-empty relative path with no '..' part (it stays inside the folder)."""
+    if not isinstance(rel, str) or not rel.strip() or "\0" in rel:
+        return False
+    pure = PurePosixPath(rel)
+    return not pure.is_absolute() and ".." not in pure.parts and not PureWindowsPath(rel).drive
+
+
+def video_file(out_dir: Path, row: ManifestRow) -> Path:
+    """The file of a row: `out_dir / row.path`, refused when it resolves outside the folder (a symbolic link out)."""
+    return inside(out_dir, out_dir / row.path, f"video {row.index}")
+
+
+def inside(out_dir: Path, path: Path, what: str) -> Path:
+    """`path` as given, after checking that it (links followed) lies inside `out_dir`; a RunStateError otherwise."""
+    target = Path(os.path.realpath(path))
+    if target != Path(os.path.realpath(out_dir)) and Path(os.path.realpath(out_dir)) in target.parents:
+        return path
+    raise RunStateError(
+        f"{path} ({what} of {out_dir}) resolves to {target}, outside that folder: it is a symbolic link out of "
+        "the folder, or names no file in it. vidrd-bench reads only files inside the folder it is given, so that a "
+        "folder received from someone else cannot make it read (and score or embed) other files. Replace the link by "
+        "the file itself, or re-render the video."
+    )
 
 
 def write_rows(path: Path, rows: Iterable[ManifestRow]) -> Path:
@@ -118,7 +158,8 @@ def journal_path(part: Path) -> Path:
 def journal_append(part: Path, row: ManifestRow, sha256: str) -> None:
     """Record, durably, that `row`'s video with this sha256 is about to be renamed into place."""
     line = json.dumps({"index": row.index, "path": row.path, "sha256": sha256}) + "\n"
-    with open(journal_path(part), "a", encoding="utf-8") as f:
+    fd = open_regular(journal_path(part), os.O_WRONLY | os.O_APPEND | os.O_CREAT, root=part.parent.parent)
+    with os.fdopen(fd, "a", encoding="utf-8") as f:
         f.write(line)
         f.flush()
         os.fsync(f.fileno())
@@ -127,15 +168,21 @@ def journal_append(part: Path, row: ManifestRow, sha256: str) -> None:
 def journal_clear(part: Path) -> None:
     """Empty the journal once the part manifest records everything in it."""
     path = journal_path(part)
-    if path.exists():
-        path.write_bytes(b"")
+    if os.path.lexists(path):
+        fd = open_regular(path, os.O_WRONLY, root=part.parent.parent)
+        try:
+            os.ftruncate(fd, 0)
+        finally:
+            os.close(fd)
 
 
 def journaled(out_dir: Path) -> dict[tuple[int, str], str]:
     """(index, path) -> sha256 of every journaled video of the folder; a torn last line (a kill) is skipped."""
     found: dict[tuple[int, str], str] = {}
     for path in sorted((out_dir / PARTS_DIR).glob("part-*.written")):
-        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        with os.fdopen(open_regular(path, os.O_RDONLY, root=out_dir), "r", encoding="utf-8", errors="replace") as f:
+            text = f.read()
+        for line in text.splitlines():
             try:
                 d = json.loads(line)
                 found[(int(d["index"]), str(d["path"]))] = str(d["sha256"])
@@ -150,7 +197,7 @@ def known_rows(out_dir: Path) -> dict[int, ManifestRow]:
     files += sorted((out_dir / PARTS_DIR).glob("part-*.jsonl"), key=lambda p: (p.stat().st_mtime_ns, p.name))
     known: dict[int, ManifestRow] = {}
     for path in files:
-        for row in read_rows(path):
+        for row in read_rows(path, out_dir):
             if row.status == "done" or row.index not in known:
                 known[row.index] = row
     return known
@@ -173,6 +220,7 @@ def merge(out_dir: Path, plan_rows: Sequence[ManifestRow]) -> Path:
 def current_rows(out_dir: str | os.PathLike) -> list[ManifestRow]:
     """A run's rows as they stand, also mid-run or after an interruption (manifest.jsonl plus every part)."""
     out_dir = Path(out_dir)
+    refuse_linked_folders(out_dir, (PARTS_DIR, VIDEOS_DIR, LOCKS_DIR))
     if not (out_dir / MANIFEST_FILE).is_file():
         raise RunStateError(
             f"{out_dir} holds no {MANIFEST_FILE}: it is not a vidrd-bench generation folder. Pass the --out folder "
@@ -184,10 +232,10 @@ def current_rows(out_dir: str | os.PathLike) -> list[ManifestRow]:
 def read_run(out_dir: Path) -> dict[str, Any] | None:
     """The folder's run.json as a dict (None when absent); a one-paragraph error when it is damaged or foreign."""
     run_file = Path(out_dir) / RUN_FILE
-    if not run_file.exists():
+    if not os.path.lexists(run_file):
         return None
     try:
-        existing = json.loads(run_file.read_text(encoding="utf-8"))
+        existing = json.loads(read_text_regular(run_file))
     except (json.JSONDecodeError, UnicodeDecodeError, OSError) as e:
         raise RunStateError(f"{run_file} cannot be read as JSON ({e}). It was damaged (e.g. edited or copied "
                             "half-way): restore it from the original run, or re-render into another --out folder."
@@ -205,7 +253,7 @@ def verify_done(out_dir: Path, rows: Sequence[ManifestRow], threads: int = 4) ->
     from concurrent.futures import ThreadPoolExecutor
 
     def digest(row: ManifestRow) -> str | None:
-        path = out_dir / row.path
+        path = video_file(out_dir, row)
         return sha256_file(path) if path.is_file() else None
 
     with ThreadPoolExecutor(threads) as pool:
@@ -272,7 +320,9 @@ def _mismatch(out_dir: Path, what: str, theirs: Any, mine: Any) -> RunStateError
 
 
 def check_run(out_dir: Path, header: dict[str, Any], protocol: EvalProtocol) -> dict[str, Any] | None:
-    """Raise unless the folder is empty of runs or holds this same run; returns its run.json, if any."""
+    """Raise unless the folder is empty of runs or holds this same run (and its sub-folders are real folders, not
+    links out of it); returns its run.json, if any."""
+    refuse_linked_folders(out_dir, (PARTS_DIR, VIDEOS_DIR, LOCKS_DIR))
     existing = read_run(out_dir)
     if existing is None:
         _check_rows_protocol(out_dir, protocol)

@@ -14,6 +14,7 @@ from PIL import Image
 
 from vidrd_bench.core.errors import VideoError
 from vidrd_bench.core.io import atomic_path
+from vidrd_bench.core.limits import FRAME_PIXELS, VIDEO_PIXELS
 
 CODEC = "libx264rgb"
 SHORT_VIDEO_POLICY = (
@@ -116,8 +117,23 @@ class FrameFolder:
         """Number of frames."""
         return len(self.files)
 
+    def size(self, index: int) -> tuple[int, int]:
+        """(height, width) of one frame from its image header, refused over the per-frame limit before decoding."""
+        try:
+            with Image.open(self.files[index]) as image:
+                width, height = image.size
+        except Image.DecompressionBombError:
+            width, height = 1 << 20, 1 << 20  # over any sane limit: PIL refused to even open it
+        except OSError as e:
+            raise VideoError(f"Frame {self.files[index]} of {self.folder} cannot be read as an image ({e}); "
+                             "replace it or remove it from the folder.") from None
+        FRAME_PIXELS.check(width * height, f"Frame {self.files[index]} ({width}x{height})")
+        return height, width
+
     def get(self, indices: list[int]) -> np.ndarray:
-        """The frames at `indices` as uint8 (T, H, W, 3)."""
+        """The frames at `indices` as uint8 (T, H, W, 3), each checked against the per-frame limit first."""
+        for i in indices:
+            self.size(i)
         frames = [np.asarray(Image.open(self.files[i]).convert("RGB")) for i in indices]
         if len({f.shape for f in frames}) > 1:
             raise VideoError(f"The frames in {self.folder} have different sizes; every frame of a video must have "
@@ -133,7 +149,10 @@ class PyAVReader:
 
         try:
             with av.open(str(path)) as container:
-                self.frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+                self.frames = []
+                for frame in container.decode(video=0):
+                    VIDEO_PIXELS.check((len(self.frames) + 1) * frame.width * frame.height, f"Video file {path}")
+                    self.frames.append(frame.to_ndarray(format="rgb24"))
         except (av.error.FFmpegError, ValueError, IndexError) as e:
             raise VideoError(
                 f"Video file {path} cannot be decoded ({str(e)[:200]}). It is corrupt, truncated or not a video; "
@@ -160,16 +179,51 @@ def _open_decord(path: Path):
         return None
 
 
+def header_size(path: Path) -> tuple[int, int, int] | None:
+    """(frames, height, width) of a video file from its container header, without decoding a frame (frames 0 when
+    the header does not say); None when PyAV cannot read the header (the decoder then reports the file)."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            return int(stream.frames or 0), int(stream.codec_context.height), int(stream.codec_context.width)
+    except (av.error.FFmpegError, ValueError, IndexError, OSError):
+        return None
+
+
+def check_size(path: Path) -> tuple[int, int] | None:
+    """Refuse a video whose header promises frames or a video larger than the limits (core.limits), before any
+    frame is decoded; a folder of frames is checked on its first frame and its number of files. Returns (height,
+    width), None when the header is unreadable."""
+    if path.is_dir():
+        files = FrameFolder(path)
+        size = (len(files), *files.size(0)) if len(files) else None
+    else:
+        size = header_size(path)
+    if size is None:
+        return None
+    frames, height, width = size
+    FRAME_PIXELS.check(height * width, f"Video {path} ({width}x{height} frames)")
+    VIDEO_PIXELS.check(frames * height * width, f"Video {path} ({frames} frames of {width}x{height})")
+    return height, width
+
+
 def _open(path: str | os.PathLike):
-    """A frame reader for a video file or folder of frames; an undecodable or empty one is a VideoError."""
+    """A frame reader for a video file or folder of frames, its size checked against the limits first; an
+    undecodable or empty one is a VideoError."""
     path = Path(path)
+    if not path.is_dir() and not path.is_file():
+        raise VideoError(f"Video file {path} does not exist. Check the path or the run's manifest.jsonl.")
+    size = check_size(path)
     if path.is_dir():
         reader = FrameFolder(path)
-    elif not path.is_file():
-        raise VideoError(f"Video file {path} does not exist. Check the path or the run's manifest.jsonl.")
     else:
         use_decord = video_backend() == "decord" and path.suffix.lower() not in PYAV_ONLY_SUFFIXES
         reader = (_open_decord(path) if use_decord else None) or PyAVReader(path)
+        if size is not None and not isinstance(reader, PyAVReader):  # decord counts frames a header may not state
+            VIDEO_PIXELS.check(len(reader) * size[0] * size[1], f"Video {path} ({len(reader)} frames of "
+                               f"{size[1]}x{size[0]})")
     if len(reader) == 0:
         raise VideoError(f"Video {path} holds no frames. It is empty or not a video; replace or remove it.")
     return reader

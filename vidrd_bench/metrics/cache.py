@@ -1,8 +1,9 @@
 """Features cached once per (video set, detector, clip rule): re-scoring under another aggregation, sample count
 or protocol that shares the clip rule never decodes a video or runs a detector again.
 
-The key hashes every video's resolved path, size, modification time, index and class; the detector's name,
-variant and weight-file digests; and the ClipRule. Entries are `.npz` files written atomically.
+The key hashes every video's resolved path, size and modification time (of each frame, for a folder of frames),
+index and class; the detector's name, variant and weight-file digests; and the ClipRule. Entries are `.npz` files
+written atomically.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import numpy as np
 
 from vidrd_bench.core import distributed
 from vidrd_bench.core.io import atomic_path
+from vidrd_bench.datasets.video import frame_files
 from vidrd_bench.metrics.detectors.base import Detector
 from vidrd_bench.metrics.extract import CacheDir, ClipRule, Features, VideoItem, extract
 
@@ -36,12 +38,19 @@ def cache_folder(cache_dir: CacheDir) -> Path | None:
     return default_cache_dir() if cache_dir is None or cache_dir is True else Path(cache_dir)
 
 
+def _fingerprint(path: Path) -> list:
+    """What the key records of one video: a file's size and modification time, or, for a folder of frames, every
+    frame file's name, size and modification time (the folder's own do not change when a frame is overwritten)."""
+    if path.is_dir():
+        return [[f.name, st.st_size, st.st_mtime_ns] for f in frame_files(path) for st in (f.stat(),)]
+    st = path.stat()
+    return [st.st_size, st.st_mtime_ns]
+
+
 def cache_key(items: list[VideoItem], detector: Detector, rule: ClipRule) -> str:
-    """sha256 of the video set (path, size, mtime, index, class), the detector identity and the clip rule."""
-    videos = []
-    for it in items:
-        st = Path(it.path).stat()
-        videos.append([str(Path(it.path).resolve()), st.st_size, st.st_mtime_ns, it.index, it.cls])
+    """sha256 of the video set (path, size and mtime of each file or frame, index, class), the detector identity and
+    the clip rule."""
+    videos = [[str(Path(it.path).resolve()), *_fingerprint(Path(it.path)), it.index, it.cls] for it in items]
     ident = {"videos": videos, "detector": detector.name, "variant": detector.variant,
              "weights": detector.weights, "rule": rule.to_dict()}
     return hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()

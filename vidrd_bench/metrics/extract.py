@@ -26,7 +26,8 @@ CacheDir = str | os.PathLike | None | bool
 class ExtractionOptions:
     """How features are extracted, the same for every runner: the detector's files (`weights_dir`, or
     `detector_path` for its main file), the torch device (None: cuda if available), videos per detector call,
-    decode workers, the progress bar, and the features cache (None: the default folder, False: no cache)."""
+    decode workers, the progress bar, the features cache (None: the default folder, False: no cache), and whether a
+    TorchScript detector file whose sha256 is not pinned may load (`trust_detector`: such a file is a program)."""
 
     weights_dir: str | os.PathLike | None = None
     detector_path: str | os.PathLike | None = None
@@ -35,6 +36,7 @@ class ExtractionOptions:
     num_workers: int = 4
     progress: bool = True
     cache_dir: CacheDir = None
+    trust_detector: bool = False
 
     def extract_kwargs(self) -> dict[str, Any]:
         """The keyword arguments `extract` (and `cached_extract`) take from these options."""
@@ -151,11 +153,22 @@ def collate_clips(batch: list[dict]) -> dict:
             "(--size) so all clips share the generated videos' resolution."
         )
     return {
-        "clips": torch.stack([b["clip"] for b in kept]) if kept else None,
+        "clips": torch.stack([b["clip"] for b in kept]) if kept else None, "first": kept[0]["path"] if kept else None,
         "index": [b["index"] for b in kept], "cls": [b["cls"] for b in kept],
         "skipped": [(b["path"], b["frames"]) for b in batch if b["clip"] is None and "error" not in b],
         "errors": [b["error"] for b in batch if "error" in b],
     }
+
+
+def _check_same_size(first: tuple[tuple[int, ...], str], shape: tuple[int, ...], path: str) -> None:
+    """Refuse clips whose size differs from the first clip's, across batches (collate_clips checks within one), so
+    the outcome never depends on --batch-size."""
+    if shape != first[0]:
+        raise VideoError(
+            f"Videos have different sizes: {first[1]} gives clips of {first[0]} (channels, frames, height, width) "
+            f"but {path} of {shape}. Every video scored together must have one resolution: re-render or resize them "
+            "(real videos: --size)."
+        )
 
 
 def extract(items: list[VideoItem], detector: Detector, rule: ClipRule, batch_size: int = 32, num_workers: int = 4,
@@ -167,11 +180,14 @@ def extract(items: list[VideoItem], detector: Detector, rule: ClipRule, batch_si
                         pin_memory=detector.device.type == "cuda", persistent_workers=False,
                         prefetch_factor=4 if num_workers > 0 else None)
     parts: list[Features] = []
+    first: tuple[tuple[int, ...], str] | None = None  # the first clip's (C, T, H, W) and file
     for batch in video_batches(loader, len(dataset), f"{detector.name} features", progress and ctx.is_main):
         if batch["errors"]:
             raise batch["errors"][0]
         feats = np.zeros((0, detector.feature_dim), np.float32)
         if batch["clips"] is not None:
+            first = first or (tuple(batch["clips"].shape[1:]), batch["first"])
+            _check_same_size(first, tuple(batch["clips"].shape[1:]), batch["first"])
             feats = detector(batch["clips"]).cpu().numpy().astype(np.float32)
         parts.append(Features(feats, np.asarray(batch["index"], np.int64), batch["cls"], batch["skipped"]))
     gathered = ctx.gather(Features.concat(parts) if parts else

@@ -20,6 +20,7 @@ import numpy as np
 
 from vidrd_bench.core.errors import VidrdBenchError
 from vidrd_bench.core.io import atomic_path
+from vidrd_bench.core.limits import check_arrays
 from vidrd_bench.protocols import Protocol
 
 STATS_FORMAT = "vidrd-bench/feature-stats/v1"
@@ -104,7 +105,9 @@ def _unusable(path: Path, why: str) -> VidrdBenchError:
 
 
 def _read_npz(path: Path) -> dict[str, np.ndarray]:
-    """Every array of an npz file; a clear error for a missing, truncated or non-npz file."""
+    """Every array of an npz file, each refused by its header over the size limit before it is loaded; a clear
+    error for a missing, truncated or non-npz file."""
+    check_arrays(path, f"Statistics file {path}")
     try:
         data = np.load(path, allow_pickle=False)
         if not isinstance(data, np.lib.npyio.NpzFile):
@@ -133,11 +136,25 @@ def _parse(path: Path, d: dict[str, np.ndarray]) -> StatsFile:
         raise _unusable(path, f"its provenance fields are not readable ({e})") from None
     if not all(isinstance(v, dict) for v in text.values()):
         raise _unusable(path, "detector_sha256, protocol and extra must be JSON objects")
+    _check_count(path, count, d, mu.size)
     return StatsFile(
         mu=mu, sigma=sigma, count=count, detector=str(d["detector"]), detector_sha256=text["detector_sha256"],
         protocol=text["protocol"], source=str(d["source"]), features=d.get("features"),
         classes=[str(c) for c in d["classes"]] if "classes" in d else None, extra=text["extra"],
     )
+
+
+def _check_count(path: Path, count: int, d: dict[str, np.ndarray], dim: int) -> None:
+    """The stated count must be the number of stored features and classes (it sets the protocol a record claims);
+    without features it must at least allow a covariance (2 or more)."""
+    features, classes = d.get("features"), d.get("classes")
+    if features is not None and (features.ndim != 2 or features.shape[1] != dim):
+        raise _unusable(path, f"its features have shape {features.shape}, not (count, {dim})")
+    derived = len(features) if features is not None else len(classes) if classes is not None else None
+    if count < 2 or (derived is not None and count != derived) or (classes is not None and len(classes) != derived):
+        found = f"{len(features)} feature rows" if features is not None else "no features"
+        raise _unusable(path, f"it states a count of {count} videos but holds {found}"
+                              f"{f' and {len(classes)} classes' if classes is not None else ''}")
 
 
 def load_stats(path: str | os.PathLike, protocol: Protocol | None = None) -> StatsFile:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-import html
 import io
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import jinja2
 import pandas as pd
+from markupsafe import Markup
 from PIL import Image
 
 from vidrd_bench.core.io import write_text_atomic
@@ -36,6 +37,7 @@ th { background: #f3f3f3; }
 .preview video { width: 200px; height: auto; image-rendering: pixelated; background: #000; }
 .preview video[data-playable="error"] { outline: 2px solid #b00020; }
 """
+JINJA = jinja2.Environment(autoescape=True, keep_trailing_newline=True)
 # Marks each <video> the browser has decoded a frame of (data-playable="WxH"), or "error": visible in the page's
 # DOM, so a headless browser can check that the previews play.
 PLAYABLE_SCRIPT = """<script>
@@ -76,16 +78,21 @@ def report_runs(report: RegressionReport) -> dict[str, dict[str, ResultRecord]]:
             f"current: {report.current_name}": {c.metric: c.current for c in report.comparisons}}
 
 
-def _regression_section(report: RegressionReport) -> str:
-    """Verdict line and decision table of a regression report, as HTML."""
+REGRESSION_SECTION = JINJA.from_string(
+    '<h2>Regression: <span class="verdict-{{ "fail" if bad else "pass" }}">{{ verdict }}</span></h2>\n'
+    "<p>Baseline <code>{{ baseline }}</code> vs current <code>{{ current }}</code></p>\n{{ table }}\n"
+    "<h3>What changed</h3>\n{{ changed }}")
+
+
+def _regression_section(report: RegressionReport) -> Markup:
+    """Verdict line and decision table of a regression report, as HTML (names escaped by the template)."""
     bad = report.regressed
-    verdict = "FAIL — regression" if bad else "PASS — no regression"
     table = pd.DataFrame(comparison_rows(report)).to_html(index=False, border=0)
     table = table.replace("<td>REGRESSION:", '<td class="verdict-fail">REGRESSION:')
     changed = changes_frame(report).to_html(index=False, border=0) if report.changes else "<p>Nothing recorded changed.</p>"
-    return (f'<h2>Regression: <span class="verdict-{"fail" if bad else "pass"}">{verdict}</span></h2>\n'
-            f"<p>Baseline <code>{html.escape(report.baseline_name)}</code> vs current "
-            f"<code>{html.escape(report.current_name)}</code></p>\n{table}\n<h3>What changed</h3>\n{changed}")
+    return Markup(REGRESSION_SECTION.render(
+        bad=bad, verdict="FAIL — regression" if bad else "PASS — no regression", baseline=report.baseline_name,
+        current=report.current_name, table=Markup(table), changed=Markup(changed)))
 
 
 @dataclass
@@ -109,21 +116,41 @@ def _figures(table: pd.DataFrame, parts: ReportParts) -> list[str]:
     return body
 
 
+PAGE = JINJA.from_string("""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>{{ title }}</title>
+<style>{{ style }}</style>
+</head>
+<body>
+<h1>{{ title }}</h1>
+{% if regression %}{{ regression }}
+{% endif %}<h2>Comparison with the published UCF-101 results</h2>
+{{ table }}
+{% for figure in figures %}{{ figure }}
+{% endfor %}{% for name, clips in previews %}<h2>Preview clips: {{ name }}</h2>
+{{ clips }}
+{% endfor %}{% if sheets %}<h2>Contact sheets</h2>
+{% for name, uri in sheets %}<div class="sheet"><h3>{{ name }}</h3><img alt="contact sheet of {{ name }}" \
+src="{{ uri }}"></div>
+{% endfor %}{% endif %}{{ script }}
+</body>
+</html>
+""")
+
+
 def html_page(title: str, table: pd.DataFrame, parts: ReportParts) -> str:
-    """Assemble the page; every image and clip is embedded, so the file can be attached to a CI run on its own."""
-    body = [f"<h1>{html.escape(title)}</h1>"]
-    if parts.report is not None:
-        body.append(_regression_section(parts.report))
-    body.append(f"<h2>Comparison with the published UCF-101 results</h2>\n{render_table(table, 'html')}")
-    body += _figures(table, parts)
-    for name, clips in parts.previews.items():
-        body += [f"<h2>Preview clips: {html.escape(name)}</h2>", previews_html(clips)]
-    if parts.sheets:
-        body.append("<h2>Contact sheets</h2>")
-        body += [f'<div class="sheet"><h3>{html.escape(name)}</h3><img alt="contact sheet of {html.escape(name)}" '
-                 f'src="{png_data_uri(img)}"></div>' for name, img in parts.sheets.items()]
-    return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>{html.escape(title)}</title>\n'
-            f"<style>{STYLE}</style>\n</head>\n<body>\n" + "\n".join(body) + f"\n{PLAYABLE_SCRIPT}\n</body>\n</html>\n")
+    """Assemble the page; every image and clip is embedded, so the file can be attached to a CI run on its own.
+
+    The page is a jinja2 template with autoescape: names, titles and labels are escaped; only fragments built by
+    our own escaping writers (tables, charts, previews) enter as markup."""
+    return PAGE.render(
+        title=title, style=Markup(STYLE), script=Markup(PLAYABLE_SCRIPT),
+        regression=_regression_section(parts.report) if parts.report is not None else None,
+        table=Markup(render_table(table, "html")), figures=[Markup(f) for f in _figures(table, parts)],
+        previews=[(name, Markup(previews_html(clips))) for name, clips in parts.previews.items()],
+        sheets=[(name, png_data_uri(img)) for name, img in parts.sheets.items()])
 
 
 def write_html_report(path: str | os.PathLike, runs: dict[str, dict[str, ResultRecord]],

@@ -10,6 +10,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from vidrd_bench.core.io import write_text_atomic
+from vidrd_bench.report.escape import xml_text
 from vidrd_bench.report.regression import RegressionReport
 from vidrd_bench.report.tables import format_score
 
@@ -33,23 +34,25 @@ def junit_xml(report: RegressionReport, started: float | None = None) -> str:
                                               "timestamp": stamp, "hostname": socket.gethostname()})
     props = ET.SubElement(suite, "properties")
     for name, value in (("baseline", report.baseline_name), ("current", report.current_name)):
-        ET.SubElement(props, "property", {"name": name, "value": value})
+        ET.SubElement(props, "property", {"name": name, "value": xml_text(value)})
     for c in report.comparisons:
-        case = ET.SubElement(suite, "testcase", {"classname": "vidrd_bench.regression", "name": c.metric, "time": "0.000"})
+        case = ET.SubElement(suite, "testcase", {"classname": "vidrd_bench.regression", "name": xml_text(c.metric),
+                                                 "time": "0.000"})
         b, k = c.baseline, c.current
         detail = (f"{c.metric} ({k.protocol.get('name', '?')}): baseline "
                   f"{format_score(b.value, b.ci_low, b.ci_high, b.std)}, current "
                   f"{format_score(k.value, k.ci_low, k.ci_high, k.std)}, delta {c.delta:+.4g}; "
                   f"rule: {c.rule.describe(b.value)}; {c.reason}")
         if c.regressed:
-            ET.SubElement(case, "failure", {"type": "regression", "message": c.reason}).text = detail
+            failure = ET.SubElement(case, "failure", {"type": "regression", "message": xml_text(c.reason)})
+            failure.text = xml_text(detail)
         else:
-            ET.SubElement(case, "system-out").text = detail
+            ET.SubElement(case, "system-out").text = xml_text(detail)
     for side, names in ((report.baseline_name, report.only_baseline), (report.current_name, report.only_current)):
         for metric in names:
-            case = ET.SubElement(suite, "testcase", {"classname": "vidrd_bench.regression", "name": metric,
+            case = ET.SubElement(suite, "testcase", {"classname": "vidrd_bench.regression", "name": xml_text(metric),
                                                      "time": "0.000"})
-            ET.SubElement(case, "skipped", {"message": f"{metric} only in {side}; nothing to compare"})
+            ET.SubElement(case, "skipped", {"message": xml_text(f"{metric} only in {side}; nothing to compare")})
     elapsed = f"{time.perf_counter() - started:.3f}"
     root.set("time", elapsed)
     suite.set("time", elapsed)

@@ -14,6 +14,7 @@ from vidrd_bench.datasets.folder import find_videos
 from vidrd_bench.datasets.video import read_video
 from vidrd_bench.core.errors import VideoError
 from vidrd_bench.core.io import atomic_path
+from vidrd_bench.core.limits import IMAGE_PIXELS
 
 TITLE_HEIGHT = 24
 LABEL_WIDTH = 160
@@ -37,8 +38,8 @@ def _run_rows(run_dir: Path) -> list[dict]:
     (datasets.folder.find_videos: any format or frame folder, dotfiles and temp files excluded)."""
     if (run_dir / manifest.MANIFEST_FILE).is_file():
         rows = [r for r in manifest.current_rows(run_dir) if r.status == "done"]
-        return [{"class": r.class_name, "path": run_dir / r.path, "prompt": r.prompt, "index": r.index}
-                for r in sorted(rows, key=lambda r: r.index)]
+        return [{"class": r.class_name, "path": manifest.video_file(run_dir, r), "prompt": r.prompt, "index": r.index,
+                 "row": r} for r in sorted(rows, key=lambda r: r.index)]
     return [{"class": p.parent.name if p.parent != run_dir else p.stem, "path": p} for p in find_videos(run_dir)]
 
 
@@ -47,12 +48,15 @@ def sample_videos(run_dir: str | os.PathLike, videos_per_class: int = 1, max_row
     run_dir = Path(run_dir)
     taken: dict[str, int] = {}
     chosen: list[SampledVideo] = []
+    recorded: list[manifest.ManifestRow] = []
     for row in _run_rows(run_dir):
         klass = str(row["class"])
         if taken.get(klass, 0) >= videos_per_class or not row["path"].exists():
             continue
         taken[klass] = taken.get(klass, 0) + 1
         chosen.append(SampledVideo(klass, row["path"], str(row.get("prompt", "")), row.get("index")))
+        recorded += [row["row"]] if "row" in row else []
+    manifest.verify_done(run_dir, recorded)  # the files shown are the ones the generator wrote, as `score` checks
     if not chosen:
         raise VideoError(f"No finished video files found in {run_dir} (looked for done rows of manifest.jsonl and its "
                          "parts, else *.mp4). Pass the output folder of `vidrd-bench generate`.")
@@ -84,6 +88,8 @@ def contact_sheet(videos: list[SampledVideo], frames_per_video: int = 6, thumb_h
     h, w = clips[0].shape[1:3]
     thumb_w = max(1, round(thumb_height * w / h))
     size = (LABEL_WIDTH + frames_per_video * (thumb_w + GAP), TITLE_HEIGHT + len(videos) * (thumb_height + GAP))
+    IMAGE_PIXELS.check(size[0] * size[1], f"The contact sheet ({size[0]}x{size[1]} for {len(videos)} videos of {w}x{h} "
+                       f"frames)", "Ask for fewer or smaller thumbnails (--frames, --height, --per-class).")
     sheet = Image.new("RGB", size, BACKGROUND)
     draw, font = ImageDraw.Draw(sheet), ImageFont.load_default()
     draw.text((4, 6), _fit(title, draw, font, sheet.width - 8), fill=INK, font=font)

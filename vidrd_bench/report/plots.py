@@ -7,7 +7,6 @@ import io
 import json
 import math
 import os
-from pathlib import Path
 
 import matplotlib
 
@@ -17,7 +16,9 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from vidrd_bench.core.errors import VidrdBenchError  # noqa: E402
+from vidrd_bench.core.limits import RECORD_BYTES, read_text  # noqa: E402
 from vidrd_bench.metrics.registry import metric_specs  # noqa: E402
+from vidrd_bench.report.escape import matplotlib_text, xml_attr  # noqa: E402
 
 OURS, PUBLISHED, SECOND = "#1f5fa8", "#9a9a9a", "#d9822b"
 plt.rcParams.update({"svg.fonttype": "none", "font.size": 9, "axes.spines.top": False, "axes.spines.right": False})
@@ -30,7 +31,7 @@ def _svg(fig, alt: str) -> str:
     plt.close(fig)
     text = buf.getvalue()
     svg = text[text.index("<svg"):]
-    return svg.replace("<svg", f'<svg role="img" aria-label="{alt}" class="vidrd-plot"', 1)
+    return svg.replace("<svg", f'<svg role="img" aria-label="{xml_attr(alt)}" class="vidrd-plot"', 1)
 
 
 def _interval(row: pd.Series, metric: str) -> tuple[float, float] | None:
@@ -57,10 +58,10 @@ def scores_chart(table: pd.DataFrame) -> str:
             err = _interval(row, metric)
             ax.errorbar(row[metric], i, xerr=None if err is None else [[err[0]], [err[1]]], fmt="o",
                         color=OURS if ours else PUBLISHED, capsize=3, markersize=5 if ours else 4)
-        ax.set_yticks(y, [str(m) for m in rows["method"]])
+        ax.set_yticks(y, [matplotlib_text(m) for m in rows["method"]])
         for tick, kind in zip(ax.get_yticklabels(), rows["kind"]):
             tick.set_fontweight("bold" if kind == "ours" else "normal")
-        ax.set_xlabel(f"{spec.title} ({spec.direction}); ours with 95% bootstrap interval")
+        ax.set_xlabel(f"{matplotlib_text(spec.title)} ({spec.direction}); ours with 95% bootstrap interval")
         ax.grid(axis="x", alpha=0.3)
     titles = " and ".join(spec.title for spec, _ in panels)
     return _svg(fig, f"{titles} of our runs with 95% intervals beside the published UCF-101 results")
@@ -76,8 +77,8 @@ def per_class_chart(per_class: dict[str, dict[str, float]]) -> str:
     y = np.arange(len(classes))
     for k, (name, color) in enumerate(zip(names, (OURS, SECOND, PUBLISHED, "#5a9e4b"))):
         values = [per_class[name].get(c, np.nan) for c in classes]
-        ax.barh(y + (k - (len(names) - 1) / 2) * bar, values, height=bar, color=color, label=name)
-    ax.set_yticks(y, classes)
+        ax.barh(y + (k - (len(names) - 1) / 2) * bar, values, height=bar, color=color, label=matplotlib_text(name))
+    ax.set_yticks(y, [matplotlib_text(c) for c in classes])
     ax.invert_yaxis()
     ax.set_xlabel("FVD per class (lower is better)")
     ax.grid(axis="x", alpha=0.3)
@@ -110,7 +111,7 @@ def fvd_at_n_chart(calibration: dict) -> str:
 def read_calibration(path: str | os.PathLike) -> dict:
     """A `vidrd-bench calibrate` record (JSON with an 'fvd_at_n' ladder {n: [...], fvd: [...]}) for the report."""
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        data = json.loads(read_text(path, RECORD_BYTES, f"Calibration record {path}"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise VidrdBenchError(f"Calibration record {path} cannot be read as JSON ({str(e)[:200]}); pass the --out file "
                               "of `vidrd-bench calibrate`.") from None

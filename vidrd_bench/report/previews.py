@@ -7,14 +7,15 @@ re-encoded in the profile every browser plays, upscaled (nearest neighbour) so t
 from __future__ import annotations
 
 import base64
-import html
 import io
 from dataclasses import dataclass
 
 import av
 import numpy as np
 
+from vidrd_bench.core.limits import IMAGE_PIXELS
 from vidrd_bench.datasets.video import read_video
+from vidrd_bench.report import escape
 from vidrd_bench.report.pictures import SampledVideo
 
 MIN_SIDE = 128
@@ -34,6 +35,10 @@ class Preview:
 def _upscaled(frames: np.ndarray) -> np.ndarray:
     """Frames enlarged by a whole factor to at least MIN_SIDE on the short side, cropped to even sides."""
     factor = max(1, -(-MIN_SIDE // min(frames.shape[1:3])))
+    height, width = frames.shape[1] * factor, frames.shape[2] * factor
+    IMAGE_PIXELS.check(height * width, f"A preview of {frames.shape[2]}x{frames.shape[1]} frames (upscaled {factor}x "
+                       f"to {width}x{height} for a {MIN_SIDE}-pixel short side)",
+                       "Pass --previews 0 to leave preview clips out of the report.")
     big = frames.repeat(factor, axis=1).repeat(factor, axis=2)
     return big[:, : big.shape[1] // 2 * 2, : big.shape[2] // 2 * 2]
 
@@ -70,8 +75,8 @@ def previews_html(previews: list[Preview]) -> str:
         uri = "data:video/mp4;base64," + base64.b64encode(p.mp4).decode("ascii")
         cells.append(
             f'<figure class="preview"><video controls loop muted autoplay playsinline preload="auto" '
-            f'width="{p.width}" height="{p.height}" data-class="{html.escape(v.klass)}">'
+            f'width="{p.width}" height="{p.height}" data-class="{escape.html(v.klass)}">'
             f'<source src="{uri}" type="video/mp4"></video>'
-            f"<figcaption><b>{html.escape(index + v.klass)}</b><br>{html.escape(v.prompt)}</figcaption></figure>")
+            f"<figcaption><b>{escape.html(index + v.klass)}</b><br>{escape.html(v.prompt)}</figcaption></figure>")
     return '<div class="previews">' + "\n".join(cells) + "</div>"
 

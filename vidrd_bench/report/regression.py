@@ -24,6 +24,7 @@ import pandas as pd
 from vidrd_bench.core.errors import ProtocolMismatchError, VidrdBenchError
 from vidrd_bench.metrics.registry import METRICS, metric_specs
 from vidrd_bench.precisions import DEFAULT_PRECISION
+from vidrd_bench.report import escape
 from vidrd_bench.report.tables import format_score, markdown_table, run_name
 from vidrd_bench.results import ResultRecord, load_results
 
@@ -292,7 +293,8 @@ def _provenance(side: dict[str, ResultRecord]) -> str:
     rec = next(iter(side.values()))
     commit = f" @ {rec.git_commit[:7]}" if rec.git_commit else ""
     smoke = " — SMOKE, not a score" if any(r.smoke for r in side.values()) else ""
-    return f"run `{run_name(side)}`, vidrd-bench {rec.version}{commit}, {rec.date[:10] or 'undated'}{smoke}"
+    return (f"run {escape.markdown_code(run_name(side))}, vidrd-bench {escape.markdown(rec.version)}"
+            f"{escape.markdown(commit)}, {escape.markdown(rec.date[:10] or 'undated')}{smoke}")
 
 
 def comparison_rows(report: RegressionReport) -> list[dict[str, str]]:
@@ -323,6 +325,11 @@ def _with_emoji(rows: pd.DataFrame) -> pd.DataFrame:
     return rows
 
 
+def _markdown_titles(rows: pd.DataFrame) -> pd.DataFrame:
+    """The rows with each metric's title (a registered spec's, any text) escaped for markdown."""
+    return rows.assign(Metric=rows["Metric"].map(escape.markdown))
+
+
 def render_markdown(report: RegressionReport) -> str:
     """The markdown summary: verdict, both runs' provenance, the decisions, what changed, what was not compared."""
     n_bad = sum(c.regressed for c in report.comparisons)
@@ -330,18 +337,21 @@ def render_markdown(report: RegressionReport) -> str:
     verdict = f"FAIL — {n_bad} of {n} metrics regressed" if n_bad else f"PASS — no regression in {n} metrics"
     first = report.comparisons[0]
     gen = (first.current.generation_protocol or {}).get("name", "none recorded")
-    protos = ", ".join(f"{c.metric} `{c.current.protocol.get('name', '?')}`" for c in report.comparisons)
+    code = escape.markdown_code
+    protos = ", ".join(f"{c.metric} {code(c.current.protocol.get('name', '?'))}" for c in report.comparisons)
     lines = [f"## vidrd-bench regression report: {verdict}", "",
-             f"- Baseline `{report.baseline_name}`: {_provenance({c.metric: c.baseline for c in report.comparisons})}",
-             f"- Current `{report.current_name}`: {_provenance({c.metric: c.current for c in report.comparisons})}",
-             f"- Protocols: generation `{gen}`, {protos}", "",
-             markdown_table(_with_emoji(pd.DataFrame(comparison_rows(report))), right=("Baseline", "Current", "Δ"))]
+             f"- Baseline {code(report.baseline_name)}: "
+             f"{_provenance({c.metric: c.baseline for c in report.comparisons})}",
+             f"- Current {code(report.current_name)}: {_provenance({c.metric: c.current for c in report.comparisons})}",
+             f"- Protocols: generation {code(gen)}, {protos}", "",
+             markdown_table(_with_emoji(_markdown_titles(pd.DataFrame(comparison_rows(report)))),
+                            right=("Baseline", "Current", "Δ"))]
     lines.append("### What changed between baseline and current\n")
     if report.changes:
-        lines.append(markdown_table(changes_frame(report)))
+        lines.append(markdown_table(changes_frame(report).map(escape.markdown)))
     else:
         lines.append("Nothing recorded changed (weights, seeds, settings, version and commit are identical).\n")
     for side, names in ((report.baseline_name, report.only_baseline), (report.current_name, report.only_current)):
         if names:
-            lines.append(f"Not compared: {', '.join(names)} only in `{side}`.\n")
+            lines.append(f"Not compared: {escape.markdown(', '.join(names))} only in {code(side)}.\n")
     return "\n".join(lines)

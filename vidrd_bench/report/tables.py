@@ -6,7 +6,6 @@ records hold, placed by the spec's `column`; rows sorted by the first registered
 
 from __future__ import annotations
 
-import html
 import math
 from pathlib import Path
 from typing import Iterable
@@ -18,6 +17,7 @@ from vidrd_bench.metrics.registry import METRICS, metric_specs
 from vidrd_bench.metrics.spec import MetricSpec
 from vidrd_bench.precisions import describe
 from vidrd_bench.protocols import PROTOCOLS
+from vidrd_bench.report import escape
 from vidrd_bench.report.published import PAPER_GENERATION
 from vidrd_bench.results import ResultRecord
 
@@ -210,14 +210,6 @@ def _score(row: pd.Series, metric: str, tok: dict[str, str]) -> str:
     return format_score(*parts, pm=tok["pm"], none=tok["none"])
 
 
-def _tex(text: str) -> str:
-    """Escape LaTeX's special characters in user-provided text (labels, sources, notes)."""
-    out = text.replace("\\", r"\textbackslash{}")
-    for ch in "&%$#_{}":
-        out = out.replace(ch, "\\" + ch)
-    return out.replace("~", r"\textasciitilde{}").replace("^", r"\textasciicircum{}")
-
-
 def _method(row: pd.Series, tok: dict[str, str], esc) -> str:
     """Method name with its marks: † protocol differs, § not the protocol's precision, ‡ published note, and the
     smoke label."""
@@ -242,7 +234,7 @@ def _protocol(row: pd.Series, tok: dict[str, str], specs: list[MetricSpec]) -> s
 def display_frame(table: pd.DataFrame, fmt: str) -> tuple[pd.DataFrame, list[str]]:
     """Human-readable cells and the footnotes that apply, in the spelling of `fmt` (md, html or latex)."""
     tok = TOKENS[fmt]
-    esc = _tex if fmt == "latex" else str
+    esc = {"latex": escape.latex, "md": escape.markdown}.get(fmt, str)  # html: pandas' to_html escapes every cell
     specs = shown_metrics(table)
     columns = {"Method": [_method(r, tok, esc) for _, r in table.iterrows()],
                "Train videos (M)": [_number(v, tok, 1) for v in table["train_videos_m"]]}
@@ -272,7 +264,7 @@ def _footnotes(table: pd.DataFrame, tok: dict[str, str], esc) -> list[str]:
                         else "."))
     paper = " / ".join([PAPER_GENERATION, *(spec.paper_protocol for spec in specs if spec.paper_protocol)])
     if table["protocol_differs"].astype(bool).any():
-        notes.append(f"{tok['dagger']} Protocol differs from the paper's ({paper}): not comparable with the "
+        notes.append(f"{tok['dagger']} Protocol differs from the paper's ({esc(paper)}): not comparable with the "
                      "published rows.")
     for _, row in table[table["precision"].astype(bool)].iterrows():
         notes.append(f"{tok['section']} {esc(row['method'])}: rendered at precision {esc(row['precision'])} (uint8 "
@@ -286,10 +278,10 @@ def _footnotes(table: pd.DataFrame, tok: dict[str, str], esc) -> list[str]:
 
 
 def markdown_table(df: pd.DataFrame, right: Iterable[str] = ()) -> str:
-    """A GitHub-flavoured markdown table with padded columns; columns in `right` are right-aligned."""
+    """A GitHub-flavoured markdown table with padded columns (`|` escaped in every cell, headers too); columns in
+    `right` are right-aligned."""
     right = set(right)
-    body = [[str(v).replace("|", "\\|") for v in row] for row in df.itertuples(index=False)]
-    cells = [[str(c) for c in df.columns]] + body
+    cells = [[str(v).replace("|", "\\|") for v in row] for row in [df.columns, *df.itertuples(index=False)]]
     widths = [max(3, *(len(r[i]) for r in cells)) for i in range(len(df.columns))]
 
     def line(row: list[str]) -> str:
@@ -306,16 +298,22 @@ def render_table(table: pd.DataFrame, fmt: str) -> str:
     if fmt not in FORMATS:
         raise VidrdBenchError(f"Unknown table format {fmt!r}; choose one of {', '.join(FORMATS)}.")
     if fmt == "csv":
-        return table.to_csv(index=False, lineterminator="\n")
+        return csv_safe(table).to_csv(index=False, lineterminator="\n")
     shown, notes = display_frame(table, fmt)
     right = [c for c in shown.columns if c not in TEXT_DISPLAY]
     if fmt == "md":
         return markdown_table(shown, right) + "\n" + "".join(f"- {n}\n" for n in notes)
     if fmt == "html":
         body = shown.to_html(index=False, escape=True, border=0, classes="vidrd-table")
-        items = "".join(f"<li>{html.escape(n)}</li>\n" for n in notes)
+        items = "".join(f"<li>{escape.html(n)}</li>\n" for n in notes)
         return f'{body}\n<ul class="vidrd-footnotes">\n{items}</ul>\n'
     return latex_table(shown, right, notes)
+
+
+def csv_safe(table: pd.DataFrame) -> pd.DataFrame:
+    """The table with every text cell made formula-proof for spreadsheets (escape.csv_cell); numbers unchanged."""
+    text = [c for c in table.columns if table[c].dtype == object or pd.api.types.is_string_dtype(table[c])]
+    return table.assign(**{c: table[c].map(escape.csv_cell) for c in text})
 
 
 LATEX_PREAMBLE = "% vidrd-bench table: needs \\usepackage{booktabs} (rules) and \\usepackage{graphicx} (\\resizebox)\n"

@@ -19,7 +19,7 @@ import numpy as np
 from vidrd_bench.core import distributed
 from vidrd_bench.core.devices import pick_device
 from vidrd_bench.core.errors import ProtocolMismatchError, VidrdBenchError
-from vidrd_bench.core.io import check_output_file, save_or_rescue
+from vidrd_bench.core.io import check_output_file, save_or_rescue, sha256_file
 from vidrd_bench.datasets import manifest
 from vidrd_bench.metrics.cache import cache_folder, cached_extract
 from vidrd_bench.metrics.detectors import load_detector
@@ -109,10 +109,10 @@ def real_rule(proto: FVDProtocol, size: tuple[int, int] | None) -> ClipRule:
 
 def protocol_detector(proto: Protocol, extraction: ExtractionOptions) -> Detector:
     """The protocol's detector at its resolution (with its C3D preprocessing for IS), loaded from the options' files
-    onto their device (None: cuda if available, else cpu)."""
+    onto their device (None: cuda if available, else cpu); a TorchScript file only if pinned or trusted."""
     return load_detector(proto.detector, extraction.weights_dir, pick_device(extraction.device),
                          extraction.detector_path, proto.resolution, getattr(proto, "preprocess", None),
-                         proto.num_frames)
+                         num_frames=proto.num_frames, trust_detector=extraction.trust_detector)
 
 
 def real_stats_from_features(got: Features, proto: FVDProtocol, detector: Detector, note: str,
@@ -266,7 +266,8 @@ def _real_side(real: str | os.PathLike, proto: FVDProtocol, items: list[VideoIte
         side = _RealSide(compute_real_stats(real, proto, extraction, options, size=size), size,
                          {"real_videos": str(real)})
     else:
-        side = _RealSide(load_stats(real) if distributed.current().is_main else None, size, {"real_stats": str(real)})
+        side = _RealSide(load_stats(real) if distributed.current().is_main else None, size,
+                         {"real_stats": str(real), "real_stats_sha256": sha256_file(real)})
     if side.stats is not None:  # fewer real videos than the protocol takes: refused, or its derived protocol
         proto = counted(proto, None, side.stats.count, scoring.allow_fewer)
         proto.check_same_real(side.stats.protocol, what=f"The real-video statistics in {real}")

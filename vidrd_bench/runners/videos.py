@@ -78,7 +78,7 @@ def _at_plan_path(root: Path, rel: str) -> Path | None:
     stem = planned.with_suffix("")
     for candidate in (planned, *(stem.with_suffix(s) for s in VIDEO_SUFFIXES), stem):
         if candidate.is_file() or (candidate.is_dir() and frame_files(candidate)):
-            return candidate
+            return manifest.inside(root, candidate, f"the user's video for plan row {rel}")
     return None
 
 
@@ -90,7 +90,7 @@ def _manifest_items(root: Path, allow_incomplete: bool) -> tuple[list[VideoItem]
     manifest.verify_done(root, [r for r in rows if r.status == "done"])
     items, brought = [], 0
     for r in rows:
-        path = root / r.path if r.status == "done" else _at_plan_path(root, r.path)
+        path = manifest.video_file(root, r) if r.status == "done" else _at_plan_path(root, r.path)
         if path is not None:
             items.append(VideoItem(path, r.index, r.class_name))
             brought += r.status != "done"

@@ -30,6 +30,7 @@ class Recipe:
     write: Callable[[Detector, Path], None] | None = None  # saves a built detector's network as its weight files
     resolution: int | None = None  # the protocol resolution passed to build (None: the detector's own)
     narrow: tuple[tuple[ModuleType, str, Callable], ...] = ()  # (module, attribute, narrow constructor) swaps
+    program: bool = False  # its file is a program (TorchScript): loaded as a user who opted in (--trust-detector)
 
 
 def _torchscript(det: Detector, folder: Path) -> None:
@@ -52,7 +53,7 @@ NARROW_I3D = ((i3d, "InceptionI3d", partial(i3d.InceptionI3d, width_div=8, resol
 NARROW_C3D = ((c3d, "C3D", partial(c3d.C3D, width_div=16)),)
 
 RECIPES: dict[str, Recipe] = {
-    "i3d-torchscript": Recipe(_torchscript, narrow=NARROW_I3D),
+    "i3d-torchscript": Recipe(_torchscript, narrow=NARROW_I3D, program=True),
     "i3d-pytorch": Recipe(_state_dict, narrow=NARROW_I3D),
     "i3d-tiny-random": Recipe(resolution=32),
     "c3d-ucf101": Recipe(_chainer_npz, narrow=NARROW_C3D),
@@ -89,6 +90,9 @@ def write_files(spec: DetectorSpec, folder: Path, *, narrow: bool) -> Detector:
 
 
 def build(spec: DetectorSpec, folder: Path, *, narrow: bool) -> Detector:
-    """`spec` loaded as `load_detector` loads it, from the files in `folder` (narrow: under its recipe's swaps)."""
+    """`spec` loaded as `load_detector` loads it, from the files in `folder` (narrow: under its recipe's swaps; a
+    program trusted, as its user must)."""
+    entry = recipe(spec.name)
     with _swapped(spec.name, narrow):
-        return load_detector(spec.name, weights_dir=folder, device="cpu", resolution=recipe(spec.name).resolution)
+        return load_detector(spec.name, weights_dir=folder, device="cpu", resolution=entry.resolution,
+                             trust_detector=entry.program)

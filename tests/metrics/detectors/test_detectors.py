@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from vidrd_bench.core.errors import VidrdBenchError, WeightsError
 from vidrd_bench.metrics.detectors import load_detector
 from vidrd_bench.metrics.detectors.c3d import C3D, C3DClassifier, state_to_npz, tiny_c3d
+from vidrd_bench.metrics.detectors.base import TRUST_ENV
 from vidrd_bench.metrics.detectors.i3d import InceptionI3d, export_torchscript, same_padding, tiny_i3d
 
 
@@ -90,7 +91,7 @@ def test_i3d_state_dict_round_trip_in_pytorch_i3d_layout(tmp_path):
 def test_torchscript_path_gives_the_same_features(tmp_path):
     model = tiny_i3d(LOW_RES).eval()
     export_torchscript(model, tmp_path / "i3d_torchscript.pt")
-    scripted = load_detector("i3d-torchscript", weights_dir=tmp_path)
+    scripted = load_detector("i3d-torchscript", weights_dir=tmp_path, trust_detector=True)
     x = _videos()
     with torch.no_grad():  # the StyleGAN-V call: uint8 in, rescale/resize inside, 400-d features out
         eager = model(x, rescale=True, resize=True, return_features=True)
@@ -98,7 +99,43 @@ def test_torchscript_path_gives_the_same_features(tmp_path):
     assert list(scripted.weights) == ["i3d_torchscript.pt"] and not scripted.random_weights
     (tmp_path / "broken.pt").write_bytes(b"garbage")
     with pytest.raises(WeightsError, match="broken.pt"):
-        load_detector("i3d-torchscript", path=tmp_path / "broken.pt")
+        load_detector("i3d-torchscript", path=tmp_path / "broken.pt", trust_detector=True)
+
+
+class ReadsAFile(torch.nn.Module):
+    """A 'detector' program whose forward returns the bytes of a local file as features (the issue's reproducer)."""
+
+    def __init__(self, secret: str):
+        """Remember the file the program reads."""
+        super().__init__()
+        self.secret = secret
+
+    def forward(self, videos: torch.Tensor, rescale: bool = True, resize: bool = True,
+                return_features: bool = True) -> torch.Tensor:
+        """The StyleGAN-V call signature; returns the file's first 400 bytes for every video."""
+        data = torch.from_file(self.secret, size=400, dtype=torch.uint8)
+        return data.float().unsqueeze(0).repeat(videos.shape[0], 1)
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.save` is deprecated:FutureWarning")
+@pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:FutureWarning")
+def test_a_torchscript_detector_is_a_program_and_loads_only_when_trusted(tmp_path, capsys, monkeypatch):
+    """An unpinned TorchScript file is refused (it used to be accepted, and its forward's file read came out as
+    features); with the opt-in (argument or environment variable) it loads, and the note says it is a program."""
+    secret = tmp_path / "secret.bin"
+    secret.write_bytes(bytes(range(200)) * 2)
+    program = tmp_path / "i3d_torchscript.pt"
+    torch.jit.save(torch.jit.script(ReadsAFile(str(secret))), str(program))
+    with pytest.raises(WeightsError) as err:
+        load_detector("i3d-torchscript", path=program)
+    message = str(err.value)
+    assert str(program) in message and "is TorchScript: a program" in message and "--trust-detector" in message
+    assert TRUST_ENV in message and "\n" not in message
+    leaked = load_detector("i3d-torchscript", path=program, trust_detector=True)(_videos())
+    assert torch.equal(leaked[0], torch.tensor(list(range(200)) * 2, dtype=torch.float32))  # why it is refused
+    assert "is a program and runs with your permissions" in capsys.readouterr().err
+    monkeypatch.setenv(TRUST_ENV, "1")
+    assert load_detector("i3d-torchscript", path=program).name == "i3d-torchscript"
 
 
 def test_full_c3d_layout():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 import sys
 import types
 from pathlib import Path
@@ -10,7 +11,9 @@ import pytest
 import torch
 
 from vidrd_bench.core.errors import WeightsError
-from vidrd_bench.models.vidrd.checkpoint import component_state_dicts, load_unet_checkpoint, read_checkpoint
+from tests.hostile import RunsCode
+from vidrd_bench.models.vidrd.checkpoint import (component_state_dicts, load_tensors_only, load_unet_checkpoint,
+                                                   read_checkpoint)
 from vidrd_bench.models.vidrd.configs import TINY_TEMPORAL, TINY_UNET
 from vidrd_bench.models.vidrd.unet3d import UNet3DConditionModel
 
@@ -51,25 +54,54 @@ def test_lightning_checkpoint_round_trips_exactly(tmp_path: Path):
     assert_same_weights(source, target)
 
 
-def test_metadata_classes_that_are_not_installed_do_not_block_loading(tmp_path: Path, monkeypatch):
-    """Pickled metadata of an absent package (Lightning) does not stop the load."""
-    fake = types.ModuleType("lightning_stub_for_test")
+def _stub_modules(monkeypatch, dotted: str) -> types.ModuleType:
+    """Install empty modules for `dotted` and its parents, as if that package were importable."""
+    parts = dotted.split(".")
+    for i in range(1, len(parts) + 1):
+        monkeypatch.setitem(sys.modules, ".".join(parts[:i]), types.ModuleType(".".join(parts[:i])))
+    return sys.modules[dotted]
+
+
+def test_lightning_hyper_parameters_load_as_plain_dicts_without_lightning(tmp_path: Path, monkeypatch):
+    """Lightning's AttributeDict hyper-parameters (a package that is not installed here) load through the allow-list."""
+    fake = _stub_modules(monkeypatch, "lightning_fabric.utilities.data")
 
     class AttributeDict(dict):
         """Stands in for Lightning's hyper-parameter dict class."""
 
     AttributeDict.__module__, AttributeDict.__qualname__ = fake.__name__, "AttributeDict"
     fake.AttributeDict = AttributeDict
-    monkeypatch.setitem(sys.modules, fake.__name__, fake)
     source = tiny_unet(0)
     path = tmp_path / "ModelT2V.pth"
-    torch.save(release_layout(source, hyper_parameters=AttributeDict(add_temp_embed=True)), path)
-    monkeypatch.delitem(sys.modules, fake.__name__)  # as on a machine without Lightning installed
+    hparams = AttributeDict(add_temp_embed=True, lr=1e-5, sizes=[256, 256])
+    torch.save(release_layout(source, hyper_parameters=hparams), path)
+    for name in ("lightning_fabric", "lightning_fabric.utilities", "lightning_fabric.utilities.data"):
+        monkeypatch.delitem(sys.modules, name)  # as on a machine without Lightning installed
     target = tiny_unet(1)
     assert load_unet_checkpoint(path, target).complete
     assert_same_weights(source, target)
-    with pytest.raises(WeightsError, match="allow_pickle"):
-        read_checkpoint(path, allow_pickle=False)
+    loaded = load_tensors_only(path)["hyper_parameters"]
+    assert isinstance(loaded, dict) and loaded == {"add_temp_embed": True, "lr": 1e-5, "sizes": [256, 256]}
+
+
+@pytest.mark.parametrize("where", ["hyper_parameters", "state_dict"])
+def test_checkpoint_that_would_run_code_is_refused_without_running_it(tmp_path: Path, where: str):
+    """A pickled object whose __reduce__ calls exec is refused, naming the file and the call; the code never runs."""
+    marker = tmp_path / "ran.txt"
+    pickle.loads(pickle.dumps(RunsCode(marker)))  # the payload is live: full unpickling runs it
+    assert marker.read_text() == "ran"
+    marker.unlink()
+    ckpt = release_layout(tiny_unet(0))
+    if where == "hyper_parameters":
+        ckpt["hyper_parameters"] = {"lr": 1e-5, "evil": RunsCode(marker)}
+    else:
+        ckpt["state_dict"]["unet.evil"] = RunsCode(marker)
+    path = tmp_path / "ModelT2V.pth"
+    torch.save(ckpt, path)
+    with pytest.raises(WeightsError) as err:
+        load_unet_checkpoint(path, tiny_unet(1))
+    assert "ModelT2V.pth" in str(err.value) and "builtins.exec" in str(err.value)
+    assert not marker.exists()
 
 
 def test_bare_state_dicts_load_with_or_without_prefix(tmp_path: Path):

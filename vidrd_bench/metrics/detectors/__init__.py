@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 from vidrd_bench.metrics.detectors import c3d, i3d
-from vidrd_bench.metrics.detectors.base import Detector, DetectorSpec
+from vidrd_bench.metrics.detectors.base import Detector, DetectorSpec, trusting_detectors
 from vidrd_bench.core.errors import VidrdBenchError
 from vidrd_bench.core.registry import Registry
 
@@ -19,12 +19,14 @@ for _spec in (*i3d.SPECS, *c3d.SPECS):
 
 def load_detector(name: str, weights_dir: str | os.PathLike | None = None, device: str | torch.device = "cpu",
                   path: str | os.PathLike | None = None, resolution: int | None = None,
-                  preprocess: str | None = None, num_frames: int | None = None) -> Detector:
+                  preprocess: str | None = None, num_frames: int | None = None,
+                  trust_detector: bool = False) -> Detector:
     """Build registered detector `name` on `device`; `path` overrides the main weights file's location.
 
     `resolution` is the protocol's input resolution: real detectors accept only their own; the tiny random
     ones resize to it (so tests can run them small). `preprocess` picks a C3D preprocessing ("tgan", "tganv2").
     `num_frames` is the protocol's clip length: the spec's own or one of its `clip_lengths` (None: its own).
+    `trust_detector` lets a detector program (TorchScript) whose sha256 is not pinned load (base.check_program_trusted).
     """
     spec = DETECTORS.get(name)
     lengths = (spec.num_frames, *spec.clip_lengths)
@@ -34,7 +36,8 @@ def load_detector(name: str, weights_dir: str | os.PathLike | None = None, devic
             f"{num_frames}. Use a protocol whose num_frames this detector takes (`vidrd-bench metrics` lists them)."
         )
     options = {"preprocess": preprocess} if preprocess is not None else {}
-    detector = spec.build(weights_dir=weights_dir, device=device, path=Path(path) if path else None,
-                          resolution=resolution, **options)
+    with trusting_detectors(trust_detector):
+        detector = spec.build(weights_dir=weights_dir, device=device, path=Path(path) if path else None,
+                              resolution=resolution, **options)
     detector.num_frames = num_frames or spec.num_frames
     return detector

@@ -5,10 +5,14 @@ The registry of detectors lives in `vidrd_bench.metrics.detectors`, which import
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import hashlib
+import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import Callable, Iterator, Mapping
 
 import numpy as np
 import torch
@@ -16,6 +20,38 @@ import torch
 from vidrd_bench.core.errors import VideoError, VidrdBenchError, WeightsError
 
 RANDOM_WEIGHTS_SEED = 0
+TRUST_ENV = "VIDRD_BENCH_TRUST_DETECTOR"
+# sha256 of each published detector program (TorchScript) -> what it is. Empty: no publisher states a digest for
+# StyleGAN-V's i3d_torchscript.pt that could be checked here, so every such file needs the explicit opt-in.
+PINNED_PROGRAMS: dict[str, str] = {}
+_TRUSTED = contextvars.ContextVar("vidrd_bench_trusted_detectors", default=False)
+
+
+@contextlib.contextmanager
+def trusting_detectors(trust: bool = True) -> Iterator[None]:
+    """Within the block, detector programs (TorchScript files) whose sha256 is not pinned may load (`trust`)."""
+    token = _TRUSTED.set(trust or _TRUSTED.get())
+    try:
+        yield
+    finally:
+        _TRUSTED.reset(token)
+
+
+def check_program_trusted(file: Path, sha256: str) -> None:
+    """Refuse a detector file that is a program (TorchScript runs its own code when called) unless its sha256 is
+    pinned or the user opted in (--trust-detector, $VIDRD_BENCH_TRUST_DETECTOR=1, trust_detector=True); say so when
+    it loads."""
+    if sha256 in PINNED_PROGRAMS:
+        return
+    if not (_TRUSTED.get() or os.environ.get(TRUST_ENV, "").strip() == "1"):
+        raise WeightsError(
+            f"Detector file {file} (sha256 {sha256}) is TorchScript: a program, not only weights. Scoring runs its "
+            "code, which can read any file this user can and return it as features. Its sha256 is not one vidrd-bench "
+            "knows for a published detector (none is pinned yet), so it is not loaded. If you trust where the file "
+            f"came from, pass --trust-detector (or set {TRUST_ENV}=1, or load_detector(..., trust_detector=True))."
+        )
+    print(f"note: loading the TorchScript detector {file} (sha256 {sha256[:12]}...): it is a program and runs with "
+          "your permissions; you chose to trust it.", file=sys.stderr)
 
 
 class Detector:

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from vidrd_bench.core.errors import WeightsError
+from vidrd_bench.core.limits import check_arrays
 from vidrd_bench.metrics.detectors.base import (Detector, DetectorSpec, check_resolution, check_state_dict,
                                       init_random, load_torch_state, random_weights_digest)
 from vidrd_bench.core.weights import WEIGHT_FILES, WeightFile, file_sha256, locate
@@ -109,6 +110,7 @@ PREPROCESS = {"tgan": _tgan, "tganv2": _tganv2}
 
 def _npz(file: Path) -> dict[str, np.ndarray]:
     """Read an npz file into a dict; unreadable files raise WeightsError naming the file."""
+    check_arrays(file, f"Weights file {file}")
     try:
         with np.load(file, allow_pickle=False) as data:
             return {k: data[k] for k in data.files}

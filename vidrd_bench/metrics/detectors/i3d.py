@@ -12,8 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vidrd_bench.metrics.detectors.base import (Detector, DetectorSpec, check_resolution, check_state_dict,
-                                      init_random, load_torch_state, random_weights_digest)
+from vidrd_bench.metrics.detectors.base import (Detector, DetectorSpec, check_program_trusted, check_resolution,
+                                      check_state_dict, init_random, load_torch_state, random_weights_digest)
 from vidrd_bench.core.errors import WeightsError
 from vidrd_bench.core.weights import WEIGHT_FILES, WeightFile, file_sha256, locate
 
@@ -196,7 +196,9 @@ def export_torchscript(model: InceptionI3d, file: str | os.PathLike) -> None:
 
 
 def load_torchscript(file: Path, device: str | torch.device = "cpu") -> torch.jit.ScriptModule:
-    """torch.jit.load a TorchScript detector file; unreadable files raise WeightsError naming the file."""
+    """torch.jit.load a TorchScript detector file; unreadable files raise WeightsError naming the file.
+
+    TorchScript is code: callers check the file first (base.check_program_trusted)."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)  # the published detector is TorchScript; load it as such
@@ -214,8 +216,10 @@ def _build_torchscript(weights_dir=None, device="cpu", path: Path | None = None,
     """`i3d-torchscript`: the StyleGAN-V FVD detector file, called exactly as StyleGAN-V calls it."""
     check_resolution("i3d-torchscript", resolution, RESOLUTION)
     file = path or locate("i3d_torchscript.pt", weights_dir)
+    digest = file_sha256(file)
+    check_program_trusted(file, digest)
     module = load_torchscript(file, device)
-    return _detector("i3d-torchscript", module, {file.name: file_sha256(file)}, False, device)
+    return _detector("i3d-torchscript", module, {file.name: digest}, False, device)
 
 
 def _random_full(name: str, script: bool, device: str | torch.device = "cpu") -> Detector:

@@ -46,17 +46,17 @@ class LoadReport:
                 f"{len(self.unexpected)} unexpected, {len(self.mismatched)} shape mismatches")
 
 
-def read_checkpoint(path: str | os.PathLike, allow_pickle: bool = True) -> dict[str, torch.Tensor]:
+def read_checkpoint(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     """The flat state dict of a Lightning checkpoint (its `state_dict`) or of a bare state-dict file.
 
-    Loads with `weights_only=True` first; Lightning checkpoints may hold other pickled objects (hyper-parameters),
-    and then, if `allow_pickle`, the file is unpickled in full (only do this for files you trust).
+    Loads with `weights_only=True` (tensors and plain containers only, no code runs); Lightning's hyper-parameter
+    dicts are read as plain dicts through an allow-list, and any other pickled class refuses the file.
     """
     path = Path(path)
     if not path.is_file():
         raise WeightsError(f"Checkpoint {path} does not exist or is not a file. Point the tool at the VidRD "
                            "ModelT2V.pth from the authors' README (a PyTorch Lightning checkpoint).")
-    obj = _torch_load(path, allow_pickle)
+    obj = load_tensors_only(path)
     state = obj.get("state_dict", obj) if isinstance(obj, Mapping) else None
     if not isinstance(state, Mapping) or not state or not all(torch.is_tensor(v) for v in state.values()):
         raise WeightsError(
@@ -67,60 +67,49 @@ def read_checkpoint(path: str | os.PathLike, allow_pickle: bool = True) -> dict[
     return dict(state)
 
 
-def _torch_load(path: Path, allow_pickle: bool) -> object:
-    """torch.load on CPU, safely when possible; unreadable files become WeightsError."""
+# Where Lightning versions define AttributeDict, the hyper-parameter dict a checkpoint pickles (module.qualname as
+# pickled). Each is rebuilt as a plain dict: torch's weights-only unpickler then only fills it with items.
+HYPER_PARAMETER_CLASSES = (
+    "pytorch_lightning.utilities.parsing.AttributeDict",
+    "lightning_fabric.utilities.data.AttributeDict",
+    "lightning_lite.utilities.data.AttributeDict",
+    "lightning.fabric.utilities.data.AttributeDict",
+    "lightning.pytorch.utilities.parsing.AttributeDict",
+)
+
+
+def load_tensors_only(path: Path) -> object:
+    """torch.load with weights_only=True plus the hyper-parameter allow-list; any other class is refused by name."""
+    allowed = [(dict, name) for name in HYPER_PARAMETER_CLASSES]
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with torch.serialization.safe_globals(allowed):
+            return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
         if "Weights only load failed" not in str(err):
             raise _unreadable(path, err) from err
-        if not allow_pickle:
-            raise WeightsError(
-                f"{path} holds pickled Python objects besides tensors and allow_pickle is off. Re-save its "
-                "'state_dict' alone (torch.save(ckpt['state_dict'], ...)) or allow full unpickling for a "
-                "trusted file.") from err
+        raise WeightsError(
+            f"{path} holds pickled Python objects besides tensors and plain values ({_unsafe_globals(path)}). "
+            "vidrd-bench never unpickles code from a checkpoint, since loading it could run any program. If you "
+            "trust the file, re-save its tensors alone (torch.save(checkpoint['state_dict'], 'ModelT2V.pth')) "
+            "and point the tool at that file.") from None
     except Exception as err:  # noqa: BLE001 - torch raises many types for truncated or foreign files
         raise _unreadable(path, err) from err
-    log.warning("%s needs full unpickling (Lightning metadata); loading it with weights_only=False", path)
+
+
+def _unsafe_globals(path: Path) -> str:
+    """The classes and functions the file's pickle names beyond the allow-list, read without running them."""
     try:
-        return torch.load(path, map_location="cpu", weights_only=False, pickle_module=_tolerant_pickle)
-    except Exception as err:  # noqa: BLE001
-        raise _unreadable(path, err) from err
-
-
-class _AbsentClass(dict):
-    """Stands in for a pickled class whose package is not installed (Lightning, OmegaConf metadata)."""
-
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__()
-
-    def __setstate__(self, state: object) -> None:
-        self["__state__"] = state
-
-
-class _TolerantUnpickler(pickle.Unpickler):
-    """An unpickler that replaces classes it cannot import by `_AbsentClass` instead of failing."""
-
-    def find_class(self, module: str, name: str) -> object:
-        """The real class when importable, else a placeholder (the metadata is never used)."""
-        try:
-            return super().find_class(module, name)
-        except (ImportError, AttributeError):
-            return _AbsentClass
-
-
-class _tolerant_pickle:  # noqa: N801 - stands in for the `pickle` module in torch.load
-    """A pickle-module replacement for torch.load whose Unpickler tolerates missing metadata classes."""
-
-    Unpickler = _TolerantUnpickler
-    load = staticmethod(pickle.load)
-    __name__ = "pickle"
+        names = [n for n in torch.serialization.get_unsafe_globals_in_checkpoint(path)
+                 if n not in HYPER_PARAMETER_CLASSES]
+    except Exception:  # noqa: BLE001 - the listing is for the message only
+        names = []
+    return "it names " + ", ".join(sorted(names)[:SHOW]) if names else "classes outside the allow-list"
 
 
 def _unreadable(path: Path, err: Exception) -> WeightsError:
     """The error for a file torch cannot read."""
     return WeightsError(f"Cannot read checkpoint {path} ({type(err).__name__}: {str(err)[:200]}). The file is "
-                        "truncated, corrupt or not a PyTorch checkpoint: download ModelT2V.pth again and compare "
+                        f"truncated, corrupt or not a PyTorch checkpoint: download {path.name} again and compare "
                         "its sha256 with the one you expect.")
 
 

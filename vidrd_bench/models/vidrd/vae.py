@@ -16,7 +16,7 @@ from diffusers.configuration_utils import register_to_config
 from torch import nn
 
 from vidrd_bench.core.errors import WeightsError
-from vidrd_bench.models.vidrd.checkpoint import LoadReport, compare_state_dict
+from vidrd_bench.models.vidrd.checkpoint import LoadReport, compare_state_dict, load_tensors_only
 from vidrd_bench.models.vidrd.temporal import TemporalConvLayer, fold_frames, unfold_frames
 
 VAE_WEIGHT_NAMES = ("diffusion_pytorch_model.bin", "diffusion_pytorch_model.safetensors")
@@ -209,13 +209,12 @@ def read_vae_folder(folder: str | os.PathLike) -> tuple[dict, dict[str, torch.Te
             "vae_finetuned/ from the ReuseAndDiffuse README). Place that folder there, or generate without the "
             "fine-tuned VAE (the SD 2.1 VAE is then inflated with zero-initialised temporal layers)."
         )
+    state = None if weights.suffix == ".safetensors" else load_tensors_only(weights)
     try:
         config = json.loads(config_path.read_text(encoding="utf-8"))
-        if weights.suffix == ".safetensors":
+        if state is None:
             from safetensors.torch import load_file
             state = load_file(str(weights))
-        else:
-            state = torch.load(weights, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any read failure becomes one user-facing message
         raise WeightsError(f"Cannot read the temporal VAE from {folder} ({type(exc).__name__}: {exc}). "
                            "Re-download vae_finetuned/ from the authors' README; the files look damaged.") from exc
