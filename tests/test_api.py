@@ -32,7 +32,7 @@ def test_fvd_of_two_feature_matrices_matches_the_textbook_formula():
     mu_a, mu_b, s_a, s_b = a.mean(0), b.mean(0), np.cov(a.T), np.cov(b.T)
     root_a = scipy.linalg.sqrtm(s_a).real  # Tr sqrt(S_a S_b) = Tr sqrt(S_a^1/2 S_b S_a^1/2), a symmetric form
     expected = ((mu_a - mu_b) ** 2).sum() + np.trace(s_a + s_b) - 2 * np.trace(scipy.linalg.sqrtm(root_a @ s_b @ root_a).real)
-    assert vb.fvd(a, b) == pytest.approx(expected, rel=1e-9)
+    assert vb.fvd(a, b, divisor="N-1") == pytest.approx(expected, rel=1e-9)  # np.cov divides by N - 1
     assert vb.fvd(torch.from_numpy(a), a) == pytest.approx(0.0, abs=1e-7)
     with pytest.raises(VidrdBenchError, match="at least 2 rows"):
         vb.fvd(a[:1], b)
@@ -68,3 +68,17 @@ def test_streaming_fvd_accumulates_the_detector_features_of_every_batch(monkeypa
     with pytest.raises(VideoError, match=r"\(B, 3, T, H, W\)"):
         metric.update(fake.permute(0, 2, 3, 4, 1))
 
+
+
+def test_vb_fvd_defaults_to_the_default_protocols_divisor_and_is_zero_on_identical_sets():
+    from vidrd_bench.metrics.fvd import fvd_from_features
+    from vidrd_bench.metrics.stats import gaussian_of
+    from vidrd_bench.protocols import DEFAULT_FVD, PROTOCOLS
+
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(40, 6)), rng.normal(0.3, 1.2, size=(50, 6))
+    divisor = PROTOCOLS.get(DEFAULT_FVD).covariance_divisor
+    assert divisor == "N"
+    assert vb.fvd(a, b) == pytest.approx(fvd_from_features(a, *gaussian_of(b, divisor), divisor), rel=1e-12)
+    assert vb.fvd(a, b) != pytest.approx(vb.fvd(a, b, divisor="N-1"), rel=1e-6)
+    assert vb.fvd(a, a) == 0.0 and vb.fvd(a, a.copy(), divisor="N-1") == 0.0

@@ -92,10 +92,12 @@ def _matrix(features, name: str) -> np.ndarray:
     return x
 
 
-def fvd(features_a, features_b, divisor: str = "N-1") -> float:
-    """Frechet distance between the Gaussians of two (N, D) feature matrices, in float64; the covariance divides
-    by N - 1 (np.cov) unless divisor="N" (StyleGAN-V's convention, see README Protocols)."""
+def fvd(features_a, features_b, divisor: str | None = None) -> float:
+    """Frechet distance between the Gaussians of two (N, D) feature matrices, in float64; the covariance divides as
+    the default FVD protocol's does (its covariance_divisor, "N" as in StyleGAN-V), or by `divisor` ("N" / "N-1"),
+    so the number equals `score fvd`'s on the same features."""
     a, b = _matrix(features_a, "features_a"), _matrix(features_b, "features_b")
+    divisor = divisor or metric_protocol(DEFAULT_FVD, FVDProtocol).covariance_divisor
     return frechet_distance(*gaussian_of(a, divisor), *gaussian_of(b, divisor))
 
 

@@ -44,7 +44,9 @@ def _sqrtm_product(sigma1: np.ndarray, sigma2: np.ndarray) -> np.ndarray:
 
 
 def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray) -> float:
-    """||mu1 - mu2||^2 + Tr(sigma1 + sigma2 - 2 sqrt(sigma1 sigma2)), in float64 with scipy's sqrtm."""
+    """||mu1 - mu2||^2 + Tr(sigma1 + sigma2 - 2 sqrt(sigma1 sigma2)), in float64 with scipy's sqrtm; a distance
+    is never negative, so a value below 0 (float rounding of the matrix square root, e.g. -4e-7 for identical
+    sets) is returned as 0, and identical statistics give exactly 0."""
     mu1, mu2 = np.atleast_1d(np.asarray(mu1, np.float64)), np.atleast_1d(np.asarray(mu2, np.float64))
     sigma1, sigma2 = np.atleast_2d(np.asarray(sigma1, np.float64)), np.atleast_2d(np.asarray(sigma2, np.float64))
     if mu1.shape != mu2.shape or sigma1.shape != sigma2.shape or sigma1.shape != (mu1.size, mu1.size):
@@ -52,9 +54,11 @@ def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma
             f"Feature statistics do not match: means {mu1.shape} vs {mu2.shape}, covariances {sigma1.shape} vs "
             f"{sigma2.shape}. Both sides must come from the same detector."
         )
+    if np.array_equal(mu1, mu2) and np.array_equal(sigma1, sigma2):
+        return 0.0  # the same Gaussian: exactly 0, not the matrix square root's rounding of it
     diff = mu1 - mu2
     covmean = _sqrtm_product(sigma1, sigma2)
-    return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2.0 * np.trace(covmean))
+    return max(0.0, float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2.0 * np.trace(covmean)))
 
 
 def fvd_from_features(fake: np.ndarray, real_mu: np.ndarray, real_sigma: np.ndarray, divisor: str = "N") -> float:
