@@ -6,14 +6,17 @@ protocol or preset needs which file is the runners' question (vidrd_bench.runner
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from vidrd_bench.core.errors import WeightsError
 from vidrd_bench.core.io import sha256_tree
 from vidrd_bench.core.registry import Registry
+
+if TYPE_CHECKING:
+    import torch
 
 ENV_VAR = "VIDRD_BENCH_WEIGHTS"
 DEFAULT_DIR = Path("~/.cache/vidrd-bench/weights")
@@ -98,7 +101,7 @@ def status(root: str | os.PathLike | None = None, with_hash: bool = True) -> lis
     return rows
 
 
-def state_sha256(module: "torch.nn.Module") -> str:
+def state_sha256(module: torch.nn.Module) -> str:
     """sha256 over a module's state dict (names, shapes, dtypes, bytes): identifies random weights exactly."""
     import torch  # deferred: reading the weights store must not import torch
 

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import torch
 from diffusers import AutoencoderKL, DDIMScheduler, UNet2DConditionModel
-from torch import nn
 
 from vidrd_bench.core.errors import WeightsError
 from vidrd_bench.models.vidrd import configs
