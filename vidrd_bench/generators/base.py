@@ -68,6 +68,11 @@ class Generator(ABC):
         """uint8 agreement of these videos with their protocol-precision render (None when it renders with that)."""
         return None
 
+    def kernel_context(self) -> contextlib.AbstractContextManager:
+        """The context its own calls run the denoiser in (kernel choices such as the attention backend order);
+        bench replays denoiser calls inside it. The default changes nothing."""
+        return contextlib.nullcontext()
+
     @contextlib.contextmanager
     def unpadded(self) -> Iterator[None]:
         """Inside the block each call renders exactly its own batch (bench's memory probe); a generator that pads

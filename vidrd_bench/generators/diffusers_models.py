@@ -12,6 +12,7 @@ from typing import Any
 
 from vidrd_bench.core.registry import Registry
 from vidrd_bench.generators.base import GeneratorEntry, Preset
+from vidrd_bench.generators.full_configs import FULL_T2V
 from vidrd_bench.generators.diffusers_t2v import GENERIC, SPECS, DiffusersSettings, settings_presets
 
 
@@ -46,7 +47,10 @@ class DiffusersModel:
             presets=(Preset("model", self.name, "ucf101-vidrd",
                             f"your model: a diffusers-layout folder ({self.pipeline}) as --model DIR", needs_model=True),
                      Preset("tiny", f"{self.name}-tiny", "tiny-smoke", f"{tiny} (tests, smoke)",
-                            random_weights=True)),
+                            random_weights=True),
+                     *([Preset("full-random", self.name, "ucf101-vidrd", "the full architecture with random "
+                               "weights, built on the device (timing only: `bench`)", random_weights=True)]
+                       if self.name in FULL_T2V else [])),
             model_help=self.model_help, compiles=True, native=self.native, frames_rule=self.frames_rule,
         )
 

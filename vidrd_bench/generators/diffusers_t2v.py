@@ -7,10 +7,8 @@ its batch), steps, guidance, negative prompt, frames and size from the settings;
 become uint8 by base.frames_to_uint8. Models are read from a local folder in diffusers layout (model_index.json).
 
 Frames: a pipeline whose VAE compresses time r-fold renders `frames = 1 + k * r` (r read from the pipeline, which
-takes it from its VAE); other counts are refused before anything renders. Speed (speed_up): a video VAE decodes one
-video per call (`vae.enable_slicing()`) so its peak memory does not grow with the batch, a frame VAE in the pipeline's
-own frame chunks; with compile on (the default on CUDA) the denoiser and, where the VAE decodes in one plain decoder
-call, its decoder run under torch.compile. Both are recorded in provenance().
+takes it from its VAE); other counts are refused before anything renders. Speed: generators.diffusers_speed (compiled
+denoiser and VAE decoder, attention kernel order, channels-last UNet, VAE decode memory), recorded in provenance().
 """
 
 from __future__ import annotations
@@ -29,6 +27,7 @@ from vidrd_bench.core.errors import WeightsError
 from vidrd_bench.generators.base import Generator, GeneratorError, frames_to_uint8
 from vidrd_bench.generators.diffusers_folder import (check_contract, folder_digests, load_folder, model_folder,
                                                      pipeline_class, read_index)
+from vidrd_bench.generators.diffusers_speed import DENOISERS, SpeedOptions, attention_priority, speed_up
 from vidrd_bench.protocols import GeneratorSettings
 
 GENERIC = "diffusers"  # the entry that reads any pipeline class from model_index.json
@@ -84,16 +83,9 @@ SPECS = {
     "latte": PipelineSpec("LattePipeline", "transformer", frames_arg="video_length", per_video=True,
                           fixed_kwargs=(("clean_caption", False),)),
 }
-DENOISERS = ("unet", "transformer", "transformer_2")
 TEMPORAL_ATTRS = ("vae_scale_factor_temporal", "vae_temporal_compression_ratio", "vae_temporal_scale_factor")
 SPATIAL_ATTRS = ("vae_scale_factor_spatial", "vae_spatial_compression_ratio", "vae_spatial_scale_factor",
                  "vae_scale_factor")
-# VAEs whose decode is one plain `self.decoder(z)` call (no per-frame cache loop): their decoder compiles as a whole.
-PLAIN_DECODE_VAES = frozenset({"AutoencoderKL", "AutoencoderKLLTXVideo", "AutoencoderKLHunyuanVideo",
-                               "AutoencoderKLMochi"})
-# Image VAEs that pipelines feed frames as the batch (a video VAE's batch item is a whole video).
-FRAME_VAES = frozenset({"AutoencoderKL", "AutoencoderTiny", "AsymmetricAutoencoderKL", "ConsistencyDecoderVAE",
-                        "AutoencoderKLTemporalDecoder"})
 
 
 def spec_for_class(name: str, parts: Mapping[str, Any], folder: Any = "the pipeline") -> PipelineSpec:
@@ -205,7 +197,7 @@ class DiffusersGenerator(Generator):
         kwargs = self._call_kwargs(prompts, seeds, settings)
         name = type(self.pipe).__name__
         try:
-            with torch.no_grad():
+            with torch.no_grad(), self.kernel_context():
                 frames = getattr(self.pipe(**kwargs), "frames", None)
         except ValueError as exc:
             raise GeneratorError(f"diffusers' {name} refused the call of settings {settings.name!r} ({exc}). Pick "
@@ -216,6 +208,10 @@ class DiffusersGenerator(Generator):
                                  f"for {len(prompts)} prompts with output_type='np'; the contract needs (videos, "
                                  "frames, height, width, 3) in [0, 1] (generators.diffusers_folder, CONTRACT).")
         return frames_to_uint8(torch.as_tensor(np.asarray(frames)))
+
+    def kernel_context(self) -> Any:
+        """The attention backend order speed_up chose (generators.diffusers_speed.attention_priority)."""
+        return attention_priority(self.speed["attention"])
 
     def _use_scheduler(self, name: str | None) -> None:
         """Swap in scheduler class `name`, built from the folder's scheduler config (None keeps the folder's own)."""
@@ -246,39 +242,6 @@ class DiffusersGenerator(Generator):
         return {"denoiser": getattr(self.pipe, self.spec.denoiser), "decoder": self.pipe.vae}
 
 
-def speed_up(pipe: Any, compile: bool) -> dict[str, Any]:
-    """Bound the VAE decode's memory and, with `compile`, torch.compile the denoiser(s) and a VAE decoder that
-    decodes in one plain call; returns what it did, for provenance.
-
-    The denoiser is replaced by its torch.compile wrapper (as diffusers documents: hooks on it, such as `bench`'s,
-    then run outside the compiled graph, and `bench` counts FLOP on the module behind it); the VAE's decoder compiles
-    in place.
-
-    A video VAE decodes one video per call (`vae.enable_slicing()`); a frame VAE (FRAME_VAES) keeps the pipeline's
-    own frame chunks (`decode_chunk_size` where its __call__ has one; ModelScope decodes the whole batch), since
-    slicing it would decode one frame per call.
-    """
-    vae = pipe.vae
-    frame_vae = type(vae).__name__ in FRAME_VAES
-    sliced = not frame_vae and hasattr(vae, "use_slicing") and hasattr(vae, "enable_slicing")
-    if sliced:
-        vae.enable_slicing()
-    compiled = []
-    if compile:
-        for name in DENOISERS:
-            if isinstance(getattr(pipe, name, None), torch.nn.Module):
-                setattr(pipe, name, torch.compile(getattr(pipe, name), dynamic=False))
-                compiled.append(name)
-        if type(vae).__name__ in PLAIN_DECODE_VAES and isinstance(getattr(vae, "decoder", None), torch.nn.Module):
-            vae.decoder.compile(dynamic=False)
-            compiled.append("vae.decoder")
-    chunk = inspect.signature(type(pipe).__call__).parameters.get("decode_chunk_size")
-    per_call = ("one video (vae.enable_slicing)" if sliced else
-                f"frames in chunks of {chunk.default} (decode_chunk_size)" if chunk is not None and frame_vae else
-                "the whole batch")
-    return {"compiled": compiled, "vae_decode": per_call}
-
-
 def read_folder(name: str, model: str | os.PathLike | None,
                 dtype: torch.dtype) -> tuple[Any, PipelineSpec, str, dict[str, str]]:
     """The pipeline saved at `model` (local files only), checked from model_index.json before any weight is read:
@@ -297,6 +260,24 @@ def read_folder(name: str, model: str | os.PathLike | None,
     return load_folder(cls, folder, dtype), spec, str(folder), folder_digests(folder)
 
 
+def build_random(generator: str, preset: str, device: torch.device) -> tuple[Any, str]:
+    """The random-weight pipeline of a preset and where it came from: "tiny" (built on the CPU, the same weights on
+    any device) or "full-random" (the full sizes of generators.full_configs, built on `device`; timing only)."""
+    from vidrd_bench.generators.full_configs import FULL_T2V
+    from vidrd_bench.generators.tiny import STAND_INS, build_tiny
+
+    name = STAND_INS.get(generator, generator)
+    if preset == "tiny":
+        return build_tiny(generator), f"random init, seed 0, generators.tiny_configs.TINY_T2V[{name!r}]"
+    if name not in FULL_T2V:
+        raise GeneratorError(f"Generator {generator!r} has no full-size configuration for preset full-random (those "
+                             f"with one: {', '.join(FULL_T2V)}); time it with --model DIR instead.")
+    with torch.device(device):
+        pipe = build_tiny(generator, configs=FULL_T2V)
+    pipe.scheduler = type(pipe.scheduler).from_config(pipe.scheduler.config)  # its tables on the CPU, as loaded ones
+    return pipe, f"random init, seed 0 on {device.type}, generators.full_configs.FULL_T2V[{name!r}]"
+
+
 def load(generator: str, preset: str = "model", model: str | os.PathLike | None = None, device: str | None = None,
          compile: bool | None = None, **_: Any) -> DiffusersGenerator:
     """The `generator` adapter: its tiny random pipeline (preset tiny) or the folder `model`, on `device`.
@@ -312,19 +293,16 @@ def load(generator: str, preset: str = "model", model: str | os.PathLike | None 
         print(f"note: --compile on {dev.type} compiles the denoiser and VAE decoder with torch.compile first, which "
               "takes minutes before the first video (pass --no-compile to start at once).", file=sys.stderr)
     dtype = torch.bfloat16 if dev.type == "cuda" else torch.float32
-    if preset == "tiny":
-        from vidrd_bench.generators.tiny import STAND_INS, build_tiny
-
-        pipe = build_tiny(generator)
+    if preset in ("tiny", "full-random"):
+        pipe, source = build_random(generator, preset, dev)
         spec = SPECS.get(generator) or spec_for_class(type(pipe).__name__, pipe.config)
-        source = f"random init, seed 0, generators.tiny_configs.TINY_T2V[{STAND_INS.get(generator, generator)!r}]"
         weights = {k: state_sha256(m) for k, m in pipe.components.items() if isinstance(m, torch.nn.Module)}
         pipe.to(dtype=dtype) if dtype != torch.float32 else None
     else:
         pipe, spec, source, weights = read_folder(generator, model, dtype)
     pipe.to(dev)
     pipe.set_progress_bar_config(disable=True)
-    return DiffusersGenerator(generator, pipe, spec, preset, source, weights, speed_up(pipe, compile))
+    return DiffusersGenerator(generator, pipe, spec, preset, source, weights, speed_up(pipe, SpeedOptions(compile=compile).on(dev)))
 
 
 def settings_presets(name: str, tiny: Mapping[str, Any], **defaults: Any) -> list[DiffusersSettings]:

@@ -15,13 +15,13 @@ from vidrd_bench.generators.tiny_configs import TINY_T2V
 from vidrd_bench.models.vidrd.configs import TINY_TEXT
 
 
-def _clip_text() -> dict[str, Any]:
-    """CLIP tokenizer + text encoder (the byte-level vocabulary, models.vidrd.configs.TINY_TEXT)."""
+def _clip_text(config: dict[str, Any] = TINY_TEXT) -> dict[str, Any]:
+    """CLIP tokenizer + text encoder (the byte-level vocabulary; sizes models.vidrd.configs.TINY_TEXT by default)."""
     from transformers import CLIPTextConfig, CLIPTextModel
 
     from vidrd_bench.models.vidrd.text import byte_level_tokenizer
 
-    return {"tokenizer": byte_level_tokenizer(), "text_encoder": CLIPTextModel(CLIPTextConfig(**TINY_TEXT))}
+    return {"tokenizer": byte_level_tokenizer(), "text_encoder": CLIPTextModel(CLIPTextConfig(**config))}
 
 
 def _byte_tokenizer(specials: list[str], template: str, max_length: int, **roles: str) -> Any:
@@ -67,7 +67,8 @@ def _modelscope(cfg: dict[str, Any]) -> Any:
     from diffusers import AutoencoderKL, DDIMScheduler, TextToVideoSDPipeline, UNet3DConditionModel
 
     return TextToVideoSDPipeline(unet=UNet3DConditionModel(**cfg["unet"]), vae=AutoencoderKL(**cfg["vae"]),
-                                 scheduler=DDIMScheduler(**cfg["scheduler"]), **_clip_text())
+                                 scheduler=DDIMScheduler(**cfg["scheduler"]),
+                                 **_clip_text(cfg.get("text_encoder", TINY_TEXT)))
 
 
 def _animatediff(cfg: dict[str, Any]) -> Any:
@@ -91,10 +92,13 @@ def _cogvideox(cfg: dict[str, Any]) -> Any:
 
 def _wan(cfg: dict[str, Any]) -> Any:
     """WanPipeline: a tiny Wan transformer and causal 3D VAE, a byte-level UMT5."""
-    from diffusers import AutoencoderKLWan, FlowMatchEulerDiscreteScheduler, WanPipeline, WanTransformer3DModel
+    import diffusers
+    from diffusers import AutoencoderKLWan, WanPipeline, WanTransformer3DModel
 
+    scheduler = dict(cfg["scheduler"])
+    scheduler_class = getattr(diffusers, scheduler.pop("class", "FlowMatchEulerDiscreteScheduler"))
     return WanPipeline(transformer=WanTransformer3DModel(**cfg["transformer"]), vae=AutoencoderKLWan(**cfg["vae"]),
-                       scheduler=FlowMatchEulerDiscreteScheduler(**cfg["scheduler"]),
+                       scheduler=scheduler_class(**scheduler),
                        **_t5_text(cfg["text_encoder"], 512, umt5=True))
 
 
@@ -148,12 +152,13 @@ BUILDERS: dict[str, Callable[[dict[str, Any]], Any]] = {
 STAND_INS = {"diffusers": "wan"}
 
 
-def build_tiny(name: str, seed: int = 0) -> Any:
-    """The tiny random pipeline of generator `name` (STAND_INS: the one it renders) in eval mode (seeded: the same
-    weights every time)."""
+def build_tiny(name: str, seed: int = 0, configs: dict[str, dict[str, Any]] = TINY_T2V) -> Any:
+    """The random pipeline of generator `name` (STAND_INS: the one it renders) from `configs` (the tiny ones by
+    default; generators.full_configs.FULL_T2V for full sizes, built on the current default device) in eval mode
+    (seeded: the same weights every time on one device)."""
     name = STAND_INS.get(name, name)
     torch.manual_seed(seed)
-    pipe = BUILDERS[name](TINY_T2V[name])
+    pipe = BUILDERS[name](configs[name])
     for module in pipe.components.values():
         if isinstance(module, torch.nn.Module):
             module.eval().requires_grad_(False)

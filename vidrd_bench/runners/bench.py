@@ -287,7 +287,8 @@ def run_bench(generator: str = "vidrd", preset: str | None = None, settings: str
     for b in tqdm(batch_sizes, desc="bench", leave=False):
         if dev.type == "cuda":  # the reserved peak must be the pipeline's own, not blocks cached by earlier rows
             torch.cuda.empty_cache()
-        batch_rows, pipeline_peaks[b] = _model_rows(gen, choice.settings, b, dev, iters)
+        with gen.kernel_context():
+            batch_rows, pipeline_peaks[b] = _model_rows(gen, choice.settings, b, dev, iters)
         rows += batch_rows
     memory = _memory_section(gen, choice.settings, memory_batch_sizes, dev, pipeline_peaks)
     rows += _io_rows(choice.protocol, iters)

@@ -1,0 +1,84 @@
+"""The speed levers keep the videos, apply only where they mean something, and the full-size configurations are the
+public models' sizes (benchmarks/diffusers_peer.py times them on the GPU)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from vidrd_bench.generators import GENERATORS
+from vidrd_bench.generators.diffusers_speed import SpeedOptions, attention_priority, speed_up
+from vidrd_bench.generators.full_configs import FULL_T2V
+from vidrd_bench.generators.tiny import build_tiny
+
+PROMPT, SEED = "a man playing the cello on a stage", 3
+
+
+def render(pipe, order="default"):
+    """One tiny video as float frames in [0, 1], diffusers' own call, in attention order `order`."""
+    with torch.no_grad(), attention_priority(order):
+        return pipe(prompt=PROMPT, num_frames=4, height=32, width=32, num_inference_steps=2,
+                    generator=torch.Generator().manual_seed(SEED), output_type="np").frames[0]
+
+
+@pytest.mark.parametrize("name", ["modelscope", "wan"])
+def test_every_lever_but_compilation_keeps_the_video(name):
+    """channels-last UNet, fused q/k/v projections and the cuDNN-first attention order render the plain pipeline's
+    video (float32 on the CPU: equal to rounding)."""
+    plain = render(build_tiny(name))
+    pipe = build_tiny(name)
+    options = SpeedOptions(compile=False, channels_last=True, fuse_qkv=True, attention="cudnn")
+    done = speed_up(pipe, options)
+    assert done["channels_last"] == (["unet"] if name == "modelscope" else []) and done["fused_qkv"]
+    if name == "modelscope":
+        assert pipe.unet.conv_in.weight.is_contiguous(memory_format=torch.channels_last)
+    np.testing.assert_allclose(render(pipe, "cudnn"), plain, atol=2e-5)
+
+
+def test_gpu_levers_are_dropped_off_the_gpu_and_unknown_orders_refused():
+    """On the CPU only compilation stays the caller's choice; on CUDA the options stand as given."""
+    cpu = SpeedOptions(cuda_graphs=True).on(torch.device("cpu"))
+    assert (cpu.compile, cpu.cuda_graphs, cpu.attention, cpu.channels_last) == (True, False, "default", False)
+    assert SpeedOptions(cuda_graphs=True).on(torch.device("cuda")) == SpeedOptions(cuda_graphs=True)
+    with pytest.raises(ValueError, match="attention='fastest'"):
+        SpeedOptions(attention="fastest")
+
+
+def test_the_generator_runs_its_calls_and_bench_replays_in_its_attention_order(monkeypatch):
+    """The adapter's kernel context is the attention order speed_up recorded (what bench wraps its replays in)."""
+    generator = GENERATORS.get("modelscope").load(preset="tiny", device="cpu")
+    assert generator.provenance()["attention"] == "default"  # CPU: PyTorch's own order
+    generator.speed["attention"] = "cudnn"
+    seen = []
+    monkeypatch.setattr("vidrd_bench.generators.diffusers_t2v.attention_priority",
+                        lambda order: seen.append(order) or attention_priority(order))
+    settings = GENERATORS.get("modelscope").settings.get("modelscope-tiny")
+    generator([PROMPT], [SEED], dataclasses.replace(settings, num_frames=4))
+    assert seen == ["cudnn"]
+
+
+@pytest.mark.parametrize("name, denoiser, parameters", [
+    ("modelscope", "UNet3DConditionModel", 1_411_233_860),  # text-to-video-ms-1.7b's UNet: 1.41 B
+    ("wan", "WanTransformer3DModel", 1_418_996_800),  # Wan 2.1 T2V "1.3B"
+])
+def test_full_size_configurations_are_the_public_models(name, denoiser, parameters):
+    """The full-random denoisers have the published models' parameter counts (built on the meta device)."""
+    import diffusers
+
+    cfg = FULL_T2V[name]["unet" if name == "modelscope" else "transformer"]
+    with torch.device("meta"):
+        model = getattr(diffusers, denoiser)(**cfg)
+    assert sum(p.numel() for p in model.parameters()) == parameters
+
+
+def test_full_random_is_a_random_weights_preset_of_the_models_with_a_full_configuration():
+    """`bench --preset full-random` exists for modelscope and wan, marked random, and nowhere else."""
+    for name in GENERATORS.names():
+        presets = {p.name: p for p in GENERATORS.get(name).presets}
+        if name in FULL_T2V:
+            assert presets["full-random"].random_weights
+        elif name != "vidrd":
+            assert "full-random" not in presets
