@@ -18,18 +18,19 @@ from vidrd_bench.cli.base import main, save_text
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the table here (default: print to stdout).")
 @click.option("--published/--no-published", default=True, show_default=True,
-              help="Include the VidRD paper's published UCF-101 rows (reference_stats/published_results.csv).")
+              help="Include the published rows of the runs' dataset: UCF-101 (the VidRD paper's, "
+                   "reference_stats/published_results.csv) or, for MSR-VTT runs, reference_stats/published_msrvtt.csv.")
 def table_cmd(results: tuple[Path, ...], fmt: str, out: Path | None, published: bool) -> None:
-    """Our runs (RESULT.json files from `score`) beside the published UCF-101 numbers, sorted by FVD."""
+    """Our runs (RESULT.json files from `score`) beside the published numbers of their dataset, sorted by FVD."""
     from vidrd_bench.core.io import check_output_file
-    from vidrd_bench.report.published import load_published
+    from vidrd_bench.report.published import published_for
     from vidrd_bench.report.tables import build_table, render_table
     from vidrd_bench.results import load_results
 
     if out is not None:
         check_output_file(out)
     records = [rec for path in results for rec in load_results(path)]
-    text = render_table(build_table(records, load_published() if published else None), fmt)
+    text = render_table(build_table(records, published_for(records) if published else None), fmt)
     if out is None:
         click.echo(text, nl=False)
     else:

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 import torch
 
-from vidrd_bench.metrics.detectors import Detector, DetectorSpec, c3d, i3d, load_detector
+from vidrd_bench.metrics.detectors import Detector, DetectorSpec, c3d, i3d, inception, load_detector
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,22 @@ def _chainer_npz(det: Detector, folder: Path) -> None:
     np.savez(folder / "mean2.npz", mean=det.module.mean.numpy())
 
 
+def _inception_state(det: Detector, folder: Path) -> None:
+    """`weights-inception-2015-12-05-6726825d.pth`: torch-fidelity's state dict (tensors only)."""
+    torch.save(det.module.state_dict(), folder / inception.TORCH_FIDELITY_FILE)
+
+
+def _inception_program(det: Detector, folder: Path) -> None:
+    """`inception-2015-12-05.pt`: the (already scripted) program with its `layers`, saved as TorchScript."""
+    torch.jit.save(det.module, str(folder / inception.CLEAN_FID_FILE))
+
+
+def _narrow_inception_layers() -> torch.nn.Module:
+    """A narrow stand-in for the program's Inception layers with the real output width (2,048 at pool3)."""
+    return torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, stride=8), torch.nn.ReLU(),
+                               torch.nn.Conv2d(8, inception.FRAME_DIM, 1), torch.nn.AdaptiveAvgPool2d(1))
+
+
 NARROW_I3D = ((i3d, "InceptionI3d", partial(i3d.InceptionI3d, width_div=8, resolution=32)),)
 NARROW_C3D = ((c3d, "C3D", partial(c3d.C3D, width_div=16)),)
 
@@ -58,6 +74,11 @@ RECIPES: dict[str, Recipe] = {
     "i3d-tiny-random": Recipe(resolution=32),
     "c3d-ucf101": Recipe(_chainer_npz, narrow=NARROW_C3D),
     "c3d-tiny-random": Recipe(),
+    # torch-fidelity's network has fixed widths (its own class): full size, one 299 x 299 frame per video.
+    "inception-torch-fidelity": Recipe(_inception_state),
+    "inception-clean-fid": Recipe(_inception_program, program=True,
+                                  narrow=((inception, "cleanfid_layers", _narrow_inception_layers),)),
+    "inception-tiny-random": Recipe(resolution=32),
 }
 
 
