@@ -59,12 +59,6 @@ def _inception_program(det: Detector, folder: Path) -> None:
     torch.jit.save(det.module, str(folder / inception.CLEAN_FID_FILE))
 
 
-def _narrow_inception_layers() -> torch.nn.Module:
-    """A narrow stand-in for the program's Inception layers with the real output width (2,048 at pool3)."""
-    return torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, stride=8), torch.nn.ReLU(),
-                               torch.nn.Conv2d(8, inception.FRAME_DIM, 1), torch.nn.AdaptiveAvgPool2d(1))
-
-
 NARROW_I3D = ((i3d, "InceptionI3d", partial(i3d.InceptionI3d, width_div=8, resolution=32)),)
 NARROW_C3D = ((c3d, "C3D", partial(c3d.C3D, width_div=16)),)
 
@@ -74,10 +68,10 @@ RECIPES: dict[str, Recipe] = {
     "i3d-tiny-random": Recipe(resolution=32),
     "c3d-ucf101": Recipe(_chainer_npz, narrow=NARROW_C3D),
     "c3d-tiny-random": Recipe(),
-    # torch-fidelity's network has fixed widths (its own class): full size, one 299 x 299 frame per video.
+    # Full size (torch-fidelity's network has fixed widths; the program's key names are Inception's): one frame of
+    # 299 x 299 per video keeps them cheap enough.
     "inception-torch-fidelity": Recipe(_inception_state),
-    "inception-clean-fid": Recipe(_inception_program, program=True,
-                                  narrow=((inception, "cleanfid_layers", _narrow_inception_layers),)),
+    "inception-clean-fid": Recipe(_inception_program, program=True),
     "inception-tiny-random": Recipe(resolution=32),
 }
 
