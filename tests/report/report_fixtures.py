@@ -12,7 +12,7 @@ WEIGHTS = {"ModelT2V.pth": "a" * 64, "i3d_torchscript.pt": "b" * 64, "conv3d_dee
 
 def make_record(metric: str, value: float, **kw: Any) -> ResultRecord:
     """A fixed-provenance record under the paper's protocols unless overridden."""
-    proto = {"fvd": "fvd-ucf101-10k", "is": "is-c3d-styleganv-10k"}[metric]
+    proto = {"fvd": "fvd-ucf101-10k", "is": "is-c3d-styleganv-10k", "fid": "fid-msrvtt-2990-16f"}[metric]
     fields: dict[str, Any] = dict(
         metric=metric, value=value, higher_is_better=metric == "is", n=10_000,
         protocol=PROTOCOLS.get(proto).to_dict(), generation_protocol=PROTOCOLS.get("ucf101-vidrd").to_dict(),

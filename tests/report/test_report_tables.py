@@ -168,3 +168,39 @@ def test_csv_carries_the_precision_column():
     table = build_table(_records(fp8))
     assert table["precision"].tolist() == ["fp8-e4m3 (agreement to bf16 not measured)"]
     assert describe({"name": "bf16", "protocol": True}) == "" and describe(None) == ""
+
+
+def _msrvtt_run(fvd_protocol: str = "fvd-msrvtt-2990") -> list:
+    """An MSR-VTT run: FVD and frame FID under the benchmark's MSR-VTT protocols, rendered from the caption plan."""
+    gen = PROTOCOLS.get("msrvtt-one-caption").to_dict()
+    return [make_record("fvd", 480.5, protocol=PROTOCOLS.get(fvd_protocol).to_dict(), generation_protocol=gen,
+                        label="msrvtt-run", n=2990),
+            make_record("fid", 12.5, higher_is_better=False, protocol=PROTOCOLS.get("fid-msrvtt-2990-16f").to_dict(),
+                        generation_protocol=gen, label="msrvtt-run", n=2990)]
+
+
+def test_msrvtt_published_rows_hold_the_sourced_numbers():
+    pub = load_published(dataset="msrvtt").set_index("method")
+    assert list(pub.columns) == ["train_videos_m", "clipsim", "fid", "fvd", "source", "note"]
+    assert pub.loc["ModelScope T2V", ["clipsim", "fid", "fvd"]].tolist() == [0.2930, 11.09, 550.0]
+    assert pub.loc["Snap Video (512x288)", ["clipsim", "fvd"]].tolist() == [0.2793, 104.0]
+    assert math.isnan(pub.loc["Snap Video (512x288)", "fid"]) and "CLIP-FID" in pub.loc["Snap Video (512x288)", "note"]
+    assert pub.loc["PYoCo", "fid"] == 9.73 and pub.loc["Make-A-Video", "clipsim"] == 0.3049
+    assert all(s.strip() for s in pub["source"]) and "Video LDM" not in pub.index and "LaVie" not in pub.index
+
+
+def test_an_msrvtt_run_sits_beside_the_msrvtt_rows_judged_by_the_msrvtt_protocols():
+    from vidrd_bench.report.published import published_for, record_dataset
+    run = _msrvtt_run()
+    assert {record_dataset(r) for r in run} == {"msrvtt"} and record_dataset(paper_run()[0]) == "ucf101"
+    table = build_table(run, published_for(run))
+    assert "CogVideo" not in set(table["method"]) and "is" not in table.columns
+    ours = table[table["kind"] == "ours"].iloc[0]
+    assert (ours["method"], ours["fvd"], ours["fid"], ours["protocol_differs"]) == ("msrvtt-run", 480.5, 12.5, "")
+    assert list(table["method"][:3]) == ["Snap Video (512x288)", "msrvtt-run", "ModelScope T2V"]  # FVD ascending
+    text = render_table(table, "md")
+    assert "| FID ↓" in text and "11.09" in text and "paperswithcode.com/paper/modelscope" in text
+    other = build_table(_msrvtt_run("fvd-ucf101-10k"), published_for(run))
+    assert other[other["kind"] == "ours"].iloc[0]["protocol_differs"] == "fvd-ucf101-10k"
+    assert "msrvtt-one-caption / fvd-msrvtt-2990 / fid-msrvtt-2990-16f" in render_table(other, "md")
+    assert published_for(run + paper_run()).attrs["dataset"] == "ucf101"  # mixed records: UCF-101's rows

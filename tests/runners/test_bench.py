@@ -88,6 +88,6 @@ def test_bench_times_every_registered_detector_by_its_spec():
     rows = _detector_rows(torch.device("cpu"), "tiny", batch_size=2, iters=1, size=16)
     assert [r["detector"] for r in rows] == [s.name for s in tiny]
     assert all(r["input"] == "2 x 16 x 16x16 uint8" and r["ms_per_batch"] > 0 for r in rows)
-    for r in rows:  # both follow from the time per batch (each rounded)
-        assert r["videos_per_s"] == pytest.approx(2e3 / r["ms_per_batch"], abs=0.08)
+    for r in rows:  # both follow from the time per batch (each rounded: ms to 0.01, so relatively for fast ones)
+        assert r["videos_per_s"] == pytest.approx(2e3 / r["ms_per_batch"], rel=5e-3, abs=0.08)
         assert r["s_for_10k"] == pytest.approx(10_000 * r["ms_per_batch"] / 1e3 / 2, abs=0.08)

@@ -18,18 +18,19 @@ from vidrd_bench.cli.base import main, save_text
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the table here (default: print to stdout).")
 @click.option("--published/--no-published", default=True, show_default=True,
-              help="Include the VidRD paper's published UCF-101 rows (reference_stats/published_results.csv).")
+              help="Include the published rows of the runs' dataset: UCF-101 (the VidRD paper's, "
+                   "reference_stats/published_results.csv) or, for MSR-VTT runs, reference_stats/published_msrvtt.csv.")
 def table_cmd(results: tuple[Path, ...], fmt: str, out: Path | None, published: bool) -> None:
-    """Our runs (RESULT.json files from `score`) beside the published UCF-101 numbers, sorted by FVD."""
+    """Our runs (RESULT.json files from `score`) beside the published numbers of their dataset, sorted by FVD."""
     from vidrd_bench.core.io import check_output_file
-    from vidrd_bench.report.published import load_published
+    from vidrd_bench.report.published import published_for
     from vidrd_bench.report.tables import build_table, render_table
     from vidrd_bench.results import load_results
 
     if out is not None:
         check_output_file(out)
     records = [rec for path in results for rec in load_results(path)]
-    text = render_table(build_table(records, load_published() if published else None), fmt)
+    text = render_table(build_table(records, published_for(records) if published else None), fmt)
     if out is None:
         click.echo(text, nl=False)
     else:
@@ -61,7 +62,7 @@ def table_cmd(results: tuple[Path, ...], fmt: str, out: Path | None, published: 
 @click.option("--calibration", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
               help="A `vidrd-bench calibrate` record: its FVD@N curve is drawn in the HTML report.")
 @click.option("--published/--no-published", default=True, show_default=True,
-              help="Include the published UCF-101 rows in the HTML report's table.")
+              help="Include the published rows of the runs' dataset (UCF-101 or MSR-VTT) in the HTML report's table.")
 def report_cmd(baseline: tuple[Path, ...], current: tuple[Path, ...], tolerances: tuple[str, ...],
                markdown_out: Path | None, junit_out: Path | None, html_out: Path | None,
                video_dirs: tuple[Path, ...], previews_per_class: int, max_previews: int, calibration: Path | None,
@@ -73,7 +74,7 @@ def report_cmd(baseline: tuple[Path, ...], current: tuple[Path, ...], tolerances
     from vidrd_bench.report.pictures import contact_sheet, sample_videos
     from vidrd_bench.report.plots import read_calibration
     from vidrd_bench.report.previews import make_previews
-    from vidrd_bench.report.published import load_published
+    from vidrd_bench.report.published import published_for
     from vidrd_bench.report.regression import compare_files
 
     for path in (markdown_out, junit_out, html_out):
@@ -95,8 +96,10 @@ def report_cmd(baseline: tuple[Path, ...], current: tuple[Path, ...], tolerances
                                     for name, chosen in videos.items()},
                             previews={name: make_previews(sample_videos(name, previews_per_class, max_previews))
                                       for name in videos if previews_per_class and max_previews})
+        runs = report_runs(report)
+        records = [rec for run in runs.values() for rec in run.values() if rec is not None]
         save_or_rescue(html_out, lambda p: write_html_report(
-            p, report_runs(report), load_published() if published else None, parts,
+            p, runs, published_for(records) if published else None, parts,
             title=f"vidrd-bench report: {report.current_name} vs {report.baseline_name}"),
             f"{verdict}; the summary is printed above")
     if report.regressed:

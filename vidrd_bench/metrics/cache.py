@@ -53,6 +53,9 @@ def cache_key(items: list[VideoItem], detector: Detector, rule: ClipRule) -> str
     videos = [[str(Path(it.path).resolve()), *_fingerprint(Path(it.path)), it.index, it.cls] for it in items]
     ident = {"videos": videos, "detector": detector.name, "variant": detector.variant,
              "weights": detector.weights, "rule": rule.to_dict()}
+    resized = getattr(detector, "resolution", None)  # a frame detector's resize target (the tiny one takes any)
+    if resized is not None:
+        ident["resolution"] = resized
     return hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()
 
 

@@ -104,13 +104,21 @@ def fast_frechet_to(real_mu: np.ndarray, real_sigma: np.ndarray):
 def bootstrap_fvd(fake: np.ndarray, real_mu: np.ndarray, real_sigma: np.ndarray, num_resamples: int = 100,
                   seed: int = 0, level: float = 0.95, divisor: str = "N",
                   progress: bool = False) -> tuple[float, float, np.ndarray]:
-    """CI of FVD from resamples (with replacement, seeded) of the generated videos; real statistics fixed."""
+    """CI of FVD from resamples (with replacement, seeded) of the generated videos; real statistics fixed.
+
+    A video's row may hold several samples (frame FID: T frames of real_mu's width each): the Gaussian is taken
+    over those samples, and whole videos are resampled (a video's frames are not independent)."""
     rng = np.random.default_rng(seed)
     distance = fast_frechet_to(real_mu, real_sigma)
-    n = len(fake)
-    samples = np.array([distance(*gaussian_of(fake[rng.integers(0, n, n)], divisor))
-                        for _ in steps(range(num_resamples), f"FVD bootstrap of {n} videos", "resample", progress)])
-    return (*bootstrap_interval(distance(*gaussian_of(fake, divisor)), samples, level), samples)
+    n, width = len(fake), np.size(real_mu)
+
+    def gaussian(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The Gaussian of these videos' samples."""
+        return gaussian_of(rows.reshape(-1, width), divisor)
+
+    samples = np.array([distance(*gaussian(fake[rng.integers(0, n, n)]))
+                        for _ in steps(range(num_resamples), f"bootstrap of {n} videos", "resample", progress)])
+    return (*bootstrap_interval(distance(*gaussian(fake)), samples, level), samples)
 
 
 def ladder(n: int, start: int = 256) -> list[int]:

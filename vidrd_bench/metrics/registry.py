@@ -6,12 +6,13 @@ Registration order is the order of records, reports and plot panels (fvd, then i
 from __future__ import annotations
 
 from vidrd_bench.core.registry import Registry
-from vidrd_bench.metrics import fvd, inception_score
+from vidrd_bench.metrics import fid, fvd, inception_score
 from vidrd_bench.metrics.spec import MetricSpec
 
 METRICS: Registry[MetricSpec] = Registry("metric", MetricSpec)
 METRICS.register(fvd.SPEC.name, fvd.SPEC)
 METRICS.register(inception_score.SPEC.name, inception_score.SPEC)
+METRICS.register(fid.SPEC.name, fid.SPEC)
 
 
 def metric_specs() -> list[MetricSpec]:

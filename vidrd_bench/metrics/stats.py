@@ -136,7 +136,7 @@ def _parse(path: Path, d: dict[str, np.ndarray]) -> StatsFile:
         raise _unusable(path, f"its provenance fields are not readable ({e})") from None
     if not all(isinstance(v, dict) for v in text.values()):
         raise _unusable(path, "detector_sha256, protocol and extra must be JSON objects")
-    _check_count(path, count, d, mu.size)
+    _check_count(path, count, d, mu.size * _frames_per_video(path, text["extra"]))
     return StatsFile(
         mu=mu, sigma=sigma, count=count, detector=str(d["detector"]), detector_sha256=text["detector_sha256"],
         protocol=text["protocol"], source=str(d["source"]), features=d.get("features"),
@@ -144,9 +144,18 @@ def _parse(path: Path, d: dict[str, np.ndarray]) -> StatsFile:
     )
 
 
+def _frames_per_video(path: Path, extra: dict[str, Any]) -> int:
+    """Samples per stored feature row: frames per video for frame statistics (FID), else 1."""
+    frames = extra.get("frames_per_video", 1)
+    if not isinstance(frames, int) or isinstance(frames, bool) or frames < 1:
+        raise _unusable(path, f"its frames_per_video is {frames!r}, not a positive integer")
+    return frames
+
+
 def _check_count(path: Path, count: int, d: dict[str, np.ndarray], dim: int) -> None:
     """The stated count must be the number of stored features and classes (it sets the protocol a record claims);
-    without features it must at least allow a covariance (2 or more)."""
+    without features it must at least allow a covariance (2 or more). `dim`: a stored row's width (a video's
+    frames side by side for frame statistics)."""
     features, classes = d.get("features"), d.get("classes")
     if features is not None and (features.ndim != 2 or features.shape[1] != dim):
         raise _unusable(path, f"its features have shape {features.shape}, not (count, {dim})")

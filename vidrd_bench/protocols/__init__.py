@@ -15,6 +15,8 @@ from vidrd_bench.protocols.base import (RETIRED, GeneratorSettings, Protocol, ch
                                         cite, differences)
 from vidrd_bench.protocols.evaluation import (EVAL_PROTOCOLS, OLD_GENERATION_RECORD, CaptionEvalProtocol,
                                               EvalProtocol)
+from vidrd_bench.protocols.fid import (DEFAULT_FID, FID_MSRVTT, FID_MSRVTT_1F, FID_MSRVTT_CLEAN, FID_PROTOCOLS,
+                                       SMOKE_FID, FIDProtocol)
 from vidrd_bench.protocols.fvd import (FVD_MSRVTT, FVD_PROTOCOLS, FVD_STYLEGANV_2048, FVD_STYLEGANV_2048_128F,
                                        FVD_STYLEGANV_2048_128F_SUB8, FVD_UCF101_10K, FVD_VARIANTS, LONG_FVD_PROTOCOLS,
                                        SMOKE_FVD, FVDProtocol)
@@ -27,14 +29,16 @@ __all__ = [
     "FVD_STYLEGANV_2048_128F", "FVD_STYLEGANV_2048_128F_SUB8", "FVD_UCF101_10K", "FVD_VARIANTS", "SMOKE_FVD",
     "FVDProtocol", "IS_STYLEGANV_10K", "IS_STYLEGANV_2048", "IS_TGAN", "IS_TGANV2", "SMOKE_IS", "ISProtocol",
     "DEFAULT_FVD", "DEFAULT_IS", "PROTOCOLS", "with_counts", "get_protocol", "metric_protocols", "metric_protocol",
-    "protocol_kinds", "protocol_from_dict",
+    "protocol_kinds", "protocol_from_dict", "DEFAULT_FID", "FID_MSRVTT", "FID_MSRVTT_1F", "FID_MSRVTT_CLEAN",
+    "SMOKE_FID", "FIDProtocol",
 ]
 
 # Defaults for ucf101-vidrd (README "Protocols" says why).
 DEFAULT_FVD, DEFAULT_IS = FVD_UCF101_10K.name, IS_STYLEGANV_10K.name
 
 PROTOCOLS: Registry[Protocol] = Registry("protocol", Protocol)
-for _proto in (*EVAL_PROTOCOLS, *FVD_PROTOCOLS, *IS_PROTOCOLS, SMOKE_FVD, SMOKE_IS, *LONG_FVD_PROTOCOLS):
+for _proto in (*EVAL_PROTOCOLS, *FVD_PROTOCOLS, *IS_PROTOCOLS, SMOKE_FVD, SMOKE_IS, *LONG_FVD_PROTOCOLS,
+               *FID_PROTOCOLS, SMOKE_FID):
     PROTOCOLS.register(_proto.name, _proto)
 
 
@@ -62,18 +66,25 @@ def get_protocol(name: str) -> Protocol:
         raise
 
 
-def metric_protocols(kind: type) -> list[Protocol]:
-    """Registered protocols of one kind (FVDProtocol or ISProtocol), in registration order."""
-    return [p for _, p in PROTOCOLS.items() if isinstance(p, kind)]
+def _of_kind(proto: Protocol, kind: type, exact: bool) -> bool:
+    """Whether `proto` is of `kind` (exact: that very class, not a subclass such as FIDProtocol of FVDProtocol)."""
+    return type(proto) is kind if exact else isinstance(proto, kind)
 
 
-def metric_protocol(protocol: str | Protocol, kind: type) -> Protocol:
+def metric_protocols(kind: type, exact: bool = False) -> list[Protocol]:
+    """Registered protocols of one kind (FVDProtocol or ISProtocol), in registration order; `exact` leaves out
+    those of its subclasses (a metric's own protocols)."""
+    return [p for _, p in PROTOCOLS.items() if _of_kind(p, kind, exact)]
+
+
+def metric_protocol(protocol: str | Protocol, kind: type, exact: bool = False) -> Protocol:
     """The protocol `protocol` names (a Protocol passes through; retired names refused, naming successors), checked
-    to be of `kind` (FVDProtocol, ISProtocol, ...): a metric scores only under protocols of its own kind."""
+    to be of `kind` (FVDProtocol, ISProtocol, ...; `exact`: not a subclass): a metric scores only under protocols of
+    its own kind."""
     proto = get_protocol(protocol) if isinstance(protocol, str) else protocol
-    if not isinstance(proto, kind):
+    if not _of_kind(proto, kind, exact):
         raise VidrdBenchError(f"Protocol {proto.name!r} is not an {kind.__name__}; pick one of "
-                              f"{', '.join(p.name for p in metric_protocols(kind))}.")
+                              f"{', '.join(p.name for p in metric_protocols(kind, exact))}.")
     return proto
 
 

@@ -1,7 +1,9 @@
-"""Comparison tables: our runs beside the VidRD paper's published UCF-101 rows, as md, csv, latex or html.
+"""Comparison tables: our runs beside the published rows of their dataset (UCF-101: the VidRD paper's; MSR-VTT:
+each model's paper), as md, csv, latex or html.
 
-One score column per metric the published rows report (every METRICS entry with a paper protocol: IS, FVD) or our
-records hold, placed by the spec's `column`; rows sorted by the first registered metric (FVD), best first.
+One score column per metric the published rows report (UCF-101: every METRICS entry with a paper protocol, IS and
+FVD; MSR-VTT: the registered ones of CLIPSIM, FID, FVD) or our records hold, placed by the spec's `column`; rows
+sorted by the first registered metric (FVD), best first.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from vidrd_bench.metrics.spec import MetricSpec
 from vidrd_bench.precisions import describe
 from vidrd_bench.protocols import PROTOCOLS
 from vidrd_bench.report import escape
-from vidrd_bench.report.published import PAPER_GENERATION
+from vidrd_bench.report.published import paper_protocols, record_dataset
 from vidrd_bench.results import ResultRecord
 
 FORMATS = ("md", "csv", "latex", "html")
@@ -36,10 +38,11 @@ TOKENS = {
 TEXT_DISPLAY = ("Method", "Protocol", "Source")  # the displayed columns that are not numbers (left-aligned)
 
 
-def table_metrics(names: Iterable[str] = ()) -> list[MetricSpec]:
-    """The metrics a table shows, in registration order: those the published rows report, and those in `names`."""
+def table_metrics(names: Iterable[str] = (), paper: bool = True) -> list[MetricSpec]:
+    """The metrics a table shows, in registration order: those in `names` and, with `paper`, those the UCF-101
+    published rows report (a paper protocol)."""
     names = set(names)
-    return [spec for spec in metric_specs() if spec.paper_protocol or spec.name in names]
+    return [spec for spec in metric_specs() if (paper and spec.paper_protocol) or spec.name in names]
 
 
 def by_column(specs: Iterable[MetricSpec]) -> list[MetricSpec]:
@@ -100,13 +103,15 @@ def group_runs(records: Iterable[ResultRecord]) -> dict[tuple[str, str], dict[st
 
 
 def protocol_differences(run: dict[str, ResultRecord]) -> list[str]:
-    """Names of this run's protocols that are not exactly the paper's (generation protocol absent = not judged)."""
+    """Names of this run's protocols that are not exactly the paper protocols of its dataset (paper_protocols;
+    generation protocol absent = not judged)."""
     differs: list[str] = []
+    papers = paper_protocols(record_dataset(next(iter(run.values()))))
     gen = next((r.generation_protocol for r in run.values() if r.generation_protocol), None)
-    if gen is not None and gen != PROTOCOLS.get(PAPER_GENERATION).to_dict():
+    if gen is not None and gen != PROTOCOLS.get(papers["generation"]).to_dict():
         differs.append(gen.get("name", "?"))
     for metric, rec in run.items():
-        paper = METRICS.get(metric).paper_protocol
+        paper = papers.get(metric)
         if paper is not None and rec.protocol != PROTOCOLS.get(paper).to_dict():
             differs.append(rec.protocol.get("name", "?"))
     return differs
@@ -165,7 +170,11 @@ def build_table(records: Iterable[ResultRecord], published: pd.DataFrame | None 
 def table_from_runs(runs: dict[str, dict[str, ResultRecord]], published: pd.DataFrame | None = None) -> pd.DataFrame:
     """Raw table: one row per named run plus published rows, sorted by the first metric (FVD) best first (rows
     without it last), then method."""
-    specs = table_metrics(metric for run in runs.values() for metric in run)
+    names = {metric for run in runs.values() for metric in run}
+    dataset = published.attrs.get("dataset", "ucf101") if published is not None else "ucf101"
+    if published is not None:
+        names |= {spec.name for spec in metric_specs() if spec.name in published.columns}
+    specs = table_metrics(names, paper=dataset == "ucf101")
     columns = raw_columns(specs)
     ours = pd.DataFrame([_run_row(name, run, specs) for name, run in runs.items()], columns=columns)
     frames = [ours]
@@ -184,8 +193,9 @@ def table_from_runs(runs: dict[str, dict[str, ResultRecord]], published: pd.Data
         table[col] = table[col].fillna("").astype(str)
     first = specs[0]
     table = table.sort_values([first.name, "method"], ascending=[not first.higher_is_better, True],
-                              na_position="last", kind="stable")
-    return table.reset_index(drop=True)
+                              na_position="last", kind="stable").reset_index(drop=True)
+    table.attrs["dataset"] = dataset
+    return table
 
 
 def _number(value: float, tok: dict[str, str], digits: int = 2) -> str:
@@ -262,7 +272,8 @@ def _footnotes(table: pd.DataFrame, tok: dict[str, str], esc) -> list[str]:
                      f"= mean and std over IS splits. Protocol = {' / '.join(['generation', *titles])} protocol names"
                      + (", after the generator:settings that made the videos." if ours["generator"].astype(bool).any()
                         else "."))
-    paper = " / ".join([PAPER_GENERATION, *(spec.paper_protocol for spec in specs if spec.paper_protocol)])
+    papers = paper_protocols(table.attrs.get("dataset", "ucf101"))
+    paper = " / ".join([papers["generation"], *(papers[spec.name] for spec in specs if spec.name in papers)])
     if table["protocol_differs"].astype(bool).any():
         notes.append(f"{tok['dagger']} Protocol differs from the paper's ({esc(paper)}): not comparable with the "
                      "published rows.")

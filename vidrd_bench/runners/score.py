@@ -117,20 +117,23 @@ def protocol_detector(proto: Protocol, extraction: ExtractionOptions) -> Detecto
 
 def real_stats_from_features(got: Features, proto: FVDProtocol, detector: Detector, note: str,
                              size: tuple[int, int] | None, found: int, keep_features: bool = True) -> StatsFile:
-    """The protocol's real statistics from extracted real features: first num_real kept videos, its divisor."""
+    """The protocol's real statistics from extracted real features: first num_real kept videos, its divisor; one
+    sample per frame for a frame detector (FID), per video otherwise."""
     chosen = got.first(proto.num_real)
     stride = f", {proto.frame_stride} apart" if proto.frame_stride > 1 else ""
     clip = f"{proto.num_frames} frames{stride} from a {proto.real_clip} start (seed {proto.real_seed})"
     prep = f"{proto.real_preparation} to {size[0]}x{size[1]}" if size else "native resolution"
     jpeg = f", JPEG q{proto.real_jpeg_quality}" if proto.real_jpeg_quality else ""
-    mu, sigma = gaussian_of(chosen.features, proto.covariance_divisor)
+    mu, sigma = gaussian_of(chosen.features.reshape(-1, detector.sample_dim), proto.covariance_divisor)
+    per_video = detector.feature_dim // detector.sample_dim  # samples per video: its frames for frame FID
     return StatsFile(
         mu=mu, sigma=sigma, count=len(chosen), detector=detector.name, detector_sha256=detector.weights,
         protocol=proto.to_dict(), features=chosen.features if keep_features else None,
         source=f"{note}; {clip}; {prep}{jpeg}; {len(got.skipped)} videos too short, dropped",
         classes=[c or "" for c in chosen.classes] if keep_features else None,
         extra={"resolution": list(size) if size else None, "skipped_short": len(got.skipped),
-               "num_videos_found": found, "random_weights": detector.random_weights},
+               "num_videos_found": found, "random_weights": detector.random_weights,
+               **({"frames_per_video": per_video} if per_video > 1 else {})},
     )
 
 
@@ -282,7 +285,8 @@ def score_metric(metric: str | MetricSpec, fake_dir: str | os.PathLike, protocol
     writes scoring.out_path (rank 0) and returns the record (None on other ranks)."""
     spec = metric if isinstance(metric, MetricSpec) else METRICS.get(metric)
     _check_needs(spec, real, fake_dir)
-    proto, extraction = _start(protocol or spec.default_protocol, spec.protocol_type, scoring.out_path, extraction)
+    proto, extraction = _start(spec.protocol(protocol or spec.default_protocol), spec.protocol_type, scoring.out_path,
+                               extraction)
     items, generation, found = generated_items(fake_dir, scoring.allow_incomplete, scoring.labels)
     side = None
     if spec.needs == "real":

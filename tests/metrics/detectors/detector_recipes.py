@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 import torch
 
-from vidrd_bench.metrics.detectors import Detector, DetectorSpec, c3d, i3d, load_detector
+from vidrd_bench.metrics.detectors import Detector, DetectorSpec, c3d, i3d, inception, load_detector
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,16 @@ def _chainer_npz(det: Detector, folder: Path) -> None:
     np.savez(folder / "mean2.npz", mean=det.module.mean.numpy())
 
 
+def _inception_state(det: Detector, folder: Path) -> None:
+    """`weights-inception-2015-12-05-6726825d.pth`: torch-fidelity's state dict (tensors only)."""
+    torch.save(det.module.state_dict(), folder / inception.TORCH_FIDELITY_FILE)
+
+
+def _inception_program(det: Detector, folder: Path) -> None:
+    """`inception-2015-12-05.pt`: the (already scripted) program with its `layers`, saved as TorchScript."""
+    torch.jit.save(det.module, str(folder / inception.CLEAN_FID_FILE))
+
+
 NARROW_I3D = ((i3d, "InceptionI3d", partial(i3d.InceptionI3d, width_div=8, resolution=32)),)
 NARROW_C3D = ((c3d, "C3D", partial(c3d.C3D, width_div=16)),)
 
@@ -58,6 +68,11 @@ RECIPES: dict[str, Recipe] = {
     "i3d-tiny-random": Recipe(resolution=32),
     "c3d-ucf101": Recipe(_chainer_npz, narrow=NARROW_C3D),
     "c3d-tiny-random": Recipe(),
+    # Full size (torch-fidelity's network has fixed widths; the program's key names are Inception's): one frame of
+    # 299 x 299 per video keeps them cheap enough.
+    "inception-torch-fidelity": Recipe(_inception_state),
+    "inception-clean-fid": Recipe(_inception_program, program=True),
+    "inception-tiny-random": Recipe(resolution=32),
 }
 
 

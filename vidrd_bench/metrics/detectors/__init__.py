@@ -7,13 +7,13 @@ from pathlib import Path
 
 import torch
 
-from vidrd_bench.metrics.detectors import c3d, i3d
-from vidrd_bench.metrics.detectors.base import Detector, DetectorSpec, trusting_detectors
+from vidrd_bench.metrics.detectors import c3d, i3d, inception
+from vidrd_bench.metrics.detectors.base import Detector, DetectorSpec, FrameDetector, trusting_detectors
 from vidrd_bench.core.errors import VidrdBenchError
 from vidrd_bench.core.registry import Registry
 
 DETECTORS: Registry[DetectorSpec] = Registry("detector", DetectorSpec)
-for _spec in (*i3d.SPECS, *c3d.SPECS):
+for _spec in (*i3d.SPECS, *c3d.SPECS, *inception.SPECS):
     DETECTORS.register(_spec.name, _spec)
 
 
@@ -25,12 +25,13 @@ def load_detector(name: str, weights_dir: str | os.PathLike | None = None, devic
 
     `resolution` is the protocol's input resolution: real detectors accept only their own; the tiny random
     ones resize to it (so tests can run them small). `preprocess` picks a C3D preprocessing ("tgan", "tganv2").
-    `num_frames` is the protocol's clip length: the spec's own or one of its `clip_lengths` (None: its own).
+    `num_frames` is the protocol's clip length: the spec's own or one of its `clip_lengths` (None: its own); a
+    per-frame (image) detector takes any, one feature row of frame_dim per frame.
     `trust_detector` lets a detector program (TorchScript) whose sha256 is not pinned load (base.check_program_trusted).
     """
     spec = DETECTORS.get(name)
     lengths = (spec.num_frames, *spec.clip_lengths)
-    if num_frames is not None and num_frames not in lengths:
+    if num_frames is not None and num_frames not in lengths and not (spec.per_frame and num_frames >= 1):
         raise VidrdBenchError(
             f"Detector {name} takes clips of {' or '.join(map(str, lengths))} frames, but the protocol asks for "
             f"{num_frames}. Use a protocol whose num_frames this detector takes (`vidrd-bench metrics` lists them)."

@@ -10,6 +10,7 @@ import contextvars
 import hashlib
 import os
 import sys
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator, Mapping
@@ -98,6 +99,11 @@ class Detector:
         """Features of a batch (float32 on the detector's device); subclasses call their module here."""
         return self.module(videos)
 
+    @property
+    def sample_dim(self) -> int:
+        """Width of one sample of the statistics: a video's features here (a frame's for a FrameDetector)."""
+        return self.feature_dim
+
     @torch.no_grad()
     def __call__(self, videos: torch.Tensor) -> torch.Tensor:
         """Check the contract, move to the device and return (B, feature_dim) float32 features."""
@@ -112,6 +118,44 @@ class Detector:
         return out
 
 
+class FrameDetector(Detector):
+    """An image feature extractor run on every frame: uint8 (B, 3, T, H, W) in, (B, T * frame_dim) out, each
+    frame's features in time order, for the clip length T the protocol sets (load_detector's num_frames).
+
+    Per-video rows keep selection, caching and bootstrap per video; the statistics take one sample per frame
+    (`sample_dim` = frame_dim: features.reshape(-1, sample_dim)). Subclasses implement `frame_features`.
+    """
+
+    def __init__(self, name: str, module: torch.nn.Module | torch.jit.ScriptModule, *, frame_dim: int, **kwargs):
+        self.frame_dim = frame_dim
+        super().__init__(name, module, num_frames=1, feature_dim=frame_dim, **kwargs)
+
+    @property
+    def feature_dim(self) -> int:
+        """A video's feature width: frame_dim per frame of the clip."""
+        return self.frame_dim * self.num_frames
+
+    @feature_dim.setter
+    def feature_dim(self, value: int) -> None:
+        if value != self.frame_dim * self.num_frames:
+            raise ValueError(f"{self.name}: feature_dim follows frame_dim x num_frames, not {value}")
+
+    @property
+    def sample_dim(self) -> int:
+        """One frame's feature width."""
+        return self.frame_dim
+
+    def frame_features(self, frames: torch.Tensor) -> torch.Tensor:
+        """uint8 frames (N, 3, H, W) -> (N, frame_dim) features."""
+        raise NotImplementedError
+
+    def forward(self, videos: torch.Tensor) -> torch.Tensor:
+        """Every frame of every video through frame_features, as (B, T * frame_dim)."""
+        b, c, t, h, w = videos.shape
+        frames = videos.permute(0, 2, 1, 3, 4).reshape(b * t, c, h, w)
+        return self.frame_features(frames).reshape(b, t * self.frame_dim)
+
+
 @dataclass(frozen=True)
 class DetectorSpec:
     """One registered detector: what it outputs, the clips it takes, its weight files and two builders.
@@ -121,7 +165,8 @@ class DetectorSpec:
     which is what `bench` times (a random-weight spec's own build). `feature` is "logits" (pre-softmax, for FVD)
     or "probs" (softmax, for IS), `feature_dim` its width, `num_frames` the clip length it takes;
     `clip_lengths` other clip lengths it also takes where its features average over time (I3D: StyleGAN-V runs it
-    on 128 frames), chosen by load_detector's `num_frames`.
+    on 128 frames), chosen by load_detector's `num_frames`. `per_frame`: an image detector (a FrameDetector) that
+    takes clips of any length; `feature_dim` is then one frame's width and `num_frames` 1.
     """
 
     name: str
@@ -134,6 +179,7 @@ class DetectorSpec:
     random_build: Callable[..., Detector] = field(kw_only=True, compare=False)
     random_weights: bool = False
     clip_lengths: tuple[int, ...] = field(default=(), kw_only=True)
+    per_frame: bool = field(default=False, kw_only=True)
 
 
 def check_resolution(name: str, asked: int | None, fixed: int) -> None:
@@ -197,6 +243,20 @@ def check_state_dict(model: torch.nn.Module, state: Mapping[str, torch.Tensor], 
             f"{sample}, ... ({len(expected)} tensors). Obtain the original file (see `vidrd-bench weights`)."
         )
     model.load_state_dict({k: torch.as_tensor(v) for k, v in state.items()}, strict=False)
+
+
+def load_program(file: Path, device: str | torch.device, expected: str) -> torch.jit.ScriptModule:
+    """torch.jit.load a TorchScript detector file; unreadable files raise WeightsError naming the file and what
+    was `expected`. TorchScript is code: callers check the file first (check_program_trusted)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # the published detectors are TorchScript; load them so
+            return torch.jit.load(str(file), map_location=torch.device(device)).eval()
+    except (RuntimeError, ValueError, OSError) as e:
+        raise WeightsError(
+            f"Detector file {file} cannot be loaded with torch.jit.load ({str(e).splitlines()[0][:200]}). Expected "
+            f"{expected}. Replace it with the original file."
+        ) from None
 
 
 def load_torch_state(file: Path) -> dict[str, torch.Tensor]:

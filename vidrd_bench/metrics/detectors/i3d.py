@@ -13,7 +13,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from vidrd_bench.metrics.detectors.base import (Detector, DetectorSpec, check_program_trusted, check_resolution,
-                                      check_state_dict, init_random, load_torch_state, random_weights_digest)
+                                      check_state_dict, init_random, load_program, load_torch_state,
+                                      random_weights_digest)
 from vidrd_bench.core.errors import WeightsError
 from vidrd_bench.core.weights import WEIGHT_FILES, WeightFile, file_sha256, locate
 
@@ -196,19 +197,9 @@ def export_torchscript(model: InceptionI3d, file: str | os.PathLike) -> None:
 
 
 def load_torchscript(file: Path, device: str | torch.device = "cpu") -> torch.jit.ScriptModule:
-    """torch.jit.load a TorchScript detector file; unreadable files raise WeightsError naming the file.
-
-    TorchScript is code: callers check the file first (base.check_program_trusted)."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", FutureWarning)  # the published detector is TorchScript; load it as such
-            return torch.jit.load(str(file), map_location=torch.device(device)).eval()
-    except (RuntimeError, ValueError, OSError) as e:
-        raise WeightsError(
-            f"Detector file {file} cannot be loaded with torch.jit.load ({str(e).splitlines()[0][:200]}). Expected "
-            "the TorchScript I3D of StyleGAN-V's FVD code, called as detector(videos_uint8_BCTHW, rescale=True, "
-            "resize=True, return_features=True) -> (B, 400). Replace it with the original file."
-        ) from None
+    """torch.jit.load the StyleGAN-V I3D file (base.load_program; callers check it first: it is code)."""
+    return load_program(file, device, "the TorchScript I3D of StyleGAN-V's FVD code, called as "
+                        "detector(videos_uint8_BCTHW, rescale=True, resize=True, return_features=True) -> (B, 400)")
 
 
 def _build_torchscript(weights_dir=None, device="cpu", path: Path | None = None,
