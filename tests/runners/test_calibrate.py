@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from vidrd_bench.cli import main
 from vidrd_bench.datasets.video import write_video
 from vidrd_bench.metrics.extract import ExtractionOptions
-from vidrd_bench.protocols import FVDProtocol, ISProtocol, metric_protocols
+from vidrd_bench.protocols import FVDProtocol, ISProtocol, JEDiProtocol, metric_protocols
 from vidrd_bench.runners.score import ScoreOptions
 
 GOLDEN = Path(__file__).parent / "golden" / "calibrate.csv"
@@ -49,7 +49,8 @@ def test_golden_calibrate_table_on_the_smoke_models(run):
         table.to_csv(GOLDEN, index=False)
     golden = pd.read_csv(GOLDEN)
     assert list(table["protocol"]) == list(golden["protocol"])
-    assert list(table["protocol"]) == [p.name for p in (*metric_protocols(FVDProtocol), *metric_protocols(ISProtocol))]
+    assert list(table["protocol"]) == [p.name for p in (*metric_protocols(FVDProtocol), *metric_protocols(ISProtocol),
+                                                         *metric_protocols(JEDiProtocol))]
     got, want = table[NUMERIC].to_numpy(float), golden[NUMERIC].to_numpy(float)
     assert np.allclose(got, want, rtol=1e-3, atol=1e-6, equal_nan=True)
 
