@@ -44,15 +44,19 @@ frames, the config's frame_step 4 being the probe's training sampling) at 224 x 
 the loader's business there; here StyleGAN-V's, as fvd-ucf101-10k (convert_videos_to_frames.py:74-76, random-offset
 clips per dataset.py:402-406).
 """)
-JEDI_UCF101_10K = cite(dataclasses.replace(JEDI_UCF101_5K, name="jedi-ucf101-10k", num_real=None, real_selection="all",
-                                           num_fake=10_000), """JEDi on fvd-ucf101-10k's counts: 10,000 generated videos against every trainlist01 video.
+JEDI_UCF101_10K = dataclasses.replace(JEDI_UCF101_5K, name="jedi-ucf101-10k", num_fake=10_000, num_real=None,
+                                      real_selection="all")
+JEDI_UCF101_10K = cite(JEDI_UCF101_10K, """JEDi on fvd-ucf101-10k's counts: 10,000 generated videos against every
+trainlist01 video.
 
 Distance and features as jedi-ucf101-5k (videojedi/JEDi.py:15-19, mmd_polynomial.py:6-24, V_JEPA.py:59-67); the
 counts of the 10K UCF-101 FVD, so JEDi and FVD read the same videos. Not comparable to jedi-ucf101-5k: the biased
 MMD estimate depends on the counts.
 """)
-JEDI_MSRVTT = cite(dataclasses.replace(JEDI_UCF101_5K, name="jedi-msrvtt-2990", num_fake=2_990, num_real=None,
-                                       real_selection="all", real_split="msrvtt-test"), """JEDi on MSR-VTT: the first 2,990 generated videos against the 2,990 test videos (video7010-video9999).
+JEDI_MSRVTT = dataclasses.replace(JEDI_UCF101_5K, name="jedi-msrvtt-2990", num_fake=2_990, num_real=None,
+                                  real_selection="all", real_split="msrvtt-test")
+JEDI_MSRVTT = cite(JEDI_MSRVTT, """JEDi on MSR-VTT: the first 2,990 generated videos against the 2,990 test videos
+(video7010-video9999).
 
 Distance and features as jedi-ucf101-5k (videojedi/JEDi.py:15-19, mmd_polynomial.py:6-24, V_JEPA.py:59-67); the
 test split has fewer than videojedi's 5,000 (JEDi.py:21), so every test video, as fvd-msrvtt-2990 takes them.

@@ -172,3 +172,14 @@ def test_full_size_network_is_vit_h16_with_the_ssv2_pooler():
     assert shapes["encoder.pos_embed"] == (1, 1568, 1280) and shapes["encoder.patch_embed.weight"] == (1280, 3, 2, 16, 16)
     assert sum(k.endswith("in_proj_weight") for k in shapes) == 33  # 32 blocks + the pooler's
     assert shapes["pooler.mlp.fc1.weight"] == (5120, 1280) and shapes["pooler.query_tokens"] == (1, 1, 1280)
+
+
+def test_checkpoints_in_torchs_legacy_format_load_too(small, tmp_path):
+    """Memory-mapped loading takes zip-format files only; a legacy-format .pth.tar is read whole, the same tensors."""
+    source = vjepa.init_random(vjepa.VJEPAFeatures(SMALL))
+    encoder, pooler = published_vjepa_states(source)
+    torch.save({"target_encoder": encoder}, tmp_path / ENCODER_FILE, _use_new_zipfile_serialization=False)
+    torch.save({"classifier": pooler}, tmp_path / PROBE_FILE, _use_new_zipfile_serialization=False)
+    det = load_detector("vjepa-h16-ssv2", weights_dir=tmp_path)
+    state = det.module.state_dict()
+    assert all(torch.equal(state[k], v) for k, v in source.state_dict().items())

@@ -118,8 +118,10 @@ class VJEPAFeatures(nn.Module):
     def __init__(self, config: ViTConfig = VIT_H16):
         super().__init__()
         if config.resolution % config.patch_size or config.num_frames % config.tubelet_size:
-            raise VidrdBenchError(f"V-JEPA takes a resolution divisible by {config.patch_size} and a clip length "
-                                  f"divisible by {config.tubelet_size}; got {config.resolution} and {config.num_frames}.")
+            raise VidrdBenchError(
+                f"V-JEPA takes a resolution divisible by {config.patch_size} and a clip length divisible by "
+                f"{config.tubelet_size}; got {config.resolution} and {config.num_frames}. Use a protocol whose "
+                "resolution and num_frames fit.")
         self.config = config
         self.encoder = VJEPAEncoder(config)
         self.pooler = AttentivePooler(config.embed_dim, config.num_heads, config.mlp_ratio)
@@ -190,7 +192,8 @@ def read_checkpoint(file: Path) -> dict:
     """torch.load with weights_only=True (memory-mapped where the file allows): tensors and plain containers only;
     anything else is refused with a WeightsError naming the file."""
     if not file.is_file():
-        raise WeightsError(f"Weights file {file} does not exist. Put the published file there (see `vidrd-bench weights`).")
+        raise WeightsError(f"Weights file {file} does not exist. Put the published file there (see "
+                           "`vidrd-bench weights`).")
     try:
         try:
             return torch.load(file, map_location="cpu", weights_only=True, mmap=True)
