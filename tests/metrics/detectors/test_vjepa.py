@@ -3,8 +3,8 @@ ClipAggregation and AttentiveClassifier (the code JEDi runs), at reduced width a
 read back through our loader from checkpoints in the published layouts; plus the layouts' refusals.
 
 The reference packages install without their dependencies (README install command: `pip install --no-deps
-videojedi==1.1.0 vjepa==0.1.2`); vjepa's video transforms import cv2 (functional.py:9) for augmentations this code
-never calls, so an empty stand-in module is put in place while they are imported, and removed after.
+videojedi==1.1.0 vjepa==0.1.2`); vjepa's dataset code imports cv2 (and decord) for augmentations and decoding this
+code never calls, so where they are absent empty stand-in modules are put in place while importing, and removed after.
 """
 
 from __future__ import annotations
@@ -30,19 +30,26 @@ pytestmark = pytest.mark.filterwarnings("ignore:.*sdp_kernel.*:FutureWarning")
 SMALL = ViTConfig(embed_dim=64, depth=2, num_heads=4, resolution=32)  # 8 x 2 x 2 tokens of 64
 
 
+# Modules vjepa's dataset code imports at load time and the model code never calls: cv2 (functional.py:9) and,
+# where it has no wheel, decord (video_dataset.py:17); stood in for while importing when absent.
+STAND_INS = {"cv2": (), "decord": ("VideoReader", "cpu")}
+
+
 def _reference():
-    """videojedi.V_JEPA (with the vjepa model code it imports), cv2 stood in for while importing."""
-    stand_in = "cv2" not in sys.modules and importlib.util.find_spec("cv2") is None
-    if stand_in:
-        sys.modules["cv2"] = types.ModuleType("cv2")
+    """videojedi.V_JEPA (with the vjepa model code it imports), absent dataset-only modules stood in for."""
+    absent = [name for name in STAND_INS if name not in sys.modules and importlib.util.find_spec(name) is None]
+    for name in absent:
+        sys.modules[name] = types.ModuleType(name)
+        for attribute in STAND_INS[name]:
+            setattr(sys.modules[name], attribute, None)
     try:
         from videojedi import V_JEPA, V_JEPA_utils
         import vjepa.datasets.utils.video.transforms as video_transforms
         from vjepa.models.attentive_pooler import AttentiveClassifier
         from vjepa.models.vision_transformer import VisionTransformer
     finally:
-        if stand_in:
-            del sys.modules["cv2"]
+        for name in absent:
+            del sys.modules[name]
     return types.SimpleNamespace(VJEPA=V_JEPA.VJEPA, ClipAggregation=V_JEPA_utils.ClipAggregation,
                                  Normalize=video_transforms.Normalize, AttentiveClassifier=AttentiveClassifier,
                                  VisionTransformer=VisionTransformer)
