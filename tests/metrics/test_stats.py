@@ -70,3 +70,27 @@ def test_a_stated_count_that_the_file_does_not_hold_is_refused(tmp_path, count, 
     np.savez(path, **{**arrays, "count": np.array(count)})
     with pytest.raises(VidrdBenchError, match=f"states a count of {count} videos but holds"):
         load_stats(path)
+
+
+@pytest.mark.parametrize("bad", ["nan", "integers"])
+def test_features_that_are_not_finite_floats_are_refused(tmp_path, bad):
+    """JEDi reads the stored features themselves: NaN or non-float features make a file unusable."""
+    proto = PROTOCOLS.get("jedi-smoke-tiny")
+    feats = np.random.default_rng(2).normal(size=(5, 4)).astype(np.float32)
+    stats = StatsFile(*gaussian_of(feats), 5, "vjepa-tiny-random", {}, proto.to_dict(), "unit test", feats,
+                      ["A"] * 5, {})
+    path = save_stats(tmp_path / "s.npz", stats)
+    assert np.array_equal(load_stats(path, proto).features, feats)
+    with np.load(path) as data:
+        arrays = {k: data[k] for k in data.files}
+    arrays["features"] = np.where(np.eye(5, 4) > 0, np.nan, feats) if bad == "nan" else np.ones((5, 4), np.int64)
+    np.savez(path, **arrays)
+    with pytest.raises(VidrdBenchError, match="not finite floating-point"):
+        load_stats(path)
+
+
+def test_a_jedi_protocol_record_decodes_to_its_own_kind():
+    """JEDiProtocol has FVDProtocol's fields plus the kernel's: each record decodes to the kind that wrote it."""
+    for name in ("jedi-ucf101-5k", "fvd-ucf101-10k"):
+        proto = PROTOCOLS.get(name)
+        assert protocol_from_dict(proto.to_dict()) == proto and type(protocol_from_dict(proto.to_dict())) is type(proto)

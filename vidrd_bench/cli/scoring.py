@@ -91,7 +91,7 @@ def score_command(spec: MetricSpec) -> click.Command:
 @click.option("--size", type=click.IntRange(8), default=256, show_default=True,
               help="Resize real frames to SIZE x SIZE: the resolution of the generated videos.")
 @click.option("--protocol", default=None,
-              help=f"FVD or FID protocol the statistics are for [default: the dataset's: {DEFAULT_FVD} for ucf101, "
+              help=f"FVD, FID or JEDi protocol the statistics are for [default: the dataset's: {DEFAULT_FVD} for ucf101, "
                    "fvd-msrvtt-2990 for msrvtt].")
 @detector_options
 @click.option("--allow-fewer", is_flag=True,
@@ -101,8 +101,8 @@ def score_command(spec: MetricSpec) -> click.Command:
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Statistics file [default: ./<dataset>_train_<protocol>_<size>px.npz].")
 def stats_cmd(dataset, videos, size, protocol, no_features, **opts) -> None:
-    """Compute real-video feature statistics (mu, sigma, per-class features) for FVD, or for frame FID under an FID
-    protocol (one sample per frame)."""
+    """Compute real-video feature statistics (mu, sigma, per-class features) for FVD and JEDi, or for frame FID under
+    an FID protocol (one sample per frame)."""
     from vidrd_bench.runners.score import compute_real_stats, default_stats_path
 
     protocol = protocol or DATASETS.get(dataset).real_protocol

@@ -104,11 +104,11 @@ class MetricSpec:
 
     def protocols(self) -> list[Protocol]:
         """The registered protocols this metric scores under (those of its protocol type), in registration order."""
-        return metric_protocols(self.protocol_type, exact=True)
+        return metric_protocols(self.protocol_type)
 
     def protocol(self, name: str | Protocol) -> Protocol:
         """The protocol `name`, refused with the list of this metric's protocols unless it is of its type."""
-        return metric_protocol(name, self.protocol_type, exact=True)
+        return metric_protocol(name, self.protocol_type)
 
     def floored(self, result: MetricValue) -> tuple[float, float] | None:
         """The result's interval with its lower end cut at the floor (None without an interval)."""

@@ -3,7 +3,8 @@
 Decision: per-video features (float32, 10K x 400 = 16 MB) are always extracted and kept, because sample counts,
 selection rules, bootstrap intervals, per-class FVD and `calibrate` all work on them; mean and covariance are
 computed from them in float64 with the protocol's covariance divisor. A statistics file stores mu, sigma and
-count and, unless asked not to, the real features with their class names.
+count and, unless asked not to, the real features with their class names: JEDi's kernel distance reads those
+features (a file without them serves FVD only).
 """
 
 from __future__ import annotations
@@ -159,6 +160,9 @@ def _check_count(path: Path, count: int, d: dict[str, np.ndarray], dim: int) -> 
     features, classes = d.get("features"), d.get("classes")
     if features is not None and (features.ndim != 2 or features.shape[1] != dim):
         raise _unusable(path, f"its features have shape {features.shape}, not (count, {dim})")
+    if features is not None and (features.dtype.kind != "f" or not np.isfinite(features).all()):
+        raise _unusable(path, f"its features are not finite floating-point values (dtype {features.dtype}); JEDi "
+                              "and per-class FVD read them")
     derived = len(features) if features is not None else len(classes) if classes is not None else None
     if count < 2 or (derived is not None and count != derived) or (classes is not None and len(classes) != derived):
         found = f"{len(features)} feature rows" if features is not None else "no features"

@@ -20,6 +20,8 @@ from vidrd_bench.protocols.fid import (DEFAULT_FID, FID_MSRVTT, FID_MSRVTT_1F, F
 from vidrd_bench.protocols.fvd import (FVD_MSRVTT, FVD_PROTOCOLS, FVD_STYLEGANV_2048, FVD_STYLEGANV_2048_128F,
                                        FVD_STYLEGANV_2048_128F_SUB8, FVD_UCF101_10K, FVD_VARIANTS, LONG_FVD_PROTOCOLS,
                                        SMOKE_FVD, FVDProtocol)
+from vidrd_bench.protocols.jedi import (JEDI_MSRVTT, JEDI_PROTOCOLS, JEDI_UCF101_10K, JEDI_UCF101_5K, SMOKE_JEDI,
+                                        JEDiProtocol)
 from vidrd_bench.protocols.inception import (IS_PROTOCOLS, IS_STYLEGANV_10K, IS_STYLEGANV_2048, IS_TGAN, IS_TGANV2,
                                              SMOKE_IS, ISProtocol)
 
@@ -27,7 +29,8 @@ __all__ = [
     "RETIRED", "GeneratorSettings", "Protocol", "check_not_retired", "check_prompts_seeds", "cite", "differences",
     "OLD_GENERATION_RECORD", "CaptionEvalProtocol", "EvalProtocol", "FVD_MSRVTT", "FVD_STYLEGANV_2048",
     "FVD_STYLEGANV_2048_128F", "FVD_STYLEGANV_2048_128F_SUB8", "FVD_UCF101_10K", "FVD_VARIANTS", "SMOKE_FVD",
-    "FVDProtocol", "IS_STYLEGANV_10K", "IS_STYLEGANV_2048", "IS_TGAN", "IS_TGANV2", "SMOKE_IS", "ISProtocol",
+    "FVDProtocol", "JEDI_MSRVTT", "JEDI_UCF101_10K", "JEDI_UCF101_5K", "SMOKE_JEDI", "JEDiProtocol",
+    "IS_STYLEGANV_10K", "IS_STYLEGANV_2048", "IS_TGAN", "IS_TGANV2", "SMOKE_IS", "ISProtocol",
     "DEFAULT_FVD", "DEFAULT_IS", "PROTOCOLS", "with_counts", "get_protocol", "metric_protocols", "metric_protocol",
     "protocol_kinds", "protocol_from_dict", "DEFAULT_FID", "FID_MSRVTT", "FID_MSRVTT_1F", "FID_MSRVTT_CLEAN",
     "SMOKE_FID", "FIDProtocol",
@@ -38,7 +41,7 @@ DEFAULT_FVD, DEFAULT_IS = FVD_UCF101_10K.name, IS_STYLEGANV_10K.name
 
 PROTOCOLS: Registry[Protocol] = Registry("protocol", Protocol)
 for _proto in (*EVAL_PROTOCOLS, *FVD_PROTOCOLS, *IS_PROTOCOLS, SMOKE_FVD, SMOKE_IS, *LONG_FVD_PROTOCOLS,
-               *FID_PROTOCOLS, SMOKE_FID):
+               *FID_PROTOCOLS, SMOKE_FID, *JEDI_PROTOCOLS):
     PROTOCOLS.register(_proto.name, _proto)
 
 
@@ -66,25 +69,20 @@ def get_protocol(name: str) -> Protocol:
         raise
 
 
-def _of_kind(proto: Protocol, kind: type, exact: bool) -> bool:
-    """Whether `proto` is of `kind` (exact: that very class, not a subclass such as FIDProtocol of FVDProtocol)."""
-    return type(proto) is kind if exact else isinstance(proto, kind)
+def metric_protocols(kind: type, subtypes: bool = False) -> list[Protocol]:
+    """Registered protocols of exactly one kind (FVDProtocol, ISProtocol, JEDiProtocol, ...), in registration
+    order; with `subtypes`, also those of its subclasses (JEDiProtocol's real side is an FVDProtocol's)."""
+    return [p for _, p in PROTOCOLS.items() if (isinstance(p, kind) if subtypes else type(p) is kind)]
 
 
-def metric_protocols(kind: type, exact: bool = False) -> list[Protocol]:
-    """Registered protocols of one kind (FVDProtocol or ISProtocol), in registration order; `exact` leaves out
-    those of its subclasses (a metric's own protocols)."""
-    return [p for _, p in PROTOCOLS.items() if _of_kind(p, kind, exact)]
-
-
-def metric_protocol(protocol: str | Protocol, kind: type, exact: bool = False) -> Protocol:
+def metric_protocol(protocol: str | Protocol, kind: type, subtypes: bool = False) -> Protocol:
     """The protocol `protocol` names (a Protocol passes through; retired names refused, naming successors), checked
-    to be of `kind` (FVDProtocol, ISProtocol, ...; `exact`: not a subclass): a metric scores only under protocols of
-    its own kind."""
+    to be of `kind` (FVDProtocol, ISProtocol, ...): a metric scores only under protocols of its own kind (FVD not
+    under a JEDi protocol); `subtypes` also accepts its subclasses (real statistics for any FVDProtocol kind)."""
     proto = get_protocol(protocol) if isinstance(protocol, str) else protocol
-    if not _of_kind(proto, kind, exact):
+    if not (isinstance(proto, kind) if subtypes else type(proto) is kind):
         raise VidrdBenchError(f"Protocol {proto.name!r} is not an {kind.__name__}; pick one of "
-                              f"{', '.join(p.name for p in metric_protocols(kind, exact))}.")
+                              f"{', '.join(p.name for p in metric_protocols(kind, subtypes))}.")
     return proto
 
 

@@ -35,7 +35,7 @@ def protocol_weights() -> dict[str, tuple[str, ...]]:
     """Files under the weights folder each scoring protocol needs: its detector's (vidrd_bench.metrics.detectors.DETECTORS);
     protocols on random-weight detectors need none and are left out."""
     return {p.name: DETECTORS.get(p.detector).weight_files
-            for p in (*metric_protocols(FVDProtocol), *metric_protocols(ISProtocol))
+            for p in (*metric_protocols(FVDProtocol, subtypes=True), *metric_protocols(ISProtocol))
             if DETECTORS.get(p.detector).weight_files}
 
 

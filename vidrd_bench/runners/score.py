@@ -54,10 +54,10 @@ class ScoreOptions:
 
 
 def _start(protocol: str | Protocol, kind: type, out_path: str | os.PathLike | None,
-           extraction: ExtractionOptions) -> tuple[Protocol, ExtractionOptions]:
-    """What every runner does before any work: the protocol, the output path checked, the device picked, the
-    process group."""
-    proto = metric_protocol(protocol, kind)
+           extraction: ExtractionOptions, subtypes: bool = False) -> tuple[Protocol, ExtractionOptions]:
+    """What every runner does before any work: the protocol (of `kind`, or a subclass with `subtypes`), the output
+    path checked, the device picked, the process group."""
+    proto = metric_protocol(protocol, kind, subtypes)
     if out_path is not None:
         check_output_file(out_path)
     extraction = dataclasses.replace(extraction, device=pick_device(extraction.device))
@@ -142,9 +142,9 @@ def compute_real_stats(videos: str | os.PathLike | Sequence[str | os.PathLike],
                        extraction: ExtractionOptions = ExtractionOptions(), scoring: ScoreOptions = ScoreOptions(),
                        dataset: str = "ucf101", size: int | tuple[int, int] | None = 256,
                        keep_features: bool = True) -> StatsFile | None:
-    """Real-video statistics under an FVD protocol; writes scoring.out_path (rank 0) and returns them (None
-    elsewhere). Of the scoring options it reads out_path, split_file and allow_fewer."""
-    proto, extraction = _start(protocol, FVDProtocol, scoring.out_path, extraction)
+    """Real-video statistics under an FVD protocol or one with its real side (JEDi's); writes scoring.out_path (rank
+    0) and returns them (None elsewhere). Of the scoring options it reads out_path, split_file and allow_fewer."""
+    proto, extraction = _start(protocol, FVDProtocol, scoring.out_path, extraction, subtypes=True)
     items, note = real_items(videos, scoring.split_file, proto.real_split)
     detector = protocol_detector(proto, extraction)
     got = cached_extract(items, detector, real_rule(proto, _size(size)), cache_folder(extraction.cache_dir),

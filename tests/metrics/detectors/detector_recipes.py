@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 import torch
 
-from vidrd_bench.metrics.detectors import Detector, DetectorSpec, c3d, i3d, inception, load_detector
+from vidrd_bench.metrics.detectors import Detector, DetectorSpec, c3d, i3d, inception, load_detector, vjepa
 
 
 @dataclass(frozen=True)
@@ -59,8 +59,42 @@ def _inception_program(det: Detector, folder: Path) -> None:
     torch.jit.save(det.module, str(folder / inception.CLEAN_FID_FILE))
 
 
+def published_vjepa_states(model: vjepa.VJEPAFeatures) -> tuple[dict, dict]:
+    """Our V-JEPA network's tensors in the published layouts: the pretraining checkpoint's 'target_encoder'
+    (module.backbone.*, jepa vision_transformer.py names) and the probe's 'classifier' (module.pooler.*, with q and
+    kv split again, and a 174-class module.linear head)."""
+    names = (("patch_embed.weight", "patch_embed.proj.weight"), ("patch_embed.bias", "patch_embed.proj.bias"),
+             ("self_attn.in_proj_", "attn.qkv."), ("self_attn.out_proj", "attn.proj"), ("linear1", "mlp.fc1"),
+             ("linear2", "mlp.fc2"))
+    encoder = {}
+    for key, value in model.encoder.state_dict().items():
+        for ours, theirs in names:
+            key = key.replace(ours, theirs)
+        encoder[f"module.backbone.{key}"] = value
+    dim, block = model.config.embed_dim, "module.pooler.cross_attention_block"
+    pooler = {"module.pooler.query_tokens": model.pooler.query_tokens.detach(),
+              "module.linear.weight": torch.zeros(174, dim), "module.linear.bias": torch.zeros(174)}
+    for key, value in model.pooler.state_dict().items():
+        if key.startswith("attn.in_proj_"):
+            part = key.rsplit("_", 1)[1]
+            pooler.update({f"{block}.xattn.q.{part}": value[:dim], f"{block}.xattn.kv.{part}": value[dim:]})
+        elif key != "query_tokens":
+            pooler[f"{block}.{key.replace('attn.out_proj', 'xattn.proj')}"] = value
+    return encoder, pooler
+
+
+def _vjepa_checkpoints(det: Detector, folder: Path) -> None:
+    """`vith16.pth.tar` and `ssv2-probe.pth.tar` as the jepa training and probe code save them."""
+    encoder, pooler = published_vjepa_states(det.module)
+    torch.save({"encoder": encoder, "target_encoder": encoder, "epoch": 300}, folder / vjepa.ENCODER_FILE)
+    torch.save({"classifier": pooler, "epoch": 20, "opt": {"state": {}, "param_groups": []}},
+               folder / vjepa.PROBE_FILE)
+
+
 NARROW_I3D = ((i3d, "InceptionI3d", partial(i3d.InceptionI3d, width_div=8, resolution=32)),)
 NARROW_C3D = ((c3d, "C3D", partial(c3d.C3D, width_div=16)),)
+# Full width (the feature size is the spec's), one block, MLP x 1/4, 32 px: the same loader and layouts, cheaply.
+NARROW_VJEPA = ((vjepa, "network_config", lambda: vjepa.ViTConfig(depth=1, mlp_ratio=0.25, resolution=32)),)
 
 RECIPES: dict[str, Recipe] = {
     "i3d-torchscript": Recipe(_torchscript, narrow=NARROW_I3D, program=True),
@@ -73,6 +107,8 @@ RECIPES: dict[str, Recipe] = {
     "inception-torch-fidelity": Recipe(_inception_state),
     "inception-clean-fid": Recipe(_inception_program, program=True),
     "inception-tiny-random": Recipe(resolution=32),
+    "vjepa-h16-ssv2": Recipe(_vjepa_checkpoints, narrow=NARROW_VJEPA),
+    "vjepa-tiny-random": Recipe(resolution=32),
 }
 
 
