@@ -58,6 +58,11 @@ def score_command(spec: MetricSpec) -> click.Command:
         from vidrd_bench.runners.score import score_metric
 
         real, fake = opts.pop("real", None), opts.pop("fake")
+        model = opts.pop("model_folder", None)
+        if model is not None:
+            if opts.get("detector_weights") is not None:
+                raise VidrdBenchError(f"Pass either {spec.model_option[0]} or --detector-weights, not both.")
+            opts["detector_weights"] = model
         extraction = extraction_options(opts)
         extraction = dataclasses.replace(extraction, device=announce_device(extraction.device, "float32"))
         scoring = scoring_options(opts)
@@ -73,6 +78,9 @@ def score_command(spec: MetricSpec) -> click.Command:
             help="Real-video statistics file (.npz from `vidrd-bench stats`) or a folder of real videos."))
         options.append(click.option("--split-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
                                     default=None, help=SPLIT_FILE_HELP))
+    if spec.model_option is not None:
+        options.append(click.option(spec.model_option[0], "model_folder", default=None,
+                                    type=click.Path(path_type=Path), help=spec.model_option[1]))
     options += [detector_options, score_options]
     if spec.per_class is not None:
         options.append(click.option("--no-per-class", is_flag=True, help=f"Skip per-class {spec.title}."))

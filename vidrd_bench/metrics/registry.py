@@ -1,17 +1,18 @@
 """METRICS: every metric the benchmark scores, one MetricSpec each, defined in its own file and registered here.
 
-Registration order is the order of records, reports and plot panels (fvd, then is); `column` orders table columns.
+Registration order is the order of records, reports and plot panels (fvd, is, clipsim); `column` orders table columns.
 """
 
 from __future__ import annotations
 
 from vidrd_bench.core.registry import Registry
-from vidrd_bench.metrics import fvd, inception_score
+from vidrd_bench.metrics import clipsim, fvd, inception_score
 from vidrd_bench.metrics.spec import MetricSpec
 
 METRICS: Registry[MetricSpec] = Registry("metric", MetricSpec)
 METRICS.register(fvd.SPEC.name, fvd.SPEC)
 METRICS.register(inception_score.SPEC.name, inception_score.SPEC)
+METRICS.register(clipsim.SPEC.name, clipsim.SPEC)
 
 
 def metric_specs() -> list[MetricSpec]:

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 import torch
 
-from vidrd_bench.metrics.detectors import Detector, DetectorSpec, c3d, i3d, load_detector
+from vidrd_bench.metrics.detectors import Detector, DetectorSpec, c3d, clip, i3d, load_detector
 
 
 @dataclass(frozen=True)
@@ -49,8 +49,26 @@ def _chainer_npz(det: Detector, folder: Path) -> None:
     np.savez(folder / "mean2.npz", mean=det.module.mean.numpy())
 
 
+def _clip_folder(det: Detector, folder: Path) -> None:
+    """`clip-vit-*/`: the transformers CLIPModel folder (model.safetensors, config, tokenizer, image processor)."""
+    target = folder / clip.FOLDERS[det.name]
+    for part in (det.module, det.tokenizer, det.processor):
+        part.save_pretrained(target)
+
+
+def narrow_clip_config(name: str):
+    """Backbone `name`'s CLIPConfig with transformers' fast-test widths (hidden 32, 4 heads) but its own depth,
+    patch, image size, vocabulary and projection: the same tensors by name, cheap on a CPU."""
+    config = CLIP_CONFIG(name)
+    for part in (config.vision_config, config.text_config):
+        part.hidden_size, part.intermediate_size, part.num_attention_heads = 32, 37, 4
+    return config
+
+
+CLIP_CONFIG = clip.clip_config  # the real one, taken before any swap
 NARROW_I3D = ((i3d, "InceptionI3d", partial(i3d.InceptionI3d, width_div=8, resolution=32)),)
 NARROW_C3D = ((c3d, "C3D", partial(c3d.C3D, width_div=16)),)
+NARROW_CLIP = ((clip, "clip_config", narrow_clip_config),)
 
 RECIPES: dict[str, Recipe] = {
     "i3d-torchscript": Recipe(_torchscript, narrow=NARROW_I3D, program=True),
@@ -58,6 +76,9 @@ RECIPES: dict[str, Recipe] = {
     "i3d-tiny-random": Recipe(resolution=32),
     "c3d-ucf101": Recipe(_chainer_npz, narrow=NARROW_C3D),
     "c3d-tiny-random": Recipe(),
+    "clip-vit-b32": Recipe(_clip_folder, narrow=NARROW_CLIP),
+    "clip-vit-l14": Recipe(_clip_folder, narrow=NARROW_CLIP),
+    "clip-tiny-random": Recipe(),
 }
 
 

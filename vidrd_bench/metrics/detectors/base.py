@@ -58,7 +58,8 @@ class Detector:
     """A video feature extractor: uint8 (B, 3, T, H, W) in [0, 255] in, float (B, feature_dim) out.
 
     Resizing and normalisation happen inside `forward`, so callers only hand over decoded frames.
-    `feature` says what the output is ("logits": pre-softmax features for FVD, "probs": softmax for IS);
+    `feature` says what the output is ("logits": pre-softmax features for FVD, "probs": softmax for IS,
+    "embeddings": CLIP's per-video mean of unit frame embeddings for CLIPSIM);
     `variant` names a preprocessing variant of the same weights (C3D: "tgan" or "tganv2").
     """
 
@@ -118,8 +119,9 @@ class DetectorSpec:
 
     `build(weights_dir=, device=, path=, resolution=, ...)` reads the weight files (random-weight specs: none);
     `random_build(device=)` builds the same network at full size with seeded random weights in the same wrapper,
-    which is what `bench` times (a random-weight spec's own build). `feature` is "logits" (pre-softmax, for FVD)
-    or "probs" (softmax, for IS), `feature_dim` its width, `num_frames` the clip length it takes;
+    which is what `bench` times (a random-weight spec's own build). `feature` is "logits" (pre-softmax, for FVD),
+    "probs" (softmax, for IS) or "embeddings" (CLIP, for CLIPSIM), `feature_dim` its width, `num_frames` the clip
+    length it takes;
     `clip_lengths` other clip lengths it also takes where its features average over time (I3D: StyleGAN-V runs it
     on 128 frames), chosen by load_detector's `num_frames`.
     """
