@@ -242,7 +242,7 @@ def _check_needs(spec: MetricSpec, real: str | os.PathLike | None, fake_dir: str
                               "(your own videos at a --plan-only plan's paths count).")
 
 
-def _check_caption_rule(proto: Protocol, generation: dict | None, fake_dir: str | os.PathLike) -> None:
+def check_caption_rule(proto: Protocol, generation: dict | None, fake_dir: str | os.PathLike) -> None:
     """Refuse, before any work, videos made under another caption rule than the protocol's (where it names one)."""
     want = getattr(proto, "caption_rule", None)
     have = (generation or {}).get("caption_rule")
@@ -256,7 +256,7 @@ def _check_caption_rule(proto: Protocol, generation: dict | None, fake_dir: str 
         )
 
 
-def _prompt_inputs(spec: MetricSpec, fake_dir: str | os.PathLike, chosen: Features,
+def prompt_inputs(spec: MetricSpec, fake_dir: str | os.PathLike, chosen: Features,
                    detector: Detector) -> tuple[tuple[str, ...] | None, np.ndarray | None]:
     """The chosen videos' prompts where the metric needs them, and their embeddings where the detector embeds
     text (CLIP)."""
@@ -309,7 +309,7 @@ def score_metric(metric: str | MetricSpec, fake_dir: str | os.PathLike, protocol
     _check_needs(spec, real, fake_dir)
     proto, extraction = _start(protocol or spec.default_protocol, spec.protocol_type, scoring.out_path, extraction)
     items, generation, found = generated_items(fake_dir, scoring.allow_incomplete, scoring.labels)
-    _check_caption_rule(proto, generation, fake_dir)
+    check_caption_rule(proto, generation, fake_dir)
     side = None
     if spec.needs == "real":
         side, proto = _real_side(real, proto, items, extraction, scoring)
@@ -322,7 +322,7 @@ def score_metric(metric: str | MetricSpec, fake_dir: str | os.PathLike, protocol
         return None
     proto = counted(proto, len(got), side.stats.count if side else None, scoring.allow_fewer)
     chosen = got.first(proto.pool_size)
-    prompts, text = _prompt_inputs(spec, fake_dir, chosen, detector)
+    prompts, text = prompt_inputs(spec, fake_dir, chosen, detector)
     inputs = MetricInputs(chosen.features, tuple(chosen.classes), side.stats if side else None, prompts, text)
     result = spec.compute(inputs, proto, scoring.bootstrap, scoring.seed, extraction.progress)
     extra: dict[str, Any] = {**(side.extra() if side else {}), "fake_dir": str(fake_dir),
