@@ -208,3 +208,13 @@ def test_a_folder_without_manifest_is_refused_clearly(tmp_path):
     write_video(tmp_path / "v" / "a.mp4", np.zeros((16, 32, 32, 3), np.uint8), 8)
     with pytest.raises(VidrdBenchError, match="no manifest.jsonl"):
         score_metric("clipsim", tmp_path / "v", "clipsim-smoke-tiny", EXTRACT, NO_BOOTSTRAP)
+
+
+def test_num_fake_first_videos_in_manifest_order_and_fewer_refused(world):
+    smoke = PROTOCOLS.get("clipsim-smoke-tiny")
+    every = score(world, smoke)
+    two = score(world, dataclasses.replace(smoke, name="smoke-2", num_fake=2, fake_selection="first"))
+    per_video = every.extra["per_class_clipsim"]
+    assert two.n == 2 and two.value == pytest.approx((per_video["video7010"] + per_video["video7011"]) / 2)
+    with pytest.raises(ProtocolMismatchError, match="--allow-fewer"):
+        score(world, dataclasses.replace(smoke, name="smoke-9", num_fake=9, fake_selection="first"))

@@ -59,7 +59,8 @@ def clipsim_per_class(inputs: MetricInputs, proto: ClipsimProtocol, progress: bo
     for cls, value in zip(inputs.classes, per_video(inputs)):
         if cls:
             groups[cls].append(float(value))
-    return {"per_class_clipsim": {c: scaled(float(np.mean(v)), proto.scale) for c, v in groups.items()}} if groups else {}
+    by_class = {c: scaled(float(np.mean(v)), proto.scale) for c, v in groups.items()}
+    return {"per_class_clipsim": by_class} if by_class else {}
 
 
 def example() -> MetricExample:
@@ -72,7 +73,7 @@ def example() -> MetricExample:
 
 SPEC = MetricSpec(
     name="clipsim", title="CLIPSIM",
-    summary="CLIP similarity of each generated video's frames to its prompt (caption), averaged over frames and videos.",
+    summary="CLIP similarity of each generated video's frames to its prompt (caption), over frames and videos.",
     needs="prompts", higher_is_better=True, floor=-1.0, protocol_type=ClipsimProtocol,
     default_protocol=DEFAULT_CLIPSIM, compute=compute_clipsim, example=example, column=2,
     per_class=clipsim_per_class, model_option=("--clip-model", "Folder of a transformers CLIPModel (config.json, "

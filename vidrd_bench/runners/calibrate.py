@@ -103,7 +103,9 @@ class _Runner:
         key = self._detector_key(proto)
         if key not in self.detectors:
             use_model = self.model is not None and optional_model(proto.detector)
-            extraction = dataclasses.replace(self.extraction, detector_path=self.model) if use_model else self.extraction
+            extraction = self.extraction
+            if use_model:
+                extraction = dataclasses.replace(extraction, detector_path=self.model)
             self.detectors[key] = protocol_detector(proto, extraction)
         return self.detectors[key]
 
@@ -219,7 +221,8 @@ def _rows(run: _Runner, size, scoring: ScoreOptions, tiny: bool, tiny_fvd_resolu
 
 def calibrate(real: str | os.PathLike, fake: str | os.PathLike, extraction: ExtractionOptions = ExtractionOptions(),
               scoring: ScoreOptions = ScoreOptions(bootstrap=50), tiny: bool = False,
-              tiny_fvd_resolution: int | None = None, clip_model: str | os.PathLike | None = None) -> Calibration | None:
+              tiny_fvd_resolution: int | None = None,
+              clip_model: str | os.PathLike | None = None) -> Calibration | None:
     """Score every registered protocol of every metric on one real and one generated set (None on ranks other than
     0). Of the scoring options it reads bootstrap, seed, split_file and out_path.
 

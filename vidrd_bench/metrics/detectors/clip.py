@@ -239,7 +239,8 @@ def _build_tiny(weights_dir=None, device="cpu", path: Path | None = None, resolu
 
 
 WEIGHTS = tuple(
-    WeightFile(folder, f"CLIP {TITLES[name]} as a transformers CLIPModel folder (CLIPSIM)", f"the Hugging Face repository openai/{folder}",
+    WeightFile(folder, f"CLIP {TITLES[name]} as a transformers CLIPModel folder (CLIPSIM)",
+               f"the Hugging Face repository openai/{folder}",
                "config.json, model.safetensors (or pytorch_model.bin), vocab.json, merges.txt, "
                "preprocessor_config.json", is_dir=True, required_members=("config.json", "preprocessor_config.json"),
                optional=True)
