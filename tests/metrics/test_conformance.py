@@ -64,7 +64,7 @@ def test_the_known_values_of_fvd_and_is():
     """FVD of a feature set against its own statistics is 0; IS of one-hot predictions cycling through k classes
     is k; the tables' columns and the directions are the published ones."""
     fvd, is_ = METRICS.get("fvd"), METRICS.get("is")
-    assert [spec.name for spec in metric_specs()] == ["fvd", "is", "fid", "jedi"]
+    assert [spec.name for spec in metric_specs()] == ["fvd", "is", "fid", "jedi", "clipsim"]
     assert (fvd.example().value, is_.example().value, fvd.floor, is_.floor) == (0.0, 5.0, 0.0, 1.0)
     assert not fvd.higher_is_better and is_.higher_is_better and is_.column < fvd.column
     for k in (2, 7):

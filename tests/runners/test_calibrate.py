@@ -105,3 +105,28 @@ def test_without_the_cache_each_set_detector_and_clip_rule_is_extracted_once(run
     assert len(calls) == len(set(calls)) and all(cache is None for *_, cache in calls)
     first = {r["protocol"]: r["value"] for r in rec["rows"]}
     assert all(_same_value(first[p], v) for p, v in zip(again.rows["protocol"], again.rows["value"]))
+
+
+def test_calibrate_shows_clipsim_under_every_variant_on_a_generate_run(run, tmp_path):
+    """On a tiny MSR-VTT run, every CLIPSIM variant on the tiny CLIP: the same mean cosine on the cosine scale,
+    max(100 x it, 0) on CLIPScore's, and a note for the caption rule the run was not made under."""
+    from vidrd_bench.runners.calibrate import calibrate
+    from vidrd_bench.runners.generate import run_generate
+    from vidrd_bench.runners.score import score_metric
+
+    ids = [f"video{v}" for v in range(7010, 10000)]
+    ann = tmp_path / "test_videodatainfo.json"
+    ann.write_text(json.dumps({"sentences": [{"video_id": v, "caption": f"someone films {v}", "sen_id": i}
+                                             for i, v in enumerate(ids)]}))
+    fake = tmp_path / "run"
+    run_generate(dataset="msrvtt", out_dir=fake, preset="tiny", protocol_name="msrvtt-tiny-smoke", prompts_file=ann,
+                 num_videos=4, batch_size=4, show_progress=False)
+    extraction = ExtractionOptions(device="cpu", num_workers=0, cache_dir=False, progress=False)
+    cal = calibrate(run[0] / "real", fake, extraction, ScoreOptions(bootstrap=0), tiny=True, tiny_fvd_resolution=32)
+    rows = cal.rows.set_index("protocol")
+    cosine = score_metric("clipsim", fake, "clipsim-smoke-tiny", extraction, ScoreOptions(bootstrap=0)).value
+    assert rows.loc["clipsim-smoke-tiny", "value"] == pytest.approx(cosine, abs=1e-9)
+    assert rows.loc["clipsim-vit-b32-one-caption", "value"] == pytest.approx(cosine, abs=1e-9)
+    assert rows.loc["clipscore-vit-l14-x100", "value"] == pytest.approx(max(100 * cosine, 0.0), abs=1e-7)
+    assert pd.isna(rows.loc["clipsim-vit-b32-all-captions", "value"])
+    assert "caption rule 'all'" in rows.loc["clipsim-vit-b32-all-captions", "note"]

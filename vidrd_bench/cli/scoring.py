@@ -58,6 +58,11 @@ def score_command(spec: MetricSpec) -> click.Command:
         from vidrd_bench.runners.score import score_metric
 
         real, fake = opts.pop("real", None), opts.pop("fake")
+        model = opts.pop("model_folder", None)
+        if model is not None:
+            if opts.get("detector_weights") is not None:
+                raise VidrdBenchError(f"Pass either {spec.model_option[0]} or --detector-weights, not both.")
+            opts["detector_weights"] = model
         extraction = extraction_options(opts)
         extraction = dataclasses.replace(extraction, device=announce_device(extraction.device, "float32"))
         scoring = scoring_options(opts)
@@ -73,6 +78,9 @@ def score_command(spec: MetricSpec) -> click.Command:
             help="Real-video statistics file (.npz from `vidrd-bench stats`) or a folder of real videos."))
         options.append(click.option("--split-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
                                     default=None, help=SPLIT_FILE_HELP))
+    if spec.model_option is not None:
+        options.append(click.option(spec.model_option[0], "model_folder", default=None,
+                                    type=click.Path(path_type=Path), help=spec.model_option[1]))
     options += [detector_options, score_options]
     if spec.per_class is not None:
         options.append(click.option("--no-per-class", is_flag=True, help=f"Skip per-class {spec.title}."))
@@ -123,14 +131,17 @@ def stats_cmd(dataset, videos, size, protocol, no_features, **opts) -> None:
 @click.option("--split-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="Official split file naming the real videos to use (e.g. trainlist01.txt).")
 @click.option("--tiny-detectors", is_flag=True,
-              help="Run every protocol's conventions on the tiny random-weight I3D/C3D (smoke; no weight files).")
+              help="Run every protocol's conventions on the tiny random-weight I3D/C3D/CLIP (smoke; no weight files).")
+@click.option("--clip-model", type=click.Path(path_type=Path), default=None,
+              help="Folder of a transformers CLIPModel for the CLIPSIM rows [default: its folder under --weights-dir]; "
+                   "CLIPSIM scores a generate run's videos against its prompts.")
 @detector_options
 @click.option("--bootstrap", type=click.IntRange(0), default=50, show_default=True,
               help="Bootstrap resamples per protocol for the 95% CI (0: none).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of bootstrap, FVD@N subsets and halves.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the calibration record (JSON) here.")
-def calibrate_cmd(real, fake, tiny_detectors, **opts) -> None:
+def calibrate_cmd(real, fake, tiny_detectors, clip_model, **opts) -> None:
     """Every registered protocol of every metric on --real/--fake: value, 95% CI, n, difference to the default;
     FVD@N, FVD_inf and the real-vs-real floor. Why your number is not the paper's, in one table."""
     from vidrd_bench.runners.calibrate import calibrate, format_calibration
@@ -139,7 +150,7 @@ def calibrate_cmd(real, fake, tiny_detectors, **opts) -> None:
     if extraction.detector_path is not None:
         raise VidrdBenchError("calibrate runs several detectors; place their files under --weights-dir instead of "
                               "passing --detector-weights.")
-    cal = calibrate(real, fake, extraction, scoring, tiny=tiny_detectors)
+    cal = calibrate(real, fake, extraction, scoring, tiny=tiny_detectors, clip_model=clip_model)
     if cal is not None:
         click.echo(format_calibration(cal))
         if scoring.out_path:

@@ -29,12 +29,14 @@ NEEDS = {
 @dataclass(frozen=True)
 class MetricInputs:
     """What a compute function gets: the selected videos' features in protocol order (N, D), their classes, and
-    what the spec needs (real statistics or prompts; None otherwise)."""
+    what the spec needs (real statistics or prompts; None otherwise); with prompts, `text` holds their embeddings
+    (N, D) where the detector embeds text too (CLIP)."""
 
     features: np.ndarray
     classes: tuple[str | None, ...] = ()
     real: StatsFile | None = None
     prompts: tuple[str, ...] | None = None
+    text: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,8 @@ class MetricSpec:
     `paper_protocol`: the protocol the published rows were measured under (None: the paper has no such column).
     `column`: where its score column sits in tables (lower first). `per_class`: an optional per-class breakdown.
     `example`: builds the known case that tests/metrics/test_conformance.py checks.
+    `model_option`: (flag, help) of a `score NAME` option naming the detector's model folder (CLIPSIM's
+    --clip-model); it fills the same place --detector-weights does.
     """
 
     name: str
@@ -90,6 +94,7 @@ class MetricSpec:
     paper_protocol: str | None = None
     column: int = 100
     per_class: PerClassFn | None = None
+    model_option: tuple[str, str] | None = None
 
     def __post_init__(self) -> None:
         if self.needs not in NEEDS:

@@ -5,6 +5,10 @@ features cache on, once across runs). Counts are capped at what the folders hold
 met). For the default FVD protocol it adds FVD@N for N = 256, 512, ..., all, the FID-infinity style
 extrapolation FVD_N = FVD_inf + k / N, and the real-vs-real floor (FVD between two disjoint halves of the real
 set). This is the table that says how far a number moves between published conventions.
+
+Metrics that score prompts (CLIPSIM) score a generate run's videos against its manifest's prompts, under every
+registered variant; their rows carry a note where the videos have no prompts, were made under another caption rule,
+or the protocol's optional model (a CLIP folder: --clip-model, or under --weights-dir) is absent.
 """
 
 from __future__ import annotations
@@ -20,23 +24,26 @@ import pandas as pd
 
 from vidrd_bench.core import distributed
 from vidrd_bench.core.devices import pick_device
-from vidrd_bench.core.errors import VideoError, VidrdBenchError
+from vidrd_bench.core.errors import ProtocolMismatchError, VideoError, VidrdBenchError, WeightsError
+from vidrd_bench.core.weights import WEIGHT_FILES
+from vidrd_bench.datasets import manifest
 from vidrd_bench.core.io import write_json_atomic
 from vidrd_bench.datasets.video import ShortVideoError, num_frames
 from vidrd_bench.metrics.cache import cache_folder, cached_extract
+from vidrd_bench.metrics.detectors import DETECTORS
 from vidrd_bench.metrics.extract import ExtractionOptions, Features
 from vidrd_bench.metrics.fvd import extrapolate_infinity, fast_frechet_to, fvd_at_sizes, ladder
 from vidrd_bench.metrics.registry import METRICS, metric_specs
 from vidrd_bench.metrics.spec import MetricInputs, MetricSpec
 from vidrd_bench.metrics.stats import gaussian_of
-from vidrd_bench.protocols import SMOKE_FID, SMOKE_FVD, SMOKE_JEDI, FVDProtocol, Protocol
+from vidrd_bench.protocols import SMOKE_CLIPSIM, SMOKE_FID, SMOKE_FVD, SMOKE_JEDI, FVDProtocol, Protocol
 from vidrd_bench.results import provenance
-from vidrd_bench.runners.score import (ScoreOptions, fake_rule, protocol_detector, real_rule, real_stats_from_features,
-                                       shortfall)
+from vidrd_bench.runners.score import (ScoreOptions, check_caption_rule, fake_rule, prompt_inputs, protocol_detector,
+                                       real_rule, real_stats_from_features, shortfall)
 from vidrd_bench.runners.videos import frame_size, generated_items, real_items
 
 TINY = {"i3d": "i3d-tiny-random", "c3d": "c3d-tiny-random", "inc": "inception-tiny-random",
-        "vje": "vjepa-tiny-random"}
+        "vje": "vjepa-tiny-random", "cli": SMOKE_CLIPSIM.detector}
 TINY_FVD_RESOLUTION = SMOKE_FVD.resolution
 COLUMNS = ["protocol", "metric", "value", "ci_low", "ci_high", "n_fake", "n_real", "diff_to_default",
            "rel_diff_pct", "note"]
@@ -64,16 +71,25 @@ def _substitute(proto: Protocol, tiny: bool, fvd_resolution: int) -> Protocol:
     if not tiny:
         return proto
     name = TINY[proto.detector[:3]]
-    sizes = {"i3d": fvd_resolution, "inc": SMOKE_FID.resolution, "vje": SMOKE_JEDI.resolution}  # tiny frame / ViT nets resize
+    sizes = {"i3d": fvd_resolution, "inc": SMOKE_FID.resolution, "vje": SMOKE_JEDI.resolution,
+             "cli": SMOKE_CLIPSIM.resolution}  # the tiny frame / ViT networks resize to any size
     return dataclasses.replace(proto, detector=name, resolution=sizes.get(name[:3], proto.resolution))
+
+
+def optional_model(detector: str) -> bool:
+    """Whether every file the detector reads is an optional entry of the weights store (CLIP folders): its absence
+    makes a calibrate row's note, not an error."""
+    files = DETECTORS.get(detector).weight_files
+    return bool(files) and all(WEIGHT_FILES.get(name).optional for name in files)
 
 
 class _Runner:
     """Holds the sets, detectors and features of one calibrate pass: each (set, detector, clip rule) is extracted
     once (through the features cache, if on) however many protocols share it."""
 
-    def __init__(self, real: Path, fake: Path, split_file, extraction: ExtractionOptions):
-        self.fake_items, _, self.fake_found = generated_items(fake, allow_incomplete=False)
+    def __init__(self, real: Path, fake: Path, split_file, extraction: ExtractionOptions, model: Path | None = None):
+        self.fake_dir, self.model = fake, model
+        self.fake_items, self.generation, self.fake_found = generated_items(fake, allow_incomplete=False)
         self.real_items, self.real_note = real_items(real, split_file, None)
         self.extraction, self.cache, self.kw = extraction, cache_folder(extraction.cache_dir), extraction.extract_kwargs()
         self.detectors: dict[tuple, Any] = {}
@@ -88,7 +104,11 @@ class _Runner:
         """The protocol's detector, built once per _detector_key."""
         key = self._detector_key(proto)
         if key not in self.detectors:
-            self.detectors[key] = protocol_detector(proto, self.extraction)
+            use_model = self.model is not None and optional_model(proto.detector)
+            extraction = self.extraction
+            if use_model:
+                extraction = dataclasses.replace(extraction, detector_path=self.model)
+            self.detectors[key] = protocol_detector(proto, extraction)
         return self.detectors[key]
 
     def _extract(self, side: str, items, proto, rule) -> Features:
@@ -114,13 +134,18 @@ class _Runner:
 
     def inputs(self, spec: MetricSpec, proto, size) -> MetricInputs:
         """What `spec` scores under `proto`: the protocol's generated videos and, where it needs them, the real
-        statistics of the protocol's real videos."""
+        statistics of the protocol's real videos, or the prompts (and their embeddings) of a generate run."""
+        if spec.needs == "prompts":
+            if not (self.fake_dir / manifest.MANIFEST_FILE).exists():
+                raise VideoError(f"{self.fake_dir} has no {manifest.MANIFEST_FILE}: no prompts to score against")
+            check_caption_rule(proto, self.generation, self.fake_dir)
         fake = self.fake(proto).first(proto.pool_size)
         real = None
         if spec.needs == "real":
             real = real_stats_from_features(self.real(proto, size), proto, self.detector(proto), self.real_note, size,
                                             len(self.real_items), keep_features=True)
-        return MetricInputs(fake.features, tuple(fake.classes), real)
+        prompts, text = prompt_inputs(spec, self.fake_dir, fake, self.detector(proto))
+        return MetricInputs(fake.features, tuple(fake.classes), real, prompts, text)
 
 
 def _counts_note(proto, n_fake: int, n_real: int | None) -> str:
@@ -135,8 +160,12 @@ def _row(run: _Runner, spec: MetricSpec, proto: Protocol, size, scoring: ScoreOp
     head = {"protocol": proto.name, "metric": spec.name}
     try:
         inputs = run.inputs(spec, proto, size)
-    except VideoError as e:
+    except (VideoError, ProtocolMismatchError) as e:
         return {**head, "note": f"not scorable here: {str(e)[:160]}"}, None
+    except WeightsError as e:
+        if not optional_model(proto.detector):
+            raise
+        return {**head, "note": f"no model: {str(e)[:160]}"}, None
     n_real = inputs.real.count if inputs.real is not None else None
     try:
         with warnings.catch_warnings():
@@ -194,17 +223,19 @@ def _rows(run: _Runner, size, scoring: ScoreOptions, tiny: bool, tiny_fvd_resolu
 
 def calibrate(real: str | os.PathLike, fake: str | os.PathLike, extraction: ExtractionOptions = ExtractionOptions(),
               scoring: ScoreOptions = ScoreOptions(bootstrap=50), tiny: bool = False,
-              tiny_fvd_resolution: int | None = None) -> Calibration | None:
+              tiny_fvd_resolution: int | None = None,
+              clip_model: str | os.PathLike | None = None) -> Calibration | None:
     """Score every registered protocol of every metric on one real and one generated set (None on ranks other than
     0). Of the scoring options it reads bootstrap, seed, split_file and out_path.
 
     tiny=True runs every protocol on the tiny random detectors (the I3D resizing to `tiny_fvd_resolution`,
-    default TINY_FVD_RESOLUTION).
+    default TINY_FVD_RESOLUTION). `clip_model`: the CLIP folder the CLIPSIM protocols read (each refuses a folder of
+    another backbone: its row says so); without it they look under the weights folder.
     """
     tiny_fvd_resolution = tiny_fvd_resolution or TINY_FVD_RESOLUTION
     extraction = dataclasses.replace(extraction, device=pick_device(extraction.device))
     distributed.context()
-    run = _Runner(Path(real), Path(fake), scoring.split_file, extraction)
+    run = _Runner(Path(real), Path(fake), scoring.split_file, extraction, Path(clip_model) if clip_model else None)
     size = frame_size(run.fake_items, 16)
     rows, extras = _rows(run, size, scoring, tiny, tiny_fvd_resolution)
     if not distributed.current().is_main:

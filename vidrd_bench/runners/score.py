@@ -245,6 +245,31 @@ def _check_needs(spec: MetricSpec, real: str | os.PathLike | None, fake_dir: str
                               "(your own videos at a --plan-only plan's paths count).")
 
 
+def check_caption_rule(proto: Protocol, generation: dict | None, fake_dir: str | os.PathLike) -> None:
+    """Refuse, before any work, videos made under another caption rule than the protocol's (where it names one)."""
+    want = getattr(proto, "caption_rule", None)
+    have = (generation or {}).get("caption_rule")
+    if want is not None and have != want:
+        made = f"under caption rule {have!r}" if have else "with no recorded caption rule (not an MSR-VTT run)"
+        raise ProtocolMismatchError(
+            f"Protocol {proto.name} scores videos generated with caption rule {want!r}, but {fake_dir} was made "
+            f"{made}. Its number would not be the published convention's: generate with the matching MSR-VTT "
+            "protocol (`vidrd-bench generate --dataset msrvtt --protocol ...`), or pick a CLIPSIM protocol of "
+            "this rule (`vidrd-bench metrics`)."
+        )
+
+
+def prompt_inputs(spec: MetricSpec, fake_dir: str | os.PathLike, chosen: Features,
+                   detector: Detector) -> tuple[tuple[str, ...] | None, np.ndarray | None]:
+    """The chosen videos' prompts where the metric needs them, and their embeddings where the detector embeds
+    text (CLIP)."""
+    if spec.needs != "prompts":
+        return None, None
+    prompts = video_prompts(fake_dir, chosen)
+    encode = getattr(detector, "encode_text", None)
+    return prompts, encode(prompts) if encode is not None and prompts else None
+
+
 @dataclasses.dataclass
 class _RealSide:
     """The real statistics a metric scores against (None on ranks other than 0), the generated frame size they
@@ -288,6 +313,7 @@ def score_metric(metric: str | MetricSpec, fake_dir: str | os.PathLike, protocol
     proto, extraction = _start(spec.protocol(protocol or spec.default_protocol), spec.protocol_type, scoring.out_path,
                                extraction)
     items, generation, found = generated_items(fake_dir, scoring.allow_incomplete, scoring.labels)
+    check_caption_rule(proto, generation, fake_dir)
     side = None
     if spec.needs == "real":
         side, proto = _real_side(real, proto, items, extraction, scoring)
@@ -300,8 +326,8 @@ def score_metric(metric: str | MetricSpec, fake_dir: str | os.PathLike, protocol
         return None
     proto = counted(proto, len(got), side.stats.count if side else None, scoring.allow_fewer)
     chosen = got.first(proto.pool_size)
-    inputs = MetricInputs(chosen.features, tuple(chosen.classes), side.stats if side else None,
-                          video_prompts(fake_dir, chosen) if spec.needs == "prompts" else None)
+    prompts, text = prompt_inputs(spec, fake_dir, chosen, detector)
+    inputs = MetricInputs(chosen.features, tuple(chosen.classes), side.stats if side else None, prompts, text)
     result = spec.compute(inputs, proto, scoring.bootstrap, scoring.seed, extraction.progress)
     extra: dict[str, Any] = {**(side.extra() if side else {}), "fake_dir": str(fake_dir),
                              **({"resolution": list(side.size)} if side else {}), **result.extra, **found}

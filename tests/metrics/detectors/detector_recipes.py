@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 import torch
 
-from vidrd_bench.metrics.detectors import Detector, DetectorSpec, c3d, i3d, inception, load_detector, vjepa
+from vidrd_bench.metrics.detectors import Detector, DetectorSpec, c3d, clip, i3d, inception, load_detector, vjepa
 
 
 @dataclass(frozen=True)
@@ -96,6 +96,26 @@ NARROW_C3D = ((c3d, "C3D", partial(c3d.C3D, width_div=16)),)
 # Full width (the feature size is the spec's), one block, MLP x 1/4, 32 px: the same loader and layouts, cheaply.
 NARROW_VJEPA = ((vjepa, "network_config", lambda: vjepa.ViTConfig(depth=1, mlp_ratio=0.25, resolution=32)),)
 
+
+def _clip_folder(det: Detector, folder: Path) -> None:
+    """`clip-vit-*/`: the transformers CLIPModel folder (model.safetensors, config, tokenizer, image processor)."""
+    target = folder / clip.FOLDERS[det.name]
+    for part in (det.module, det.tokenizer, det.processor):
+        part.save_pretrained(target)
+
+
+def narrow_clip_config(name: str):
+    """Backbone `name`'s CLIPConfig with transformers' fast-test widths (hidden 32, 4 heads) but its own depth,
+    patch, image size, vocabulary and projection: the same tensors by name, cheap on a CPU."""
+    config = CLIP_CONFIG(name)
+    for part in (config.vision_config, config.text_config):
+        part.hidden_size, part.intermediate_size, part.num_attention_heads = 32, 37, 4
+    return config
+
+
+CLIP_CONFIG = clip.clip_config  # the real one, taken before any swap
+NARROW_CLIP = ((clip, "clip_config", narrow_clip_config),)
+
 RECIPES: dict[str, Recipe] = {
     "i3d-torchscript": Recipe(_torchscript, narrow=NARROW_I3D, program=True),
     "i3d-pytorch": Recipe(_state_dict, narrow=NARROW_I3D),
@@ -109,6 +129,9 @@ RECIPES: dict[str, Recipe] = {
     "inception-tiny-random": Recipe(resolution=32),
     "vjepa-h16-ssv2": Recipe(_vjepa_checkpoints, narrow=NARROW_VJEPA),
     "vjepa-tiny-random": Recipe(resolution=32),
+    "clip-vit-b32": Recipe(_clip_folder, narrow=NARROW_CLIP),
+    "clip-vit-l14": Recipe(_clip_folder, narrow=NARROW_CLIP),
+    "clip-tiny-random": Recipe(),
 }
 
 

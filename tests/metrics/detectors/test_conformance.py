@@ -56,7 +56,7 @@ def test_every_recipe_is_for_a_registered_detector():
 def test_the_built_detector_is_what_its_spec_declares(entry):
     det, spec = entry.detector, entry.spec
     assert isinstance(det, Detector) and det.name == spec.name == entry.name
-    assert spec.feature in ("logits", "probs", "pool3", "embedding") and det.feature == spec.feature
+    assert spec.feature in ("logits", "probs", "pool3", "embedding", "embeddings") and det.feature == spec.feature
     assert spec.feature_dim > 0 and det.feature_dim == spec.feature_dim
     assert spec.num_frames > 0 and det.num_frames == spec.num_frames
 

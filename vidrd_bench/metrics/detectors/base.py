@@ -60,7 +60,8 @@ class Detector:
 
     Resizing and normalisation happen inside `forward`, so callers only hand over decoded frames.
     `feature` says what the output is ("logits": pre-softmax features for FVD, "probs": softmax for IS,
-    "embedding": a pooled representation, e.g. V-JEPA's for JEDi);
+    "embedding": a pooled representation, e.g. V-JEPA's for JEDi; "embeddings": CLIP's per-video mean of unit
+    frame embeddings for CLIPSIM);
     `variant` names a preprocessing variant of the same weights (C3D: "tgan" or "tganv2").
     """
 
@@ -164,7 +165,8 @@ class DetectorSpec:
     `build(weights_dir=, device=, path=, resolution=, ...)` reads the weight files (random-weight specs: none);
     `random_build(device=)` builds the same network at full size with seeded random weights in the same wrapper,
     which is what `bench` times (a random-weight spec's own build). `feature` is "logits" (pre-softmax, for FVD),
-    "probs" (softmax, for IS) or "embedding" (pooled representation, for JEDi), `feature_dim` its width, `num_frames` the clip length it takes;
+    "probs" (softmax, for IS), "embedding" (pooled representation, for JEDi) or "embeddings" (CLIP, for CLIPSIM),
+    `feature_dim` its width, `num_frames` the clip length it takes;
     `clip_lengths` other clip lengths it also takes where its features average over time (I3D: StyleGAN-V runs it
     on 128 frames), chosen by load_detector's `num_frames`. `per_frame`: an image detector (a FrameDetector) that
     takes clips of any length; `feature_dim` is then one frame's width and `num_frames` 1.
