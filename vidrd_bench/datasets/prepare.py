@@ -52,9 +52,8 @@ def crop_lanczos(frames: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 @PREPARATIONS.register("cdfvd-resize-crop-bilinear")
 def resize_crop_bilinear(frames: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Shorter side to min(size) (longer side rounded up), bilinear antialiased in [0, 1], floor centre crop.
-
-    The reference keeps the floats; here they are rounded to uint8, the detectors' input type (<= 0.5/255 off).
+    """Shorter side to min(size) (longer side rounded up), bilinear antialiased in [0, 1], floor centre crop, then
+    times 255 truncated to uint8 as cd-fvd does before its detectors (cdfvd/fvd.py:133,155: `(video * 255).byte()`).
     """
     res = min(size)
     x = torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 255.0
@@ -64,7 +63,7 @@ def resize_crop_bilinear(frames: np.ndarray, size: tuple[int, int]) -> np.ndarra
     x = F.interpolate(x, size=target, mode="bilinear", align_corners=False, antialias=True)
     top, left = (x.shape[2] - size[0]) // 2, (x.shape[3] - size[1]) // 2
     x = x[:, :, top:top + size[0], left:left + size[1]]
-    return (x * 255.0).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy()
+    return (x * 255.0).clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy()
 
 
 def jpeg_round_trip(frames: np.ndarray, quality: int) -> np.ndarray:

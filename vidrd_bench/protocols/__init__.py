@@ -13,6 +13,8 @@ from vidrd_bench.core.errors import ProtocolMismatchError, VidrdBenchError
 from vidrd_bench.core.registry import Registry, UnknownNameError
 from vidrd_bench.protocols.base import (RETIRED, GeneratorSettings, Protocol, check_not_retired, check_prompts_seeds,
                                         cite, differences)
+from vidrd_bench.protocols.cdfvd import (CDFVD_MSRVTT, CDFVD_PROTOCOLS, CDFVD_UCF101_10K, CDFVD_UCF101_2048,
+                                         SMOKE_CDFVD)
 from vidrd_bench.protocols.clipsim import (CLIPSCORE_L14, CLIPSIM_B32, CLIPSIM_B32_ALL, CLIPSIM_PROTOCOLS,
                                            SMOKE_CLIPSIM, ClipsimProtocol)
 from vidrd_bench.protocols.evaluation import (EVAL_PROTOCOLS, OLD_GENERATION_RECORD, CaptionEvalProtocol,
@@ -36,6 +38,7 @@ __all__ = [
     "DEFAULT_FVD", "DEFAULT_IS", "PROTOCOLS", "with_counts", "get_protocol", "metric_protocols", "metric_protocol",
     "protocol_kinds", "protocol_from_dict", "DEFAULT_FID", "FID_MSRVTT", "FID_MSRVTT_1F", "FID_MSRVTT_CLEAN",
     "SMOKE_FID", "FIDProtocol",
+    "CDFVD_MSRVTT", "CDFVD_PROTOCOLS", "CDFVD_UCF101_10K", "CDFVD_UCF101_2048", "SMOKE_CDFVD",
     "CLIPSCORE_L14", "CLIPSIM_B32", "CLIPSIM_B32_ALL", "SMOKE_CLIPSIM",
     "ClipsimProtocol", "DEFAULT_CLIPSIM",
 ]
@@ -46,7 +49,7 @@ DEFAULT_CLIPSIM = CLIPSIM_B32.name
 
 PROTOCOLS: Registry[Protocol] = Registry("protocol", Protocol)
 for _proto in (*EVAL_PROTOCOLS, *FVD_PROTOCOLS, *IS_PROTOCOLS, SMOKE_FVD, SMOKE_IS, *LONG_FVD_PROTOCOLS,
-               *FID_PROTOCOLS, SMOKE_FID, *JEDI_PROTOCOLS, *CLIPSIM_PROTOCOLS):
+               *FID_PROTOCOLS, SMOKE_FID, *JEDI_PROTOCOLS, *CDFVD_PROTOCOLS, *CLIPSIM_PROTOCOLS):
     PROTOCOLS.register(_proto.name, _proto)
 
 

@@ -14,7 +14,8 @@ from vidrd_bench.protocols.base import Protocol, _check_choice, _check_count, ch
 class FVDProtocol(Protocol):
     """Frechet Video Distance: every convention that moves the number is a field.
 
-    Clips: `num_frames` frames `frame_stride` apart; generated clips from frame 0, real clips from a uniform
+    Clips: `num_frames` frames `frame_stride` apart; generated clips from frame 0 (`fake_clip` "first") or from a
+    uniform random offset seeded by (fake_seed, manifest index) ("random-offset"), real clips from a uniform
     random offset seeded by (real_seed, sorted position). Real frames are prepared by `real_preparation`
     (datasets/prepare.py) to the generated videos' resolution, optionally through JPEG at `real_jpeg_quality`,
     and real videos with fewer than num_frames * frame_stride frames are dropped. `num_fake` / `num_real`:
@@ -31,6 +32,7 @@ class FVDProtocol(Protocol):
     fake_clip: str = "first"
     real_clip: str = "random-offset"
     real_seed: int = 0
+    fake_seed: int = 0
     real_preparation: str = "styleganv-resize-crop-lanczos"
     real_jpeg_quality: int | None = 75
     num_fake: int | None = None
@@ -45,7 +47,7 @@ class FVDProtocol(Protocol):
         """Like check_same, on the real-side settings only (fake count and name may differ: they do not touch
         real statistics)."""
         check_not_retired(str(other.get("name")), what)
-        fake_side = ("name", "num_fake", "fake_selection", "derived_from")
+        fake_side = ("name", "num_fake", "fake_selection", "fake_clip", "fake_seed", "derived_from")
         mine = {k: v for k, v in self.to_dict().items() if k not in fake_side}
         theirs = {k: v for k, v in other.items() if k not in fake_side}
         if mine != theirs:
@@ -57,7 +59,7 @@ class FVDProtocol(Protocol):
 
     def __post_init__(self) -> None:
         _check_choice(self, "covariance_divisor", ("N", "N-1"))
-        _check_choice(self, "fake_clip", ("first",))
+        _check_choice(self, "fake_clip", ("first", "random-offset"))
         _check_choice(self, "real_clip", ("random-offset", "first"))
         _check_count(self, "num_fake", "fake_selection", "first")
         _check_count(self, "num_real", "real_selection", "first-sorted")

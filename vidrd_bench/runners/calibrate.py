@@ -36,14 +36,15 @@ from vidrd_bench.metrics.fvd import extrapolate_infinity, fast_frechet_to, fvd_a
 from vidrd_bench.metrics.registry import METRICS, metric_specs
 from vidrd_bench.metrics.spec import MetricInputs, MetricSpec
 from vidrd_bench.metrics.stats import gaussian_of
-from vidrd_bench.protocols import SMOKE_CLIPSIM, SMOKE_FID, SMOKE_FVD, SMOKE_JEDI, FVDProtocol, Protocol
+from vidrd_bench.protocols import (SMOKE_CDFVD, SMOKE_CLIPSIM, SMOKE_FID, SMOKE_FVD, SMOKE_JEDI, FVDProtocol,
+                                   Protocol)
 from vidrd_bench.results import provenance
 from vidrd_bench.runners.score import (ScoreOptions, check_caption_rule, fake_rule, prompt_inputs, protocol_detector,
                                        real_rule, real_stats_from_features, shortfall)
 from vidrd_bench.runners.videos import frame_size, generated_items, real_items
 
 TINY = {"i3d": "i3d-tiny-random", "c3d": "c3d-tiny-random", "inc": "inception-tiny-random",
-        "vje": "vjepa-tiny-random", "cli": SMOKE_CLIPSIM.detector}
+        "vje": "vjepa-tiny-random", "vid": "videomae-tiny-random", "cli": SMOKE_CLIPSIM.detector}
 TINY_FVD_RESOLUTION = SMOKE_FVD.resolution
 COLUMNS = ["protocol", "metric", "value", "ci_low", "ci_high", "n_fake", "n_real", "diff_to_default",
            "rel_diff_pct", "note"]
@@ -72,7 +73,7 @@ def _substitute(proto: Protocol, tiny: bool, fvd_resolution: int) -> Protocol:
         return proto
     name = TINY[proto.detector[:3]]
     sizes = {"i3d": fvd_resolution, "inc": SMOKE_FID.resolution, "vje": SMOKE_JEDI.resolution,
-             "cli": SMOKE_CLIPSIM.resolution}  # the tiny frame / ViT networks resize to any size
+             "vid": SMOKE_CDFVD.resolution, "cli": SMOKE_CLIPSIM.resolution}  # tiny frame / ViT nets resize
     return dataclasses.replace(proto, detector=name, resolution=sizes.get(name[:3], proto.resolution))
 
 

@@ -97,8 +97,9 @@ def _size(size: int | tuple[int, int] | None) -> tuple[int, int] | None:
 
 
 def fake_rule(proto: FVDProtocol | ISProtocol) -> ClipRule:
-    """Generated clips: frames 0, stride, 2*stride, ... as decoded (no resizing)."""
-    return ClipRule(proto.num_frames, getattr(proto, "frame_stride", 1))
+    """Generated clips: frames 0, stride, 2*stride, ... (or from the protocol's seeded random offset) as decoded."""
+    return ClipRule(proto.num_frames, getattr(proto, "frame_stride", 1),
+                    getattr(proto, "fake_clip", "first") == "random-offset", getattr(proto, "fake_seed", 0))
 
 
 def real_rule(proto: FVDProtocol, size: tuple[int, int] | None) -> ClipRule:

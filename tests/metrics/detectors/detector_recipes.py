@@ -20,7 +20,8 @@ import numpy as np
 import pytest
 import torch
 
-from vidrd_bench.metrics.detectors import Detector, DetectorSpec, c3d, clip, i3d, inception, load_detector, vjepa
+from vidrd_bench.metrics.detectors import (Detector, DetectorSpec, c3d, clip, i3d, inception, load_detector, videomae,
+                                           vjepa)
 
 
 @dataclass(frozen=True)
@@ -91,10 +92,18 @@ def _vjepa_checkpoints(det: Detector, folder: Path) -> None:
                folder / vjepa.PROBE_FILE)
 
 
+def _videomae_pth(det: Detector, folder: Path) -> None:
+    """`vit_g_hybrid_pt_1200e_ssv2_ft.pth`: the VideoMAEv2 layout (fused qkv, q_bias, v_bias) under 'module'."""
+    torch.save({"module": videomae.state_to_checkpoint(det.module.state_dict())}, folder / videomae.WEIGHTS_FILE)
+
+
 NARROW_I3D = ((i3d, "InceptionI3d", partial(i3d.InceptionI3d, width_div=8, resolution=32)),)
 NARROW_C3D = ((c3d, "C3D", partial(c3d.C3D, width_div=16)),)
 # Full width (the feature size is the spec's), one block, MLP x 1/4, 32 px: the same loader and layouts, cheaply.
 NARROW_VJEPA = ((vjepa, "network_config", lambda: vjepa.ViTConfig(depth=1, mlp_ratio=0.25, resolution=32)),)
+# Full width (the feature size is the spec's), one of the 40 blocks, MLP x 1/4, 28 px frames (2 x 2 patches of 14).
+NARROW_VIDEOMAE = ((videomae, "giant", lambda: videomae.network(videomae.vit_config(**{
+    **videomae.GIANT, "num_hidden_layers": 1, "intermediate_size": 1536, "image_size": 28}))),)
 
 
 def _clip_folder(det: Detector, folder: Path) -> None:
@@ -132,6 +141,8 @@ RECIPES: dict[str, Recipe] = {
     "clip-vit-b32": Recipe(_clip_folder, narrow=NARROW_CLIP),
     "clip-vit-l14": Recipe(_clip_folder, narrow=NARROW_CLIP),
     "clip-tiny-random": Recipe(),
+    "videomae-v2-g": Recipe(_videomae_pth, narrow=NARROW_VIDEOMAE),
+    "videomae-tiny-random": Recipe(),
 }
 
 

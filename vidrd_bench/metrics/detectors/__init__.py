@@ -7,13 +7,13 @@ from pathlib import Path
 
 import torch
 
-from vidrd_bench.metrics.detectors import c3d, clip, i3d, inception, vjepa
+from vidrd_bench.metrics.detectors import c3d, clip, i3d, inception, videomae, vjepa
 from vidrd_bench.metrics.detectors.base import Detector, DetectorSpec, FrameDetector, trusting_detectors
 from vidrd_bench.core.errors import VidrdBenchError
 from vidrd_bench.core.registry import Registry
 
 DETECTORS: Registry[DetectorSpec] = Registry("detector", DetectorSpec)
-for _spec in (*i3d.SPECS, *c3d.SPECS, *inception.SPECS, *vjepa.SPECS, *clip.SPECS):
+for _spec in (*i3d.SPECS, *c3d.SPECS, *inception.SPECS, *vjepa.SPECS, *videomae.SPECS, *clip.SPECS):
     DETECTORS.register(_spec.name, _spec)
 
 
