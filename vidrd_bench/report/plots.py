@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from vidrd_bench.core.errors import VidrdBenchError  # noqa: E402
+from vidrd_bench.core.errors import VidrdBenchError, brief  # noqa: E402
 from vidrd_bench.core.limits import RECORD_BYTES, read_text  # noqa: E402
 from vidrd_bench.metrics.registry import metric_specs  # noqa: E402
 from vidrd_bench.report.escape import matplotlib_text, xml_attr  # noqa: E402
@@ -113,7 +113,7 @@ def read_calibration(path: str | os.PathLike) -> dict:
     try:
         data = json.loads(read_text(path, RECORD_BYTES, f"Calibration record {path}"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise VidrdBenchError(f"Calibration record {path} cannot be read as JSON ({str(e)[:200]}); pass the --out file "
+        raise VidrdBenchError(f"Calibration record {path} cannot be read as JSON ({brief(e)}); pass the --out file "
                               "of `vidrd-bench calibrate`.") from None
     ladder = data.get("fvd_at_n") if isinstance(data, dict) else None
     if not isinstance(ladder, dict) or len(ladder.get("n") or []) != len(ladder.get("fvd") or []):
