@@ -100,3 +100,36 @@ def test_chromium_draws_the_plots_and_plays_the_previews(tmp_path):
     page.write_text(re.sub(r'data:video/mp4;base64,[^"]+', "data:video/mp4;base64," + broken, text, count=1),
                     encoding="utf-8")
     assert re.findall(r'<video[^>]*?data-playable="([^"]+)"', _dom(page)) == ["error", "192x128", "192x128"]
+
+
+def _smoke_page(tmp_path, calibration=None):
+    """A smoke run (current) against a smoke baseline, with per-class FVD and the published rows beside them."""
+    from report_fixtures import smoke_run
+    from vidrd_bench.report.html import report_title
+    base, cur = smoke_run(), smoke_run()
+    base[0].extra["per_class_fvd"], cur[0].extra["per_class_fvd"] = BASE_CLASSES, {"Diving": 90.0, "Archery": 80.0}
+    cur[0].value, cur[0].ci_low, cur[0].ci_high = 2900.0, 2800.0, 3000.0
+    report = compare(base, cur, {}, "My model", "My model v2")
+    parts = ReportParts(report, calibration=calibration)
+    return write_html_report(tmp_path / "smoke.html", report_runs(report), load_published(), parts,
+                             title=report_title(report))
+
+
+def test_a_smoke_report_is_labelled_in_title_heading_banner_and_charts(tmp_path):
+    """Title, h1, the regression heading, a banner, the scores chart's labels (smoke rows never sit unlabelled among
+    the published ones) and the per-class legend all say SMOKE; the FVD@N chart names its videos and its random
+    detectors."""
+    cal = {**CALIBRATION, "smoke": True, "fake": "runs/smoke", "real": "data/ucf", "default_fvd": "fvd-ucf101-10k"}
+    page = _smoke_page(tmp_path, cal).read_text(encoding="utf-8")
+    title = "vidrd-bench report [SMOKE — not a score]: My model v2 vs My model"
+    assert f"<title>{title}</title>" in page and f"<h1>{title}</h1>" in page
+    assert "<h2>Regression (SMOKE — not a score):" in page and 'class="smoke-banner"' in page
+    assert page.count("[SMOKE: random weights]") == 4  # both runs in the FVD and IS panels
+    assert "SMOKE rows (red x): random weights" in page
+    assert "current: My model v2 [SMOKE]" in page and "baseline: My model [SMOKE]" in page  # per-class legend
+    assert "generated runs/smoke vs real data/ucf" in page and "SMOKE: random-weight detectors, not a score" in page
+
+
+def test_a_real_report_carries_no_smoke_label(tmp_path):
+    page = _page(tmp_path).read_text(encoding="utf-8")
+    assert "SMOKE" not in page and "smoke-banner" not in page.split("</style>")[1]

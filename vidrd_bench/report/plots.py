@@ -20,7 +20,7 @@ from vidrd_bench.core.limits import RECORD_BYTES, read_text  # noqa: E402
 from vidrd_bench.metrics.registry import metric_specs  # noqa: E402
 from vidrd_bench.report.escape import matplotlib_text, xml_attr  # noqa: E402
 
-OURS, PUBLISHED, SECOND = "#1f5fa8", "#9a9a9a", "#d9822b"
+OURS, PUBLISHED, SECOND, SMOKE = "#1f5fa8", "#9a9a9a", "#d9822b", "#b00020"
 plt.rcParams.update({"svg.fonttype": "none", "font.size": 9, "axes.spines.top": False, "axes.spines.right": False})
 
 
@@ -56,15 +56,22 @@ def scores_chart(table: pd.DataFrame) -> str:
         for i, (_, row) in enumerate(rows.iterrows()):
             ours = row["kind"] == "ours"
             err = _interval(row, metric)
-            ax.errorbar(row[metric], i, xerr=None if err is None else [[err[0]], [err[1]]], fmt="o",
-                        color=OURS if ours else PUBLISHED, capsize=3, markersize=5 if ours else 4)
-        ax.set_yticks(y, [matplotlib_text(m) for m in rows["method"]])
-        for tick, kind in zip(ax.get_yticklabels(), rows["kind"]):
+            ax.errorbar(row[metric], i, xerr=None if err is None else [[err[0]], [err[1]]],
+                        fmt="x" if row["smoke"] else "o", color=SMOKE if row["smoke"] else OURS if ours else PUBLISHED,
+                        capsize=3, markersize=5 if ours else 4)
+        ax.set_yticks(y, [matplotlib_text(m) + (" [SMOKE: random weights]" if smoke else "")
+                          for m, smoke in zip(rows["method"], rows["smoke"])])
+        for tick, kind, smoke in zip(ax.get_yticklabels(), rows["kind"], rows["smoke"]):
             tick.set_fontweight("bold" if kind == "ours" else "normal")
+            tick.set_color(SMOKE if smoke else "black")
         ax.set_xlabel(f"{matplotlib_text(spec.title)} ({spec.direction}); ours with 95% bootstrap interval")
+        if rows["smoke"].any():
+            ax.set_title("SMOKE rows (red x): random weights, not a score; their place among the published rows "
+                         "means nothing", fontsize=8, color=SMOKE, wrap=True)
         ax.grid(axis="x", alpha=0.3)
     titles = " and ".join(spec.title for spec, _ in panels)
-    return _svg(fig, f"{titles} of our runs with 95% intervals beside the published UCF-101 results")
+    smoke = "; SMOKE rows are random-weight numbers, not scores" if table["smoke"].any() else ""
+    return _svg(fig, f"{titles} of our runs with 95% intervals beside the published UCF-101 results{smoke}")
 
 
 def per_class_chart(per_class: dict[str, dict[str, float]]) -> str:
@@ -105,7 +112,18 @@ def fvd_at_n_chart(calibration: dict) -> str:
     ax.set_ylabel("FVD")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    return _svg(fig, "FVD at N videos with its extrapolation to infinitely many videos")
+    about = fvd_at_n_about(calibration)
+    ax.set_title(matplotlib_text(about), fontsize=8, color=SMOKE if calibration.get("smoke") else "black", wrap=True)
+    return _svg(fig, f"FVD at N videos with its extrapolation to infinitely many videos: {about}")
+
+
+def fvd_at_n_about(calibration: dict) -> str:
+    """Which videos and protocol an FVD@N curve measures, and whether its detectors were random (smoke)."""
+    fake, real = calibration.get("fake"), calibration.get("real")
+    text = f"{calibration.get('default_fvd') or 'FVD'}: generated {fake or '(not recorded)'} vs real {real or '(not recorded)'}"
+    if calibration.get("smoke"):
+        text += " — SMOKE: random-weight detectors, not a score"
+    return text
 
 
 def read_calibration(path: str | os.PathLike) -> dict:
