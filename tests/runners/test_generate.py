@@ -323,6 +323,7 @@ def test_a_saved_wan_pipeline_renders_and_scores_end_to_end(tmp_path):
     assert record["generator"]["name"] == "wan" and record["generator"]["settings"]["name"] == "wan-tiny"
     assert record["generator"]["conform"]["native"] == [17, 32, 32] and record["generator"]["conform"]["trimmed"]
     assert record["sources"]["pipeline"] == str(folder) and "transformer" in record["weights"]
+    assert record["generator"]["random_weights"] is True and "--save-tiny" in record["sources"]["random_weights"]
     assert [read_video(run / r.path).shape for r in _manifest(run)] == [(16, 32, 32, 3)] * 2
     write_stand_in_real_videos(tmp_path / "real", 32, per_class=1)
     out = CliRunner().invoke(main, ["score", "fvd", "--real", str(tmp_path / "real"), "--fake", str(run),

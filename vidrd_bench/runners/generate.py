@@ -315,6 +315,7 @@ def generator_header(generator: Generator, choice: Choice, allow_partial: bool) 
     """run.json fields known once the model is loaded: weights' sha256, sources, dtype, and the conform rule."""
     prov = generator.provenance()
     record = {**choice.record(), "model": prov.get("model"), "dtype": prov.get("dtype"),
+              "random_weights": choice.preset.random_weights or bool(prov.get("random_weights")),
               "determinism": generator.deterministic_note,
               "conform": conform_record(generator.native_shape(choice.settings), choice.protocol, choice.entry.name)}
     sources = {**prov.get("sources", {}), "allow_partial": str(allow_partial).lower()}
