@@ -33,7 +33,8 @@ from vidrd_bench.core.io import check_output_dir, sha256_file
 from vidrd_bench.core.lock import PartLock, folder_lock, held_locks
 from vidrd_bench.generators import GENERATORS, Generator, GeneratorEntry, Preset
 from vidrd_bench.generators.conform import conform, conform_record
-from vidrd_bench.precisions import AGREEMENT_VIDEOS, DEFAULT_PRECISION, PRECISIONS, PrecisionError, run_precision
+from vidrd_bench.precisions import (AGREEMENT_VIDEOS, DEFAULT_PRECISION, PRECISIONS, PrecisionError, run_precision,
+                                    FLOAT32, used_precision)
 from vidrd_bench.protocols import PROTOCOLS, EvalProtocol, GeneratorSettings
 from vidrd_bench.results import provenance
 
@@ -278,7 +279,7 @@ def render_settings(device: str | None, compile: bool | None, batch_size: int, c
     compiled = compiles and (dev.type == "cuda" if compile is None else bool(compile))
     dtype = "bfloat16" if dev.type == "cuda" else "float32"  # every generator's default (generators/*.load)
     return {"batch_size": batch_size, "device_type": dev.type, "dtype": dtype, "compile": compiled,
-            "precision": PRECISIONS.get(precision).name, "batches": BATCH_RULE}
+            "precision": used_precision(PRECISIONS.get(precision).name, dtype), "batches": BATCH_RULE}
 
 
 RENDER_FLAGS = {"batch_size": "--batch-size {}", "device_type": "--device {}", "compile": "--compile/--no-compile",
@@ -291,9 +292,11 @@ def check_render(out_dir: Path, existing: dict[str, Any] | None, settings: dict[
     rendered (a run recorded before precisions existed rendered with the protocol's)."""
     recorded = (existing or {}).get("render") or {}
     recorded = {"precision": DEFAULT_PRECISION, **recorded} if recorded else recorded
+    if recorded:  # runs recorded before fp32 was named: the protocol's precision in float32 was fp32
+        recorded["precision"] = used_precision(recorded["precision"], recorded.get("dtype"))
     for key, value in settings.items():
         if key in recorded and recorded[key] != value:
-            flag = RENDER_FLAGS[key].format(recorded[key])
+            flag = RENDER_FLAGS[key].format(f"{DEFAULT_PRECISION} on a CPU" if recorded[key] == FLOAT32 else recorded[key])
             raise RunStateError(
                 f"{out_dir / mf.RUN_FILE} records videos rendered with {key} {recorded[key]!r}, but this run would "
                 f"use {value!r}. The {key} changes the pixels of a video (floating-point order), so one folder must "
@@ -432,7 +435,8 @@ def _render_slice(out_dir: Path, header: dict[str, Any], choice: Choice, rows: l
         dtype = instance.provenance().get("dtype")
         if dtype:
             rendering = {**rendering, "dtype": str(dtype).removeprefix("torch.")}
-        if instance.precision != rendering["precision"]:
+        rendering = {**rendering, "precision": used_precision(rendering["precision"], rendering["dtype"])}
+        if used_precision(instance.precision, rendering["dtype"]) != rendering["precision"]:
             raise PrecisionError(f"The generator renders with precision {instance.precision!r}, but this run asks "
                                  f"for {rendering['precision']!r}; pass the matching --precision.")
         header = {**header, **generator_header(instance, choice, allow_partial), "render": rendering}
@@ -441,7 +445,7 @@ def _render_slice(out_dir: Path, header: dict[str, Any], choice: Choice, rows: l
         if ctx.rank == 0:
             todo = [r for r in mine if r.status != "done"][:AGREEMENT_VIDEOS]
             header["precision"] = run_precision(instance, choice.settings, [r.prompt for r in todo],
-                                                [r.seed for r in todo], existing)
+                                                [r.seed for r in todo], existing, rendering["dtype"])
     write_folder(out_dir, header, choice.protocol, rows, ctx.rank == 0)
     mf.write_rows(part, mine)
     mf.journal_clear(part)
