@@ -330,7 +330,8 @@ def score_metric(metric: str | MetricSpec, fake_dir: str | os.PathLike, protocol
     inputs = MetricInputs(chosen.features, tuple(chosen.classes), side.stats if side else None, prompts, text)
     result = spec.compute(inputs, proto, scoring.bootstrap, scoring.seed, extraction.progress)
     extra: dict[str, Any] = {**(side.extra() if side else {}), "fake_dir": str(fake_dir),
-                             **({"resolution": list(side.size)} if side else {}), **result.extra, **found}
+                             **({"video_size": list(side.size)} if side else {}),
+                             "detector_resolution": getattr(proto, "resolution", None), **result.extra, **found}
     if scoring.per_class and spec.per_class is not None and any(inputs.classes):
         extra.update(spec.per_class(inputs, proto, extraction.progress))
     record = _record(spec, result, len(chosen), proto, generation, detector, extra, scoring)
