@@ -72,6 +72,11 @@ def shortfall(proto: FVDProtocol | ISProtocol, n_fake: int | None, n_real: int |
             if want is not None and n is not None and n < want}
 
 
+def shortfall_text(proto: FVDProtocol | ISProtocol, short: dict[str, int]) -> str:
+    """'71 fake videos where it takes 10,000' for each side of a shortfall: the words score and calibrate share."""
+    return ", ".join(f"{n:,} {k[4:]} videos where it takes {getattr(proto, k):,}" for k, n in short.items())
+
+
 def counted(proto: FVDProtocol | ISProtocol, n_fake: int | None, n_real: int | None = None,
             allow_fewer: bool = False) -> FVDProtocol | ISProtocol:
     """The protocol these counts (None: not counted) can be scored under: itself, a derived one (allow_fewer), or
@@ -82,7 +87,7 @@ def counted(proto: FVDProtocol | ISProtocol, n_fake: int | None, n_real: int | N
     derived = with_counts(proto, **short)
     if allow_fewer:
         return derived
-    have = ", ".join(f"{n:,} {k[4:]} videos where it takes {getattr(proto, k):,}" for k, n in short.items())
+    have = shortfall_text(proto, short)
     raise ProtocolMismatchError(
         f"Protocol {proto.name} is defined on a fixed number of videos; here there are {have}. A number from "
         f"fewer videos is not comparable with {proto.name}'s (FVD falls as the count grows). Generate or supply "
