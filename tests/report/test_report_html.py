@@ -133,3 +133,15 @@ def test_a_smoke_report_is_labelled_in_title_heading_banner_and_charts(tmp_path)
 def test_a_real_report_carries_no_smoke_label(tmp_path):
     page = _page(tmp_path).read_text(encoding="utf-8")
     assert "SMOKE" not in page and "smoke-banner" not in page.split("</style>")[1]
+
+
+def test_a_per_class_fvd_left_out_is_said_in_the_page_and_the_markdown(tmp_path):
+    """A run whose classes barely overlap the real ones: its record's note appears under 'Per-class FVD' (even with
+    no chart) and in the markdown summary."""
+    note = "per-class FVD not computed: no class qualifies (a class needs at least 2 generated and 2 real videos)"
+    cur = [make_record("fvd", 390.0, extra={"per_class_fvd_note": note}), make_record("is", 38.9, std=0.45)]
+    base = [make_record("fvd", 380.0), make_record("is", 38.9, std=0.45)]
+    report = compare(base, cur, {}, "base", "mine")
+    page = write_html_report(tmp_path / "r.html", report_runs(report), None, ReportParts(report)).read_text("utf-8")
+    assert "<h2>Per-class FVD</h2>" in page and f"current: mine: {note}" in page
+    assert f"- Per-class FVD of current: {note}" in report.to_markdown()

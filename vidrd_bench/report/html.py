@@ -15,6 +15,7 @@ from markupsafe import Markup
 from PIL import Image
 
 from vidrd_bench.core.io import write_text_atomic
+from vidrd_bench.report import escape
 from vidrd_bench.report.plots import fvd_at_n_chart, per_class_chart, scores_chart
 from vidrd_bench.report.previews import Preview, previews_html
 from vidrd_bench.report.regression import (PER_CLASS_KEYS, SMOKE_WHY, RegressionReport, changes_frame,
@@ -74,6 +75,12 @@ def per_class_fvd(runs: dict[str, dict[str, ResultRecord]]) -> dict[str, dict[st
     return out
 
 
+def per_class_notes(runs: dict[str, dict[str, ResultRecord]]) -> dict[str, str]:
+    """Run name -> the FVD record's note on the generated classes per-class FVD left out (score writes it)."""
+    return {name: str(run["fvd"].extra["per_class_fvd_note"]) for name, run in runs.items()
+            if "fvd" in run and run["fvd"].extra.get("per_class_fvd_note")}
+
+
 def smoke_name(name: str, run: dict[str, ResultRecord]) -> str:
     """A run's name for chart labels, with the smoke mark when any of its records was made with random weights."""
     return f"{name} [SMOKE]" if any(r.smoke for r in run.values()) else name
@@ -115,6 +122,7 @@ class ReportParts:
 
     report: RegressionReport | None = None
     per_class: dict[str, dict[str, float]] = field(default_factory=dict)
+    per_class_notes: dict[str, str] = field(default_factory=dict)
     calibration: dict | None = None
     sheets: dict[str, Image.Image | str | os.PathLike] = field(default_factory=dict)
     previews: dict[str, list[Preview]] = field(default_factory=dict)
@@ -123,8 +131,10 @@ class ReportParts:
 def _figures(table: pd.DataFrame, parts: ReportParts) -> list[str]:
     """The charts: scores with intervals beside the published rows, per-class FVD, FVD@N."""
     body = ["<h2>Scores with their 95% intervals</h2>", scores_chart(table)]
-    if parts.per_class:
-        body += ["<h2>Per-class FVD</h2>", per_class_chart(parts.per_class)]
+    if parts.per_class or parts.per_class_notes:
+        body += ["<h2>Per-class FVD</h2>", per_class_chart(parts.per_class) if parts.per_class else ""]
+        body += [f'<p class="vidrd-footnotes">{escape.html(name)}: {escape.html(note)}</p>'
+                 for name, note in parts.per_class_notes.items()]
     if parts.calibration and (parts.calibration.get("fvd_at_n") or {}).get("n"):
         body += ["<h2>FVD at N videos (calibrate)</h2>", fvd_at_n_chart(parts.calibration)]
     return body
@@ -179,4 +189,6 @@ def write_html_report(path: str | os.PathLike, runs: dict[str, dict[str, ResultR
     parts = parts or ReportParts()
     if not parts.per_class:
         parts = dataclasses.replace(parts, per_class=per_class_fvd(runs))
+    if not parts.per_class_notes:
+        parts = dataclasses.replace(parts, per_class_notes=per_class_notes(runs))
     return write_text_atomic(path, html_page(title, table_from_runs(runs, published), parts))

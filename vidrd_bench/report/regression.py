@@ -337,6 +337,13 @@ def _markdown_titles(rows: pd.DataFrame) -> pd.DataFrame:
     return rows.assign(Metric=rows["Metric"].map(escape.markdown))
 
 
+def _per_class_notes(report: RegressionReport) -> list[tuple[str, str]]:
+    """(side, note) for each side whose FVD record says per-class FVD left generated classes out."""
+    fvd = next((c for c in report.comparisons if c.metric == "fvd"), None)
+    sides = (("baseline", fvd.baseline), ("current", fvd.current)) if fvd else ()
+    return [(side, rec.extra["per_class_fvd_note"]) for side, rec in sides if rec.extra.get("per_class_fvd_note")]
+
+
 def render_markdown(report: RegressionReport) -> str:
     """The markdown summary: verdict, both runs' provenance, the decisions, what changed, what was not compared."""
     n_bad = sum(c.regressed for c in report.comparisons)
@@ -353,7 +360,8 @@ def render_markdown(report: RegressionReport) -> str:
              f"- Baseline {code(report.baseline_name)}: "
              f"{_provenance({c.metric: c.baseline for c in report.comparisons})}",
              f"- Current {code(report.current_name)}: {_provenance({c.metric: c.current for c in report.comparisons})}",
-             f"- Protocols: {generation}, {protos}", "",
+             f"- Protocols: {generation}, {protos}",
+             *(f"- Per-class FVD of {side}: {escape.markdown(note)}" for side, note in _per_class_notes(report)), "",
              markdown_table(_with_emoji(_markdown_titles(pd.DataFrame(comparison_rows(report)))),
                             right=("Baseline", "Current", "Δ"))]
     lines.append("### What changed between baseline and current\n")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import sys
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -339,6 +340,8 @@ def score_metric(metric: str | MetricSpec, fake_dir: str | os.PathLike, protocol
                              "detector_resolution": getattr(proto, "resolution", None), **result.extra, **found}
     if scoring.per_class and spec.per_class is not None and any(inputs.classes):
         extra.update(spec.per_class(inputs, proto, extraction.progress))
+        if extra.get("per_class_fvd_note"):
+            print(f"note: {extra['per_class_fvd_note']}", file=sys.stderr)
     record = _record(spec, result, len(chosen), proto, generation, detector, extra, scoring)
     if scoring.out_path is not None:
         save_or_rescue(scoring.out_path, record.save, record.summary())
