@@ -305,10 +305,20 @@ def check_render(out_dir: Path, existing: dict[str, Any] | None, settings: dict[
             )
 
 
+def loading_line(choice: Choice) -> str:
+    """What loading the chosen preset reads: random weights built in code, VidRD's ~5 GB, or the --model folder."""
+    chosen = choice.preset
+    what = ("random weights built in code, nothing read from disk: seconds" if chosen.random_weights else
+            "the --model folder: seconds to minutes, by its size" if chosen.needs_model else
+            "~5 GB of weights: ~15 s" if choice.entry.name == "vidrd" else "its weight files")
+    return f"loading the {choice.entry.name} {chosen.name} preset ({what})..."
+
+
 def load_generator(choice: Choice, model: str | os.PathLike | None, weights_dir: str | os.PathLike | None,
                    device: str | None, compile: bool | None = None, allow_partial: bool = False,
                    precision: str = DEFAULT_PRECISION) -> Generator:
     """Build the chosen generator (its entry's lazy loader) on `device` (devices.pick_device) at `precision`."""
+    print(loading_line(choice), file=sys.stderr)
     return choice.entry.load(preset=choice.preset.name, model=model, weights_dir=weights_dir, device=device,
                              settings=choice.settings, compile=compile, allow_partial=allow_partial,
                              precision=choice.entry.check_precision(precision))
