@@ -3,11 +3,15 @@ resamples, classes), and the one clear error for DataLoader workers that run out
 
 from __future__ import annotations
 
+import importlib.util
 from typing import Iterable, Iterator, TypeVar
 
-from tqdm.auto import tqdm
-
 from vidrd_bench.core.errors import VidrdBenchError, brief
+
+if importlib.util.find_spec("ipywidgets") is not None:  # notebook widgets where they can be drawn
+    from tqdm.auto import tqdm
+else:  # tqdm.auto in a notebook without ipywidgets warns "IProgress not found" on every bar: text bars instead
+    from tqdm import tqdm
 
 T = TypeVar("T")
 SHM_HINTS = ("shared memory", "shm", "bus error")

@@ -290,6 +290,9 @@ def load(generator: str, preset: str = "model", model: str | os.PathLike | None 
     from vidrd_bench.core.devices import pick_device
     from vidrd_bench.core.weights import state_sha256
 
+    from vidrd_bench.generators import quiet
+
+    quiet.install()
     dev = pick_device(device)
     compile = dev.type == "cuda" if compile is None else bool(compile)
     if compile and dev.type != "cuda":

@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from tqdm.auto import tqdm
 
 from vidrd_bench.core import distributed
 from vidrd_bench.datasets import manifest as mf
@@ -31,6 +30,7 @@ from vidrd_bench.datasets.registry import DATASETS
 from vidrd_bench.core.errors import RunStateError, VidrdBenchError
 from vidrd_bench.core.io import check_output_dir, sha256_file
 from vidrd_bench.core.lock import PartLock, folder_lock, held_locks
+from vidrd_bench.core.progress import tqdm
 from vidrd_bench.generators import GENERATORS, Generator, GeneratorEntry, Preset
 from vidrd_bench.generators.conform import conform, conform_record
 from vidrd_bench.precisions import (AGREEMENT_VIDEOS, DEFAULT_PRECISION, PRECISIONS, PrecisionError, run_precision,
