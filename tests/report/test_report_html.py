@@ -145,3 +145,42 @@ def test_a_per_class_fvd_left_out_is_said_in_the_page_and_the_markdown(tmp_path)
     page = write_html_report(tmp_path / "r.html", report_runs(report), None, ReportParts(report)).read_text("utf-8")
     assert "<h2>Per-class FVD</h2>" in page and f"current: mine: {note}" in page
     assert f"- Per-class FVD of current: {note}" in report.to_markdown()
+
+
+def test_per_class_legend_never_covers_the_axis_title():
+    """The legend sits above the axes: its drawn box and the x-axis title's do not overlap (they did at -0.12)."""
+    from vidrd_bench.report.plots import per_class_figure
+    classes = {f"Class{i}": float(i) for i in range(30)}
+    fig = per_class_figure({"baseline: a long run name [SMOKE]": classes, "current: another long run name": classes})
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    renderer = fig.canvas.get_renderer()
+    legend, title = ax.get_legend().get_window_extent(renderer), ax.xaxis.label.get_window_extent(renderer)
+    assert not legend.overlaps(title) and legend.y0 >= ax.get_window_extent(renderer).y1 - 1
+
+
+def test_previews_of_a_plain_folder_are_one_per_class_spread_and_captioned(tmp_path):
+    """A plain --videos folder of UCF-101 names: --previews 1 gives one clip per class (not its first files, which
+    are one class), captioned with the class and the file name; large videos are shrunk, and the page says how many
+    bytes the clips take."""
+    from vidrd_bench.datasets.video import write_video
+    from vidrd_bench.report.previews import MAX_FRAMES, MAX_SIDE, previews_html
+    rng = np.random.default_rng(0)
+    names = [f"v_Archery_g{g:02d}_c01.mp4" for g in range(1, 6)] + ["v_Diving_g01_c01.mp4", "v_Diving_g07_c02.mp4"]
+    ramp = np.linspace(0, 200, 320, dtype=np.float32)[None, None, :, None]  # smooth frames, as videos are
+    for i, name in enumerate(names + ["clip.mp4"]):
+        drift = np.arange(24, dtype=np.float32)[:, None, None, None] * 2 + i * 5
+        frames = ramp + drift + rng.normal(0, 2, (24, 240, 320, 3))
+        write_video(tmp_path / name, frames.clip(0, 255).astype(np.uint8), 8)
+    chosen = sample_videos(tmp_path, 1)
+    assert [(v.klass, v.path.name) for v in chosen] == [("(no class)", "clip.mp4"), ("Archery", names[0]),
+                                                       ("Diving", names[5])]
+    assert [v.path.name for v in sample_videos(tmp_path, 2) if v.klass == "Archery"] == [names[0], names[4]]
+    previews = make_previews(chosen)
+    assert all((p.height, p.width) == (MAX_SIDE, 212) for p in previews)  # 320x240 -> 213x160, even
+    with av.open(io.BytesIO(previews[0].mp4)) as container:
+        assert len(list(container.decode(video=0))) == MAX_FRAMES
+    html = previews_html(previews)
+    assert "<b>Archery</b><br>v_Archery_g01_c01.mp4" in html
+    size = sum(len(p.mp4) for p in previews) * 4 / 3 / 1e6
+    assert f"3 clips, {size:.2f} MB of this page" in html and size < 0.6

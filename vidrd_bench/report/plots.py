@@ -74,8 +74,9 @@ def scores_chart(table: pd.DataFrame) -> str:
     return _svg(fig, f"{titles} of our runs with 95% intervals beside the published UCF-101 results{smoke}")
 
 
-def per_class_chart(per_class: dict[str, dict[str, float]]) -> str:
-    """Grouped horizontal bars: every run's FVD per class, classes in one order (the first run's, best first)."""
+def per_class_figure(per_class: dict[str, dict[str, float]]):
+    """The per-class chart's matplotlib figure: grouped horizontal bars, classes in one order (the first run's, best
+    first), the legend above the axes so it never covers the axis title beneath."""
     names = list(per_class)
     first = per_class[names[0]]
     classes = sorted(set().union(*per_class.values()), key=lambda c: (first.get(c, math.inf), c))
@@ -89,8 +90,13 @@ def per_class_chart(per_class: dict[str, dict[str, float]]) -> str:
     ax.invert_yaxis()
     ax.set_xlabel("FVD per class (lower is better)")
     ax.grid(axis="x", alpha=0.3)
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=len(names), fontsize=8, frameon=False)
-    return _svg(fig, "per-class FVD, " + " and ".join(names) + " side by side")
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=min(len(names), 2), fontsize=8, frameon=False)
+    return fig
+
+
+def per_class_chart(per_class: dict[str, dict[str, float]]) -> str:
+    """Grouped horizontal bars: every run's FVD per class, classes in one order (the first run's, best first)."""
+    return _svg(per_class_figure(per_class), "per-class FVD, " + " and ".join(per_class) + " side by side")
 
 
 def fvd_at_n_chart(calibration: dict) -> str:
