@@ -124,8 +124,9 @@ def test_a_smoke_report_is_labelled_in_title_heading_banner_and_charts(tmp_path)
     title = "vidrd-bench report [SMOKE — not a score]: My model v2 vs My model"
     assert f"<title>{title}</title>" in page and f"<h1>{title}</h1>" in page
     assert "<h2>Regression (SMOKE — not a score):" in page and 'class="smoke-banner"' in page
-    assert page.count("[SMOKE: random weights]") == 4  # both runs in the FVD and IS panels
-    assert "SMOKE rows (red x): random weights" in page
+    scores = page.split("<h2>Scores with their 95% intervals</h2>")[1].split("</svg>")[0]
+    assert scores.count("[SMOKE]") == 4  # both runs in the FVD and IS panels
+    assert "SMOKE rows (red x): random weights, not a score" in page
     assert "current: My model v2 [SMOKE]" in page and "baseline: My model [SMOKE]" in page  # per-class legend
     assert "generated runs/smoke vs real data/ucf" in page and "SMOKE: random-weight detectors, not a score" in page
 

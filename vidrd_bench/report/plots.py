@@ -48,7 +48,7 @@ def scores_chart(table: pd.DataFrame) -> str:
     panels = [(spec, table[table[spec.name].notna()]) for spec in metric_specs() if spec.name in table.columns]
     panels = [(spec, rows) for spec, rows in panels if len(rows)]
     height = max(2.0, 0.28 * max(len(rows) for _, rows in panels) + 0.9)
-    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), height), squeeze=False)
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), height), squeeze=False, layout="constrained")
     for ax, (spec, rows) in zip(axes[0], panels):
         metric = spec.name
         rows = rows.sort_values(metric, ascending=spec.higher_is_better, kind="stable")
@@ -59,15 +59,14 @@ def scores_chart(table: pd.DataFrame) -> str:
             ax.errorbar(row[metric], i, xerr=None if err is None else [[err[0]], [err[1]]],
                         fmt="x" if row["smoke"] else "o", color=SMOKE if row["smoke"] else OURS if ours else PUBLISHED,
                         capsize=3, markersize=5 if ours else 4)
-        ax.set_yticks(y, [matplotlib_text(m) + (" [SMOKE: random weights]" if smoke else "")
+        ax.set_yticks(y, [matplotlib_text(m) + (" [SMOKE]" if smoke else "")
                           for m, smoke in zip(rows["method"], rows["smoke"])])
         for tick, kind, smoke in zip(ax.get_yticklabels(), rows["kind"], rows["smoke"]):
             tick.set_fontweight("bold" if kind == "ours" else "normal")
             tick.set_color(SMOKE if smoke else "black")
         ax.set_xlabel(f"{matplotlib_text(spec.title)} ({spec.direction}); ours with 95% bootstrap interval")
         if rows["smoke"].any():
-            ax.set_title("SMOKE rows (red x): random weights, not a score; their place among the published rows "
-                         "means nothing", fontsize=8, color=SMOKE, wrap=True)
+            ax.set_title("SMOKE rows (red x): random weights, not a score", fontsize=8, color=SMOKE)
         ax.grid(axis="x", alpha=0.3)
     titles = " and ".join(spec.title for spec, _ in panels)
     smoke = "; SMOKE rows are random-weight numbers, not scores" if table["smoke"].any() else ""
