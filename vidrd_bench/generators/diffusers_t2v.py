@@ -234,7 +234,8 @@ class DiffusersGenerator(Generator):
         defaults = {"num_frames": frames, "height": height, "width": width,
                     **{a: self._default(a) for a in ("num_inference_steps", "guidance_scale")}}
         return {"model": self.name, "pipeline": type(self.pipe).__name__, "preset": self.preset,
-                "weights": dict(self.weights), "random_weights": self.preset in ("tiny", "full-random") or bool(self.random_reason),
+                "weights": dict(self.weights),
+                "random_weights": self.preset in ("tiny", "full-random") or bool(self.random_reason),
                 "sources": {"pipeline": self.source,
                             **({"random_weights": self.random_reason} if self.random_reason else {})},
                 "scheduler": type(self.pipe.scheduler).__name__, "dtype": str(den.dtype), "device": str(den.device),

@@ -31,7 +31,8 @@ def junit_xml(report: RegressionReport, started: float | None = None) -> str:
     smoke = f" [{SMOKE_MARK}]" if report.smoke else ""
     root = ET.Element("testsuites", {"name": f"vidrd-bench{smoke}", **counts})
     stamp = _dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None).isoformat(timespec="seconds")
-    suite = ET.SubElement(root, "testsuite", {"name": SUITE + smoke, **counts, "skipped": str(cases - len(report.comparisons)),
+    suite = ET.SubElement(root, "testsuite", {"name": SUITE + smoke, **counts,
+                                              "skipped": str(cases - len(report.comparisons)),
                                               "timestamp": stamp, "hostname": socket.gethostname()})
     props = ET.SubElement(suite, "properties")
     for name, value in (("baseline", report.baseline_name), ("current", report.current_name),

@@ -125,7 +125,8 @@ def fvd_at_n_chart(calibration: dict) -> str:
 def fvd_at_n_about(calibration: dict) -> str:
     """Which videos and protocol an FVD@N curve measures, and whether its detectors were random (smoke)."""
     fake, real = calibration.get("fake"), calibration.get("real")
-    text = f"{calibration.get('default_fvd') or 'FVD'}: generated {fake or '(not recorded)'} vs real {real or '(not recorded)'}"
+    fake, real = fake or "(not recorded)", real or "(not recorded)"
+    text = f"{calibration.get('default_fvd') or 'FVD'}: generated {fake} vs real {real}"
     if calibration.get("smoke"):
         text += " — SMOKE: random-weight detectors, not a score"
     return text

@@ -296,7 +296,8 @@ def check_render(out_dir: Path, existing: dict[str, Any] | None, settings: dict[
         recorded["precision"] = used_precision(recorded["precision"], recorded.get("dtype"))
     for key, value in settings.items():
         if key in recorded and recorded[key] != value:
-            flag = RENDER_FLAGS[key].format(f"{DEFAULT_PRECISION} on a CPU" if recorded[key] == FLOAT32 else recorded[key])
+            shown = f"{DEFAULT_PRECISION} on a CPU" if recorded[key] == FLOAT32 else recorded[key]
+            flag = RENDER_FLAGS[key].format(shown)
             raise RunStateError(
                 f"{out_dir / mf.RUN_FILE} records videos rendered with {key} {recorded[key]!r}, but this run would "
                 f"use {value!r}. The {key} changes the pixels of a video (floating-point order), so one folder must "

@@ -135,7 +135,8 @@ def state_to_npz(state: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
     out = {}
     for key, value in state.items():
         layer, _, kind = key.rpartition(".")
-        out[f"{layer}/{kinds.get(kind, kind)}" if layer else kind] = value.detach().cpu().numpy() if value is not None else None
+        name = f"{layer}/{kinds.get(kind, kind)}" if layer else kind
+        out[name] = value.detach().cpu().numpy() if value is not None else None
     return out
 
 
