@@ -18,7 +18,7 @@ from vidrd_bench.runners.generate import run_generate
 from vidrd_bench.models.vidrd.fp8 import bf16_linears
 from vidrd_bench.models.vidrd.settings import VIDRD_SETTINGS
 from vidrd_bench.generators.vidrd import load as load_vidrd
-from vidrd_bench.precisions import PrecisionError, video_agreement
+from vidrd_bench.precisions import PrecisionError, float32_record, used_precision, video_agreement
 from vidrd_bench.core.registry import UnknownNameError
 
 AGREEMENT = {"videos": 2, "uint8_mean_abs_diff": 1.25, "uint8_p99_abs_diff": 6.0, "uint8_max_abs_diff": 19}
@@ -94,22 +94,27 @@ def test_resume_refuses_a_different_fp8_calibration(tmp_path):
 
 
 def test_bf16_runs_record_the_protocol_precision(tmp_path):
+    """The protocol's precision on the CPU computes in float32, and run.json says so (issue 29.9: not 'bf16' beside
+    dtype float32); on CUDA (bfloat16) the record is the protocol's bf16."""
     _run(tmp_path, FakeFp8("bf16"))
     run = _run_json(tmp_path)
-    assert run["precision"] == {"name": "bf16", "protocol": True} and run["render"]["precision"] == "bf16"
+    assert run["render"]["dtype"] == "float32" and run["render"]["precision"] == "fp32"
+    assert run["precision"] == float32_record() and run["precision"]["name"] == "fp32"
+    assert not run["precision"]["protocol"] and "float32" in run["precision"]["note"]
+    assert used_precision("bf16", "torch.bfloat16") == "bf16" and used_precision("fp8-e4m3", "float32") == "fp8-e4m3"
 
 
 def test_resume_refuses_another_precision(tmp_path):
-    """fp8 videos never mix with bf16 ones, in either order; a run.json from before precisions counts as bf16."""
+    """fp8 videos never mix with bf16 ones, in either order; a run.json from before precisions counts as bf16 (fp32 where it rendered in float32)."""
     _run(tmp_path / "a", FakeFp8(), precision="fp8-e4m3", num_videos=2)
-    with pytest.raises(RunStateError, match=r"precision 'fp8-e4m3'.*would use 'bf16'.*--precision fp8-e4m3"):
+    with pytest.raises(RunStateError, match=r"precision 'fp8-e4m3'.*would use 'fp32'.*--precision fp8-e4m3"):
         _run(tmp_path / "a", num_videos=2)
     _run(tmp_path / "b", FakeFp8("bf16"), num_videos=2)
     run = _run_json(tmp_path / "b")
     del run["render"]["precision"]
     (tmp_path / "b" / mf.RUN_FILE).write_text(json.dumps(run))
     (tmp_path / "b" / mf.read_rows(tmp_path / "b" / mf.MANIFEST_FILE)[1].path).unlink()
-    with pytest.raises(RunStateError, match=r"precision 'bf16'.*would use 'fp8-e4m3'"):
+    with pytest.raises(RunStateError, match=r"precision 'fp32'.*would use 'fp8-e4m3'.*--precision bf16 on a CPU"):
         _run(tmp_path / "b", FakeFp8(), precision="fp8-e4m3", num_videos=2)
 
 

@@ -235,3 +235,17 @@ def test_a_smaller_run_under_a_10k_protocol_is_another_protocol_and_tables_mark_
         ten_k.check_same(small)
     assert protocol_differences({"fvd": make_record("fvd", 400.0, protocol=small.to_dict())}) == [small.name]
     assert protocol_differences({"fvd": make_record("fvd", 400.0)}) == []
+
+
+def test_real_settings_mismatch_names_the_protocol_without_a_doubled_quote():
+    """'... differ from those of 'fvd-ucf101-10k' (...)', never the repr-then-possessive "'fvd-ucf101-10k''s"."""
+    import pathlib
+
+    from vidrd_bench.core.errors import ProtocolMismatchError
+    mine = PROTOCOLS.get("fvd-ucf101-10k")
+    theirs = PROTOCOLS.get("fvd-ucf101-10k-stretch").to_dict()
+    with pytest.raises(ProtocolMismatchError) as err:
+        mine.check_same_real(theirs, "The statistics")
+    assert "differ from those of 'fvd-ucf101-10k' (" in str(err.value) and "''s" not in str(err.value)
+    sources = pathlib.Path(__file__).parents[1] / "vidrd_bench"
+    assert not [p for p in sources.rglob("*.py") if "!r}'s" in p.read_text(encoding="utf-8")]

@@ -82,6 +82,21 @@ def check_precision_device(name: str, device: torch.device, emulate: bool = Fals
     return precision
 
 
+FLOAT32 = "fp32"  # what a run of the protocol's precision records when it computed in float32 (CPU)
+
+
+def used_precision(name: str, dtype: str | None) -> str:
+    """The precision a render actually used: the protocol's bf16 computed in float32 (a CPU run) is fp32, not bf16."""
+    return FLOAT32 if name == DEFAULT_PRECISION and str(dtype).removeprefix("torch.") == "float32" else name
+
+
+def float32_record() -> dict[str, Any]:
+    """run.json's "precision" of a protocol-precision run computed in float32: not the protocol's, and says why."""
+    return {"name": FLOAT32, "protocol": False, "dtype": "float32",
+            "note": "computed in float32 (a CPU run): --precision bf16 is the pipeline's dtype, bfloat16 on CUDA only; "
+                    "its pixels are not a bf16 render's"}
+
+
 def video_agreement(videos: torch.Tensor, reference: torch.Tensor) -> dict[str, Any]:
     """How far uint8 videos are from the reference's: mean, 99th percentile and max of |diff| in levels."""
     import numpy as np
@@ -99,6 +114,8 @@ def describe(record: dict[str, Any] | None) -> str:
     if not record or record.get("protocol", record.get("name") == DEFAULT_PRECISION):
         return ""
     agree = record.get("agreement_to_bf16") or {}
+    if record.get("name") == FLOAT32:
+        return f"{FLOAT32} (float32, a CPU run)"
     if not agree:
         return f"{record.get('name')} (agreement to bf16 not measured)"
     return (f"{record.get('name')}, vs bf16 on {agree.get('videos')} videos: uint8 mean |diff| "
@@ -121,14 +138,16 @@ def check_calibration(name: str, recorded: dict[str, Any], calibration: dict[str
 
 
 def run_precision(generator: Any, settings: Any, prompts: list[str], seeds: list[int],
-                  existing: dict[str, Any] | None) -> dict[str, Any]:
+                  existing: dict[str, Any] | None, dtype: str | None = None) -> dict[str, Any]:
     """run.json's "precision" for a run of `generator`: its name and, for a non-protocol one, its calibration and
     the agreement to bf16 of the given (first) videos, measured once per folder (a resume keeps the recorded one,
-    and is refused where the generator's calibration differs from the recorded one)."""
+    and is refused where the generator's calibration differs from the recorded one); `dtype` is the one it renders
+    in (default: its provenance's), so the protocol's precision computed in float32 is recorded as fp32."""
     precision = PRECISIONS.get(generator.precision)
     recorded = (existing or {}).get("precision") or {}
     if precision.protocol:
-        return precision.record()
+        dtype = dtype or generator.provenance().get("dtype")
+        return float32_record() if used_precision(precision.name, dtype) == FLOAT32 else precision.record()
     calibration = generator.provenance().get("precision_calibration")
     if recorded.get("name") == precision.name:
         check_calibration(precision.name, recorded, calibration)

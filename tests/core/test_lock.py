@@ -239,3 +239,22 @@ def test_a_fifo_in_the_locks_folder_is_refused_without_hanging(tmp_path, name):
 def _hung(*_: object) -> None:
     """SIGALRM handler: the command blocked."""
     raise AssertionError("generate blocked on a FIFO in .locks/")
+
+
+def test_a_second_writer_is_refused_before_its_model_loads_or_says_it_is_loading(tmp_path, monkeypatch, capsys):
+    """The live lock of the first writer refuses a second generate (preset tiny, no instance) before its generator
+    is built, and before it prints its 'loading ...' line (which now comes only when the model really loads)."""
+    loads = []
+    real_load = generate.load_generator
+    monkeypatch.setattr(generate, "load_generator", lambda *a: loads.append(a) or real_load(*a))
+
+    def second():
+        run_generate(out_dir=tmp_path, preset="tiny", num_videos=8, batch_size=4, device="cpu", show_progress=False)
+
+    outer = NestedPipeline(second)
+    _run(tmp_path, outer)
+    assert isinstance(outer.outcome, RunStateError) and "is being written by" in str(outer.outcome)
+    assert loads == [] and "loading the" not in capsys.readouterr().err
+    line = generate.loading_line(generate.resolve("vidrd", "tiny", None, None))
+    assert line == "loading the vidrd tiny preset (random weights built in code, nothing read from disk: seconds)..."
+    assert "~5 GB" in generate.loading_line(generate.resolve("vidrd", "full", None, None))

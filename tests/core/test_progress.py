@@ -27,3 +27,24 @@ def test_shared_memory_death_is_a_clear_error_other_errors_pass_through():
         list(video_batches(_batches([2], fail=message), total=2, desc="d", enabled=False))
     with pytest.raises(RuntimeError, match="something else"):
         list(video_batches(_batches([2], fail="something else"), total=2, desc="d", enabled=False))
+
+
+def test_bars_are_plain_text_without_ipywidgets(monkeypatch):
+    """Without ipywidgets tqdm.auto warns 'IProgress not found' in notebooks: progress uses tqdm's text bars then,
+    and tqdm.auto's only where ipywidgets is installed."""
+    import importlib
+    import importlib.util
+
+    import tqdm as tqdm_package
+    import tqdm.auto
+
+    import vidrd_bench.core.progress as progress
+    real = importlib.util.find_spec
+    try:
+        monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "ipywidgets" else real(name))
+        assert importlib.reload(progress).tqdm is tqdm_package.tqdm
+        monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: object() if name == "ipywidgets" else real(name))
+        assert importlib.reload(progress).tqdm is tqdm.auto.tqdm
+    finally:
+        monkeypatch.undo()
+        importlib.reload(progress)

@@ -177,8 +177,8 @@ def test_folders_that_are_not_a_pipeline_are_clear_errors(tmp_path):
 
 
 def test_model_is_a_local_folder_never_a_download(tmp_path, monkeypatch):
-    """A hub id is refused as a missing folder; a folder is read with local_files_only=True."""
-    with pytest.raises(WeightsError, match="needs --model DIR: a folder in diffusers layout .*never downloads"):
+    """A hub id is refused, named as one (never downloaded); a folder is read with local_files_only=True."""
+    with pytest.raises(WeightsError, match="looks like a Hugging Face hub id.*it never downloads"):
         GENERATORS.get("diffusers").load(preset="model", model="Wan-AI/Wan2.1-T2V-1.3B-Diffusers", device="cpu")
     import diffusers
 

@@ -73,3 +73,31 @@ def test_per_class_fvd_uses_each_class_real_statistics():
     assert got["A"] == pytest.approx(fvd_from_features(fake[:40], *gaussian_of(real[:50].astype(np.float32))))
     swapped = per_class_fvd(fake, ["B"] * 40 + ["A"] * 40, stats)
     assert swapped["A"] > 50 > got["A"]
+
+
+def test_per_class_fvd_says_which_generated_classes_it_leaves_out_and_shows_no_bar_for_nothing(monkeypatch):
+    """Classes barely overlapping: the record's note counts what per-class FVD covers and names what it leaves out;
+    no overlap: only the note, and the progress bar is never enabled for zero classes."""
+    import vidrd_bench.metrics.fvd as fvd
+    from vidrd_bench.metrics.spec import MetricInputs
+    from vidrd_bench.protocols import SMOKE_FVD
+
+    rng = np.random.default_rng(5)
+    real = rng.normal(size=(12, 3))
+    stats = StatsFile(*gaussian_of(real), 12, "d", {}, SMOKE_FVD.to_dict(), "test", real.astype(np.float32),
+                      ["A"] * 4 + ["B"] * 4 + ["C"] * 3 + ["D"])
+    bars = []
+    monkeypatch.setattr(fvd, "steps", lambda items, desc, unit, enabled, total=None: bars.append(enabled) or items)
+    fake = rng.normal(size=(9, 3))
+    some = fvd.fvd_per_class(MetricInputs(fake, ("A", "A", "E", "E", "F", "F", "D", "D", "G"), stats), SMOKE_FVD,
+                             progress=True)
+    assert set(some["per_class_fvd"]) == {"A"} and bars == [True]
+    assert some["per_class_fvd_note"] == ("per-class FVD covers 1 of 5 generated classes (a class needs at least 2 "
+                                          "generated and 2 real videos); left out: D, E, F, G")
+    none = fvd.fvd_per_class(MetricInputs(fake, ("E",) * 4 + ("D",) * 5, stats), SMOKE_FVD, progress=True)
+    assert none == {"per_class_fvd_note": "per-class FVD not computed: no class qualifies (a class needs at least 2 "
+                                          "generated and 2 real videos; 2 generated classes, 3 real classes with 2+ "
+                                          "videos, 0 of them shared)"}
+    assert bars == [True, False]
+    every = fvd.fvd_per_class(MetricInputs(fake[:4], ("A", "A", "B", "B"), stats), SMOKE_FVD)
+    assert set(every) == {"per_class_fvd", "per_class_fvd_mean"}  # all covered: no note

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import re
 import xml.etree.ElementTree as ET
@@ -200,3 +201,36 @@ def test_junit_follows_the_jenkins_junit10_schema_with_times_and_timestamp():
     suite = root.find("testsuite")
     assert suite.get("skipped") == "1" and datetime.datetime.fromisoformat(suite.get("timestamp"))
     assert all(case.get("time") for case in suite.iter("testcase"))
+
+
+def _smoke_report():
+    """Two smoke runs compared: the current one worse."""
+    from report_fixtures import smoke_run
+    base, cur = smoke_run(), smoke_run()
+    cur[0].value, cur[0].ci_low, cur[0].ci_high = 2900.0, 2800.0, 3000.0
+    return compare(base, cur, {}, "My model", "My model v2")
+
+
+def test_a_smoke_comparison_says_so_in_the_heading_and_the_junit_suite_name():
+    """Smoke records: the markdown heading, a quoted line under it and JUnit's suite names carry the smoke mark;
+    a comparison of real records carries none."""
+    report = _smoke_report()
+    md = report.to_markdown()
+    assert md.startswith("## vidrd-bench regression report [SMOKE — not a score]: FAIL")
+    assert "> **SMOKE — not a score**: made with random-weight models or detectors" in md
+    root = ET.fromstring(junit_xml(report).split("\n", 1)[1])
+    assert root.get("name") == "vidrd-bench [SMOKE — not a score]"
+    assert root.find("testsuite").get("name") == "vidrd-bench regression [SMOKE — not a score]"
+    assert root.find("testsuite/properties/property[@name='smoke']").get("value") == "true"
+    real = compare(paper_run(), paper_run(), {}, "a", "b")
+    assert not real.smoke and "SMOKE" not in real.to_markdown() and "SMOKE" not in junit_xml(real)
+
+
+def test_markdown_header_names_each_run_once_and_says_when_no_generation_protocol_was_recorded():
+    """'Baseline `My model`: vidrd-bench ...' (not 'Baseline `My model`: run `My model`'); a record without a
+    generation protocol reads 'no generation protocol recorded', not 'generation `none recorded`'."""
+    md = _smoke_report().to_markdown()
+    assert "- Baseline `My model`: vidrd-bench 0.1.0 @ 0123456, 2024-05-01 — SMOKE, not a score" in md
+    assert "run `My model" not in md and "- Protocols: generation `tiny-smoke`, fvd `fvd-smoke-tiny`" in md
+    bare = [dataclasses.replace(r, generation_protocol=None) for r in paper_run()]
+    assert "- Protocols: no generation protocol recorded, fvd `fvd-ucf101-10k`" in compare(bare, bare).to_markdown()

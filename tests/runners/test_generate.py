@@ -291,6 +291,39 @@ def test_torchrun_two_gloo_ranks_render_each_index_once(tmp_path):
     assert [r.sha256 for r in _manifest(alone.out_dir)] == [r.sha256 for r in merged]  # one process = two ranks
 
 
+def _free_port() -> int:
+    """A TCP port nothing listens on now (the OS picks it)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("localhost", 0))
+        return sock.getsockname()[1]
+
+
+def test_torchrun_c10d_rendezvous_renders_the_same_videos_as_one_process(tmp_path):
+    """The multi-node launch of the README on one machine: torchrun's c10d rendezvous (--nnodes 1, a rendezvous
+    endpoint on localhost) with two gloo CPU ranks writes the same videos (sha256) as one process."""
+    script, out = tmp_path / "gen.py", tmp_path / "out"
+    script.write_text(TORCHRUN_SCRIPT)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc-per-node", "2",
+           "--rdzv-backend", "c10d", "--rdzv-endpoint", f"localhost:{_free_port()}", "--rdzv-id", "vidrd-test",
+           str(script), str(out)]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert [json.loads((out / f"rank{r}.json").read_text())["shard"] for r in range(2)] == [[0, 2], [1, 2]]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as each rank (OMP_NUM_THREADS=1): CPU kernels round by their thread count
+    try:
+        alone = run_generate(out_dir=tmp_path / "alone", preset="tiny", settings=QUICK, protocol_name=QUICK_PROTOCOL,
+                             num_videos=5, batch_size=3, device="cpu", show_progress=False)
+    finally:
+        torch.set_num_threads(threads)
+    merged = _manifest(out)
+    assert len(merged) == 5 and all(row.status == "done" for row in merged)
+    assert [r.sha256 for r in _manifest(alone.out_dir)] == [r.sha256 for r in merged]
+
+
 def test_steady_rate_leaves_out_the_first_batch():
     from vidrd_bench.runners.generate import SteadyRate
 
@@ -323,6 +356,7 @@ def test_a_saved_wan_pipeline_renders_and_scores_end_to_end(tmp_path):
     assert record["generator"]["name"] == "wan" and record["generator"]["settings"]["name"] == "wan-tiny"
     assert record["generator"]["conform"]["native"] == [17, 32, 32] and record["generator"]["conform"]["trimmed"]
     assert record["sources"]["pipeline"] == str(folder) and "transformer" in record["weights"]
+    assert record["generator"]["random_weights"] is True and "--save-tiny" in record["sources"]["random_weights"]
     assert [read_video(run / r.path).shape for r in _manifest(run)] == [(16, 32, 32, 3)] * 2
     write_stand_in_real_videos(tmp_path / "real", 32, per_class=1)
     out = CliRunner().invoke(main, ["score", "fvd", "--real", str(tmp_path / "real"), "--fake", str(run),

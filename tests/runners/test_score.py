@@ -69,6 +69,9 @@ def test_score_fvd_writes_a_complete_record(folders, tmp_path):
     assert saved.generator["name"] == "modelscope" and "generator" not in saved.extra
     assert list(saved.weights) == ["random:i3d-tiny-random"] and "random-weight" in saved.label
     assert set(saved.extra["per_class_fvd"]) == {"Diving"}  # Knitting has one real video: no covariance
+    # the videos' frame size and the detector's input size, named apart (issue 29.9: not 'resolution' 64 vs [16, 16])
+    assert saved.extra["video_size"] == [16, 16] and saved.extra["detector_resolution"] == FVD_TEST.resolution == 64
+    assert "resolution" not in saved.extra
     with pytest.raises(ProtocolMismatchError, match="fvd-ucf101-10k"):
         score_fvd(root / "stats.npz", root / "fake", protocol="fvd-ucf101-10k", progress=False)
 

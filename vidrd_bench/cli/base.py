@@ -82,8 +82,9 @@ def detector_options(fn):
                      help="The detector file itself (overrides the one under --weights-dir)."),
         WEIGHTS_DIR_OPTION,
         click.option("--batch-size", type=click.IntRange(1), default=32, show_default=True, help="Videos per call."),
-        click.option("--num-workers", type=click.IntRange(0), default=4, show_default=True,
-                     help="Decode worker processes feeding the detector."),
+        click.option("--num-workers", type=click.IntRange(0), default=None,
+                     help="Decode worker processes feeding the detector [default: the CPU cores this process may "
+                          "use, at most 8; more than those are capped with a note]."),
         click.option("--device", default=None, help="torch device [default: cuda if available, else cpu]."),
         click.option("--no-progress", is_flag=True, help="Hide the progress bar."),
         click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -126,12 +127,13 @@ def score_options(fn):
 
 def extraction_options(opts: dict):
     """Pop the `detector_options` of a command's keyword arguments into one ExtractionOptions."""
+    from vidrd_bench.core.resources import decode_workers
     from vidrd_bench.metrics.extract import ExtractionOptions
 
     no_cache, cache_dir = opts.pop("no_cache"), opts.pop("cache_dir")
     return ExtractionOptions(weights_dir=opts.pop("weights_dir"), detector_path=opts.pop("detector_weights"),
                              device=opts.pop("device"), batch_size=opts.pop("batch_size"),
-                             num_workers=opts.pop("num_workers"), progress=not opts.pop("no_progress"),
+                             num_workers=decode_workers(opts.pop("num_workers")), progress=not opts.pop("no_progress"),
                              cache_dir=False if no_cache else cache_dir, trust_detector=opts.pop("trust_detector"))
 
 

@@ -211,8 +211,6 @@ def generate(dataset: str, out_dir: Path | None, num_videos: int | None, generat
         if settings["compile"]:
             click.echo("torch.compile: the first batch compiles the UNet and VAE decoder, ~2.5 min the first time "
                        "(cached for later runs; --no-compile skips it)", err=True)
-        click.echo(f"loading the {generator_name} {preset or 'default'} preset (VidRD's full preset reads ~5 GB of "
-                   "weights: ~15 s)...", err=True)
     result = run_generate(dataset=dataset, out_dir=out_dir, num_videos=num_videos, generator=generator_name,
                           preset=preset, settings=settings_name, protocol_name=protocol_name, model=model,
                           weights_dir=weights_dir, batch_size=batch_size, shard=shard,

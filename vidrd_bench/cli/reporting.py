@@ -69,7 +69,7 @@ def report_cmd(baseline: tuple[Path, ...], current: tuple[Path, ...], tolerances
                published: bool) -> None:
     """CI regression report of CURRENT against BASELINE; exit 1 on regression, 2 on unusable input."""
     from vidrd_bench.core.io import check_output_file, save_or_rescue, write_text_atomic
-    from vidrd_bench.report.html import ReportParts, report_runs, write_html_report
+    from vidrd_bench.report.html import ReportParts, report_runs, report_title, write_html_report
     from vidrd_bench.report.junit import write_junit
     from vidrd_bench.report.pictures import contact_sheet, sample_videos
     from vidrd_bench.report.plots import read_calibration
@@ -100,7 +100,7 @@ def report_cmd(baseline: tuple[Path, ...], current: tuple[Path, ...], tolerances
         records = [rec for run in runs.values() for rec in run.values() if rec is not None]
         save_or_rescue(html_out, lambda p: write_html_report(
             p, runs, published_for(records) if published else None, parts,
-            title=f"vidrd-bench report: {report.current_name} vs {report.baseline_name}"),
+            title=report_title(report)),
             f"{verdict}; the summary is printed above")
     if report.regressed:
         click.echo("regression beyond tolerance: exit 1", err=True)

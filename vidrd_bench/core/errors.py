@@ -1,5 +1,7 @@
 """User-facing errors: one paragraph saying what was wrong and what to do, never a traceback."""
 
+import textwrap
+
 
 class VidrdBenchError(Exception):
     """An error caused by the user's input or files; the CLI prints it and exits non-zero."""
@@ -29,3 +31,10 @@ class OutputError(VidrdBenchError):
 
 class LimitError(VidrdBenchError):
     """A file asks for more memory than a size limit allows (vidrd_bench.core.limits); the message names the limit."""
+
+
+def brief(text: object, width: int = 200) -> str:
+    """The first line of `text` (an exception's message) cut at a word boundary to `width` characters, marked ' ...'."""
+    line = (str(text).strip().splitlines() or [""])[0]
+    short = textwrap.shorten(line, width=width, placeholder=" ...")
+    return short if short.strip(" .") or not line else f"{line[:width - 4]} ..."

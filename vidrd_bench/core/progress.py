@@ -3,11 +3,15 @@ resamples, classes), and the one clear error for DataLoader workers that run out
 
 from __future__ import annotations
 
+import importlib.util
 from typing import Iterable, Iterator, TypeVar
 
-from tqdm.auto import tqdm
+from vidrd_bench.core.errors import VidrdBenchError, brief
 
-from vidrd_bench.core.errors import VidrdBenchError
+if importlib.util.find_spec("ipywidgets") is not None:  # notebook widgets where they can be drawn
+    from tqdm.auto import tqdm
+else:  # tqdm.auto in a notebook without ipywidgets warns "IProgress not found" on every bar: text bars instead
+    from tqdm import tqdm
 
 T = TypeVar("T")
 SHM_HINTS = ("shared memory", "shm", "bus error")
@@ -37,6 +41,6 @@ def video_batches(loader: Iterable[dict], total: int, desc: str, enabled: bool) 
             "The video decode workers ran out of shared memory (/dev/shm), which DataLoader workers use to hand "
             "decoded clips to the detector. In Docker run with --ipc=host or --shm-size=8g; elsewhere enlarge "
             "/dev/shm, or pass --num-workers 0 (slower: decoding in the main process). "
-            f"[{str(e).strip().splitlines()[0][:200]}]") from None
+            f"[{brief(e)}]") from None
     finally:
         bar.close()

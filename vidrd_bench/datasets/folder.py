@@ -19,7 +19,7 @@ import pandas as pd
 
 from vidrd_bench.datasets.manifest import inside
 from vidrd_bench.datasets.video import IMAGE_SUFFIXES, frame_files
-from vidrd_bench.core.errors import VidrdBenchError
+from vidrd_bench.core.errors import VidrdBenchError, brief
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".webm", ".mkv", ".gif")
 SHUFFLE_SEED = 0
@@ -69,7 +69,7 @@ def _table_labels(file: Path) -> dict[str, str]:
         else:
             frame = pd.read_csv(file, dtype=str, skipinitialspace=True)
     except (OSError, ValueError, UnicodeDecodeError, pd.errors.ParserError) as e:
-        raise VidrdBenchError(f"Labels file {file} cannot be read ({str(e)[:200]}). Give a CSV with the header "
+        raise VidrdBenchError(f"Labels file {file} cannot be read ({brief(e)}). Give a CSV with the header "
                               "`path,class`, or a JSON-lines manifest with 'path' and 'class' keys.") from None
     if not {"path", "class"} <= set(frame.columns):
         raise VidrdBenchError(f"Labels file {file} has columns {list(frame.columns)}; it needs `path` and `class` "

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from vidrd_bench.core.errors import VideoError
+from vidrd_bench.core.errors import VideoError, brief
 from vidrd_bench.core.io import atomic_path
 from vidrd_bench.core.limits import FRAME_PIXELS, VIDEO_PIXELS
 
@@ -155,7 +155,7 @@ class PyAVReader:
                     self.frames.append(frame.to_ndarray(format="rgb24"))
         except (av.error.FFmpegError, ValueError, IndexError) as e:
             raise VideoError(
-                f"Video file {path} cannot be decoded ({str(e)[:200]}). It is corrupt, truncated or not a video; "
+                f"Video file {path} cannot be decoded ({brief(e)}). It is corrupt, truncated or not a video; "
                 "delete it and regenerate (generated videos) or re-download it (real videos)."
             ) from None
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import inspect
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -103,6 +104,10 @@ def load_folder(cls: type, folder: Path, dtype: torch.dtype) -> Any:
 def model_folder(model: str | os.PathLike | None, generator: str, pipeline: str) -> Path:
     """--model as a folder holding model_index.json, or a clear error saying what --model must be."""
     folder = Path(model) if model is not None else None
+    if folder is not None and not folder.exists() and re.fullmatch(r"[\w.-]+/[\w.-]+", str(model)):
+        raise WeightsError(f"--model {model} is no folder here; it looks like a Hugging Face hub id, and vidrd-bench "
+                           f"reads local folders only (it never downloads). Download it whole (huggingface-cli "
+                           f"download {model} --local-dir DIR) and pass --model DIR.")
     if folder is None or not (folder / "model_index.json").is_file():
         raise WeightsError(f"Generator {generator!r} needs --model DIR: a folder in diffusers layout (model_index.json "
                            f"naming {pipeline}, plus one folder per part), got {model!r}. Download the model's whole "

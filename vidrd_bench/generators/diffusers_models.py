@@ -51,38 +51,40 @@ class DiffusersModel:
                      *([Preset("full-random", self.name, "ucf101-vidrd", "the full architecture with random "
                                "weights, built on the device (timing only: `bench`)", random_weights=True)]
                        if self.name in FULL_T2V else [])),
-            model_help=self.model_help, compiles=True, native=self.native, frames_rule=self.frames_rule,
+            model_help=f"a local folder (a hub id is never fetched): {self.model_help} to a folder with "
+                       "huggingface-cli download REPO --local-dir DIR" if "downloaded whole" in self.model_help
+            else self.model_help, compiles=True, native=self.native, frames_rule=self.frames_rule,
         )
 
 
 DIFFUSERS_MODELS = (
     DiffusersModel("modelscope", "diffusers TextToVideoSDPipeline: ModelScope text-to-video-ms-1.7b, Zeroscope",
-                   "e.g. damo-vilab/text-to-video-ms-1.7b or cerspense/zeroscope_v2_576w, downloaded whole",
+                   "e.g. damo-vilab/text-to-video-ms-1.7b or cerspense/zeroscope_v2_576w downloaded whole",
                    (16, 256, 256), "any", {"num_inference_steps": 50, "guidance_scale": 9.0}),
     DiffusersModel("animatediff", "diffusers AnimateDiffPipeline: an SD 1.5 model with a motion adapter",
                    "an AnimateDiffPipeline saved with save_pretrained (SD 1.5 parts + motion_adapter/)",
                    (16, 512, 512), "any", {"num_inference_steps": 50, "guidance_scale": 7.5}),
     DiffusersModel("cogvideox", "diffusers CogVideoXPipeline: the CogVideoX diffusion transformer (DiT)",
-                   "e.g. THUDM/CogVideoX-2b or CogVideoX-5b, downloaded whole",
+                   "e.g. THUDM/CogVideoX-2b or CogVideoX-5b downloaded whole",
                    (49, 480, 720), "1 + 4k", {"num_inference_steps": 50, "guidance_scale": 6.0}, {"num_frames": 17}),
     DiffusersModel("wan", "diffusers WanPipeline: Wan 2.1 / 2.2 text-to-video (flow-matching DiT, UMT5 text "
                    "encoder, causal 3D VAE)",
-                   "e.g. Wan-AI/Wan2.1-T2V-1.3B-Diffusers or Wan2.1-T2V-14B-Diffusers, downloaded whole",
+                   "e.g. Wan-AI/Wan2.1-T2V-1.3B-Diffusers or Wan2.1-T2V-14B-Diffusers downloaded whole",
                    (81, 480, 832), "1 + 4k", {"num_inference_steps": 50, "guidance_scale": 5.0}, {"num_frames": 17}),
     DiffusersModel("ltx", "diffusers LTXPipeline: LTX-Video (DiT on a 32x-space, 8x-time VAE, T5 text encoder)",
-                   "e.g. Lightricks/LTX-Video (its diffusers-layout folder), downloaded whole",
+                   "e.g. Lightricks/LTX-Video (its diffusers-layout folder) downloaded whole",
                    (161, 512, 704), "1 + 8k", {"num_inference_steps": 50, "guidance_scale": 3.0}, {"num_frames": 17}),
     DiffusersModel("hunyuanvideo", "diffusers HunyuanVideoPipeline: HunyuanVideo (DiT, Llama + CLIP text encoders, "
                    "embedded guidance, no negative prompt)",
-                   "e.g. hunyuanvideo-community/HunyuanVideo, downloaded whole",
+                   "e.g. hunyuanvideo-community/HunyuanVideo downloaded whole",
                    (129, 720, 1280), "1 + 4k", {"num_inference_steps": 50, "guidance_scale": 6.0},
                    # the tiny byte-level Llama tokenizer spends a token per byte of the prompt template
                    {"num_frames": 17, "max_sequence_length": 640}),
     DiffusersModel("mochi", "diffusers MochiPipeline: Mochi 1 (asymmetric DiT, T5 text encoder, 6x-time VAE)",
-                   "e.g. genmo/mochi-1-preview, downloaded whole",
+                   "e.g. genmo/mochi-1-preview downloaded whole",
                    (19, 480, 848), "1 + 6k", {"num_inference_steps": 64, "guidance_scale": 4.5}, {"num_frames": 19}),
     DiffusersModel("latte", "diffusers LattePipeline: Latte (latent video DiT on the SD VAE, T5 text encoder)",
-                   "e.g. maxin-cn/Latte-1, downloaded whole",
+                   "e.g. maxin-cn/Latte-1 downloaded whole",
                    (16, 512, 512), "any", {"num_inference_steps": 50, "guidance_scale": 7.5, "negative_prompt": ""}),
     DiffusersModel(GENERIC, "any diffusers text-to-video pipeline folder: class from model_index.json (the call "
                    "contract: README, 'Any diffusers pipeline')",

@@ -18,6 +18,7 @@ import inspect
 import os
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
@@ -121,9 +122,9 @@ class DiffusersGenerator(Generator):
     settings_type = DiffusersSettings
 
     def __init__(self, name: str, pipe: Any, spec: PipelineSpec, preset: str, source: str,
-                 weights: dict[str, str], speed: dict[str, Any]) -> None:
+                 weights: dict[str, str], speed: dict[str, Any], random_reason: str | None = None) -> None:
         self.name, self.pipe, self.spec, self.preset = name, pipe, spec, preset
-        self.source, self.weights, self.speed = source, weights, speed
+        self.source, self.weights, self.speed, self.random_reason = source, weights, speed, random_reason
         self.params = inspect.signature(type(pipe).__call__).parameters
         self.deterministic_note = ("per-video CPU generators (diffusers draws each video's latents from its own); "
                                    "batched kernels may move a rare uint8 level")
@@ -233,7 +234,10 @@ class DiffusersGenerator(Generator):
         defaults = {"num_frames": frames, "height": height, "width": width,
                     **{a: self._default(a) for a in ("num_inference_steps", "guidance_scale")}}
         return {"model": self.name, "pipeline": type(self.pipe).__name__, "preset": self.preset,
-                "weights": dict(self.weights), "sources": {"pipeline": self.source},
+                "weights": dict(self.weights),
+                "random_weights": self.preset in ("tiny", "full-random") or bool(self.random_reason),
+                "sources": {"pipeline": self.source,
+                            **({"random_weights": self.random_reason} if self.random_reason else {})},
                 "scheduler": type(self.pipe.scheduler).__name__, "dtype": str(den.dtype), "device": str(den.device),
                 "frames_rule": frames_rule(temporal_ratio(self.pipe)), "pipeline_defaults": defaults, **self.speed}
 
@@ -287,6 +291,9 @@ def load(generator: str, preset: str = "model", model: str | os.PathLike | None 
     from vidrd_bench.core.devices import pick_device
     from vidrd_bench.core.weights import state_sha256
 
+    from vidrd_bench.generators import quiet
+
+    quiet.install()
     dev = pick_device(device)
     compile = dev.type == "cuda" if compile is None else bool(compile)
     if compile and dev.type != "cuda":
@@ -298,11 +305,16 @@ def load(generator: str, preset: str = "model", model: str | os.PathLike | None 
         spec = SPECS.get(generator) or spec_for_class(type(pipe).__name__, pipe.config)
         weights = {k: state_sha256(m) for k, m in pipe.components.items() if isinstance(m, torch.nn.Module)}
         pipe.to(dtype=dtype) if dtype != torch.float32 else None
+        random_reason = None
     else:
+        from vidrd_bench.generators.tiny import random_weights_reason
+
         pipe, spec, source, weights = read_folder(generator, model, dtype)
+        random_reason = random_weights_reason(Path(source), pipe)
     pipe.to(dev)
     pipe.set_progress_bar_config(disable=True)
-    return DiffusersGenerator(generator, pipe, spec, preset, source, weights, speed_up(pipe, SpeedOptions(compile=compile).on(dev)))
+    return DiffusersGenerator(generator, pipe, spec, preset, source, weights,
+                              speed_up(pipe, SpeedOptions(compile=compile).on(dev)), random_reason)
 
 
 def settings_presets(name: str, tiny: Mapping[str, Any], **defaults: Any) -> list[DiffusersSettings]:

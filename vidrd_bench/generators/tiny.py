@@ -150,6 +150,8 @@ BUILDERS: dict[str, Callable[[dict[str, Any]], Any]] = {
 }
 # The generic `diffusers` entry has no pipeline of its own: its tiny preset is the tiny Wan, read back generically.
 STAND_INS = {"diffusers": "wan"}
+RANDOM_MARKER = "vidrd_bench_random_weights.json"  # save_tiny writes it; its presence alone marks the weights random
+TINY_PARAMETERS = 20_000_000  # folders above this many parameters are not compared with the tiny pipelines
 
 
 def build_tiny(name: str, seed: int = 0, configs: dict[str, dict[str, Any]] = TINY_T2V) -> Any:
@@ -167,6 +169,33 @@ def build_tiny(name: str, seed: int = 0, configs: dict[str, dict[str, Any]] = TI
 
 
 def save_tiny(name: str, folder: str | os.PathLike, seed: int = 0) -> Path:
-    """Save the tiny random pipeline of `name` in diffusers layout (model_index.json + one folder per part)."""
+    """Save the tiny random pipeline of `name` in diffusers layout (model_index.json + one folder per part) with
+    RANDOM_MARKER beside them, so a run rendered from the folder records random_weights: true."""
+    from vidrd_bench.core.io import write_json_atomic
+
     build_tiny(name, seed).save_pretrained(folder)
+    write_json_atomic(Path(folder) / RANDOM_MARKER, {"random_weights": True, "generator": STAND_INS.get(name, name),
+                                                     "seed": seed, "written_by": "vidrd-bench generators --save-tiny"})
     return Path(folder)
+
+
+def random_weights_reason(folder: Path, pipe: Any) -> str | None:
+    """Why the pipeline loaded from `folder` has random weights, or None: RANDOM_MARKER is in the folder (whatever it
+    holds: no content makes the weights real), or its modules equal a tiny random pipeline's (the marker deleted)."""
+    from vidrd_bench.core.weights import state_sha256
+
+    if (folder / RANDOM_MARKER).exists():
+        return f"{RANDOM_MARKER} in {folder} (a tiny random pipeline saved by generators --save-tiny)"
+    modules = {k: m for k, m in pipe.components.items() if isinstance(m, torch.nn.Module)}
+    if not modules or sum(p.numel() for m in modules.values() for p in m.parameters()) > TINY_PARAMETERS:
+        return None
+    dtype = next(p.dtype for m in modules.values() for p in m.parameters())
+    for name in BUILDERS:
+        tiny = build_tiny(name)
+        if type(tiny).__name__ == type(pipe).__name__:
+            tiny.to(dtype=dtype)
+            same = all(state_sha256(m) == state_sha256(getattr(tiny, k, None) or torch.nn.Module())
+                       for k, m in modules.items())
+            if same:
+                return f"its weights equal the tiny random {name} pipeline's (generators --save-tiny)"
+    return None

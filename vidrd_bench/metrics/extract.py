@@ -17,6 +17,7 @@ from vidrd_bench.datasets.video import ShortVideoError, read_clip
 from vidrd_bench.core.errors import VideoError, VidrdBenchError
 from vidrd_bench.metrics.detectors.base import Detector
 from vidrd_bench.core.progress import video_batches
+from vidrd_bench.core.resources import decode_workers
 
 
 CacheDir = str | os.PathLike | None | bool
@@ -33,7 +34,7 @@ class ExtractionOptions:
     detector_path: str | os.PathLike | None = None
     device: str | torch.device | None = None
     batch_size: int = 32
-    num_workers: int = 4
+    num_workers: int = field(default_factory=lambda: decode_workers(None))
     progress: bool = True
     cache_dir: CacheDir = None
     trust_detector: bool = False

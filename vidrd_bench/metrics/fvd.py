@@ -4,6 +4,7 @@ and its METRICS entry (SPEC)."""
 from __future__ import annotations
 
 import warnings
+from collections import Counter
 
 import numpy as np
 import scipy.linalg
@@ -151,17 +152,36 @@ def extrapolate_infinity(sizes: list[int], values: list[float]) -> tuple[float, 
 
 def per_class_fvd(fake: np.ndarray, fake_classes: list[str | None], real: StatsFile,
                   min_count: int = 2, divisor: str = "N", progress: bool = False) -> dict[str, float]:
-    """FVD of each class's generated videos against that class's real statistics (classes present on both sides)."""
-    real_classes = real.class_gaussians(min_count, divisor)
+    """FVD of each class's generated videos against that class's real statistics (classes with at least
+    `min_count` videos on both sides); the bar counts only those classes and is not shown when there are none."""
     labels = np.asarray([c or "" for c in fake_classes])
+    names, counts = np.unique(labels, return_counts=True)
+    enough = {str(n) for n, k in zip(names, counts) if n and k >= min_count}
+    usable = {n: g for n, g in real.class_gaussians(min_count, divisor).items() if n in enough}
     out = {}
-    for name, (mu, sigma, _) in steps(real_classes.items(), "per-class FVD", "class", progress, len(real_classes)):
-        rows = fake[labels == name]
-        if len(rows) >= min_count:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
-                out[name] = fvd_from_features(rows, mu, sigma, divisor)
+    for name, (mu, sigma, _) in steps(usable.items(), "per-class FVD", "class", progress and bool(usable), len(usable)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            out[name] = fvd_from_features(fake[labels == name], mu, sigma, divisor)
     return out
+
+
+def per_class_note(fake_classes: list[str | None], real: StatsFile, scored: dict[str, float],
+                   min_count: int = 2) -> str:
+    """How many generated classes per-class FVD covers and why the rest are left out; '' when it covers them all."""
+    generated = sorted({c for c in fake_classes if c})
+    left = [c for c in generated if c not in scored]
+    if not left:
+        return ""
+    real_counts = Counter(real.classes or []) if real.features is not None else Counter()
+    real_ok = {c for c, k in real_counts.items() if c and k >= min_count}
+    shared = sum(c in real_ok for c in generated)
+    rule = f"a class needs at least {min_count} generated and {min_count} real videos"
+    shown = ", ".join(left[:5]) + (f" and {len(left) - 5} more" if len(left) > 5 else "")
+    if not scored:
+        return (f"per-class FVD not computed: no class qualifies ({rule}; {len(generated)} generated classes, "
+                f"{len(real_ok)} real classes with {min_count}+ videos, {shared} of them shared)")
+    return f"per-class FVD covers {len(scored)} of {len(generated)} generated classes ({rule}); left out: {shown}"
 
 
 def compute_fvd(inputs: MetricInputs, proto: FVDProtocol, bootstrap: int, seed: int,
@@ -178,10 +198,15 @@ def compute_fvd(inputs: MetricInputs, proto: FVDProtocol, bootstrap: int, seed: 
 
 
 def fvd_per_class(inputs: MetricInputs, proto: FVDProtocol, progress: bool = False) -> dict[str, float | dict]:
-    """The record's per-class FVD (classes with at least 2 videos on both sides) and its mean; {} when none."""
+    """The record's per-class FVD (classes with at least 2 videos on both sides) and its mean, and a note saying
+    which generated classes it leaves out (all of them: only the note)."""
     by_class = per_class_fvd(inputs.features, list(inputs.classes), inputs.real, divisor=proto.covariance_divisor,
                              progress=progress)
-    return {"per_class_fvd": by_class, "per_class_fvd_mean": float(np.mean(list(by_class.values())))} if by_class else {}
+    note = per_class_note(list(inputs.classes), inputs.real, by_class)
+    out: dict[str, float | dict | str] = {"per_class_fvd_note": note} if note else {}
+    if by_class:
+        out.update(per_class_fvd=by_class, per_class_fvd_mean=float(np.mean(list(by_class.values()))))
+    return out
 
 
 def example() -> MetricExample:

@@ -23,6 +23,8 @@ class FVDProtocol(Protocol):
     `real_selection` (sorted file names, after dropping short ones). `covariance_divisor`: "N" or "N-1".
     `real_split`: the official split file whose videos form the real set (None: the folder as given).
     `derived_from`: set on a protocol made from a registered one with other counts (not comparable to it).
+    `resolution`: the detector's input size (frames resized to it inside the detector); records keep the videos'
+    own frame size as extra.video_size and this one as extra.detector_resolution.
     """
 
     detector: str = "i3d-torchscript"
@@ -53,7 +55,7 @@ class FVDProtocol(Protocol):
         if mine != theirs:
             raise ProtocolMismatchError(
                 f"{what} were made under protocol {other.get('name')!r}, whose real-video settings differ from "
-                f"{self.name!r}'s ({differences(mine, theirs)}). "
+                f"those of {self.name!r} ({differences(mine, theirs)}). "
                 f"Recompute them with `vidrd-bench stats ucf101 --protocol {self.name}`."
             )
 

@@ -15,10 +15,12 @@ from markupsafe import Markup
 from PIL import Image
 
 from vidrd_bench.core.io import write_text_atomic
+from vidrd_bench.report import escape
 from vidrd_bench.report.plots import fvd_at_n_chart, per_class_chart, scores_chart
 from vidrd_bench.report.previews import Preview, previews_html
-from vidrd_bench.report.regression import PER_CLASS_KEYS, RegressionReport, changes_frame, comparison_rows
-from vidrd_bench.report.tables import render_table, table_from_runs
+from vidrd_bench.report.regression import (PER_CLASS_KEYS, SMOKE_WHY, RegressionReport, changes_frame,
+                                           comparison_rows)
+from vidrd_bench.report.tables import SMOKE_MARK, render_table, table_from_runs
 from vidrd_bench.results import ResultRecord
 
 STYLE = """
@@ -29,6 +31,7 @@ th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: left; }
 th { background: #f3f3f3; }
 .vidrd-footnotes { font-size: 12px; color: #555; }
 .verdict-fail { color: #b00020; } .verdict-pass { color: #106010; }
+.smoke-banner { background: #fff3cd; border: 2px solid #b00020; padding: 8px 12px; font-weight: bold; }
 .vidrd-table td:nth-child(n+2):nth-child(-n+4) { white-space: nowrap; }
 .vidrd-plot { max-width: 100%; height: auto; }
 .sheet img { max-width: 100%; border: 1px solid #ccc; image-rendering: pixelated; }
@@ -68,8 +71,25 @@ def per_class_fvd(runs: dict[str, dict[str, ResultRecord]]) -> dict[str, dict[st
         extra = run["fvd"].extra if "fvd" in run else {}
         values = next((extra[k] for k in PER_CLASS_KEYS if extra.get(k)), None)
         if values:
-            out[name] = {str(k): float(v) for k, v in values.items()}
+            out[smoke_name(name, run)] = {str(k): float(v) for k, v in values.items()}
     return out
+
+
+def per_class_notes(runs: dict[str, dict[str, ResultRecord]]) -> dict[str, str]:
+    """Run name -> the FVD record's note on the generated classes per-class FVD left out (score writes it)."""
+    return {name: str(run["fvd"].extra["per_class_fvd_note"]) for name, run in runs.items()
+            if "fvd" in run and run["fvd"].extra.get("per_class_fvd_note")}
+
+
+def smoke_name(name: str, run: dict[str, ResultRecord]) -> str:
+    """A run's name for chart labels, with the smoke mark when any of its records was made with random weights."""
+    return f"{name} [SMOKE]" if any(r.smoke for r in run.values()) else name
+
+
+def report_title(report: RegressionReport) -> str:
+    """The page title of a regression report, marked when either side's records are smoke numbers."""
+    smoke = f" [{SMOKE_MARK}]" if report.smoke else ""
+    return f"vidrd-bench report{smoke}: {report.current_name} vs {report.baseline_name}"
 
 
 def report_runs(report: RegressionReport) -> dict[str, dict[str, ResultRecord]]:
@@ -79,7 +99,7 @@ def report_runs(report: RegressionReport) -> dict[str, dict[str, ResultRecord]]:
 
 
 REGRESSION_SECTION = JINJA.from_string(
-    '<h2>Regression: <span class="verdict-{{ "fail" if bad else "pass" }}">{{ verdict }}</span></h2>\n'
+    '<h2>Regression{{ smoke }}: <span class="verdict-{{ "fail" if bad else "pass" }}">{{ verdict }}</span></h2>\n'
     "<p>Baseline <code>{{ baseline }}</code> vs current <code>{{ current }}</code></p>\n{{ table }}\n"
     "<h3>What changed</h3>\n{{ changed }}")
 
@@ -92,6 +112,7 @@ def _regression_section(report: RegressionReport) -> Markup:
     changed = changes_frame(report).to_html(index=False, border=0) if report.changes else "<p>Nothing recorded changed.</p>"
     return Markup(REGRESSION_SECTION.render(
         bad=bad, verdict="FAIL — regression" if bad else "PASS — no regression", baseline=report.baseline_name,
+        smoke=f" ({SMOKE_MARK})" if report.smoke else "",
         current=report.current_name, table=Markup(table), changed=Markup(changed)))
 
 
@@ -101,6 +122,7 @@ class ReportParts:
 
     report: RegressionReport | None = None
     per_class: dict[str, dict[str, float]] = field(default_factory=dict)
+    per_class_notes: dict[str, str] = field(default_factory=dict)
     calibration: dict | None = None
     sheets: dict[str, Image.Image | str | os.PathLike] = field(default_factory=dict)
     previews: dict[str, list[Preview]] = field(default_factory=dict)
@@ -109,8 +131,10 @@ class ReportParts:
 def _figures(table: pd.DataFrame, parts: ReportParts) -> list[str]:
     """The charts: scores with intervals beside the published rows, per-class FVD, FVD@N."""
     body = ["<h2>Scores with their 95% intervals</h2>", scores_chart(table)]
-    if parts.per_class:
-        body += ["<h2>Per-class FVD</h2>", per_class_chart(parts.per_class)]
+    if parts.per_class or parts.per_class_notes:
+        body += ["<h2>Per-class FVD</h2>", per_class_chart(parts.per_class) if parts.per_class else ""]
+        body += [f'<p class="vidrd-footnotes">{escape.html(name)}: {escape.html(note)}</p>'
+                 for name, note in parts.per_class_notes.items()]
     if parts.calibration and (parts.calibration.get("fvd_at_n") or {}).get("n"):
         body += ["<h2>FVD at N videos (calibrate)</h2>", fvd_at_n_chart(parts.calibration)]
     return body
@@ -125,7 +149,8 @@ PAGE = JINJA.from_string("""<!DOCTYPE html>
 </head>
 <body>
 <h1>{{ title }}</h1>
-{% if regression %}{{ regression }}
+{% if smoke %}<p class="smoke-banner">{{ smoke }}</p>
+{% endif %}{% if regression %}{{ regression }}
 {% endif %}<h2>Comparison with the published UCF-101 results</h2>
 {{ table }}
 {% for figure in figures %}{{ figure }}
@@ -145,8 +170,12 @@ def html_page(title: str, table: pd.DataFrame, parts: ReportParts) -> str:
 
     The page is a jinja2 template with autoescape: names, titles and labels are escaped; only fragments built by
     our own escaping writers (tables, charts, previews) enter as markup."""
+    smoke = bool(table["smoke"].any()) or bool((parts.calibration or {}).get("smoke"))
+    if smoke and SMOKE_MARK not in title:
+        title = f"{title} [{SMOKE_MARK}]"
     return PAGE.render(
         title=title, style=Markup(STYLE), script=Markup(PLAYABLE_SCRIPT),
+        smoke=f"{SMOKE_MARK}: rows marked SMOKE were {SMOKE_WHY}" if smoke else "",
         regression=_regression_section(parts.report) if parts.report is not None else None,
         table=Markup(render_table(table, "html")), figures=[Markup(f) for f in _figures(table, parts)],
         previews=[(name, Markup(previews_html(clips))) for name, clips in parts.previews.items()],
@@ -160,4 +189,6 @@ def write_html_report(path: str | os.PathLike, runs: dict[str, dict[str, ResultR
     parts = parts or ReportParts()
     if not parts.per_class:
         parts = dataclasses.replace(parts, per_class=per_class_fvd(runs))
+    if not parts.per_class_notes:
+        parts = dataclasses.replace(parts, per_class_notes=per_class_notes(runs))
     return write_text_atomic(path, html_page(title, table_from_runs(runs, published), parts))

@@ -12,7 +12,7 @@ from pathlib import Path
 from vidrd_bench.core.io import write_text_atomic
 from vidrd_bench.report.escape import xml_text
 from vidrd_bench.report.regression import RegressionReport
-from vidrd_bench.report.tables import format_score
+from vidrd_bench.report.tables import SMOKE_MARK, format_score
 
 SUITE = "vidrd-bench regression"
 
@@ -28,12 +28,15 @@ def junit_xml(report: RegressionReport, started: float | None = None) -> str:
     cases = len(report.comparisons) + len(report.only_baseline) + len(report.only_current)
     failures = sum(c.regressed for c in report.comparisons)
     counts = {"tests": str(cases), "failures": str(failures), "errors": "0"}
-    root = ET.Element("testsuites", {"name": "vidrd-bench", **counts})
+    smoke = f" [{SMOKE_MARK}]" if report.smoke else ""
+    root = ET.Element("testsuites", {"name": f"vidrd-bench{smoke}", **counts})
     stamp = _dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None).isoformat(timespec="seconds")
-    suite = ET.SubElement(root, "testsuite", {"name": SUITE, **counts, "skipped": str(cases - len(report.comparisons)),
+    suite = ET.SubElement(root, "testsuite", {"name": SUITE + smoke, **counts,
+                                              "skipped": str(cases - len(report.comparisons)),
                                               "timestamp": stamp, "hostname": socket.gethostname()})
     props = ET.SubElement(suite, "properties")
-    for name, value in (("baseline", report.baseline_name), ("current", report.current_name)):
+    for name, value in (("baseline", report.baseline_name), ("current", report.current_name),
+                        ("smoke", str(report.smoke).lower())):
         ET.SubElement(props, "property", {"name": name, "value": xml_text(value)})
     for c in report.comparisons:
         case = ET.SubElement(suite, "testcase", {"classname": "vidrd_bench.regression", "name": xml_text(c.metric),

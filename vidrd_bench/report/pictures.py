@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,12 +11,13 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from vidrd_bench.datasets import manifest
-from vidrd_bench.datasets.folder import find_videos
+from vidrd_bench.datasets.folder import PATTERNS, find_videos
 from vidrd_bench.datasets.video import read_video
 from vidrd_bench.core.errors import VideoError
 from vidrd_bench.core.io import atomic_path
 from vidrd_bench.core.limits import IMAGE_PIXELS
 
+UNLABELLED = "(no class)"  # a plain folder's videos with neither a sub-folder nor a UCF-101 name
 TITLE_HEIGHT = 24
 LABEL_WIDTH = 160
 GAP = 2
@@ -40,22 +42,37 @@ def _run_rows(run_dir: Path) -> list[dict]:
         rows = [r for r in manifest.current_rows(run_dir) if r.status == "done"]
         return [{"class": r.class_name, "path": manifest.video_file(run_dir, r), "prompt": r.prompt, "index": r.index,
                  "row": r} for r in sorted(rows, key=lambda r: r.index)]
-    return [{"class": p.parent.name if p.parent != run_dir else p.stem, "path": p} for p in find_videos(run_dir)]
+    return [{"class": folder_class(run_dir, p), "path": p} for p in find_videos(run_dir)]
+
+
+def folder_class(run_dir: Path, path: Path) -> str:
+    """A plain folder's video class: its sub-folder, else a UCF-101 name's class (v_<Class>_gXX_cYY), else
+    UNLABELLED."""
+    if path.parent != run_dir:
+        return path.parent.name
+    match = re.search(PATTERNS["ucf101"], path.name)
+    return match.group("class") if match else UNLABELLED
+
+
+def _spread(rows: list[dict], count: int) -> list[dict]:
+    """`count` of a class's rows evenly spaced over them (the first when one), so previews of a folder come from
+    its whole length rather than its first files."""
+    if len(rows) <= count:
+        return rows
+    return [rows[i] for i in np.linspace(0, len(rows) - 1, count).round().astype(int)]
 
 
 def sample_videos(run_dir: str | os.PathLike, videos_per_class: int = 1, max_rows: int = 128) -> list[SampledVideo]:
-    """The first `videos_per_class` finished videos of each class (manifest order, else every video by name), capped."""
+    """`videos_per_class` finished videos of each class, evenly spread over its videos (manifest order, else every
+    video by name; a plain folder's classes from folder_class), capped at `max_rows`."""
     run_dir = Path(run_dir)
-    taken: dict[str, int] = {}
-    chosen: list[SampledVideo] = []
-    recorded: list[manifest.ManifestRow] = []
+    by_class: dict[str, list[dict]] = {}
     for row in _run_rows(run_dir):
-        klass = str(row["class"])
-        if taken.get(klass, 0) >= videos_per_class or not row["path"].exists():
-            continue
-        taken[klass] = taken.get(klass, 0) + 1
-        chosen.append(SampledVideo(klass, row["path"], str(row.get("prompt", "")), row.get("index")))
-        recorded += [row["row"]] if "row" in row else []
+        if row["path"].exists():
+            by_class.setdefault(str(row["class"]), []).append(row)
+    picked = [row for rows in by_class.values() for row in _spread(rows, videos_per_class)]
+    chosen = [SampledVideo(str(r["class"]), r["path"], str(r.get("prompt", "")), r.get("index")) for r in picked]
+    recorded: list[manifest.ManifestRow] = [r["row"] for r in picked if "row" in r]
     manifest.verify_done(run_dir, recorded)  # the files shown are the ones the generator wrote, as `score` checks
     if not chosen:
         raise VideoError(f"No finished video files found in {run_dir} (looked for done rows of manifest.jsonl and its "

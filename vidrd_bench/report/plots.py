@@ -15,12 +15,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from vidrd_bench.core.errors import VidrdBenchError  # noqa: E402
+from vidrd_bench.core.errors import VidrdBenchError, brief  # noqa: E402
 from vidrd_bench.core.limits import RECORD_BYTES, read_text  # noqa: E402
 from vidrd_bench.metrics.registry import metric_specs  # noqa: E402
 from vidrd_bench.report.escape import matplotlib_text, xml_attr  # noqa: E402
 
-OURS, PUBLISHED, SECOND = "#1f5fa8", "#9a9a9a", "#d9822b"
+OURS, PUBLISHED, SECOND, SMOKE = "#1f5fa8", "#9a9a9a", "#d9822b", "#b00020"
 plt.rcParams.update({"svg.fonttype": "none", "font.size": 9, "axes.spines.top": False, "axes.spines.right": False})
 
 
@@ -48,7 +48,7 @@ def scores_chart(table: pd.DataFrame) -> str:
     panels = [(spec, table[table[spec.name].notna()]) for spec in metric_specs() if spec.name in table.columns]
     panels = [(spec, rows) for spec, rows in panels if len(rows)]
     height = max(2.0, 0.28 * max(len(rows) for _, rows in panels) + 0.9)
-    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), height), squeeze=False)
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), height), squeeze=False, layout="constrained")
     for ax, (spec, rows) in zip(axes[0], panels):
         metric = spec.name
         rows = rows.sort_values(metric, ascending=spec.higher_is_better, kind="stable")
@@ -56,19 +56,26 @@ def scores_chart(table: pd.DataFrame) -> str:
         for i, (_, row) in enumerate(rows.iterrows()):
             ours = row["kind"] == "ours"
             err = _interval(row, metric)
-            ax.errorbar(row[metric], i, xerr=None if err is None else [[err[0]], [err[1]]], fmt="o",
-                        color=OURS if ours else PUBLISHED, capsize=3, markersize=5 if ours else 4)
-        ax.set_yticks(y, [matplotlib_text(m) for m in rows["method"]])
-        for tick, kind in zip(ax.get_yticklabels(), rows["kind"]):
+            ax.errorbar(row[metric], i, xerr=None if err is None else [[err[0]], [err[1]]],
+                        fmt="x" if row["smoke"] else "o", color=SMOKE if row["smoke"] else OURS if ours else PUBLISHED,
+                        capsize=3, markersize=5 if ours else 4)
+        ax.set_yticks(y, [matplotlib_text(m) + (" [SMOKE]" if smoke else "")
+                          for m, smoke in zip(rows["method"], rows["smoke"])])
+        for tick, kind, smoke in zip(ax.get_yticklabels(), rows["kind"], rows["smoke"]):
             tick.set_fontweight("bold" if kind == "ours" else "normal")
+            tick.set_color(SMOKE if smoke else "black")
         ax.set_xlabel(f"{matplotlib_text(spec.title)} ({spec.direction}); ours with 95% bootstrap interval")
+        if rows["smoke"].any():
+            ax.set_title("SMOKE rows (red x): random weights, not a score", fontsize=8, color=SMOKE)
         ax.grid(axis="x", alpha=0.3)
     titles = " and ".join(spec.title for spec, _ in panels)
-    return _svg(fig, f"{titles} of our runs with 95% intervals beside the published UCF-101 results")
+    smoke = "; SMOKE rows are random-weight numbers, not scores" if table["smoke"].any() else ""
+    return _svg(fig, f"{titles} of our runs with 95% intervals beside the published UCF-101 results{smoke}")
 
 
-def per_class_chart(per_class: dict[str, dict[str, float]]) -> str:
-    """Grouped horizontal bars: every run's FVD per class, classes in one order (the first run's, best first)."""
+def per_class_figure(per_class: dict[str, dict[str, float]]):
+    """The per-class chart's matplotlib figure: grouped horizontal bars, classes in one order (the first run's, best
+    first), the legend above the axes so it never covers the axis title beneath."""
     names = list(per_class)
     first = per_class[names[0]]
     classes = sorted(set().union(*per_class.values()), key=lambda c: (first.get(c, math.inf), c))
@@ -82,8 +89,13 @@ def per_class_chart(per_class: dict[str, dict[str, float]]) -> str:
     ax.invert_yaxis()
     ax.set_xlabel("FVD per class (lower is better)")
     ax.grid(axis="x", alpha=0.3)
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=len(names), fontsize=8, frameon=False)
-    return _svg(fig, "per-class FVD, " + " and ".join(names) + " side by side")
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=min(len(names), 2), fontsize=8, frameon=False)
+    return fig
+
+
+def per_class_chart(per_class: dict[str, dict[str, float]]) -> str:
+    """Grouped horizontal bars: every run's FVD per class, classes in one order (the first run's, best first)."""
+    return _svg(per_class_figure(per_class), "per-class FVD, " + " and ".join(per_class) + " side by side")
 
 
 def fvd_at_n_chart(calibration: dict) -> str:
@@ -105,7 +117,19 @@ def fvd_at_n_chart(calibration: dict) -> str:
     ax.set_ylabel("FVD")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    return _svg(fig, "FVD at N videos with its extrapolation to infinitely many videos")
+    about = fvd_at_n_about(calibration)
+    ax.set_title(matplotlib_text(about), fontsize=8, color=SMOKE if calibration.get("smoke") else "black", wrap=True)
+    return _svg(fig, f"FVD at N videos with its extrapolation to infinitely many videos: {about}")
+
+
+def fvd_at_n_about(calibration: dict) -> str:
+    """Which videos and protocol an FVD@N curve measures, and whether its detectors were random (smoke)."""
+    fake, real = calibration.get("fake"), calibration.get("real")
+    fake, real = fake or "(not recorded)", real or "(not recorded)"
+    text = f"{calibration.get('default_fvd') or 'FVD'}: generated {fake} vs real {real}"
+    if calibration.get("smoke"):
+        text += " — SMOKE: random-weight detectors, not a score"
+    return text
 
 
 def read_calibration(path: str | os.PathLike) -> dict:
@@ -113,7 +137,7 @@ def read_calibration(path: str | os.PathLike) -> dict:
     try:
         data = json.loads(read_text(path, RECORD_BYTES, f"Calibration record {path}"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise VidrdBenchError(f"Calibration record {path} cannot be read as JSON ({str(e)[:200]}); pass the --out file "
+        raise VidrdBenchError(f"Calibration record {path} cannot be read as JSON ({brief(e)}); pass the --out file "
                               "of `vidrd-bench calibrate`.") from None
     ladder = data.get("fvd_at_n") if isinstance(data, dict) else None
     if not isinstance(ladder, dict) or len(ladder.get("n") or []) != len(ladder.get("fvd") or []):

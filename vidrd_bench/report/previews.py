@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import av
 import numpy as np
+from PIL import Image
 
 from vidrd_bench.core.limits import IMAGE_PIXELS
 from vidrd_bench.datasets.video import read_video
@@ -19,6 +20,9 @@ from vidrd_bench.report import escape
 from vidrd_bench.report.pictures import SampledVideo
 
 MIN_SIDE = 128
+MAX_SIDE = 160  # larger videos are shrunk (area) to this short side: a preview shows content, not detail
+MAX_FRAMES = 16  # evenly spaced frames of a longer video
+CRF = 28  # H.264 quality of the previews: ~30-60 kB a clip at these sizes, so 48 clips stay a few MB
 FPS = 8
 
 
@@ -32,6 +36,17 @@ class Preview:
     height: int
 
 
+def _shrunk(frames: np.ndarray) -> np.ndarray:
+    """At most MAX_FRAMES evenly spaced frames, shrunk (area) to a MAX_SIDE short side where larger."""
+    if len(frames) > MAX_FRAMES:
+        frames = frames[np.linspace(0, len(frames) - 1, MAX_FRAMES).round().astype(int)]
+    short = min(frames.shape[1:3])
+    if short <= MAX_SIDE:
+        return frames
+    size = (round(frames.shape[2] * MAX_SIDE / short), round(frames.shape[1] * MAX_SIDE / short))
+    return np.stack([np.asarray(Image.fromarray(f).resize(size, Image.Resampling.BOX)) for f in frames])
+
+
 def _upscaled(frames: np.ndarray) -> np.ndarray:
     """Frames enlarged by a whole factor to at least MIN_SIDE on the short side, cropped to even sides."""
     factor = max(1, -(-MIN_SIDE // min(frames.shape[1:3])))
@@ -43,7 +58,7 @@ def _upscaled(frames: np.ndarray) -> np.ndarray:
     return big[:, : big.shape[1] // 2 * 2, : big.shape[2] // 2 * 2]
 
 
-def encode_h264(frames: np.ndarray, fps: int = FPS, crf: int = 20) -> bytes:
+def encode_h264(frames: np.ndarray, fps: int = FPS, crf: int = CRF) -> bytes:
     """uint8 (T, H, W, 3) frames as an H.264 yuv420p mp4 in memory."""
     buf = io.BytesIO()
     with av.open(buf, mode="w", format="mp4") as container:
@@ -61,13 +76,14 @@ def make_previews(videos: list[SampledVideo], fps: int = FPS) -> list[Preview]:
     """A playable preview of each sampled video."""
     out = []
     for video in videos:
-        frames = _upscaled(read_video(video.path))
+        frames = _upscaled(_shrunk(read_video(video.path)))
         out.append(Preview(video, encode_h264(frames, fps), frames.shape[2], frames.shape[1]))
     return out
 
 
 def previews_html(previews: list[Preview]) -> str:
-    """A grid of <figure>s, each a looping muted <video> with class, index and prompt beneath."""
+    """A grid of <figure>s, each a looping muted <video> with class, index and prompt (else its file name) beneath,
+    after a line saying how many clips and how many bytes they embed."""
     cells = []
     for p in previews:
         v = p.video
@@ -77,6 +93,10 @@ def previews_html(previews: list[Preview]) -> str:
             f'<figure class="preview"><video controls loop muted autoplay playsinline preload="auto" '
             f'width="{p.width}" height="{p.height}" data-class="{escape.html(v.klass)}">'
             f'<source src="{uri}" type="video/mp4"></video>'
-            f"<figcaption><b>{escape.html(index + v.klass)}</b><br>{escape.html(v.prompt)}</figcaption></figure>")
-    return '<div class="previews">' + "\n".join(cells) + "</div>"
+            f"<figcaption><b>{escape.html(index + v.klass)}</b><br>{escape.html(v.prompt or v.path.name)}"
+            "</figcaption></figure>")
+    size = sum(len(p.mp4) for p in previews) * 4 / 3 / 1e6  # base64 in the page
+    about = (f'<p class="vidrd-footnotes">{len(previews)} clips, {size:.2f} MB of this page (at most {MAX_FRAMES} '
+             f"frames, {MAX_SIDE}-pixel short side, H.264 crf {CRF}); --previews 0 leaves them out.</p>")
+    return about + '<div class="previews">' + "\n".join(cells) + "</div>"
 

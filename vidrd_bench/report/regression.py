@@ -25,10 +25,12 @@ from vidrd_bench.core.errors import ProtocolMismatchError, VidrdBenchError
 from vidrd_bench.metrics.registry import METRICS, metric_specs
 from vidrd_bench.precisions import DEFAULT_PRECISION
 from vidrd_bench.report import escape
-from vidrd_bench.report.tables import format_score, markdown_table, run_name
+from vidrd_bench.report.tables import SMOKE_MARK, format_score, markdown_table, run_name
 from vidrd_bench.results import ResultRecord, load_results
 
 ARROWS = {True: "↑", False: "↓"}
+SMOKE_WHY = ("made with random-weight models or detectors (a tiny preset, a smoke protocol or a --save-tiny "
+             "pipeline): the numbers check the pipeline and say nothing about any model.")
 PER_CLASS_KEYS = ("per_class_fvd", "per_class")  # per-class FVD dicts: shown in the HTML report, not diffed
 
 
@@ -230,6 +232,11 @@ class RegressionReport:
     current_name: str = "current"
 
     @property
+    def smoke(self) -> bool:
+        """True when a compared record on either side was made with random weights (smoke): no score is real."""
+        return any(c.baseline.smoke or c.current.smoke for c in self.comparisons)
+
+    @property
     def regressed(self) -> bool:
         """True when any compared metric regressed: CI should fail."""
         return any(c.regressed for c in self.comparisons)
@@ -289,12 +296,12 @@ def short_value(value: Any) -> str:
 
 
 def _provenance(side: dict[str, ResultRecord]) -> str:
-    """Run name, version, commit and date of one side's records, for the report header."""
+    """Version, commit and date of one side's records (its run name heads the line), for the report header."""
     rec = next(iter(side.values()))
     commit = f" @ {rec.git_commit[:7]}" if rec.git_commit else ""
     smoke = " — SMOKE, not a score" if any(r.smoke for r in side.values()) else ""
-    return (f"run {escape.markdown_code(run_name(side))}, vidrd-bench {escape.markdown(rec.version)}"
-            f"{escape.markdown(commit)}, {escape.markdown(rec.date[:10] or 'undated')}{smoke}")
+    return (f"vidrd-bench {escape.markdown(rec.version)}{escape.markdown(commit)}, "
+            f"{escape.markdown(rec.date[:10] or 'undated')}{smoke}")
 
 
 def comparison_rows(report: RegressionReport) -> list[dict[str, str]]:
@@ -330,20 +337,31 @@ def _markdown_titles(rows: pd.DataFrame) -> pd.DataFrame:
     return rows.assign(Metric=rows["Metric"].map(escape.markdown))
 
 
+def _per_class_notes(report: RegressionReport) -> list[tuple[str, str]]:
+    """(side, note) for each side whose FVD record says per-class FVD left generated classes out."""
+    fvd = next((c for c in report.comparisons if c.metric == "fvd"), None)
+    sides = (("baseline", fvd.baseline), ("current", fvd.current)) if fvd else ()
+    return [(side, rec.extra["per_class_fvd_note"]) for side, rec in sides if rec.extra.get("per_class_fvd_note")]
+
+
 def render_markdown(report: RegressionReport) -> str:
     """The markdown summary: verdict, both runs' provenance, the decisions, what changed, what was not compared."""
     n_bad = sum(c.regressed for c in report.comparisons)
     n = len(report.comparisons)
     verdict = f"FAIL — {n_bad} of {n} metrics regressed" if n_bad else f"PASS — no regression in {n} metrics"
     first = report.comparisons[0]
-    gen = (first.current.generation_protocol or {}).get("name", "none recorded")
+    gen = (first.current.generation_protocol or {}).get("name")
     code = escape.markdown_code
     protos = ", ".join(f"{c.metric} {code(c.current.protocol.get('name', '?'))}" for c in report.comparisons)
-    lines = [f"## vidrd-bench regression report: {verdict}", "",
+    generation = f"generation {code(gen)}" if gen else "no generation protocol recorded"
+    smoke = f" [{SMOKE_MARK}]" if report.smoke else ""
+    lines = [f"## vidrd-bench regression report{smoke}: {verdict}", "",
+             *([f"> **{SMOKE_MARK}**: {SMOKE_WHY}", ""] if report.smoke else []),
              f"- Baseline {code(report.baseline_name)}: "
              f"{_provenance({c.metric: c.baseline for c in report.comparisons})}",
              f"- Current {code(report.current_name)}: {_provenance({c.metric: c.current for c in report.comparisons})}",
-             f"- Protocols: generation {code(gen)}, {protos}", "",
+             f"- Protocols: {generation}, {protos}",
+             *(f"- Per-class FVD of {side}: {escape.markdown(note)}" for side, note in _per_class_notes(report)), "",
              markdown_table(_with_emoji(_markdown_titles(pd.DataFrame(comparison_rows(report)))),
                             right=("Baseline", "Current", "Δ"))]
     lines.append("### What changed between baseline and current\n")

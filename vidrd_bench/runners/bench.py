@@ -10,11 +10,11 @@ from typing import Any, Callable
 import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
-from tqdm.auto import tqdm
 
 from vidrd_bench.core.devices import pick_device
 from vidrd_bench.core.errors import VidrdBenchError
 from vidrd_bench.core.timing import time_ms, timed_call
+from vidrd_bench.core.progress import tqdm
 from vidrd_bench.generators import Generator, GeneratorEntry
 from vidrd_bench.metrics.detectors import DETECTORS, DetectorSpec
 from vidrd_bench.precisions import AGREEMENT_VIDEOS, DEFAULT_PRECISION, describe, run_precision

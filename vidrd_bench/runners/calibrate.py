@@ -24,7 +24,7 @@ import pandas as pd
 
 from vidrd_bench.core import distributed
 from vidrd_bench.core.devices import pick_device
-from vidrd_bench.core.errors import ProtocolMismatchError, VideoError, VidrdBenchError, WeightsError
+from vidrd_bench.core.errors import ProtocolMismatchError, VideoError, VidrdBenchError, WeightsError, brief
 from vidrd_bench.core.weights import WEIGHT_FILES
 from vidrd_bench.datasets import manifest
 from vidrd_bench.core.io import write_json_atomic
@@ -37,10 +37,10 @@ from vidrd_bench.metrics.registry import METRICS, metric_specs
 from vidrd_bench.metrics.spec import MetricInputs, MetricSpec
 from vidrd_bench.metrics.stats import gaussian_of
 from vidrd_bench.protocols import (SMOKE_CDFVD, SMOKE_CLIPSIM, SMOKE_FID, SMOKE_FVD, SMOKE_JEDI, FVDProtocol,
-                                   Protocol)
+                                   Protocol, with_counts)
 from vidrd_bench.results import provenance
 from vidrd_bench.runners.score import (ScoreOptions, check_caption_rule, fake_rule, prompt_inputs, protocol_detector,
-                                       real_rule, real_stats_from_features, shortfall)
+                                       real_rule, real_stats_from_features, shortfall, shortfall_text)
 from vidrd_bench.runners.videos import frame_size, generated_items, real_items
 
 TINY = {"i3d": "i3d-tiny-random", "c3d": "c3d-tiny-random", "inc": "inception-tiny-random",
@@ -63,6 +63,8 @@ class Calibration:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready record."""
         rows = self.rows.astype(object).where(self.rows.notna(), None).to_dict(orient="records")
+        for row in rows:  # counts are whole numbers (a column with a missing count is float in pandas)
+            row.update({k: int(row[k]) for k in ("n_fake", "n_real") if row.get(k) is not None})
         return {**self.meta, "rows": rows, "fvd_at_n": self.ladder, "fvd_inf": self.fvd_inf,
                 "real_vs_real_floor": self.floor}
 
@@ -150,9 +152,13 @@ class _Runner:
 
 
 def _counts_note(proto, n_fake: int, n_real: int | None) -> str:
-    """Where the folders held fewer videos than the protocol takes."""
-    parts = [f"{k[4:]} {have} of {getattr(proto, k)}" for k, have in shortfall(proto, n_fake, n_real).items()]
-    return ("counts capped: " + ", ".join(parts)) if parts else ""
+    """Where the folders held fewer videos than the protocol takes: what `score` says (it refuses them), and the
+    derived protocol the value belongs to (the one `score --allow-fewer` scores under)."""
+    short = shortfall(proto, n_fake, n_real)
+    if not short:
+        return ""
+    return (f"score refuses {proto.name} here ({shortfall_text(proto, short)}); this value is the derived protocol "
+            f"{with_counts(proto, **short).name} (score --allow-fewer), not comparable with published numbers")
 
 
 def _row(run: _Runner, spec: MetricSpec, proto: Protocol, size, scoring: ScoreOptions) -> tuple[dict, Any]:
@@ -162,18 +168,18 @@ def _row(run: _Runner, spec: MetricSpec, proto: Protocol, size, scoring: ScoreOp
     try:
         inputs = run.inputs(spec, proto, size)
     except (VideoError, ProtocolMismatchError) as e:
-        return {**head, "note": f"not scorable here: {str(e)[:160]}"}, None
+        return {**head, "note": f"not scorable here: {brief(e, 160)}"}, None
     except WeightsError as e:
         if not optional_model(proto.detector):
             raise
-        return {**head, "note": f"no model: {str(e)[:160]}"}, None
+        return {**head, "note": f"no model: {brief(e, 160)}"}, None
     n_real = inputs.real.count if inputs.real is not None else None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             result = spec.compute(inputs, proto, scoring.bootstrap, scoring.seed, False)
     except VidrdBenchError as e:
-        return {**head, "n_fake": len(inputs.features), "note": f"not scorable: {str(e)[:120]}"}, None
+        return {**head, "n_fake": len(inputs.features), "note": f"not scorable: {brief(e, 160)}"}, None
     low, high = result.interval or (None, None)
     notes = (_counts_note(proto, len(inputs.features), n_real), f"std {result.std:.4g}" if result.std is not None else "")
     return {**head, "value": result.value, "ci_low": low, "ci_high": high, "n_fake": len(inputs.features),

@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from tqdm.auto import tqdm
 
 from vidrd_bench.core import distributed
 from vidrd_bench.datasets import manifest as mf
@@ -31,9 +30,11 @@ from vidrd_bench.datasets.registry import DATASETS
 from vidrd_bench.core.errors import RunStateError, VidrdBenchError
 from vidrd_bench.core.io import check_output_dir, sha256_file
 from vidrd_bench.core.lock import PartLock, folder_lock, held_locks
+from vidrd_bench.core.progress import tqdm
 from vidrd_bench.generators import GENERATORS, Generator, GeneratorEntry, Preset
 from vidrd_bench.generators.conform import conform, conform_record
-from vidrd_bench.precisions import AGREEMENT_VIDEOS, DEFAULT_PRECISION, PRECISIONS, PrecisionError, run_precision
+from vidrd_bench.precisions import (AGREEMENT_VIDEOS, DEFAULT_PRECISION, PRECISIONS, PrecisionError, run_precision,
+                                    FLOAT32, used_precision)
 from vidrd_bench.protocols import PROTOCOLS, EvalProtocol, GeneratorSettings
 from vidrd_bench.results import provenance
 
@@ -278,7 +279,7 @@ def render_settings(device: str | None, compile: bool | None, batch_size: int, c
     compiled = compiles and (dev.type == "cuda" if compile is None else bool(compile))
     dtype = "bfloat16" if dev.type == "cuda" else "float32"  # every generator's default (generators/*.load)
     return {"batch_size": batch_size, "device_type": dev.type, "dtype": dtype, "compile": compiled,
-            "precision": PRECISIONS.get(precision).name, "batches": BATCH_RULE}
+            "precision": used_precision(PRECISIONS.get(precision).name, dtype), "batches": BATCH_RULE}
 
 
 RENDER_FLAGS = {"batch_size": "--batch-size {}", "device_type": "--device {}", "compile": "--compile/--no-compile",
@@ -291,9 +292,12 @@ def check_render(out_dir: Path, existing: dict[str, Any] | None, settings: dict[
     rendered (a run recorded before precisions existed rendered with the protocol's)."""
     recorded = (existing or {}).get("render") or {}
     recorded = {"precision": DEFAULT_PRECISION, **recorded} if recorded else recorded
+    if recorded:  # runs recorded before fp32 was named: the protocol's precision in float32 was fp32
+        recorded["precision"] = used_precision(recorded["precision"], recorded.get("dtype"))
     for key, value in settings.items():
         if key in recorded and recorded[key] != value:
-            flag = RENDER_FLAGS[key].format(recorded[key])
+            shown = f"{DEFAULT_PRECISION} on a CPU" if recorded[key] == FLOAT32 else recorded[key]
+            flag = RENDER_FLAGS[key].format(shown)
             raise RunStateError(
                 f"{out_dir / mf.RUN_FILE} records videos rendered with {key} {recorded[key]!r}, but this run would "
                 f"use {value!r}. The {key} changes the pixels of a video (floating-point order), so one folder must "
@@ -302,10 +306,20 @@ def check_render(out_dir: Path, existing: dict[str, Any] | None, settings: dict[
             )
 
 
+def loading_line(choice: Choice) -> str:
+    """What loading the chosen preset reads: random weights built in code, VidRD's ~5 GB, or the --model folder."""
+    chosen = choice.preset
+    what = ("random weights built in code, nothing read from disk: seconds" if chosen.random_weights else
+            "the --model folder: seconds to minutes, by its size" if chosen.needs_model else
+            "~5 GB of weights: ~15 s" if choice.entry.name == "vidrd" else "its weight files")
+    return f"loading the {choice.entry.name} {chosen.name} preset ({what})..."
+
+
 def load_generator(choice: Choice, model: str | os.PathLike | None, weights_dir: str | os.PathLike | None,
                    device: str | None, compile: bool | None = None, allow_partial: bool = False,
                    precision: str = DEFAULT_PRECISION) -> Generator:
     """Build the chosen generator (its entry's lazy loader) on `device` (devices.pick_device) at `precision`."""
+    print(loading_line(choice), file=sys.stderr)
     return choice.entry.load(preset=choice.preset.name, model=model, weights_dir=weights_dir, device=device,
                              settings=choice.settings, compile=compile, allow_partial=allow_partial,
                              precision=choice.entry.check_precision(precision))
@@ -315,6 +329,7 @@ def generator_header(generator: Generator, choice: Choice, allow_partial: bool) 
     """run.json fields known once the model is loaded: weights' sha256, sources, dtype, and the conform rule."""
     prov = generator.provenance()
     record = {**choice.record(), "model": prov.get("model"), "dtype": prov.get("dtype"),
+              "random_weights": choice.preset.random_weights or bool(prov.get("random_weights")),
               "determinism": generator.deterministic_note,
               "conform": conform_record(generator.native_shape(choice.settings), choice.protocol, choice.entry.name)}
     sources = {**prov.get("sources", {}), "allow_partial": str(allow_partial).lower()}
@@ -431,7 +446,8 @@ def _render_slice(out_dir: Path, header: dict[str, Any], choice: Choice, rows: l
         dtype = instance.provenance().get("dtype")
         if dtype:
             rendering = {**rendering, "dtype": str(dtype).removeprefix("torch.")}
-        if instance.precision != rendering["precision"]:
+        rendering = {**rendering, "precision": used_precision(rendering["precision"], rendering["dtype"])}
+        if used_precision(instance.precision, rendering["dtype"]) != rendering["precision"]:
             raise PrecisionError(f"The generator renders with precision {instance.precision!r}, but this run asks "
                                  f"for {rendering['precision']!r}; pass the matching --precision.")
         header = {**header, **generator_header(instance, choice, allow_partial), "render": rendering}
@@ -440,7 +456,7 @@ def _render_slice(out_dir: Path, header: dict[str, Any], choice: Choice, rows: l
         if ctx.rank == 0:
             todo = [r for r in mine if r.status != "done"][:AGREEMENT_VIDEOS]
             header["precision"] = run_precision(instance, choice.settings, [r.prompt for r in todo],
-                                                [r.seed for r in todo], existing)
+                                                [r.seed for r in todo], existing, rendering["dtype"])
     write_folder(out_dir, header, choice.protocol, rows, ctx.rank == 0)
     mf.write_rows(part, mine)
     mf.journal_clear(part)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import sys
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -72,6 +73,11 @@ def shortfall(proto: FVDProtocol | ISProtocol, n_fake: int | None, n_real: int |
             if want is not None and n is not None and n < want}
 
 
+def shortfall_text(proto: FVDProtocol | ISProtocol, short: dict[str, int]) -> str:
+    """'71 fake videos where it takes 10,000' for each side of a shortfall: the words score and calibrate share."""
+    return ", ".join(f"{n:,} {k[4:]} videos where it takes {getattr(proto, k):,}" for k, n in short.items())
+
+
 def counted(proto: FVDProtocol | ISProtocol, n_fake: int | None, n_real: int | None = None,
             allow_fewer: bool = False) -> FVDProtocol | ISProtocol:
     """The protocol these counts (None: not counted) can be scored under: itself, a derived one (allow_fewer), or
@@ -82,7 +88,7 @@ def counted(proto: FVDProtocol | ISProtocol, n_fake: int | None, n_real: int | N
     derived = with_counts(proto, **short)
     if allow_fewer:
         return derived
-    have = ", ".join(f"{n:,} {k[4:]} videos where it takes {getattr(proto, k):,}" for k, n in short.items())
+    have = shortfall_text(proto, short)
     raise ProtocolMismatchError(
         f"Protocol {proto.name} is defined on a fixed number of videos; here there are {have}. A number from "
         f"fewer videos is not comparable with {proto.name}'s (FVD falls as the count grows). Generate or supply "
@@ -331,9 +337,12 @@ def score_metric(metric: str | MetricSpec, fake_dir: str | os.PathLike, protocol
     inputs = MetricInputs(chosen.features, tuple(chosen.classes), side.stats if side else None, prompts, text)
     result = spec.compute(inputs, proto, scoring.bootstrap, scoring.seed, extraction.progress)
     extra: dict[str, Any] = {**(side.extra() if side else {}), "fake_dir": str(fake_dir),
-                             **({"resolution": list(side.size)} if side else {}), **result.extra, **found}
+                             **({"video_size": list(side.size)} if side else {}),
+                             "detector_resolution": getattr(proto, "resolution", None), **result.extra, **found}
     if scoring.per_class and spec.per_class is not None and any(inputs.classes):
         extra.update(spec.per_class(inputs, proto, extraction.progress))
+        if extra.get("per_class_fvd_note"):
+            print(f"note: {extra['per_class_fvd_note']}", file=sys.stderr)
     record = _record(spec, result, len(chosen), proto, generation, detector, extra, scoring)
     if scoring.out_path is not None:
         save_or_rescue(scoring.out_path, record.save, record.summary())

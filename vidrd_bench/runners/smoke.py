@@ -98,6 +98,6 @@ def _report(out: Path, run: Path, results: list[Path]) -> dict:
     sheet = write_contact_sheet(run, out / "contact_sheet.png")
     parts = ReportParts(report, sheets={run.name: sheet}, previews={run.name: make_previews(sample_videos(run, 1, 6))})
     html = write_html_report(out / "report.html", named_runs(records), published, parts,
-                             title="vidrd-bench SMOKE run (not a score)")
+                             title="vidrd-bench smoke run")  # html_page adds the SMOKE mark
     return {"table": table, "report_md": report_md, "junit": junit, "html": html, "contact_sheet": sheet,
             "regressed": report.regressed}

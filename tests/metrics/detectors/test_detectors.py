@@ -177,3 +177,30 @@ def test_c3d_npz_round_trip_and_probabilities(tmp_path):
     np.savez(tmp_path / "badmean.npz", avg=np.zeros(3))
     with pytest.raises(WeightsError, match="badmean.npz.*'mean'"):
         c3d.load_mean_clip(tmp_path / "badmean.npz")
+
+
+def test_a_c3d_file_with_an_unexpected_key_is_a_clear_error(tmp_path):
+    """An extra array in the npz (any name, with or without a '/') is named in a WeightsError, not a KeyError."""
+    arrays = state_to_npz(C3D(width_div=16).state_dict())
+    np.savez(tmp_path / "c3d.npz", **arrays, **{"fc9/X": np.zeros(2), "extra": np.zeros(1)})
+    import vidrd_bench.metrics.detectors.c3d as c3d
+    with pytest.raises(WeightsError, match=r"c3d\.npz.*unexpected keys.*'extra'.*'fc9/X'|c3d\.npz.*unexpected keys.*'fc9/X'.*'extra'"):
+        c3d.load_c3d_weights(C3D(width_div=16), tmp_path / "c3d.npz")
+
+
+def test_a_corrupt_i3d_file_message_ends_on_a_whole_word(tmp_path, monkeypatch):
+    """torch.jit.load's long first line is cut at a word boundary and marked, never mid-word ('...corrupted. Thi)')."""
+    first = ("PytorchStreamReader failed reading zip archive: failed finding central directory. The file may be "
+             "corrupted. This happens when a download was interrupted, when the disk was full while it was written, "
+             "or when another program wrote over it")
+
+    def fail(*args, **kwargs):
+        raise RuntimeError(f"{first}\nsecond line")
+    monkeypatch.setattr(torch.jit, "load", fail)
+    from vidrd_bench.metrics.detectors.i3d import load_torchscript
+    with pytest.raises(WeightsError) as err:
+        load_torchscript(tmp_path / "i3d.pt")
+    inner = str(err.value).split("torch.jit.load (", 1)[1].split("). Expected", 1)[0]
+    assert inner.endswith(" ...") and len(inner) <= 200 and "second line" not in inner
+    kept = inner[:-4]
+    assert first.startswith(kept) and first[len(kept)] == " "  # the cut falls between two words

@@ -18,7 +18,7 @@ from typing import Callable, Iterator, Mapping
 import numpy as np
 import torch
 
-from vidrd_bench.core.errors import VideoError, VidrdBenchError, WeightsError
+from vidrd_bench.core.errors import VideoError, VidrdBenchError, WeightsError, brief
 
 RANDOM_WEIGHTS_SEED = 0
 TRUST_ENV = "VIDRD_BENCH_TRUST_DETECTOR"
@@ -257,7 +257,7 @@ def load_program(file: Path, device: str | torch.device, expected: str) -> torch
             return torch.jit.load(str(file), map_location=torch.device(device)).eval()
     except (RuntimeError, ValueError, OSError) as e:
         raise WeightsError(
-            f"Detector file {file} cannot be loaded with torch.jit.load ({str(e).splitlines()[0][:200]}). Expected "
+            f"Detector file {file} cannot be loaded with torch.jit.load ({brief(e)}). Expected "
             f"{expected}. Replace it with the original file."
         ) from None
 
@@ -268,7 +268,7 @@ def load_torch_state(file: Path) -> dict[str, torch.Tensor]:
         state = torch.load(file, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises many types for bad pickles/zip files
         raise WeightsError(
-            f"Weights file {file} cannot be read as a torch state dict ({type(e).__name__}: {str(e)[:200]}). "
+            f"Weights file {file} cannot be read as a torch state dict ({type(e).__name__}: {brief(e)}). "
             "Replace it with the original file (see `vidrd-bench weights`)."
         ) from None
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):

@@ -125,7 +125,7 @@ def npz_to_state(arrays: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
     state = {}
     for key, value in arrays.items():
         layer, _, kind = key.rpartition("/")
-        state[f"{layer}.{suffix.get(kind, kind)}"] = torch.from_numpy(np.ascontiguousarray(value))
+        state[f"{layer}.{suffix.get(kind, kind)}" if layer else kind] = torch.from_numpy(np.ascontiguousarray(value))
     return state
 
 
@@ -135,7 +135,8 @@ def state_to_npz(state: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
     out = {}
     for key, value in state.items():
         layer, _, kind = key.rpartition(".")
-        out[f"{layer}/{kinds[kind]}"] = value.detach().cpu().numpy() if value is not None else None
+        name = f"{layer}/{kinds.get(kind, kind)}" if layer else kind
+        out[name] = value.detach().cpu().numpy() if value is not None else None
     return out
 
 

@@ -20,7 +20,7 @@ import torch
 from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPTokenizer
 from transformers.utils import logging as hf_logging
 
-from vidrd_bench.core.errors import WeightsError
+from vidrd_bench.core.errors import WeightsError, brief
 from vidrd_bench.core.weights import WEIGHT_FILES, WeightFile, file_sha256, locate
 from vidrd_bench.metrics.detectors.base import (Detector, DetectorSpec, check_resolution, check_state_dict,
                                                 load_torch_state, random_weights_digest)
@@ -165,7 +165,7 @@ def _read_config(file: Path, name: str) -> CLIPConfig:
     try:
         config = CLIPConfig.from_dict(json.loads(file.read_text(encoding="utf-8")))
     except (OSError, ValueError, TypeError) as e:
-        raise WeightsError(f"{file} is not a readable CLIP config.json ({type(e).__name__}: {str(e)[:200]}).") from None
+        raise WeightsError(f"{file} is not a readable CLIP config.json ({type(e).__name__}: {brief(e)}).") from None
     want = clip_config(name)
     keys = ("hidden_size", "num_hidden_layers", "num_attention_heads")
     shape = lambda c: ([getattr(c.vision_config, k) for k in (*keys, "patch_size", "image_size")],
@@ -187,7 +187,7 @@ def _load_state(file: Path) -> dict[str, torch.Tensor]:
         try:
             state = load_file(str(file))
         except Exception as e:  # safetensors raises its own error types for corrupt headers
-            raise WeightsError(f"Weights file {file} cannot be read as safetensors ({str(e)[:200]}).") from None
+            raise WeightsError(f"Weights file {file} cannot be read as safetensors ({brief(e)}).") from None
     else:
         state = load_torch_state(file)
     return {k: v for k, v in state.items() if not k.endswith("position_ids")}

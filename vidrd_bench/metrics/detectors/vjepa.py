@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vidrd_bench.core.errors import VidrdBenchError, WeightsError
+from vidrd_bench.core.errors import VidrdBenchError, WeightsError, brief
 from vidrd_bench.core.weights import WEIGHT_FILES, WeightFile, file_sha256, locate
 from vidrd_bench.metrics.detectors.base import (Detector, DetectorSpec, check_resolution, check_state_dict,
                                                 init_random, random_weights_digest)
@@ -203,7 +203,7 @@ def read_checkpoint(file: Path) -> dict:
             return torch.load(file, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises many types for bad pickles, foreign objects and zip files
         raise WeightsError(
-            f"Weights file {file} cannot be read as tensors only ({type(e).__name__}: {str(e)[:200]}). vidrd-bench "
+            f"Weights file {file} cannot be read as tensors only ({type(e).__name__}: {brief(e)}). vidrd-bench "
             "never unpickles objects; replace it with the published V-JEPA file (see `vidrd-bench weights`)."
         ) from None
 

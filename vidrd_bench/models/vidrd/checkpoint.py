@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from vidrd_bench.core.errors import WeightsError
+from vidrd_bench.core.errors import WeightsError, brief
 from vidrd_bench.models.vidrd.unet3d import UNet3DConditionModel
 
 log = logging.getLogger(__name__)
@@ -108,7 +108,7 @@ def _unsafe_globals(path: Path) -> str:
 
 def _unreadable(path: Path, err: Exception) -> WeightsError:
     """The error for a file torch cannot read."""
-    return WeightsError(f"Cannot read checkpoint {path} ({type(err).__name__}: {str(err)[:200]}). The file is "
+    return WeightsError(f"Cannot read checkpoint {path} ({type(err).__name__}: {brief(err)}). The file is "
                         f"truncated, corrupt or not a PyTorch checkpoint: download {path.name} again and compare "
                         "its sha256 with the one you expect.")
 

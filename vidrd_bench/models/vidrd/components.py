@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 from diffusers import AutoencoderKL, DDIMScheduler, UNet2DConditionModel
 
-from vidrd_bench.core.errors import WeightsError
+from vidrd_bench.core.errors import WeightsError, brief
 from vidrd_bench.models.vidrd import configs
 from vidrd_bench.models.vidrd.settings import VIDRD_PRESETS
 from vidrd_bench.models.vidrd.checkpoint import component_state_dicts, load_unet_checkpoint, read_checkpoint
@@ -142,7 +142,7 @@ def _load_unet(sd: Path, ckpt: Path, state: dict[str, torch.Tensor], allow_parti
         arch = unet3d_kwargs_from_2d(config)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise WeightsError(f"{config_file} is not a usable diffusers UNet config ({type(exc).__name__}: "
-                           f"{str(exc).splitlines()[0][:200]}). Download the whole stabilityai/stable-diffusion-2-1-base "
+                           f"{brief(exc)}). Download the whole stabilityai/stable-diffusion-2-1-base "
                            "folder again (its unet/config.json is a JSON object of the UNet's settings).") from None
     with torch.device("meta"):
         unet = UNet3DConditionModel(**arch, **temporal_config(config))

@@ -33,9 +33,9 @@ from typing import Callable
 
 import torch
 from diffusers import DDIMScheduler
-from tqdm.auto import tqdm
 
 from vidrd_bench.core.errors import VidrdBenchError
+from vidrd_bench.core.progress import tqdm
 from vidrd_bench.models.vidrd.settings import VidRDSettings
 
 Denoiser = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
