@@ -82,7 +82,7 @@ def test_recalibrating_reads_the_features_cache_only(run, monkeypatch):
     def no_decoding(*args, **kwargs):
         raise AssertionError("decoded a video although every clip rule is cached")
 
-    monkeypatch.setattr("vidrd_bench.metrics.extract.read_clip", no_decoding)
+    monkeypatch.setattr("vidrd_bench.metrics.extract.read_clips", no_decoding)
     from vidrd_bench.runners.calibrate import calibrate
     extraction = ExtractionOptions(device="cpu", num_workers=0, cache_dir=root / "cache", progress=False)
     again = calibrate(root / "real", root / "fake", extraction, ScoreOptions(bootstrap=0), tiny=True,

@@ -158,7 +158,7 @@ def test_features_cache_means_rescoring_never_decodes_again(folders, tmp_path, m
     def no_decoding(*args, **kwargs):
         raise AssertionError("decoded a video although its features are cached")
 
-    monkeypatch.setattr("vidrd_bench.metrics.extract.read_clip", no_decoding)
+    monkeypatch.setattr("vidrd_bench.metrics.extract.read_clips", no_decoding)
     again = score_is(root / "fake", protocol=dataclasses.replace(PROTOCOLS.get("is-smoke-tiny"), num_splits=4,
                                                                  name="is-4"),
                      num_workers=0, bootstrap=0, progress=False, cache_dir=cache)
