@@ -64,5 +64,6 @@ def test_several_consumers_are_cached_each_under_its_own_key(tmp_path, monkeypat
         raise AssertionError("decoded a video although every consumer is cached")
 
     monkeypatch.setattr("vidrd_bench.metrics.extract.read_clips", no_decoding)
+    before = len(extracted)
     again = cached_extract_many(items, consumers, tmp_path / "cache", **kw)
-    assert len(extracted) == 1 and all(np.array_equal(a.features, b.features) for a, b in zip(got, again))
+    assert len(extracted) == before and all(np.array_equal(a.features, b.features) for a, b in zip(got, again))

@@ -1,14 +1,24 @@
-"""Feature extraction refuses videos of different sizes whatever the batch size."""
+"""Feature extraction: videos of different sizes refused whatever the batch size; one decode per video for any
+number of (detector, clip rule) consumers, each getting exactly its own clip's features."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
 import numpy as np
 import pytest
+import torch
 
-from vidrd_bench.core.errors import VideoError
-from vidrd_bench.datasets.video import write_video
+from vidrd_bench.core.errors import VideoError, VidrdBenchError
+from vidrd_bench.datasets import video as video_module
+from vidrd_bench.datasets.prepare import prepare_real
+from vidrd_bench.datasets.video import ShortVideoError, read_clip, write_video
 from vidrd_bench.metrics.detectors import load_detector
-from vidrd_bench.metrics.extract import ClipRule, VideoItem, extract
+from vidrd_bench.metrics.extract import ClipRule, Consumer, VideoItem, extract, extract_many
 
 
 @pytest.mark.parametrize("batch_size", [1, 2, 3])
@@ -27,17 +37,6 @@ def test_a_clip_of_another_size_is_refused_at_any_batch_size(tmp_path, batch_siz
     same = extract(items[:2], detector, ClipRule(16, 1), batch_size=1, num_workers=0, progress=False)
     assert same.features.shape == (2, 400)
 
-
-from collections import Counter  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import torch  # noqa: E402
-
-from vidrd_bench.core.errors import VidrdBenchError  # noqa: E402
-from vidrd_bench.datasets import video as video_module  # noqa: E402
-from vidrd_bench.datasets.prepare import prepare_real  # noqa: E402
-from vidrd_bench.datasets.video import ShortVideoError, read_clip  # noqa: E402
-from vidrd_bench.metrics.extract import Consumer, extract_many  # noqa: E402
 
 KW = {"batch_size": 2, "num_workers": 0, "progress": False}
 FIXED = ClipRule(16, 1)  # frame 0, every video
@@ -113,13 +112,37 @@ def test_features_equal_the_per_detector_path(videos, consumers):
         assert features.skipped == alone.skipped
 
 
-def test_decode_workers_and_the_progress_bar_serve_every_consumer(videos, consumers, capsys):
-    """With a DataLoader worker and the bar on: the same features, and the bar counts videos once (3, not 12)."""
+WORKER_RUN = """
+import sys, numpy as np
+from pathlib import Path
+from vidrd_bench.metrics.detectors import load_detector
+from vidrd_bench.metrics.extract import ClipRule, Consumer, VideoItem, extract_many
+i3d, c3d = load_detector("i3d-tiny-random", resolution=32), load_detector("c3d-tiny-random")
+i3d32 = load_detector("i3d-tiny-random", resolution=32, num_frames=32)
+rules = [ClipRule(16, 1), ClipRule(16, 2, random_offset=True, seed=3, skip_short=True),
+         ClipRule(32, 1, random_offset=True, seed=5, size=(24, 24), skip_short=True)]
+items = [VideoItem(Path(sys.argv[1]) / f"{i}.mp4", i, f"class{i % 2}") for i in range(3)]
+got = extract_many(items, [Consumer(i3d, rules[0]), Consumer(c3d, rules[0]), Consumer(i3d, rules[1]),
+                           Consumer(i3d32, rules[2])], batch_size=2, num_workers=1, progress=True)
+np.savez(sys.argv[2], *[g.features for g in got])
+"""
+
+
+def test_decode_workers_and_the_progress_bar_serve_every_consumer(videos, consumers, tmp_path):
+    """With a DataLoader worker and the bar on: the same features, and the bar counts videos once (3, not 12).
+
+    Run in a fresh process: forking decode workers from a process that has already run a detector can deadlock
+    on this CPU build's thread pools (also before one decode per video; the CLI forks before its first forward)."""
+    assert FIXED == ClipRule(16, 1) and STRIDED.seed == 3 and LONG.size == (24, 24)  # the rules WORKER_RUN uses
+    out = tmp_path / "features.npz"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])}
+    run = subprocess.run([sys.executable, "-c", WORKER_RUN, str(videos[0].path.parent), str(out)], env=env,
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-2000:]
     inline = extract_many(videos, consumers, **KW)
-    workers = extract_many(videos, consumers, batch_size=2, num_workers=1, progress=True)
-    assert all(np.array_equal(a.features, b.features) for a, b in zip(inline, workers))
-    err = capsys.readouterr().err
-    assert "3/3" in err and "i3d-tiny-random, c3d-tiny-random features" in err
+    with np.load(out) as workers:
+        assert all(np.array_equal(a.features, workers[f"arr_{n}"]) for n, a in enumerate(inline))
+    assert "3/3" in run.stderr and "i3d-tiny-random, c3d-tiny-random features" in run.stderr
 
 
 def test_a_rule_that_cannot_take_a_video_fails_only_its_consumers(videos, consumers):

@@ -23,7 +23,7 @@ def test_each_detector_is_timed_at_its_clip_length_and_resolution():
     assert [r["input"] for r in rows] == ["1 x 16 x 224x224 uint8", "1 x 16 x 112x112 uint8"]
     for r in rows:
         assert r["ms_per_batch"] > 0 and r["ms_min"] <= r["ms_per_batch"] <= r["ms_max"] and r["note"] == ""
-        assert r["videos_per_s"] == pytest.approx(1e3 / r["ms_per_batch"], rel=0.01)
+        assert r["videos_per_s"] == pytest.approx(1e3 / r["ms_per_batch"], abs=0.006)
         assert r["peak_gib"] is None  # CPU: no GPU peak
     assert result["device"] == "cpu" and result["batch_size"] == 1 and result["num_videos"] == 10_000
 

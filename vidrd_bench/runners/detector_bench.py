@@ -86,7 +86,7 @@ def time_detector(spec: DetectorSpec, device: torch.device, batch_size: int, ite
     per_batch = t["ms"] / 1e3
     row.ms_per_batch, row.ms_min, row.ms_max = round(t["ms"], 2), round(t["ms_min"], 2), round(t["ms_max"], 2)
     row.first_call_s = round(t["first_ms"] / 1e3, 3)
-    row.videos_per_s = round(batch_size / per_batch, 1)
+    row.videos_per_s = round(batch_size / per_batch, 2)
     row.s_for_10k = round(NUM_VIDEOS * per_batch / batch_size, 1)
     row.peak_gib = peak_memory_gib(device)
     return row
