@@ -71,3 +71,15 @@ def test_bench_detectors_cli_prints_the_table_and_writes_the_record(tmp_path):
     assert [r["detector"] for r in rec["detectors"]] == TINY and rec["clip_size"] == 32
     assert all(r["input"] == "2 x 16 x 32x32 uint8" and r["s_for_10k"] > 0 for r in rec["detectors"])
     assert "videos_per_s" in got.output and "c3d-tiny-random" in got.output and "generator" not in got.output
+
+
+def test_every_random_weight_detector_runs_under_the_detector_bench():
+    """Every registered tiny detector (clip, frame and ViT ones alike) is timed at its own clip contract; a frame
+    detector on FRAMES_PER_VIDEO frames."""
+    tiny = [name for name, spec in DETECTORS.items() if spec.random_weights]
+    rows = run_detector_bench(tiny, device="cpu", batch_size=1, iters=1)["detectors"]
+    assert [r["detector"] for r in rows] == tiny and all(r["note"] == "" and r["ms_per_batch"] > 0 for r in rows)
+    for r in rows:
+        spec = DETECTORS.get(r["detector"])
+        frames = detector_bench.FRAMES_PER_VIDEO if spec.per_frame else spec.num_frames
+        assert r["input"] == f"1 x {frames} x {spec.resolution}x{spec.resolution} uint8"
