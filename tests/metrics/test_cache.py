@@ -7,9 +7,10 @@ import os
 import numpy as np
 from PIL import Image
 
-from vidrd_bench.metrics.cache import cached_extract
+from vidrd_bench.metrics import cache
+from vidrd_bench.metrics.cache import cached_extract, cached_extract_many
 from vidrd_bench.metrics.detectors import load_detector
-from vidrd_bench.metrics.extract import ClipRule, VideoItem
+from vidrd_bench.metrics.extract import ClipRule, Consumer, VideoItem, extract_many
 
 
 def _frame_folders(root, seed):
@@ -38,3 +39,31 @@ def test_frames_overwritten_in_place_are_not_served_from_the_cache(tmp_path):
     fresh = cached_extract(items, detector, rule, None, **kw).features
     assert np.array_equal(cached, fresh) and not np.allclose(cached, before)
     assert len(list((tmp_path / "cache").glob("*.npz"))) == 2
+
+
+def test_several_consumers_are_cached_each_under_its_own_key(tmp_path, monkeypatch):
+    """Three (detector, rule) consumers: one cached alone beforehand is served, the other two extracted together;
+    every entry is the single-consumer path's; once all are cached no video is decoded."""
+    items = _frame_folders(tmp_path / "videos", 0)
+    i3d, c3d = load_detector("i3d-tiny-random", resolution=32), load_detector("c3d-tiny-random")
+    consumers = [Consumer(i3d, ClipRule(16, 1)), Consumer(c3d, ClipRule(16, 1)),
+                 Consumer(i3d, ClipRule(16, 1, size=(24, 24)))]
+    kw = {"batch_size": 2, "num_workers": 0, "progress": False}
+    first = cached_extract(items, i3d, ClipRule(16, 1), tmp_path / "cache", **kw)
+    extracted = []
+    monkeypatch.setattr(cache, "extract_many", lambda its, cons, **k: extracted.append(cons) or extract_many(
+        its, cons, **k))
+    got = cached_extract_many(items, consumers, tmp_path / "cache", **kw)
+    assert extracted == [consumers[1:]] and np.array_equal(got[0].features, first.features)
+    assert len(list((tmp_path / "cache").glob("*.npz"))) == 3
+    for consumer, features in zip(consumers, got):
+        alone = cached_extract(items, consumer.detector, consumer.rule, None, **kw)
+        assert np.array_equal(features.features, alone.features)
+
+    def no_decoding(*args, **kwargs):
+        raise AssertionError("decoded a video although every consumer is cached")
+
+    monkeypatch.setattr("vidrd_bench.metrics.extract.read_clips", no_decoding)
+    before = len(extracted)
+    again = cached_extract_many(items, consumers, tmp_path / "cache", **kw)
+    assert len(extracted) == before and all(np.array_equal(a.features, b.features) for a, b in zip(got, again))

@@ -2,6 +2,7 @@
 
 import json
 import os
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -87,7 +88,7 @@ def test_recalibrating_reads_the_features_cache_only(run, monkeypatch):
     def no_decoding(*args, **kwargs):
         raise AssertionError("decoded a video although every clip rule is cached")
 
-    monkeypatch.setattr("vidrd_bench.metrics.extract.read_clip", no_decoding)
+    monkeypatch.setattr("vidrd_bench.metrics.extract.read_clips", no_decoding)
     from vidrd_bench.runners.calibrate import calibrate
     extraction = ExtractionOptions(device="cpu", num_workers=0, cache_dir=root / "cache", progress=False)
     again = calibrate(root / "real", root / "fake", extraction, ScoreOptions(bootstrap=0), tiny=True,
@@ -96,18 +97,27 @@ def test_recalibrating_reads_the_features_cache_only(run, monkeypatch):
     assert all(_same_value(first[p], v) for p, v in zip(again.rows["protocol"], again.rows["value"]))
 
 
-def test_without_the_cache_each_set_detector_and_clip_rule_is_extracted_once(run, monkeypatch):
+def test_without_the_cache_each_video_is_decoded_once_for_every_protocol(run, monkeypatch):
+    """One extraction per video set for all protocols (no (detector, clip rule) twice), each video file decoded
+    exactly once, and the same values."""
     root, _, rec = run
+    from vidrd_bench.metrics import extract
     from vidrd_bench.runners import calibrate as module
 
-    calls = []
-    real_extract = module.cached_extract
-    monkeypatch.setattr(module, "cached_extract", lambda items, det, rule, cache, **kw: calls.append(
-        (len(items), id(det), rule, cache)) or real_extract(items, det, rule, cache, **kw))
+    calls, decoded = [], Counter()
+    real_extract, real_read = module.cached_extract_many, extract.read_clips
+    monkeypatch.setattr(module, "cached_extract_many", lambda items, consumers, cache, **kw: calls.append(
+        (len(items), [(id(c.detector), c.rule) for c in consumers], cache)) or real_extract(items, consumers, cache,
+                                                                                            **kw))
+    monkeypatch.setattr(extract, "read_clips", lambda path, requests: decoded.update([str(path)]) or real_read(
+        path, requests))
     extraction = ExtractionOptions(device="cpu", num_workers=0, cache_dir=False, progress=False)
     again = module.calibrate(root / "real", root / "fake", extraction, ScoreOptions(bootstrap=0), tiny=True,
                              tiny_fvd_resolution=32)
-    assert len(calls) == len(set(calls)) and all(cache is None for *_, cache in calls)
+    assert [n for n, _, _ in calls] == [10, 6] and all(cache is None for *_, cache in calls)
+    assert all(len(pairs) == len(set(pairs)) > 1 for _, pairs, _ in calls)
+    videos = [*(root / "fake").glob("*.mp4"), *(root / "real").rglob("*.mp4")]
+    assert decoded == Counter({str(v): 1 for v in videos})
     first = {r["protocol"]: r["value"] for r in rec["rows"]}
     assert all(_same_value(first[p], v) for p, v in zip(again.rows["protocol"], again.rows["value"]))
 

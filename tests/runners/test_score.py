@@ -161,7 +161,7 @@ def test_features_cache_means_rescoring_never_decodes_again(folders, tmp_path, m
     def no_decoding(*args, **kwargs):
         raise AssertionError("decoded a video although its features are cached")
 
-    monkeypatch.setattr("vidrd_bench.metrics.extract.read_clip", no_decoding)
+    monkeypatch.setattr("vidrd_bench.metrics.extract.read_clips", no_decoding)
     again = score_is(root / "fake", protocol=dataclasses.replace(PROTOCOLS.get("is-smoke-tiny"), num_splits=4,
                                                                  name="is-4"),
                      num_workers=0, bootstrap=0, progress=False, cache_dir=cache)
@@ -229,3 +229,29 @@ def test_the_trust_opt_in_reaches_every_runner_that_loads_a_detector(folders, tm
             res = CliRunner().invoke(main, command + common + ["--trust-detector"])
             assert res.exit_code == 0, res.output
     assert load_stats(tmp_path / "c.npz").detector_sha256 == digest
+
+
+def test_several_metrics_on_the_same_videos_decode_each_once(folders, tmp_path, monkeypatch):
+    """score_metrics of FVD and IS: one extraction, each generated video decoded once, the records those of
+    score_metric one by one."""
+    from collections import Counter
+    from pathlib import Path
+
+    from vidrd_bench.metrics import extract
+    from vidrd_bench.metrics.extract import ExtractionOptions
+    from vidrd_bench.runners.score import ScoreOptions, score_metric, score_metrics
+
+    root, _ = folders
+    is2 = dataclasses.replace(PROTOCOLS.get("is-smoke-tiny"), num_splits=2)
+    extraction = ExtractionOptions(device="cpu", num_workers=0, progress=False, cache_dir=False)
+    jobs = [("fvd", FVD_TEST, ScoreOptions(bootstrap=0), root / "stats.npz"), ("is", is2, ScoreOptions(bootstrap=0),
+                                                                                 None)]
+    alone = [score_metric(m, root / "fake", p, extraction, s, real=r) for m, p, s, r in jobs]
+    decoded = Counter()
+    real_read = extract.read_clips
+    monkeypatch.setattr(extract, "read_clips", lambda path, requests: decoded.update([Path(path).name]) or real_read(
+        path, requests))
+    together = score_metrics(root / "fake", jobs, extraction)
+    assert decoded == Counter({f"{i:05d}.mp4": 1 for i in range(4)})
+    assert [r.metric for r in together] == ["fvd", "is"]
+    assert all(a.value == b.value and a.n == b.n for a, b in zip(alone, together))

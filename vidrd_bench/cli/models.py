@@ -125,24 +125,39 @@ def _echo_shape(entry) -> None:
 @click.option("--memory-batch-sizes", default="1,8,16,32", show_default=True,
               help="GPU only: videos per call at which one eager UNet call's peak memory is measured (comma-separated; "
                    "empty to skip); gives the largest batch for 24 GB and 80 GB cards.")
+@click.option("--detectors", "detector_names", default=None, metavar="NAME[,NAME...]",
+              help="Time only these registered detectors ('all': every one), each at its own clip length and input "
+                   "resolution on its full-size network with random weights; no generator is built.")
+@click.option("--batch-size", type=click.IntRange(1), default=32, show_default=True,
+              help="With --detectors: videos per detector call.")
+@click.option("--clip-size", type=click.IntRange(1), default=None,
+              help="With --detectors: frame size of the timed clips [default: each detector's input resolution].")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write the JSON here.")
 def bench_cmd(generator_name, model, preset, settings_name, precision, device, batch_sizes, compile_, iters,
-              no_detectors, memory_batch_sizes, out) -> None:
+              no_detectors, memory_batch_sizes, detector_names, batch_size, clip_size, out) -> None:
     """Time any generator's denoiser calls, VAE decode and whole videos, detectors and video I/O; project 10K cost.
 
     Without --preset: the preset reading --model if given, else the first with random weights (vidrd: full-random).
+    With --detectors: only those detectors' throughput (videos/s, ms per batch, peak memory, time for 10K videos).
     """
     from vidrd_bench.runners.bench import format_bench, run_bench
+    from vidrd_bench.runners.detector_bench import detector_names as parse_names
+    from vidrd_bench.runners.detector_bench import format_detector_bench, run_detector_bench
     from vidrd_bench.core.io import check_output_file, save_or_rescue, write_json_atomic
 
     if out:
         check_output_file(out)
-    sizes = positive_ints(batch_sizes, "--batch-sizes")
-    memory_sizes = positive_ints(memory_batch_sizes, "--memory-batch-sizes") if memory_batch_sizes else ()
-    result = run_bench(generator=generator_name, preset=preset, settings=settings_name,
-                       model=None if model is None else str(model), device=device, batch_sizes=sizes, compile=compile_,
-                       iters=iters, detectors=not no_detectors, memory_batch_sizes=memory_sizes, precision=precision)
-    click.echo(format_bench(result))
+    if detector_names is not None:
+        result = run_detector_bench(parse_names(detector_names), device, batch_size, iters, clip_size)
+        click.echo(format_detector_bench(result))
+    else:
+        sizes = positive_ints(batch_sizes, "--batch-sizes")
+        memory_sizes = positive_ints(memory_batch_sizes, "--memory-batch-sizes") if memory_batch_sizes else ()
+        result = run_bench(generator=generator_name, preset=preset, settings=settings_name,
+                           model=None if model is None else str(model), device=device, batch_sizes=sizes,
+                           compile=compile_, iters=iters, detectors=not no_detectors, memory_batch_sizes=memory_sizes,
+                           precision=precision)
+        click.echo(format_bench(result))
     if out:
         save_or_rescue(out, lambda p: write_json_atomic(p, result), "the table printed above")
         click.echo(f"wrote {out}")

@@ -27,12 +27,13 @@ def steps(items: Iterable[T], desc: str, unit: str, enabled: bool, total: int | 
 
 
 def video_batches(loader: Iterable[dict], total: int, desc: str, enabled: bool) -> Iterator[dict]:
-    """The loader's batches, with a bar counted in videos (kept and skipped), and a clear error when the decode
-    workers run out of shared memory (Docker's default /dev/shm is 64 MB)."""
+    """The loader's batches, with a bar counted in videos (a batch's "videos", else its kept, skipped and failed),
+    and a clear error when the decode workers run out of shared memory (Docker's default /dev/shm is 64 MB)."""
     bar = tqdm(total=total, desc=desc, unit="video", disable=not enabled)
     try:
         for batch in loader:
-            bar.update(len(batch["index"]) + len(batch["skipped"]) + len(batch["errors"]))
+            bar.update(batch["videos"] if "videos" in batch else
+                       len(batch["index"]) + len(batch["skipped"]) + len(batch["errors"]))
             yield batch
     except RuntimeError as e:
         if not any(h in str(e).lower() for h in SHM_HINTS):

@@ -1,4 +1,5 @@
-"""The one timing rule of `vidrd-bench bench` and of every script in benchmarks/, so their figures compare.
+"""The one timing rule of `vidrd-bench bench` and of every script in benchmarks/, so their figures compare (and
+the peak-memory window their rows report).
 
 Method (`time_ms`): `warmup` calls first, the first of them timed alone and reported as `first_ms` (compiling,
 autotuning, CUDA-graph capture land there); then `iters` calls, each timed on the host clock (`time.perf_counter`)
@@ -44,3 +45,18 @@ def time_ms(fn: Callable[[], Any], device: torch.device, warmup: int = 2, iters:
         times = [timed_call(fn, device, clock)[1] for _ in range(iters)]
     return {"ms": statistics.median(times), "ms_min": min(times), "ms_max": max(times), "iters": iters,
             "first_ms": first}
+
+
+def reset_peak_memory(device: torch.device) -> None:
+    """Start a new peak-memory window on a GPU (no-op on the CPU)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+
+
+def peak_memory_gib(device: torch.device, reserved: bool = False) -> float | None:
+    """Peak GPU memory allocated (or reserved by the caching allocator) since the last reset, in GiB."""
+    if device.type != "cuda":
+        return None
+    peak = torch.cuda.max_memory_reserved(device) if reserved else torch.cuda.max_memory_allocated(device)
+    return round(peak / 2**30, 3)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import Callable
@@ -276,20 +277,10 @@ def resize_frames(frames: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return y.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy()
 
 
-def read_clip(
-    path: str | os.PathLike,
-    num_frames: int = 16,
-    start: int | None = None,
-    rng: np.random.Generator | None = None,
-    stride: int = 1,
-) -> np.ndarray:
-    """`num_frames` frames `stride` apart as uint8 (T, H, W, 3): from `start`, a random offset drawn from `rng`, or 0.
-
-    A random offset needs num_frames * stride frames (StyleGAN-V's rule for dropping short real videos) and is
-    uniform over every start whose clip fits; a fixed start needs (num_frames - 1) * stride + 1 frames.
-    """
-    reader = _open(path)
-    total = len(reader)
+def clip_indices(total: int, num_frames: int = 16, start: int | None = None, rng: np.random.Generator | None = None,
+                 stride: int = 1, path: str | os.PathLike = "video") -> list[int]:
+    """The frame numbers of `num_frames` frames `stride` apart in a video of `total` frames: from `start`, a random
+    offset drawn from `rng`, or 0 (read_clip's rule; ShortVideoError when the video is too short)."""
     span = (num_frames - 1) * stride + 1
     needed = num_frames * stride if start is None and rng is not None else span
     if total < needed:
@@ -304,4 +295,47 @@ def read_clip(
             f"Clip start {start} is out of range for video {path} ({total} frames, clip spanning {span}); "
             f"pass a start between 0 and {total - span}."
         )
-    return _get_frames(reader, list(range(start, start + span, stride)), path)
+    return list(range(start, start + span, stride))
+
+
+@dataclass(frozen=True)
+class ClipRequest:
+    """One clip wanted from a video: `num_frames` frames `stride` apart from `start`, a random offset drawn from
+    `rng`, or frame 0 (clip_indices)."""
+
+    num_frames: int = 16
+    start: int | None = None
+    rng: np.random.Generator | None = field(default=None, compare=False)
+    stride: int = 1
+
+
+def read_clips(path: str | os.PathLike, requests: list[ClipRequest]) -> list[np.ndarray | ShortVideoError]:
+    """Several clips of one video, opened and decoded once: the union of their frames in one pass, each clip cut
+    from it as uint8 (T, H, W, 3); a clip the video is too short for is its ShortVideoError instead."""
+    reader = _open(path)
+    wanted: list[list[int] | ShortVideoError] = []
+    for r in requests:
+        try:
+            wanted.append(clip_indices(len(reader), r.num_frames, r.start, r.rng, r.stride, path))
+        except ShortVideoError as e:
+            wanted.append(e)
+    union = sorted({i for w in wanted if isinstance(w, list) for i in w})
+    frames = _get_frames(reader, union, path) if union else None
+    where = {f: n for n, f in enumerate(union)}
+    return [w if isinstance(w, ShortVideoError) else frames[[where[i] for i in w]] for w in wanted]
+
+
+def read_clip(
+    path: str | os.PathLike,
+    num_frames: int = 16,
+    start: int | None = None,
+    rng: np.random.Generator | None = None,
+    stride: int = 1,
+) -> np.ndarray:
+    """`num_frames` frames `stride` apart as uint8 (T, H, W, 3): from `start`, a random offset drawn from `rng`, or 0.
+
+    A random offset needs num_frames * stride frames (StyleGAN-V's rule for dropping short real videos) and is
+    uniform over every start whose clip fits; a fixed start needs (num_frames - 1) * stride + 1 frames.
+    """
+    reader = _open(path)
+    return _get_frames(reader, clip_indices(len(reader), num_frames, start, rng, stride, path), path)

@@ -16,10 +16,11 @@ from pathlib import Path
 import numpy as np
 
 from vidrd_bench.core import distributed
+from vidrd_bench.core.errors import VidrdBenchError
 from vidrd_bench.core.io import atomic_path
 from vidrd_bench.datasets.video import frame_files
 from vidrd_bench.metrics.detectors.base import Detector
-from vidrd_bench.metrics.extract import CacheDir, ClipRule, Features, VideoItem, extract
+from vidrd_bench.metrics.extract import CacheDir, ClipRule, Consumer, Features, VideoItem, extract_many
 
 CACHE_ENV = "VIDRD_BENCH_CACHE"
 
@@ -81,15 +82,28 @@ def _save(file: Path, got: Features) -> None:
                      skipped_frames=np.array([n for _, n in got.skipped], dtype=np.int64))
 
 
+def cached_extract_many(items: list[VideoItem], consumers: list[Consumer], cache_dir: str | os.PathLike | None,
+                        errors: str = "raise", **extract_kwargs) -> list[Features | VidrdBenchError] | None:
+    """`extract_many`, each consumer's features served from and stored in `cache_dir` (None: no cache) under its own
+    (video set, detector, clip rule) key: the uncached consumers are extracted together (each video decoded once),
+    and nothing is decoded when all are cached. None on ranks other than 0."""
+    files = [Path(cache_dir) / f"{cache_key(items, c.detector, c.rule)}.npz" if cache_dir is not None else None
+             for c in consumers]
+    got: list[Features | VidrdBenchError | None] = [_load(f) if f is not None and f.exists() else None for f in files]
+    todo = [n for n, g in enumerate(got) if g is None]
+    if todo:
+        fresh = extract_many(items, [consumers[n] for n in todo], errors=errors, **extract_kwargs)
+        if fresh is None:
+            return None
+        for n, value in zip(todo, fresh):
+            got[n] = value
+            if files[n] is not None and isinstance(value, Features):
+                _save(files[n], value)
+    return got if distributed.current().is_main else None
+
+
 def cached_extract(items: list[VideoItem], detector: Detector, rule: ClipRule, cache_dir: str | os.PathLike | None,
                    **extract_kwargs) -> Features | None:
     """`extract`, served from and stored in `cache_dir` (None: no cache); None on ranks other than 0."""
-    file = Path(cache_dir) / f"{cache_key(items, detector, rule)}.npz" if cache_dir is not None else None
-    if file is not None and file.exists():
-        got = _load(file)
-        if got is not None:
-            return got if distributed.current().is_main else None
-    got = extract(items, detector, rule, **extract_kwargs)
-    if got is not None and file is not None:
-        _save(file, got)
-    return got
+    got = cached_extract_many(items, [Consumer(detector, rule)], cache_dir, **extract_kwargs)
+    return got[0] if got is not None else None

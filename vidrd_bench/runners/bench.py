@@ -13,19 +13,19 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from vidrd_bench.core.devices import pick_device
 from vidrd_bench.core.errors import VidrdBenchError
-from vidrd_bench.core.timing import time_ms, timed_call
+from vidrd_bench.core.timing import peak_memory_gib, reset_peak_memory, time_ms, timed_call
 from vidrd_bench.core.progress import tqdm
 from vidrd_bench.generators import Generator, GeneratorEntry
 from vidrd_bench.metrics.detectors import DETECTORS, DetectorSpec
 from vidrd_bench.precisions import AGREEMENT_VIDEOS, DEFAULT_PRECISION, describe, run_precision
 from vidrd_bench.protocols import EvalProtocol
 from vidrd_bench.results import provenance
+from vidrd_bench.runners.detector_bench import NUM_VIDEOS, time_detector
 
 # Dense bf16 tensor-core rate each chip sustains on large matrix products (measured 769-798 TFLOP/s on H100/H200).
 PEAK_BF16_TFLOPS = {"H100": 790.0, "H200": 790.0}
 # Memory of common cards as nvidia-smi reports it (RTX 4090 / L4-class 24 GB; H100 80GB), for `memory_fit`.
 CARD_MIB = {"24 GB": 24564, "80 GB": 81559}
-NUM_VIDEOS = 10_000
 
 
 def device_peak_tflops(device: torch.device) -> float | None:
@@ -46,21 +46,6 @@ def count_flops(fn: Callable[[], Any]) -> int:
 def eager_module(module: torch.nn.Module) -> torch.nn.Module:
     """The plain module behind a torch.compile wrapper (FLOP counting must not disturb the compiled graph)."""
     return getattr(module, "_orig_mod", module)
-
-
-def reset_peak_memory(device: torch.device) -> None:
-    """Start a new peak-memory window on a GPU (no-op on the CPU)."""
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-        torch.cuda.reset_peak_memory_stats(device)
-
-
-def peak_memory_gib(device: torch.device, reserved: bool = False) -> float | None:
-    """Peak GPU memory allocated (or reserved by the caching allocator) since the last reset, in GiB."""
-    if device.type != "cuda":
-        return None
-    peak = torch.cuda.max_memory_reserved(device) if reserved else torch.cuda.max_memory_allocated(device)
-    return round(peak / 2**30, 3)
 
 
 @dataclasses.dataclass
@@ -308,8 +293,6 @@ def run_bench(generator: str = "vidrd", preset: str | None = None, settings: str
     }
 
 
-FRAMES_PER_VIDEO = 16  # what a frame (FID) detector is timed on: the default FID protocol's frames per video
-
 
 def bench_detectors(preset: str) -> list[DetectorSpec]:
     """The detectors bench times: the tiny random ones for the tiny preset, else every real one (random weights)."""
@@ -319,22 +302,9 @@ def bench_detectors(preset: str) -> list[DetectorSpec]:
 
 def _detector_rows(dev: torch.device, preset: str, batch_size: int = 32, iters: int = 3,
                    size: int = 256) -> list[dict[str, Any]]:
-    """Throughput (videos/s) of each detector `bench_detectors` picks on uint8 clips of its frame count, built by its
-    spec's `random_build` (full size, seeded random weights, its real wrapper); row "detector" is the spec's name.
-
-    Decoding is excluded: it runs in DataLoader workers beside the detector.
-    """
-    rows = []
-    for spec in bench_detectors(preset):
-        det = spec.random_build(device=dev)
-        det.num_frames = FRAMES_PER_VIDEO if spec.per_frame else spec.num_frames  # a frame detector: every frame
-        videos = torch.randint(0, 256, (batch_size, 3, det.num_frames, size, size), dtype=torch.uint8)
-        videos = videos.pin_memory() if dev.type == "cuda" else videos
-        per_batch = time_ms(lambda: det(videos), dev, warmup=1, iters=iters)["ms"] / 1e3
-        rows.append({"detector": spec.name, "input": f"{batch_size} x {det.num_frames} x {size}x{size} uint8",
-                     "ms_per_batch": round(per_batch * 1e3, 2), "videos_per_s": round(batch_size / per_batch, 1),
-                     "s_for_10k": round(NUM_VIDEOS * per_batch / batch_size, 1)})
-    return rows
+    """Throughput of each detector `bench_detectors` picks (runners/detector_bench.time_detector) on uint8 clips of
+    its frame count at `size`, built by its spec's `random_build`; row "detector" is the spec's name."""
+    return [dataclasses.asdict(time_detector(spec, dev, batch_size, iters, size)) for spec in bench_detectors(preset)]
 
 
 def format_bench(result: dict[str, Any]) -> str:

@@ -1,10 +1,11 @@
 """`vidrd-bench calibrate`: every registered protocol of every metric on one real and one generated set, side by side.
 
-Each (video set, detector, clip rule) is decoded and run once however many protocols share it (and, with the
-features cache on, once across runs). Counts are capped at what the folders hold (the table says where a protocol's count was not
-met). For the default FVD protocol it adds FVD@N for N = 256, 512, ..., all, the FID-infinity style
-extrapolation FVD_N = FVD_inf + k / N, and the real-vs-real floor (FVD between two disjoint halves of the real
-set). This is the table that says how far a number moves between published conventions.
+Each video set is decoded once for every protocol (one pass feeds each clip rule's clip to every detector that
+takes it), and each (video set, detector, clip rule) is run once however many protocols share it (and, with the
+features cache on, once across runs). Counts are capped at what the folders hold (the table says where a
+protocol's count was not met). For the default FVD protocol it adds FVD@N for N = 256, 512, ..., all, the
+FID-infinity style extrapolation FVD_N = FVD_inf + k / N, and the real-vs-real floor (FVD between two disjoint
+halves of the real set). This is the table that says how far a number moves between published conventions.
 
 Metrics that score prompts (CLIPSIM) score a generate run's videos against its manifest's prompts, under every
 registered variant; their rows carry a note where the videos have no prompts, were made under another caption rule,
@@ -14,6 +15,7 @@ or the protocol's optional model (a CLIP folder: --clip-model, or under --weight
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import warnings
 from pathlib import Path
@@ -29,9 +31,9 @@ from vidrd_bench.core.weights import WEIGHT_FILES
 from vidrd_bench.datasets import manifest
 from vidrd_bench.core.io import write_json_atomic
 from vidrd_bench.datasets.video import ShortVideoError, num_frames
-from vidrd_bench.metrics.cache import cache_folder, cached_extract
+from vidrd_bench.metrics.cache import cache_folder, cached_extract, cached_extract_many
 from vidrd_bench.metrics.detectors import DETECTORS
-from vidrd_bench.metrics.extract import ExtractionOptions, Features
+from vidrd_bench.metrics.extract import ClipRule, Consumer, ExtractionOptions, Features
 from vidrd_bench.metrics.fvd import extrapolate_infinity, fast_frechet_to, fvd_at_sizes, ladder
 from vidrd_bench.metrics.registry import METRICS, metric_specs
 from vidrd_bench.metrics.spec import MetricInputs, MetricSpec
@@ -114,34 +116,73 @@ class _Runner:
             self.detectors[key] = protocol_detector(proto, extraction)
         return self.detectors[key]
 
-    def _extract(self, side: str, items, proto, rule) -> Features:
-        """`side`'s features under `rule`, extracted once per (side, detector, rule)."""
-        key = (side, self._detector_key(proto), rule)
-        if key not in self.features:
-            self.features[key] = cached_extract(items, self.detector(proto), rule, self.cache, **self.kw)
-        return self.features[key]
+    @functools.cached_property
+    def fake_frames(self) -> int:
+        """Frames of the first generated video (all are checked again when extracted)."""
+        return num_frames(self.fake_items[0].path)
 
-    def fake(self, proto) -> Features:
-        """Generated features under the protocol's clip rule; generated videos shorter than its clip are refused
-        before any decoding (a 128-frame protocol on 16-frame videos)."""
+    def fake_rule(self, proto) -> ClipRule:
+        """The protocol's generated-clip rule; generated videos shorter than its clip are refused before any
+        decoding (a 128-frame protocol on 16-frame videos)."""
         rule = fake_rule(proto)
-        span, have = (rule.num_frames - 1) * rule.stride + 1, num_frames(self.fake_items[0].path)
+        span, have = (rule.num_frames - 1) * rule.stride + 1, self.fake_frames
         if have < span:
             raise ShortVideoError(f"the generated videos have {have} frames, the protocol's clip spans {span}",
                                   frames=have, needed=span)
-        return self._extract("fake", self.fake_items, proto, rule)
+        return rule
+
+    def prefetch(self, plan: list[tuple[MetricSpec, Protocol]], size) -> None:
+        """Every planned protocol's features, one extraction per video set: each video decoded once for all the
+        (detector, clip rule) pairs, through the features cache; a pair's error is kept for its rows to report."""
+        wanted: dict[str, dict[tuple, Consumer]] = {"fake": {}, "real": {}}
+        for spec, proto in plan:
+            try:
+                self.check_prompts(spec, proto)
+                rule, detector = self.fake_rule(proto), self.detector(proto)
+            except VidrdBenchError:
+                continue  # not scorable here, or its detector cannot be built: its row meets that again
+            key = self._detector_key(proto)
+            wanted["fake"][("fake", key, rule)] = Consumer(detector, rule)
+            if spec.needs == "real":
+                rule = real_rule(proto, size)
+                wanted["real"][("real", key, rule)] = Consumer(detector, rule)
+        for side, items in (("fake", self.fake_items), ("real", self.real_items)):
+            todo = {k: c for k, c in wanted[side].items() if k not in self.features}
+            if todo:
+                got = cached_extract_many(items, list(todo.values()), self.cache, errors="return", **self.kw)
+                self.features.update(zip(todo, got or [None] * len(todo)))
+
+    def _extract(self, side: str, items, proto, rule) -> Features:
+        """`side`'s features under `rule`, extracted once per (side, detector, rule) (prefetch does them all in one
+        pass per set); the error that stopped them, if one did."""
+        key = (side, self._detector_key(proto), rule)
+        if key not in self.features:
+            self.features[key] = cached_extract(items, self.detector(proto), rule, self.cache, **self.kw)
+        got = self.features[key]
+        if isinstance(got, VidrdBenchError):
+            raise got
+        return got
+
+    def fake(self, proto) -> Features:
+        """Generated features under the protocol's clip rule (refused when the videos are shorter than its clip)."""
+        return self._extract("fake", self.fake_items, proto, self.fake_rule(proto))
 
     def real(self, proto: FVDProtocol, size) -> Features:
         """Real features under the protocol's clip rule and preparation."""
         return self._extract("real", self.real_items, proto, real_rule(proto, size))
 
-    def inputs(self, spec: MetricSpec, proto, size) -> MetricInputs:
-        """What `spec` scores under `proto`: the protocol's generated videos and, where it needs them, the real
-        statistics of the protocol's real videos, or the prompts (and their embeddings) of a generate run."""
+    def check_prompts(self, spec: MetricSpec, proto) -> None:
+        """Refuse a metric that scores prompts where the generated videos have none, or were made under another
+        caption rule than the protocol's."""
         if spec.needs == "prompts":
             if not (self.fake_dir / manifest.MANIFEST_FILE).exists():
                 raise VideoError(f"{self.fake_dir} has no {manifest.MANIFEST_FILE}: no prompts to score against")
             check_caption_rule(proto, self.generation, self.fake_dir)
+
+    def inputs(self, spec: MetricSpec, proto, size) -> MetricInputs:
+        """What `spec` scores under `proto`: the protocol's generated videos and, where it needs them, the real
+        statistics of the protocol's real videos, or the prompts (and their embeddings) of a generate run."""
+        self.check_prompts(spec, proto)
         fake = self.fake(proto).first(proto.pool_size)
         real = None
         if spec.needs == "real":
@@ -215,16 +256,21 @@ def _finish(rows: list[dict]) -> pd.DataFrame:
     return table
 
 
-def _rows(run: _Runner, size, scoring: ScoreOptions, tiny: bool, tiny_fvd_resolution: int) -> tuple[list[dict], Any]:
-    """Every metric's rows, protocol by protocol in registration order, and the default FVD protocol's extras."""
+def _plan(tiny: bool, tiny_fvd_resolution: int) -> list[tuple[MetricSpec, Protocol]]:
+    """Every metric's protocols in registration order (on the tiny detectors with tiny=True)."""
+    return [(spec, _substitute(p, tiny, tiny_fvd_resolution)) for spec in metric_specs() for p in spec.protocols()]
+
+
+def _rows(run: _Runner, plan: list[tuple[MetricSpec, Protocol]], size,
+          scoring: ScoreOptions) -> tuple[list[dict], Any]:
+    """Every planned protocol's row, in order, and the default FVD protocol's extras."""
     rows, extras = [], None
     ladder_default = METRICS.get("fvd").default_protocol
-    for spec in metric_specs():
-        for proto in (_substitute(p, tiny, tiny_fvd_resolution) for p in spec.protocols()):
-            row, inputs = _row(run, spec, proto, size, scoring)
-            rows.append(row)
-            if spec.name == "fvd" and proto.name == ladder_default and inputs is not None:
-                extras = _default_extras(inputs.features, inputs.real.features, proto, scoring.seed)
+    for spec, proto in plan:
+        row, inputs = _row(run, spec, proto, size, scoring)
+        rows.append(row)
+        if spec.name == "fvd" and proto.name == ladder_default and inputs is not None:
+            extras = _default_extras(inputs.features, inputs.real.features, proto, scoring.seed)
     return rows, extras
 
 
@@ -244,9 +290,11 @@ def calibrate(real: str | os.PathLike, fake: str | os.PathLike, extraction: Extr
     distributed.context()
     run = _Runner(Path(real), Path(fake), scoring.split_file, extraction, Path(clip_model) if clip_model else None)
     size = frame_size(run.fake_items, 16)
-    rows, extras = _rows(run, size, scoring, tiny, tiny_fvd_resolution)
+    plan = _plan(tiny, tiny_fvd_resolution)
+    run.prefetch(plan, size)
     if not distributed.current().is_main:
         return None
+    rows, extras = _rows(run, plan, size, scoring)
     ladder_, inf, floor = extras or ({}, {}, {})
     meta = {**provenance(), "real": str(real), "real_set": run.real_note, "fake": str(fake),
             "resolution": list(size), **{f"default_{spec.name}": spec.default_protocol for spec in metric_specs()},

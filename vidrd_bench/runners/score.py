@@ -22,10 +22,10 @@ from vidrd_bench.core.devices import pick_device
 from vidrd_bench.core.errors import ProtocolMismatchError, VidrdBenchError
 from vidrd_bench.core.io import check_output_file, save_or_rescue, sha256_file
 from vidrd_bench.datasets import manifest
-from vidrd_bench.metrics.cache import cache_folder, cached_extract
+from vidrd_bench.metrics.cache import cache_folder, cached_extract, cached_extract_many
 from vidrd_bench.metrics.detectors import load_detector
 from vidrd_bench.metrics.detectors.base import Detector
-from vidrd_bench.metrics.extract import ClipRule, ExtractionOptions, Features, VideoItem
+from vidrd_bench.metrics.extract import ClipRule, Consumer, ExtractionOptions, Features, VideoItem
 from vidrd_bench.metrics.registry import METRICS
 from vidrd_bench.metrics.spec import MetricInputs, MetricSpec, MetricValue
 from vidrd_bench.metrics.stats import StatsFile, gaussian_of, load_stats, save_stats, stats_filename
@@ -309,12 +309,30 @@ def _real_side(real: str | os.PathLike, proto: FVDProtocol, items: list[VideoIte
     return side, proto
 
 
-def score_metric(metric: str | MetricSpec, fake_dir: str | os.PathLike, protocol: str | Protocol | None = None,
-                 extraction: ExtractionOptions = ExtractionOptions(), scoring: ScoreOptions = ScoreOptions(),
-                 real: str | os.PathLike | None = None) -> ResultRecord | None:
-    """Score the videos in `fake_dir` (a generate run, or any folder: see generated_items) with a registered metric
-    under `protocol` (default: the metric's), against `real` (statistics file or folder) where the metric needs it;
-    writes scoring.out_path (rank 0) and returns the record (None on other ranks)."""
+@dataclasses.dataclass
+class _Job:
+    """One metric under one protocol on a folder of generated videos, everything settled before extraction."""
+
+    spec: MetricSpec
+    proto: Protocol
+    extraction: ExtractionOptions
+    scoring: ScoreOptions
+    items: list[VideoItem]
+    generation: dict | None
+    found: dict[str, Any]
+    side: _RealSide | None
+    detector: Detector
+
+    def consumer(self) -> Consumer:
+        """The detector and clip rule its generated videos are extracted with."""
+        return Consumer(self.detector, fake_rule(self.proto))
+
+
+def _job(metric: str | MetricSpec, fake_dir: str | os.PathLike, protocol: str | Protocol | None,
+         extraction: ExtractionOptions, scoring: ScoreOptions, real: str | os.PathLike | None,
+         detectors: dict[tuple, Detector] | None = None) -> _Job:
+    """Check the call, find the videos, settle the real side and the protocol, load the detector (from `detectors`
+    when one with the same name, resolution, preprocessing and clip length is there)."""
     spec = metric if isinstance(metric, MetricSpec) else METRICS.get(metric)
     _check_needs(spec, real, fake_dir)
     proto, extraction = _start(spec.protocol(protocol or spec.default_protocol), spec.protocol_type, scoring.out_path,
@@ -324,26 +342,63 @@ def score_metric(metric: str | MetricSpec, fake_dir: str | os.PathLike, protocol
     side = None
     if spec.needs == "real":
         side, proto = _real_side(real, proto, items, extraction, scoring)
-    detector = protocol_detector(proto, extraction)
+    detectors = {} if detectors is None else detectors
+    key = (proto.detector, proto.resolution, getattr(proto, "preprocess", None), proto.num_frames)
+    if key not in detectors:
+        detectors[key] = protocol_detector(proto, extraction)
+    detector = detectors[key]
     if side is not None and side.stats is not None:
         _check_real(side.stats, detector, side.size, str(real))
-    got = cached_extract(items, detector, fake_rule(proto), cache_folder(extraction.cache_dir),
-                         **extraction.extract_kwargs())
+    return _Job(spec, proto, extraction, scoring, items, generation, found, side, detector)
+
+
+def _scored(job: _Job, fake_dir: str | os.PathLike, got: Features | None) -> ResultRecord | None:
+    """Select the protocol's videos of the extracted features, compute the metric, write and return the record."""
     if got is None:
         return None
-    proto = counted(proto, len(got), side.stats.count if side else None, scoring.allow_fewer)
+    spec, side, scoring = job.spec, job.side, job.scoring
+    proto = counted(job.proto, len(got), side.stats.count if side else None, scoring.allow_fewer)
     chosen = got.first(proto.pool_size)
-    prompts, text = prompt_inputs(spec, fake_dir, chosen, detector)
+    prompts, text = prompt_inputs(spec, fake_dir, chosen, job.detector)
     inputs = MetricInputs(chosen.features, tuple(chosen.classes), side.stats if side else None, prompts, text)
-    result = spec.compute(inputs, proto, scoring.bootstrap, scoring.seed, extraction.progress)
+    result = spec.compute(inputs, proto, scoring.bootstrap, scoring.seed, job.extraction.progress)
     extra: dict[str, Any] = {**(side.extra() if side else {}), "fake_dir": str(fake_dir),
                              **({"video_size": list(side.size)} if side else {}),
-                             "detector_resolution": getattr(proto, "resolution", None), **result.extra, **found}
+                             "detector_resolution": getattr(proto, "resolution", None), **result.extra, **job.found}
     if scoring.per_class and spec.per_class is not None and any(inputs.classes):
-        extra.update(spec.per_class(inputs, proto, extraction.progress))
+        extra.update(spec.per_class(inputs, proto, job.extraction.progress))
         if extra.get("per_class_fvd_note"):
             print(f"note: {extra['per_class_fvd_note']}", file=sys.stderr)
-    record = _record(spec, result, len(chosen), proto, generation, detector, extra, scoring)
+    record = _record(spec, result, len(chosen), proto, job.generation, job.detector, extra, scoring)
     if scoring.out_path is not None:
         save_or_rescue(scoring.out_path, record.save, record.summary())
     return record
+
+
+def score_metric(metric: str | MetricSpec, fake_dir: str | os.PathLike, protocol: str | Protocol | None = None,
+                 extraction: ExtractionOptions = ExtractionOptions(), scoring: ScoreOptions = ScoreOptions(),
+                 real: str | os.PathLike | None = None) -> ResultRecord | None:
+    """Score the videos in `fake_dir` (a generate run, or any folder: see generated_items) with a registered metric
+    under `protocol` (default: the metric's), against `real` (statistics file or folder) where the metric needs it;
+    writes scoring.out_path (rank 0) and returns the record (None on other ranks)."""
+    return score_metrics(fake_dir, [(metric, protocol, scoring, real)], extraction)[0]
+
+
+ScoreJob = tuple[str | MetricSpec, str | Protocol | None, ScoreOptions, str | os.PathLike | None]
+
+
+def score_metrics(fake_dir: str | os.PathLike, jobs: list[ScoreJob],
+                  extraction: ExtractionOptions = ExtractionOptions()) -> list[ResultRecord | None]:
+    """Several (metric, protocol, scoring options, real) on the same generated videos, as score_metric each, but
+    each video decoded once for all of them (one extraction feeding every detector and clip rule, through the
+    features cache). Every job must find the same videos (the same allow_incomplete and labels)."""
+    detectors: dict[tuple, Detector] = {}
+    built = [_job(metric, fake_dir, protocol, extraction, scoring, real, detectors)
+             for metric, protocol, scoring, real in jobs]
+    if any(job.items != built[0].items for job in built):
+        raise VidrdBenchError("score_metrics scores one set of generated videos, but its jobs find different ones "
+                              "(their allow_incomplete or labels options differ); score those separately.")
+    extraction = built[0].extraction
+    got = cached_extract_many(built[0].items, [job.consumer() for job in built], cache_folder(extraction.cache_dir),
+                              **extraction.extract_kwargs())
+    return [_scored(job, fake_dir, g) for job, g in zip(built, got or [None] * len(built))]

@@ -60,7 +60,7 @@ def run_smoke(out_dir: str | Path = "smoke_out", num_videos: int = 12, batch_siz
     from vidrd_bench.metrics.extract import ExtractionOptions
     from vidrd_bench.protocols import PROTOCOLS
     from vidrd_bench.runners.generate import run_generate
-    from vidrd_bench.runners.score import ScoreOptions, compute_real_stats, score_metric
+    from vidrd_bench.runners.score import ScoreOptions, compute_real_stats, score_metrics
 
     out = Path(out_dir)
     size = PROTOCOLS.get("tiny-smoke").height
@@ -70,9 +70,9 @@ def run_smoke(out_dir: str | Path = "smoke_out", num_videos: int = 12, batch_siz
     stats = out / "stand_in_real.fvd-smoke-tiny.npz"
     extraction = ExtractionOptions(device=device, num_workers=0, progress=progress, cache_dir=out / "features_cache")
     compute_real_stats(real, "fvd-smoke-tiny", extraction, ScoreOptions(out_path=stats), size=size)
-    score_metric("fvd", run, "fvd-smoke-tiny", extraction, ScoreOptions(bootstrap=20, out_path=out / "fvd.json"),
-                 real=stats)
-    score_metric("is", run, "is-smoke-tiny", extraction, ScoreOptions(bootstrap=20, out_path=out / "is.json"))
+    score_metrics(run, [("fvd", "fvd-smoke-tiny", ScoreOptions(bootstrap=20, out_path=out / "fvd.json"), stats),
+                        ("is", "is-smoke-tiny", ScoreOptions(bootstrap=20, out_path=out / "is.json"), None)],
+                  extraction)  # one decode of the generated videos for both
     paths = _report(out, run, [out / "fvd.json", out / "is.json"])
     return SmokeOutput(out, run, stats, out / "fvd.json", out / "is.json", **paths)
 

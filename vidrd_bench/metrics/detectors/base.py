@@ -164,12 +164,15 @@ class DetectorSpec:
 
     `build(weights_dir=, device=, path=, resolution=, ...)` reads the weight files (random-weight specs: none);
     `random_build(device=)` builds the same network at full size with seeded random weights in the same wrapper,
-    which is what `bench` times (a random-weight spec's own build). `feature` is "logits" (pre-softmax, for FVD),
+    which is what `bench` times (a random-weight spec's own build; None where the network cannot be built without
+    its file: `bench` then skips it with a note). `feature` is "logits" (pre-softmax, for FVD),
     "probs" (softmax, for IS), "embedding" (pooled representation, for JEDi) or "embeddings" (CLIP, for CLIPSIM),
     `feature_dim` its width, `num_frames` the clip length it takes;
     `clip_lengths` other clip lengths it also takes where its features average over time (I3D: StyleGAN-V runs it
     on 128 frames), chosen by load_detector's `num_frames`. `per_frame`: an image detector (a FrameDetector) that
-    takes clips of any length; `feature_dim` is then one frame's width and `num_frames` 1.
+    takes clips of any length; `feature_dim` is then one frame's width and `num_frames` 1. `resolution`: the frame
+    size its network takes (it resizes other sizes inside `forward`), at which `bench --detectors` times it (None:
+    unstated).
     """
 
     name: str
@@ -179,10 +182,11 @@ class DetectorSpec:
     feature: str = field(kw_only=True)
     feature_dim: int = field(kw_only=True)
     num_frames: int = field(kw_only=True)
-    random_build: Callable[..., Detector] = field(kw_only=True, compare=False)
+    random_build: Callable[..., Detector] | None = field(kw_only=True, compare=False)
     random_weights: bool = False
     clip_lengths: tuple[int, ...] = field(default=(), kw_only=True)
     per_frame: bool = field(default=False, kw_only=True)
+    resolution: int | None = field(default=None, kw_only=True)
 
 
 def check_resolution(name: str, asked: int | None, fixed: int) -> None:

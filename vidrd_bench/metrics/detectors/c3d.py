@@ -222,7 +222,7 @@ WEIGHTS = (
 for _file in WEIGHTS:
     WEIGHT_FILES.register(_file.name, _file)
 
-_OUTPUT = {"feature": "probs", "feature_dim": NUM_CLASSES, "num_frames": NUM_FRAMES}
+_OUTPUT = {"feature": "probs", "feature_dim": NUM_CLASSES, "num_frames": NUM_FRAMES, "resolution": CROP}
 SPECS = (
     DetectorSpec(
         "c3d-ucf101", "C3D fine-tuned on UCF-101 (TGAN IS classifier)", ("conv3d_deepnetA_ucf.npz", "mean2.npz"),

@@ -43,13 +43,14 @@ FOLDERS = {"clip-vit-b32": "clip-vit-base-patch32", "clip-vit-l14": "clip-vit-la
 TITLES = {"clip-vit-b32": "ViT-B/32", "clip-vit-l14": "ViT-L/14"}
 TINY = ((32, 2, 4, 4), (32, 2, 4), 32)  # transformers' CLIP fast-test sizes (image 32, patch 4 here)
 TINY_IMAGE = 32
+FULL_IMAGE = 224  # both published backbones' image size
 FULL_VOCAB, TINY_VOCAB = 49408, 514  # CLIP's (text start/end 49406, 49407); 256 bytes x 2 + those two
 
 
 def clip_config(name: str) -> CLIPConfig:
     """The CLIPConfig of backbone `name` (a BACKBONES key, or "clip-tiny-random")."""
     (v_hidden, v_layers, v_heads, patch), (t_hidden, t_layers, t_heads), proj = BACKBONES.get(name, TINY)
-    image, vocab = (224, FULL_VOCAB) if name in BACKBONES else (TINY_IMAGE, TINY_VOCAB)
+    image, vocab = (FULL_IMAGE, FULL_VOCAB) if name in BACKBONES else (TINY_IMAGE, TINY_VOCAB)
     return CLIPConfig(
         text_config={"hidden_size": t_hidden, "intermediate_size": 4 * t_hidden, "num_hidden_layers": t_layers,
                      "num_attention_heads": t_heads, "max_position_embeddings": 77, "vocab_size": vocab,
@@ -251,9 +252,11 @@ for _file in WEIGHTS:
 SPECS = (
     *(DetectorSpec(name, f"CLIP {TITLES[name]} image tower: per-video mean of unit frame embeddings (CLIPSIM)",
                    (FOLDERS[name],), _builder(name), random_build=_random(name), feature="embeddings",
-                   feature_dim=BACKBONES[name][2], num_frames=NUM_FRAMES, clip_lengths=CLIP_LENGTHS)
+                   feature_dim=BACKBONES[name][2], num_frames=NUM_FRAMES, clip_lengths=CLIP_LENGTHS,
+                   resolution=FULL_IMAGE)
       for name in BACKBONES),
     DetectorSpec("clip-tiny-random", "tiny random-weight CLIP for tests and smoke runs (not a real CLIPSIM)", (),
                  _build_tiny, random_build=_random("clip-tiny-random"), random_weights=True, feature="embeddings",
-                 feature_dim=TINY[2], num_frames=NUM_FRAMES, clip_lengths=CLIP_LENGTHS),
+                 feature_dim=TINY[2], num_frames=NUM_FRAMES, clip_lengths=CLIP_LENGTHS,
+                 resolution=TINY_IMAGE),
 )

@@ -252,7 +252,8 @@ for _file in WEIGHTS:
 
 # Logits average over time, so longer clips pass too: StyleGAN-V feeds 128 frames (its
 # src/metrics/frechet_video_distance.py:26 with metric_main.py:123); the tiny one also 32, for cheap long-video tests.
-_OUTPUT = {"feature": "logits", "feature_dim": NUM_CLASSES, "num_frames": NUM_FRAMES, "clip_lengths": (128,)}
+_OUTPUT = {"feature": "logits", "feature_dim": NUM_CLASSES, "num_frames": NUM_FRAMES, "clip_lengths": (128,),
+           "resolution": RESOLUTION}
 SPECS = (
     DetectorSpec(
         "i3d-torchscript", "I3D Kinetics-400, TorchScript of the TF-Hub FVD model (StyleGAN-V)", ("i3d_torchscript.pt",),

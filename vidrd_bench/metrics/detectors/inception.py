@@ -218,7 +218,7 @@ WEIGHTS = (
 for _file in WEIGHTS:
     WEIGHT_FILES.register(_file.name, _file)
 
-_OUTPUT = {"feature": "pool3", "num_frames": 1, "per_frame": True}
+_OUTPUT = {"feature": "pool3", "num_frames": 1, "per_frame": True, "resolution": RESOLUTION}
 SPECS = (
     DetectorSpec("inception-torch-fidelity", "Inception-v3 pool3 per frame, torch-fidelity's FeatureExtractorInceptionV3",
                  (TORCH_FIDELITY_FILE,), _build_torch_fidelity, random_build=_random_torch_fidelity,

@@ -241,7 +241,8 @@ for _file in WEIGHTS:
 SPECS = (
     DetectorSpec(
         "videomae-v2-g", "VideoMAE-v2 ViT-g/14 fine-tuned on SSv2, fc_norm features (cd-FVD)", (WEIGHTS_FILE,),
-        _build_giant, random_build=_random_giant, feature="embedding", feature_dim=FEATURE_DIM, num_frames=NUM_FRAMES),
+        _build_giant, random_build=_random_giant, feature="embedding", feature_dim=FEATURE_DIM, num_frames=NUM_FRAMES,
+        resolution=224),
     DetectorSpec(
         "videomae-tiny-random", "tiny random-weight VideoMAE-v2 for tests and smoke runs (not a real cd-FVD)", (),
         _build_tiny, random_build=_build_tiny, random_weights=True, feature="embedding",

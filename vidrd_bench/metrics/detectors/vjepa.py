@@ -269,11 +269,12 @@ WEIGHTS = (
 for _file in WEIGHTS:
     WEIGHT_FILES.register(_file.name, _file)
 
-_OUTPUT = {"feature": "embedding", "feature_dim": VIT_H16.embed_dim, "num_frames": VIT_H16.num_frames}
+_OUTPUT = {"feature": "embedding", "feature_dim": VIT_H16.embed_dim, "num_frames": VIT_H16.num_frames,
+           "resolution": VIT_H16.resolution}
 SPECS = (
     DetectorSpec("vjepa-h16-ssv2", "V-JEPA ViT-H/16 + SSv2 attentive-probe pooler, 1280-d (JEDi's features)",
                  (ENCODER_FILE, PROBE_FILE), _build, random_build=partial(_random_full), **_OUTPUT),
     DetectorSpec("vjepa-tiny-random", "tiny random-weight V-JEPA for tests and smoke runs (not a real JEDi)", (),
                  _build_tiny, random_build=_build_tiny, random_weights=True,
-                 **{**_OUTPUT, "feature_dim": TINY.embed_dim}),
+                 **{**_OUTPUT, "feature_dim": TINY.embed_dim, "resolution": TINY.resolution}),
 )
