@@ -246,5 +246,5 @@ SPECS = (
     DetectorSpec(
         "videomae-tiny-random", "tiny random-weight VideoMAE-v2 for tests and smoke runs (not a real cd-FVD)", (),
         _build_tiny, random_build=_build_tiny, random_weights=True, feature="embedding",
-        feature_dim=TINY["hidden_size"], num_frames=NUM_FRAMES),
+        feature_dim=TINY["hidden_size"], num_frames=NUM_FRAMES, resolution=TINY_RESOLUTION),
 )
