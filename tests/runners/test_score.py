@@ -20,6 +20,8 @@ import dataclasses
 from vidrd_bench.protocols import PROTOCOLS
 from vidrd_bench.results import load_results
 
+from tests.runners.run_fixtures import write_fake_run
+
 CLASSES = ("Diving", "Knitting")
 FVD_TEST = PROTOCOLS.get("fvd-smoke-tiny")  # tiny I3D resizing to 64x64: fast on the CPU
 
@@ -32,18 +34,7 @@ def folders(tmp_path_factory):
     for c in CLASSES:
         for g, n in ((1, 20), (2, 10 if c == "Knitting" else 18)):
             write_video(root / "real" / c / f"v_{c}_g{g:02d}_c01.avi", rng.integers(0, 256, (n, 24, 32, 3), np.uint8), 8)
-    fake = root / "fake"
-    rows = []
-    for i in range(4):
-        row = manifest.ManifestRow(i, CLASSES[i % 2], f"a prompt {i}", 100 + i, f"videos/{i:05d}.mp4", "tiny-smoke",
-                                   status="done")
-        write_video(fake / row.path, rng.integers(0, 256, (16, 16, 16, 3), np.uint8), 8)
-        row.sha256 = sha256_file(fake / row.path)
-        rows.append(row)
-    manifest.write_rows(fake / manifest.MANIFEST_FILE, rows)
-    made_by = {"name": "modelscope", "preset": "tiny", "settings": {"name": "modelscope-tiny"}}
-    (fake / manifest.RUN_FILE).write_text(json.dumps({"schema": manifest.SCHEMA, "generator": made_by,
-                                                      "protocol": PROTOCOLS.get("tiny-smoke").to_dict()}))
+    write_fake_run(root / "fake", rng, CLASSES)
     stats = compute_real_stats(root / "real", protocol=FVD_TEST, size=16, batch_size=4, num_workers=0,
                                out_path=root / "stats.npz", progress=False)
     return root, stats

@@ -1,7 +1,6 @@
 """End to end: `vidrd-bench stats --protocol jedi-smoke-tiny` keeps the real features JEDi needs, and `vidrd-bench
 score jedi` scores a tiny run against that file or a folder of real videos, with the tiny random V-JEPA."""
 
-import json
 
 import numpy as np
 import pytest
@@ -9,14 +8,14 @@ import torch
 from click.testing import CliRunner
 
 from vidrd_bench.cli import main
-from vidrd_bench.core.io import sha256_file
-from vidrd_bench.datasets import manifest
 from vidrd_bench.datasets.video import read_clip, write_video
 from vidrd_bench.metrics.detectors import load_detector
 from vidrd_bench.metrics.jedi import jedi_distance
 from vidrd_bench.metrics.stats import load_stats
-from vidrd_bench.protocols import PROTOCOLS, SMOKE_JEDI
+from vidrd_bench.protocols import SMOKE_JEDI
 from vidrd_bench.results import load_results
+
+from tests.runners.run_fixtures import write_fake_run
 
 CLASSES = ("Diving", "Knitting")
 FAST = ["--batch-size", "4", "--num-workers", "0", "--no-progress", "--no-cache"]
@@ -30,18 +29,7 @@ def folders(tmp_path_factory):
     for i in range(3):
         c = CLASSES[i % 2]
         write_video(root / "real" / c / f"v_{c}_g{i + 1:02d}_c01.avi", rng.integers(0, 256, (20, 24, 32, 3), np.uint8), 8)
-    fake = root / "fake"
-    rows = []
-    for i in range(4):
-        row = manifest.ManifestRow(i, CLASSES[i % 2], f"a prompt {i}", 100 + i, f"videos/{i:05d}.mp4", "tiny-smoke",
-                                   status="done")
-        write_video(fake / row.path, rng.integers(0, 256, (16, 16, 16, 3), np.uint8), 8)
-        row.sha256 = sha256_file(fake / row.path)
-        rows.append(row)
-    manifest.write_rows(fake / manifest.MANIFEST_FILE, rows)
-    made_by = {"name": "modelscope", "preset": "tiny", "settings": {"name": "modelscope-tiny"}}
-    (fake / manifest.RUN_FILE).write_text(json.dumps({"schema": manifest.SCHEMA, "generator": made_by,
-                                                      "protocol": PROTOCOLS.get("tiny-smoke").to_dict()}))
+    write_fake_run(root / "fake", rng, CLASSES)
     return root
 
 
