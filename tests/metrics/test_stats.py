@@ -94,3 +94,21 @@ def test_a_jedi_protocol_record_decodes_to_its_own_kind():
     for name in ("jedi-ucf101-5k", "fvd-ucf101-10k"):
         proto = PROTOCOLS.get(name)
         assert protocol_from_dict(proto.to_dict()) == proto and type(protocol_from_dict(proto.to_dict())) is type(proto)
+
+
+def test_the_default_statistics_name_says_which_split_the_real_videos_are():
+    """UCF-101's real set is its train split; MSR-VTT's is its test split, and the file name says so."""
+    from vidrd_bench.runners.score import default_stats_path
+
+    assert default_stats_path("ucf101", "fvd-ucf101-10k", 256).name == "ucf101_train_fvd-ucf101-10k_256px.npz"
+    assert default_stats_path("msrvtt", "fvd-msrvtt-2990", 256).name == "msrvtt_test_fvd-msrvtt-2990_256px.npz"
+
+
+def test_a_real_side_mismatch_names_the_stats_command_of_the_protocols_dataset():
+    """Statistics of other real settings are refused with the `stats` command of the dataset the protocol reads."""
+    msrvtt = get_protocol("fvd-msrvtt-2990")
+    other = {**msrvtt.to_dict(), "real_seed": 7}
+    with pytest.raises(ProtocolMismatchError, match="vidrd-bench stats msrvtt --protocol fvd-msrvtt-2990"):
+        msrvtt.check_same_real(other, "These statistics")
+    with pytest.raises(ProtocolMismatchError, match="vidrd-bench stats ucf101 --protocol fvd-ucf101-10k"):
+        get_protocol("fvd-ucf101-10k").check_same_real({**other, "real_split": "trainlist01"}, "These statistics")

@@ -107,7 +107,8 @@ def score_command(spec: MetricSpec) -> click.Command:
 @click.option("--no-features", is_flag=True,
               help="Store only mu/sigma (no per-video features: no per-class FVD from this file).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Statistics file [default: ./<dataset>_train_<protocol>_<size>px.npz].")
+              help="Statistics file [default: ./<dataset>_<split>_<protocol>_<size>px.npz; split: train, or test "
+                   "for msrvtt].")
 def stats_cmd(dataset, videos, size, protocol, no_features, **opts) -> None:
     """Compute real-video feature statistics (mu, sigma, per-class features) for FVD and JEDi, or for frame FID under
     an FID protocol (one sample per frame)."""

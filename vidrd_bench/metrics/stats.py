@@ -71,11 +71,13 @@ class StatsFile:
         return out
 
 
-def stats_filename(dataset: str, protocol: Protocol | str, resolution: int | None = None) -> str:
-    """Clean-fid style name carrying the protocol: e.g. `ucf101_train_fvd-ucf101-10k_256px.npz`."""
+def stats_filename(dataset: str, protocol: Protocol | str, resolution: int | None = None,
+                   split: str = "train") -> str:
+    """Clean-fid style name carrying the real split and the protocol: e.g. `ucf101_train_fvd-ucf101-10k_256px.npz`,
+    `msrvtt_test_fvd-msrvtt-2990_256px.npz`."""
     name = protocol if isinstance(protocol, str) else protocol.name
     res = f"_{resolution}px" if resolution else ""
-    return re.sub(r"[^A-Za-z0-9_.-]", "-", f"{dataset}_train_{name}{res}.npz")
+    return re.sub(r"[^A-Za-z0-9_.-]", "-", f"{dataset}_{split}_{name}{res}.npz")
 
 
 def save_stats(path: str | os.PathLike, stats: StatsFile) -> Path:

@@ -56,8 +56,13 @@ class FVDProtocol(Protocol):
             raise ProtocolMismatchError(
                 f"{what} were made under protocol {other.get('name')!r}, whose real-video settings differ from "
                 f"those of {self.name!r} ({differences(mine, theirs)}). "
-                f"Recompute them with `vidrd-bench stats ucf101 --protocol {self.name}`."
+                f"Recompute them with `vidrd-bench stats {self.real_dataset} --protocol {self.name}`."
             )
+
+    @property
+    def real_dataset(self) -> str:
+        """The dataset `vidrd-bench stats` takes for this protocol's real set (msrvtt for its test split)."""
+        return "msrvtt" if (self.real_split or "").startswith("msrvtt") else "ucf101"
 
     def __post_init__(self) -> None:
         _check_choice(self, "covariance_divisor", ("N", "N-1"))

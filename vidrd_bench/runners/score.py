@@ -30,7 +30,7 @@ from vidrd_bench.metrics.registry import METRICS
 from vidrd_bench.metrics.spec import MetricInputs, MetricSpec, MetricValue
 from vidrd_bench.metrics.stats import StatsFile, gaussian_of, load_stats, save_stats, stats_filename
 from vidrd_bench.precisions import describe
-from vidrd_bench.protocols import FVDProtocol, ISProtocol, Protocol, metric_protocol, with_counts
+from vidrd_bench.protocols import FVDProtocol, ISProtocol, Protocol, get_protocol, metric_protocol, with_counts
 from vidrd_bench.results import ResultRecord
 from vidrd_bench.runners.videos import frame_size, generated_items, real_items, video_prompts
 
@@ -169,9 +169,12 @@ def compute_real_stats(videos: str | os.PathLike | Sequence[str | os.PathLike],
 
 
 def default_stats_path(dataset: str, protocol: str, size: int | tuple[int, int] | None) -> Path:
-    """Where `vidrd-bench stats` writes by default: ./<dataset>_train_<protocol>_<res>px.npz."""
+    """Where `vidrd-bench stats` writes by default: ./<dataset>_<split>_<protocol>_<res>px.npz, the split "test"
+    where the protocol's real set is a test split (MSR-VTT), else "train"."""
     hw = _size(size)
-    return Path(stats_filename(dataset, protocol, hw[0] if hw and hw[0] == hw[1] else None))
+    real_split = getattr(get_protocol(protocol), "real_split", None) or ""
+    return Path(stats_filename(dataset, protocol, hw[0] if hw and hw[0] == hw[1] else None,
+                               "test" if "test" in real_split else "train"))
 
 
 def _check_real(stats: StatsFile, detector: Detector, fake_size: tuple[int, int], where: str) -> None:
