@@ -77,10 +77,15 @@ def get_protocol(name: str) -> Protocol:
         raise
 
 
+def _of_kind(proto: Protocol, kind: type, subtypes: bool) -> bool:
+    """Whether `proto` is of exactly `kind` (with `subtypes`: or of a subclass of it)."""
+    return isinstance(proto, kind) if subtypes else type(proto) is kind
+
+
 def metric_protocols(kind: type, subtypes: bool = False) -> list[Protocol]:
     """Registered protocols of exactly one kind (FVDProtocol, ISProtocol, JEDiProtocol, ...), in registration
     order; with `subtypes`, also those of its subclasses (JEDiProtocol's real side is an FVDProtocol's)."""
-    return [p for _, p in PROTOCOLS.items() if (isinstance(p, kind) if subtypes else type(p) is kind)]
+    return [p for _, p in PROTOCOLS.items() if _of_kind(p, kind, subtypes)]
 
 
 def metric_protocol(protocol: str | Protocol, kind: type, subtypes: bool = False) -> Protocol:
@@ -88,7 +93,7 @@ def metric_protocol(protocol: str | Protocol, kind: type, subtypes: bool = False
     to be of `kind` (FVDProtocol, ISProtocol, ...): a metric scores only under protocols of its own kind (FVD not
     under a JEDi protocol); `subtypes` also accepts its subclasses (real statistics for any FVDProtocol kind)."""
     proto = get_protocol(protocol) if isinstance(protocol, str) else protocol
-    if not (isinstance(proto, kind) if subtypes else type(proto) is kind):
+    if not _of_kind(proto, kind, subtypes):
         raise VidrdBenchError(f"Protocol {proto.name!r} is not an {kind.__name__}; pick one of "
                               f"{', '.join(p.name for p in metric_protocols(kind, subtypes))}.")
     return proto

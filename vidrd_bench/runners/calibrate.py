@@ -38,15 +38,12 @@ from vidrd_bench.metrics.fvd import extrapolate_infinity, fast_frechet_to, fvd_a
 from vidrd_bench.metrics.registry import METRICS, metric_specs
 from vidrd_bench.metrics.spec import MetricInputs, MetricSpec
 from vidrd_bench.metrics.stats import gaussian_of
-from vidrd_bench.protocols import (SMOKE_CDFVD, SMOKE_CLIPSIM, SMOKE_FID, SMOKE_FVD, SMOKE_JEDI, FVDProtocol,
-                                   Protocol, with_counts)
+from vidrd_bench.protocols import PROTOCOLS, SMOKE_FVD, FVDProtocol, Protocol, with_counts
 from vidrd_bench.results import provenance
 from vidrd_bench.runners.score import (ScoreOptions, check_caption_rule, fake_rule, prompt_inputs, protocol_detector,
                                        real_rule, real_stats_from_features, shortfall, shortfall_text)
 from vidrd_bench.runners.videos import frame_size, generated_items, real_items
 
-TINY = {"i3d": "i3d-tiny-random", "c3d": "c3d-tiny-random", "inc": "inception-tiny-random",
-        "vje": "vjepa-tiny-random", "vid": "videomae-tiny-random", "cli": SMOKE_CLIPSIM.detector}
 TINY_FVD_RESOLUTION = SMOKE_FVD.resolution
 COLUMNS = ["protocol", "metric", "value", "ci_low", "ci_high", "n_fake", "n_real", "diff_to_default",
            "rel_diff_pct", "note"]
@@ -72,13 +69,15 @@ class Calibration:
 
 
 def _substitute(proto: Protocol, tiny: bool, fvd_resolution: int) -> Protocol:
-    """With tiny=True, the protocol on the tiny random detector of its family (conventions otherwise unchanged)."""
+    """With tiny=True, the protocol on the tiny random detector of its family (`<family>-tiny-random`) at the
+    resolution of the smoke protocol registered for that detector (the tiny I3D: `fvd_resolution`), conventions
+    otherwise unchanged."""
     if not tiny:
         return proto
-    name = TINY[proto.detector[:3]]
-    sizes = {"i3d": fvd_resolution, "inc": SMOKE_FID.resolution, "vje": SMOKE_JEDI.resolution,
-             "vid": SMOKE_CDFVD.resolution, "cli": SMOKE_CLIPSIM.resolution}  # tiny frame / ViT nets resize
-    return dataclasses.replace(proto, detector=name, resolution=sizes.get(name[:3], proto.resolution))
+    name = DETECTORS.get(f"{proto.detector.split('-')[0]}-tiny-random").name
+    smoke = next((p for _, p in PROTOCOLS.items() if getattr(p, "detector", None) == name), proto)
+    resolution = fvd_resolution if name == SMOKE_FVD.detector else smoke.resolution
+    return dataclasses.replace(proto, detector=name, resolution=resolution)
 
 
 def optional_model(detector: str) -> bool:
@@ -96,7 +95,8 @@ class _Runner:
         self.fake_dir, self.model = fake, model
         self.fake_items, self.generation, self.fake_found = generated_items(fake, allow_incomplete=False)
         self.real_items, self.real_note = real_items(real, split_file, None)
-        self.extraction, self.cache, self.kw = extraction, cache_folder(extraction.cache_dir), extraction.extract_kwargs()
+        self.extraction, self.cache = extraction, cache_folder(extraction.cache_dir)
+        self.kw = extraction.extract_kwargs()
         self.detectors: dict[tuple, Any] = {}
         self.features: dict[tuple, Features] = {}
 
@@ -222,7 +222,8 @@ def _row(run: _Runner, spec: MetricSpec, proto: Protocol, size, scoring: ScoreOp
     except VidrdBenchError as e:
         return {**head, "n_fake": len(inputs.features), "note": f"not scorable: {brief(e, 160)}"}, None
     low, high = result.interval or (None, None)
-    notes = (_counts_note(proto, len(inputs.features), n_real), f"std {result.std:.4g}" if result.std is not None else "")
+    notes = (_counts_note(proto, len(inputs.features), n_real),
+             f"std {result.std:.4g}" if result.std is not None else "")
     return {**head, "value": result.value, "ci_low": low, "ci_high": high, "n_fake": len(inputs.features),
             "n_real": n_real, "note": "; ".join(x for x in notes if x)}, inputs
 
