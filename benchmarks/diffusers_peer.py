@@ -24,7 +24,7 @@ from typing import Any, Callable
 
 import torch
 
-from vidrd_bench.core.timing import time_ms, timed_call
+from vidrd_bench.core.timing import peak_memory_gib, reset_peak_memory, time_ms, timed_call
 from vidrd_bench.generators.diffusers_speed import SpeedOptions, attention_priority, speed_up
 from vidrd_bench.generators.diffusers_t2v import SPECS, build_random
 
@@ -33,8 +33,8 @@ SHAPES = {"modelscope": (8, 16, 256, 256), "wan": (1, 81, 480, 832)}
 DRY_SHAPES = {"modelscope": (2, 4, 32, 32), "wan": (1, 5, 32, 32)}
 ABLATIONS = {
     "ours": SpeedOptions(),
-    "ours, default attention order": dataclasses.replace(SpeedOptions(), attention="default"),
-    "ours, no channels-last": dataclasses.replace(SpeedOptions(), channels_last=False),
+    "ours with the default attention order": dataclasses.replace(SpeedOptions(), attention="default"),
+    "ours without channels-last": dataclasses.replace(SpeedOptions(), channels_last=False),
     "ours + fused qkv": dataclasses.replace(SpeedOptions(), fuse_qkv=True),
     "ours + CUDA graphs": dataclasses.replace(SpeedOptions(), cuda_graphs=True),
 }
@@ -70,22 +70,22 @@ def capture_step(pipe: Any, model: str, shape: tuple, context: Callable) -> list
 
 
 def guided_call(pipe: Any, model: str, shape: tuple, context: Callable) -> Callable[[], Any]:
-    """One guided call: the step's denoiser calls replayed in `context` (`.setup_s`: the capturing 2-step call,
-    where compilation happens)."""
+    """One guided call: the step's denoiser calls replayed in `context` (`.step`: those calls' arguments;
+    `.setup_s`: the capturing 2-step call, where compilation happens)."""
     den = getattr(pipe, SPECS[model].denoiser)
     step, setup_ms = timed_call(lambda: capture_step(pipe, model, shape, context), pipe.device)
 
     def replay() -> list:
         with context():
             return [den(*a, **k) for a, k in step]
-    replay.setup_s = round(setup_ms / 1e3, 1)
+    replay.step, replay.setup_s = step, round(setup_ms / 1e3, 1)
     return replay
 
 
-def paired(pipe: Any, model: str, shape: tuple, context: Callable) -> Callable[[], Any] | None:
-    """A step's two calls (conditional, unconditional) as one call on a batch of both; None where the pipeline
-    already makes one call per step."""
-    den, step = getattr(pipe, SPECS[model].denoiser), capture_step(pipe, model, shape, context)
+def paired(pipe: Any, model: str, step: list[tuple[tuple, dict]], context: Callable) -> Callable[[], Any] | None:
+    """A captured step's two calls (conditional, unconditional) as one call on a batch of both; None where the
+    pipeline already makes one call per step."""
+    den = getattr(pipe, SPECS[model].denoiser)
     if len(step) != 2:
         return None
     (args, cond), (_, uncond) = step
@@ -99,10 +99,9 @@ def paired(pipe: Any, model: str, shape: tuple, context: Callable) -> Callable[[
 
 def row(side: str, fn: Callable[[], Any], device: torch.device, iters: int, videos: int) -> dict[str, Any]:
     """One timed row: ms per guided call (median of iters after 2 warm-ups), first call, peak memory."""
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
+    reset_peak_memory(device)
     t = time_ms(fn, device, warmup=2, iters=iters)
-    peak = round(torch.cuda.max_memory_allocated(device) / 2**30, 2) if device.type == "cuda" else None
+    peak = peak_memory_gib(device)
     setup = getattr(fn, "setup_s", None)
     print(f"  {side}: {t['ms']:.1f} ms (setup incl. compile {setup} s)", flush=True)
     return {"side": side, **t, "videos": videos, "peak_gib": peak, "setup_s": setup}
@@ -120,10 +119,9 @@ def whole(pipe: Any, model: str, shape: tuple, steps: int, device: torch.device,
     call = lambda: pipe(**call_kwargs(model, shape, steps), output_type="np")  # noqa: E731
     with torch.no_grad(), context():
         call()
-        if device.type == "cuda":
-            torch.cuda.reset_peak_memory_stats(device)
+        reset_peak_memory(device)
         _, ms = timed_call(call, device)
-    peak = round(torch.cuda.max_memory_allocated(device) / 2**30, 2) if device.type == "cuda" else None
+    peak = peak_memory_gib(device)
     per_video = ms / 1e3 / shape[0]
     print(f"  whole videos: {per_video:.2f} s per video, peak {peak} GiB", flush=True)
     return {"steps": steps, "s_per_video": round(per_video, 3), "gpu_hours_per_10k": round(per_video * 1e4 / 3600, 2),
@@ -148,7 +146,7 @@ def measure(model: str, args: argparse.Namespace, device: torch.device) -> dict[
     eager = guided_call(pipe, model, shape, plain)
     reference = first_output(eager)
     result["rows"].append(row("diffusers eager", eager, device, args.iters, shape[0]))
-    pair = paired(pipe, model, shape, plain)
+    pair = paired(pipe, model, eager.step, plain)
     if pair is not None:
         result["rows"].append(row("diffusers eager, guided pair as one batch", pair, device, args.iters, shape[0]))
     den = SPECS[model].denoiser
@@ -179,10 +177,11 @@ def measure(model: str, args: argparse.Namespace, device: torch.device) -> dict[
     return result
 
 
-def table(results: list[dict[str, Any]], device: str) -> str:
+def table(results: list[dict[str, Any]], device: str, dtype: str) -> str:
     """The markdown table of every row: ms per guided call and the ratio to diffusers' compiled pipeline."""
-    lines = [f"Device: {device}; bf16; ms per guided call (median); ratio = diffusers compiled / this row.", "",
-             "| model | shape | side | ms per guided call | x diffusers compiled | peak GiB |", "|---|---|---|---|---|---|"]
+    lines = [f"Device: {device}; {dtype}; ms per guided call (median); ratio = diffusers compiled / this row.", "",
+             "| model | shape | side | ms per guided call | x diffusers compiled | peak GiB |",
+             "|---|---|---|---|---|---|"]
     for res in results:
         b, f, h, w = res["shape"]
         for r in res["rows"]:
@@ -214,7 +213,7 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     record = {"device": name, "torch": torch.__version__, "argv": sys.argv[1:], "results": results}
     (out / "diffusers_peer.json").write_text(json.dumps(record, indent=1, default=str))
-    print(table(results, name))
+    print(table(results, name, "float32" if args.dry_run else "bf16"))
 
 
 if __name__ == "__main__":
