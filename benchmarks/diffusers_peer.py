@@ -33,6 +33,7 @@ SHAPES = {"modelscope": (8, 16, 256, 256), "wan": (1, 81, 480, 832)}
 DRY_SHAPES = {"modelscope": (2, 4, 32, 32), "wan": (1, 5, 32, 32)}
 ABLATIONS = {
     "ours": SpeedOptions(),
+    "ours without the UNet3D rewrite": dataclasses.replace(SpeedOptions(), video_unet=False),
     "ours with the default attention order": dataclasses.replace(SpeedOptions(), attention="default"),
     "ours without channels-last": dataclasses.replace(SpeedOptions(), channels_last=False),
     "ours + fused qkv": dataclasses.replace(SpeedOptions(), fuse_qkv=True),

@@ -11,6 +11,9 @@ and compiled, on one GPU):
 - `channels_last`: a UNet's 2-D convolutions in channels-last memory, which cuDNN's bf16 convolutions prefer.
 - `fuse_qkv`: the query/key/value projections of self-attention as one matrix product (diffusers'
   `fuse_qkv_projections`).
+- `video_unet`: a diffusers UNet3DConditionModel (ModelScope) rewritten in the VidRD UNet's fast layout
+  (generators/unet3d_speed.py: per-channel-statistics GroupNorm, frame-major temporal transformer, channels-last
+  Temp-Conv).
 - VAE decode: a video VAE one video per call (`vae.enable_slicing()`), so peak memory does not grow with the batch;
   a frame VAE (FRAME_VAES) in the pipeline's own frame chunks.
 """
@@ -48,6 +51,7 @@ class SpeedOptions:
     attention: str = "cudnn"
     channels_last: bool = True
     fuse_qkv: bool = False
+    video_unet: bool = True
 
     def __post_init__(self) -> None:
         if self.attention not in ATTENTION_ORDERS:
@@ -98,6 +102,10 @@ def speed_up(pipe: Any, options: SpeedOptions) -> dict[str, Any]:
     done: dict[str, Any] = {"compiled": [], "channels_last": [], "fused_qkv": []}
     for name in _denoisers(pipe):
         module = getattr(pipe, name)
+        if options.video_unet and type(module).__name__ == "UNet3DConditionModel":
+            from vidrd_bench.generators.unet3d_speed import rewrite_unet3d
+
+            done["video_unet"] = rewrite_unet3d(module)
         if options.fuse_qkv and hasattr(module, "fuse_qkv_projections"):
             module.fuse_qkv_projections()
             done["fused_qkv"].append(name)
