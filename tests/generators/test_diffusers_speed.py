@@ -26,8 +26,8 @@ def render(pipe, order="default"):
 
 @pytest.mark.parametrize("name", ["modelscope", "wan"])
 def test_every_lever_but_compilation_keeps_the_video(name):
-    """channels-last UNet, the UNet3D rewrite, fused q/k/v projections and the cuDNN-first attention order render
-    the plain pipeline's video (float32 on the CPU: equal to rounding)."""
+    """channels-last UNet, fused q/k/v projections and the cuDNN-first attention order render the plain pipeline's
+    video (float32 on the CPU: equal to rounding)."""
     plain = render(build_tiny(name))
     pipe = build_tiny(name)
     options = SpeedOptions(compile=False, channels_last=True, fuse_qkv=True, attention="cudnn")
@@ -35,9 +35,7 @@ def test_every_lever_but_compilation_keeps_the_video(name):
     assert done["channels_last"] == (["unet"] if name == "modelscope" else []) and done["fused_qkv"]
     if name == "modelscope":
         assert pipe.unet.conv_in.weight.is_contiguous(memory_format=torch.channels_last)
-        assert done["video_unet"]["temporal_transformers"] == 5 and done["video_unet"]["group_norms"] > 0
-    else:
-        assert "video_unet" not in done
+    assert "video_unet" not in done  # a compile-only lever: eager keeps diffusers' modules
     np.testing.assert_allclose(render(pipe, "cudnn"), plain, atol=2e-5)
 
 

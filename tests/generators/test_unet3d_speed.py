@@ -89,3 +89,15 @@ def test_a_temporal_block_with_other_options_keeps_diffusers_forward(unet):
     assert isinstance(fast.mid_block.temp_attentions[0], FrameMajorTransformerTemporal)
     assert done["temporal_transformers"] == sum(
         type(m).__name__ in ("TransformerTemporalModel", "FrameMajorTransformerTemporal") for m in unet.modules()) - 1
+
+
+def test_speed_up_rewrites_a_unet3d_only_when_it_compiles():
+    """The rewrite is a compile lever: with compile the UNet3D is rewritten (recorded), eager keeps diffusers'
+    modules (whose videos the adapters' equality tests pin bit for bit)."""
+    from vidrd_bench.generators.diffusers_speed import SpeedOptions, speed_up
+
+    pipe = build_tiny("modelscope")
+    done = speed_up(pipe, SpeedOptions(compile=True))
+    assert done["video_unet"]["temporal_transformers"] == 5 and done["video_unet"]["group_norms"] > 0
+    assert "video_unet" not in speed_up(build_tiny("modelscope"), SpeedOptions(compile=False))
+    assert "video_unet" not in speed_up(build_tiny("modelscope"), SpeedOptions(compile=True, video_unet=False))

@@ -11,9 +11,9 @@ and compiled, on one GPU):
 - `channels_last`: a UNet's 2-D convolutions in channels-last memory, which cuDNN's bf16 convolutions prefer.
 - `fuse_qkv`: the query/key/value projections of self-attention as one matrix product (diffusers'
   `fuse_qkv_projections`).
-- `video_unet`: a diffusers UNet3DConditionModel (ModelScope) rewritten in the VidRD UNet's fast layout
-  (generators/unet3d_speed.py: per-channel-statistics GroupNorm, frame-major temporal transformer, channels-last
-  Temp-Conv).
+- `video_unet`: with `compile`, a diffusers UNet3DConditionModel (ModelScope) rewritten in the VidRD UNet's fast
+  layout (generators/unet3d_speed.py: per-channel-statistics GroupNorm, frame-major temporal transformer,
+  channels-last Temp-Conv); eager runs keep diffusers' modules, whose videos they equal bit for bit.
 - VAE decode: a video VAE one video per call (`vae.enable_slicing()`), so peak memory does not grow with the batch;
   a frame VAE (FRAME_VAES) in the pipeline's own frame chunks.
 """
@@ -102,7 +102,7 @@ def speed_up(pipe: Any, options: SpeedOptions) -> dict[str, Any]:
     done: dict[str, Any] = {"compiled": [], "channels_last": [], "fused_qkv": []}
     for name in _denoisers(pipe):
         module = getattr(pipe, name)
-        if options.video_unet and type(module).__name__ == "UNet3DConditionModel":
+        if options.video_unet and options.compile and type(module).__name__ == "UNet3DConditionModel":
             from vidrd_bench.generators.unet3d_speed import rewrite_unet3d
 
             done["video_unet"] = rewrite_unet3d(module)
