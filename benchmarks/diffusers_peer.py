@@ -24,6 +24,9 @@ from typing import Any, Callable
 
 import torch
 
+from torch.profiler import ProfilerActivity, profile
+
+from profile_unet import kernel_summary
 from vidrd_bench.core.timing import peak_memory_gib, reset_peak_memory, time_ms, timed_call
 from vidrd_bench.generators.diffusers_speed import SpeedOptions, attention_priority, speed_up
 from vidrd_bench.generators.diffusers_t2v import SPECS, build_random
@@ -98,14 +101,23 @@ def paired(pipe: Any, model: str, step: list[tuple[tuple, dict]], context: Calla
     return replay
 
 
-def row(side: str, fn: Callable[[], Any], device: torch.device, iters: int, videos: int) -> dict[str, Any]:
-    """One timed row: ms per guided call (median of iters after 2 warm-ups), first call, peak memory."""
+def row(side: str, fn: Callable[[], Any], device: torch.device, args: argparse.Namespace,
+        videos: int) -> dict[str, Any]:
+    """One timed row: ms per guided call (median of iters after 2 warm-ups), first call, peak memory; with
+    --profile, one more call's CUDA kernel time by category (benchmarks/profile_unet.py's categories)."""
     reset_peak_memory(device)
-    t = time_ms(fn, device, warmup=2, iters=iters)
+    t = time_ms(fn, device, warmup=2, iters=args.iters)
     peak = peak_memory_gib(device)
     setup = getattr(fn, "setup_s", None)
     print(f"  {side}: {t['ms']:.1f} ms (setup incl. compile {setup} s)", flush=True)
-    return {"side": side, **t, "videos": videos, "peak_gib": peak, "setup_s": setup}
+    entry = {"side": side, **t, "videos": videos, "peak_gib": peak, "setup_s": setup}
+    if args.profile and device.type == "cuda":
+        with profile(activities=[ProfilerActivity.CUDA]) as prof, torch.no_grad():
+            fn()
+            torch.cuda.synchronize(device)
+        entry["kernels_ms"] = kernel_summary(prof)
+        print(f"    kernels (ms): {entry['kernels_ms']}", flush=True)
+    return entry
 
 
 def first_output(fn: Callable[[], Any]) -> torch.Tensor:
@@ -146,14 +158,14 @@ def measure(model: str, args: argparse.Namespace, device: torch.device) -> dict[
     pipe = pipeline(model, device, args.dry_run)
     eager = guided_call(pipe, model, shape, plain)
     reference = first_output(eager)
-    result["rows"].append(row("diffusers eager", eager, device, args.iters, shape[0]))
+    result["rows"].append(row("diffusers eager", eager, device, args, shape[0]))
     pair = paired(pipe, model, eager.step, plain)
     if pair is not None:
-        result["rows"].append(row("diffusers eager, guided pair as one batch", pair, device, args.iters, shape[0]))
+        result["rows"].append(row("diffusers eager, guided pair as one batch", pair, device, args, shape[0]))
     den = SPECS[model].denoiser
     setattr(pipe, den, torch.compile(getattr(pipe, den)))
     compiled = guided_call(pipe, model, shape, plain)
-    result["rows"].append(row("diffusers + torch.compile(denoiser)", compiled, device, args.iters, shape[0]))
+    result["rows"].append(row("diffusers + torch.compile(denoiser)", compiled, device, args, shape[0]))
     if args.whole:
         result["whole"]["diffusers + torch.compile(denoiser)"] = whole(pipe, model, shape, args.steps, device, plain)
     del pipe, eager, compiled, pair
@@ -164,7 +176,7 @@ def measure(model: str, args: argparse.Namespace, device: torch.device) -> dict[
         done = speed_up(pipe, options)
         context = lambda o=options: attention_priority(o.attention)  # noqa: E731
         ours = guided_call(pipe, model, shape, context)
-        entry = row(side, ours, device, args.iters, shape[0])
+        entry = row(side, ours, device, args, shape[0])
         entry["speed_up"] = done
         entry["max_abs_diff_vs_eager"] = float((first_output(ours) - reference).abs().max())
         result["rows"].append(entry)
@@ -203,6 +215,7 @@ def main() -> None:
     parser.add_argument("--iters", type=int, default=10)
     parser.add_argument("--whole", action="store_true", help="also time whole videos (diffusers compiled, ours)")
     parser.add_argument("--steps", type=int, default=50, help="sampling steps of a whole video")
+    parser.add_argument("--profile", action="store_true", help="GPU: each row's kernel time by category")
     parser.add_argument("--dry-run", action="store_true", help="CPU, tiny pipelines: checks the script")
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
