@@ -41,6 +41,7 @@ ABLATIONS = {
     "ours without channels-last": dataclasses.replace(SpeedOptions(), channels_last=False),
     "ours + fused qkv": dataclasses.replace(SpeedOptions(), fuse_qkv=True),
     "ours + CUDA graphs": dataclasses.replace(SpeedOptions(), cuda_graphs=True),
+    "ours + guided pair as one batch": dataclasses.replace(SpeedOptions(), guided_pair=True),
 }
 
 

@@ -14,6 +14,8 @@ and compiled, on one GPU):
 - `video_unet`: with `compile`, a diffusers UNet3DConditionModel (ModelScope) rewritten in the VidRD UNet's fast
   layout (generators/unet3d_speed.py: per-channel-statistics GroupNorm, frame-major temporal transformer,
   channels-last Temp-Conv); eager runs keep diffusers' modules, whose videos they equal bit for bit.
+- `guided_pair`: a pipeline that calls its denoiser twice per step (Wan: conditional, then unconditional) runs both
+  as one batch (generators/guided_pair.py); off until it is timed on a GPU.
 - VAE decode: a video VAE one video per call (`vae.enable_slicing()`), so peak memory does not grow with the batch;
   a frame VAE (FRAME_VAES) in the pipeline's own frame chunks.
 """
@@ -52,6 +54,7 @@ class SpeedOptions:
     channels_last: bool = True
     fuse_qkv: bool = False
     video_unet: bool = True
+    guided_pair: bool = False
 
     def __post_init__(self) -> None:
         if self.attention not in ATTENTION_ORDERS:
@@ -116,6 +119,11 @@ def speed_up(pipe: Any, options: SpeedOptions) -> dict[str, Any]:
             mode = "reduce-overhead" if options.cuda_graphs else None
             setattr(pipe, name, torch.compile(module, dynamic=False, mode=mode))
             done["compiled"].append(name)
+        if options.guided_pair:
+            from vidrd_bench.generators.guided_pair import GuidedPairDenoiser
+
+            setattr(pipe, name, GuidedPairDenoiser(getattr(pipe, name)))
+            done.setdefault("guided_pair", []).append(name)
     if options.compile and type(vae).__name__ in PLAIN_DECODE_VAES and \
             isinstance(getattr(vae, "decoder", None), torch.nn.Module):
         vae.decoder.compile(dynamic=False)
