@@ -83,3 +83,50 @@ def test_every_random_weight_detector_runs_under_the_detector_bench():
         spec = DETECTORS.get(r["detector"])
         frames = detector_bench.FRAMES_PER_VIDEO if spec.per_frame else spec.num_frames
         assert r["input"] == f"1 x {frames} x {spec.resolution}x{spec.resolution} uint8"
+
+
+@pytest.mark.parametrize("name, gflop", [
+    ("i3d-pytorch", 55.58),  # 16 x 224x224
+    ("c3d-ucf101", 77.09),  # 16 x 112x112
+    ("inception-torch-fidelity", 182.76),  # 16 frames x 299x299: 11.4 GFLOP a frame
+])
+def test_full_size_networks_are_counted_on_the_meta_device(name, gflop):
+    """One video's work on the full-size network, counted from shapes alone (no weights, no arithmetic): the counts
+    the README's detector cost table states."""
+    spec = DETECTORS.get(name)
+    assert detector_bench.count_gflop(spec, detector_bench.clip_shape(spec, 8, None)) == gflop
+
+
+def test_counts_reach_detectors_that_need_the_host_or_hand_parameters_between_modules():
+    """CLIP preprocesses on the host (the count falls back to one CPU run); V-JEPA's pooler hands its query tokens
+    to a module (its parameters leave autograd first); a build that needs a file has no count and says so."""
+    for name in ("clip-tiny-random", "vjepa-tiny-random"):
+        spec = DETECTORS.get(name)
+        assert detector_bench.count_gflop(spec, detector_bench.clip_shape(spec, 1, None)) > 0
+
+    def needs_a_file(device):
+        raise VidrdBenchError("this network's layout comes from its weight file")
+
+    spec = dataclasses.replace(DETECTORS.get("c3d-tiny-random"), random_build=needs_a_file)
+    row = detector_bench.detector_row(spec, detector_bench.pick_device("cpu"), 1, 1, flops_only=True)
+    assert row.gflop_per_video is None and row.note
+
+
+def test_a_timed_row_states_its_rate_from_the_count(monkeypatch):
+    """tflops = GFLOP per video x videos per second: 8 videos/s of a 2.31-GFLOP clip is 0.02 TFLOP/s."""
+    monkeypatch.setattr(detector_bench, "time_ms", lambda fn, device, warmup, iters: {
+        "ms": 250.0, "ms_min": 250.0, "ms_max": 250.0, "iters": iters, "first_ms": 250.0})
+    row = detector_bench.detector_row(DETECTORS.get("i3d-tiny-random"), detector_bench.pick_device("cpu"), 2, 1)
+    assert (row.videos_per_s, row.gflop_per_video, row.tflops) == (8.0, 2.31, 0.02)
+
+
+def test_flops_only_counts_without_timing_and_needs_detectors(tmp_path):
+    out = tmp_path / "flops.json"
+    got = CliRunner().invoke(main, ["bench", "--detectors", ",".join(TINY), "--flops-only", "--device", "cpu",
+                                    "--out", str(out)])
+    assert got.exit_code == 0, got.output
+    rec = json.loads(out.read_text())
+    assert rec["flops_only"] and [r["gflop_per_video"] for r in rec["detectors"]] == [2.31, 0.42]
+    assert all(r["ms_per_batch"] is None for r in rec["detectors"]) and "gflop_per_video" in got.output
+    refused = CliRunner().invoke(main, ["bench", "--flops-only"])
+    assert refused.exit_code != 0 and "--detectors" in refused.output

@@ -132,9 +132,12 @@ def _echo_shape(entry) -> None:
               help="With --detectors: videos per detector call.")
 @click.option("--clip-size", type=click.IntRange(1), default=None,
               help="With --detectors: frame size of the timed clips [default: each detector's input resolution].")
+@click.option("--flops-only", is_flag=True,
+              help="With --detectors: count each detector's FLOP per video (torch's counter) without timing it; runs "
+                   "on any machine.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write the JSON here.")
 def bench_cmd(generator_name, model, preset, settings_name, precision, device, batch_sizes, compile_, iters,
-              no_detectors, memory_batch_sizes, detector_names, batch_size, clip_size, out) -> None:
+              no_detectors, memory_batch_sizes, detector_names, batch_size, clip_size, flops_only, out) -> None:
     """Time any generator's denoiser calls, VAE decode and whole videos, detectors and video I/O; project 10K cost.
 
     Without --preset: the preset reading --model if given, else the first with random weights (vidrd: full-random).
@@ -145,10 +148,13 @@ def bench_cmd(generator_name, model, preset, settings_name, precision, device, b
     from vidrd_bench.runners.detector_bench import format_detector_bench, run_detector_bench
     from vidrd_bench.core.io import check_output_file, save_or_rescue, write_json_atomic
 
+    if flops_only and detector_names is None:
+        raise click.UsageError("--flops-only counts detectors' FLOP: name them with --detectors NAME[,NAME...] or "
+                               "--detectors all.")
     if out:
         check_output_file(out)
     if detector_names is not None:
-        result = run_detector_bench(parse_names(detector_names), device, batch_size, iters, clip_size)
+        result = run_detector_bench(parse_names(detector_names), device, batch_size, iters, clip_size, flops_only)
         click.echo(format_detector_bench(result))
     else:
         sizes = positive_ints(batch_sizes, "--batch-sizes")

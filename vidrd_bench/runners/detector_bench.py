@@ -1,7 +1,9 @@
 """`vidrd-bench bench --detectors`: each registered detector's forward timed at its own input contract (its clip
 length, its input resolution, a batch of uint8 clips) on its full-size network with seeded random weights (the
 spec's `random_build`: no weight file), by the one timing rule (core/timing.py), with the projected time for 10K
-videos. Decoding is excluded: it runs in DataLoader workers beside the detector.
+videos. Decoding is excluded: it runs in DataLoader workers beside the detector. Each row also carries the work of
+one video's forward, counted by torch's FLOP counter (`--flops-only`: the counts alone, any machine), so a timed row
+says what fraction of the chip's rate the detector reaches.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import dataclasses
 from typing import Any
 
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 from vidrd_bench.core.devices import pick_device
 from vidrd_bench.core.errors import VidrdBenchError
@@ -35,6 +38,8 @@ class DetectorTiming:
     videos_per_s: float | None = None
     s_for_10k: float | None = None
     peak_gib: float | None = None
+    gflop_per_video: float | None = None
+    tflops: float | None = None
     note: str = ""
 
 
@@ -56,6 +61,34 @@ def clip_shape(spec: DetectorSpec, batch_size: int, clip_size: int | None) -> tu
     frames), `clip_size` or its spec's resolution."""
     side = clip_size or spec.resolution or DEFAULT_CLIP_SIZE
     return batch_size, 3, FRAMES_PER_VIDEO if spec.per_frame else spec.num_frames, side, side
+
+
+def _frozen(detector: Any) -> Any:
+    """The detector with its modules' parameters out of autograd (the FLOP counter's module tracker refuses a
+    parameter that a module hands another as input, as V-JEPA's pooler does with its query tokens)."""
+    for value in vars(detector).values():
+        if isinstance(value, torch.nn.Module) and not isinstance(value, torch.jit.ScriptModule):
+            value.requires_grad_(False)
+    return detector
+
+
+def count_gflop(spec: DetectorSpec, shape: tuple[int, ...]) -> float | None:
+    """GFLOP of one video's forward on the detector's full-size network, by torch's FLOP counter (matmuls,
+    convolutions, attention): built on the meta device (shapes only, no arithmetic) where its forward allows, else
+    run once on the CPU (a detector that preprocesses on the host); None where neither runs."""
+    if spec.random_build is None:
+        return None
+    one = (1, *shape[1:])
+    for device in (torch.device("meta"), torch.device("cpu")):
+        try:
+            det = _frozen(spec.random_build(device=device))
+            det.num_frames = one[2]
+            with torch.no_grad(), FlopCounterMode(display=False) as counter:
+                det(torch.zeros(one, dtype=torch.uint8, device=device))
+            return round(counter.get_total_flops() / 1e9, 2)
+        except (NotImplementedError, RuntimeError, VidrdBenchError):  # a host copy of a meta tensor; needs a file
+            continue
+    return None
 
 
 def time_detector(spec: DetectorSpec, device: torch.device, batch_size: int, iters: int,
@@ -92,14 +125,31 @@ def time_detector(spec: DetectorSpec, device: torch.device, batch_size: int, ite
     return row
 
 
+def detector_row(spec: DetectorSpec, device: torch.device, batch_size: int, iters: int,
+                 clip_size: int | None = None, flops_only: bool = False) -> DetectorTiming:
+    """One detector's row: its FLOP count, and unless `flops_only` its timing and the rate that makes."""
+    shape = clip_shape(spec, batch_size, clip_size)
+    if flops_only:
+        row = DetectorTiming(spec.name, f"1 x {shape[2]} x {shape[3]}x{shape[4]} uint8")
+    else:
+        row = time_detector(spec, device, batch_size, iters, clip_size)
+    row.gflop_per_video = count_gflop(spec, shape)
+    if row.gflop_per_video is not None and row.videos_per_s:
+        row.tflops = round(row.gflop_per_video * row.videos_per_s / 1e3, 2)
+    if row.gflop_per_video is None and not row.note:
+        row.note = "not counted: its forward ran neither on the meta device nor on the CPU"
+    return row
+
+
 def run_detector_bench(names: list[str], device: str | None = None, batch_size: int = 32, iters: int = 5,
-                       clip_size: int | None = None) -> dict[str, Any]:
+                       clip_size: int | None = None, flops_only: bool = False) -> dict[str, Any]:
     """The JSON record: every named detector's row, the device and the settings they were timed under."""
     dev = pick_device(device)
-    rows = [time_detector(DETECTORS.get(n), dev, batch_size, iters, clip_size) for n in names]
+    rows = [detector_row(DETECTORS.get(n), dev, batch_size, iters, clip_size, flops_only) for n in names]
     return {"device": torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu", "batch_size": batch_size,
             "iters": iters, "clip_size": clip_size, "num_videos": NUM_VIDEOS, "weights": "random (full size)",
-            "detectors": [dataclasses.asdict(r) for r in rows], "torch": torch.__version__, **provenance()}
+            "flops_only": flops_only, "detectors": [dataclasses.asdict(r) for r in rows],
+            "torch": torch.__version__, **provenance()}
 
 
 def format_detector_bench(result: dict[str, Any]) -> str:
@@ -107,6 +157,11 @@ def format_detector_bench(result: dict[str, Any]) -> str:
     import pandas as pd
 
     table = pd.DataFrame(result["detectors"]).astype(object).fillna("")
+    if result.get("flops_only"):
+        table = table[["detector", "input", "gflop_per_video", "note"]]
+        return "\n".join(["FLOP per video (torch's FLOP counter; nothing timed): gflop_per_video is one clip through "
+                          "the full-size network", table.to_string(index=False)])
     return "\n".join([f"device: {result['device']}  videos per call: {result['batch_size']}  iters: "
                       f"{result['iters']}  weights: {result['weights']}; s_for_10k: detector time for "
-                      f"{result['num_videos']:,} videos (decoding excluded)", table.to_string(index=False)])
+                      f"{result['num_videos']:,} videos (decoding excluded); tflops: gflop_per_video x videos_per_s",
+                      table.to_string(index=False)])
