@@ -46,7 +46,8 @@ ATTENTION_ORDERS = {
 @dataclass(frozen=True)
 class SpeedOptions:
     """Which levers speed_up pulls. Measured so far (benchmarks/README.md, claims): on ModelScope's shapes (H100) the
-    defaults run at diffusers' compiled pipeline's speed (1.00x); CUDA graphs and fused q/k/v are not yet measured."""
+    defaults before `video_unet` ran at diffusers' compiled pipeline's speed (1.00x). `video_unet` is on untimed, as
+    the VidRD UNet's measured layout carried over; CUDA graphs, fused q/k/v and `guided_pair` stay off until timed."""
 
     compile: bool = True
     cuda_graphs: bool = False
