@@ -24,9 +24,7 @@ from typing import Any, Callable
 
 import torch
 
-from torch.profiler import ProfilerActivity, profile
-
-from profile_unet import kernel_summary
+from profile_unet import kernel_summary, profiled
 from vidrd_bench.core.timing import peak_memory_gib, reset_peak_memory, time_ms, timed_call
 from vidrd_bench.generators.diffusers_speed import SpeedOptions, attention_priority, speed_up
 from vidrd_bench.generators.diffusers_t2v import SPECS, build_random
@@ -113,10 +111,7 @@ def row(side: str, fn: Callable[[], Any], device: torch.device, args: argparse.N
     print(f"  {side}: {t['ms']:.1f} ms (setup incl. compile {setup} s)", flush=True)
     entry = {"side": side, **t, "videos": videos, "peak_gib": peak, "setup_s": setup}
     if args.profile and device.type == "cuda":
-        with profile(activities=[ProfilerActivity.CUDA]) as prof, torch.no_grad():
-            fn()
-            torch.cuda.synchronize(device)
-        entry["kernels_ms"] = kernel_summary(prof)
+        entry["kernels_ms"] = kernel_summary(profiled(fn, device))
         print(f"    kernels (ms): {entry['kernels_ms']}", flush=True)
     return entry
 

@@ -12,8 +12,7 @@ import shutil
 import torch
 from torch.profiler import ProfilerActivity, profile
 
-from vidrd_bench.core.timing import time_ms, timed_call
-from vidrd_bench.runners.bench import count_flops
+from vidrd_bench.core.timing import count_flops, time_ms, timed_call
 from vidrd_bench.models.vidrd.components import build_components
 
 
@@ -33,12 +32,18 @@ def kernel_summary(prof) -> dict[str, float]:
     return {k: round(v, 2) for k, v in sorted(totals.items(), key=lambda kv: -kv[1])}
 
 
+def profiled(fn, dev: torch.device):
+    """One call of `fn` under the CUDA-only profiler, synchronised (its kernels all recorded)."""
+    with profile(activities=[ProfilerActivity.CUDA]) as prof, torch.no_grad():
+        fn()
+        torch.cuda.synchronize(dev)
+    return prof
+
+
 def measure(name: str, fn, flop: int, dev: torch.device, table: bool) -> dict:
     """Median ms of `fn`, its TFLOP/s, and one profiled call's kernel time by category (and top kernels)."""
     tm = time_ms(fn, dev, warmup=3, iters=10)
-    with profile(activities=[ProfilerActivity.CUDA]) as prof, torch.no_grad():
-        fn()
-        torch.cuda.synchronize()
+    prof = profiled(fn, dev)
     row = {"ms": tm["ms"], "tflop": flop / 1e12, "tflops": flop / tm["ms"] / 1e9, "kernels_ms": kernel_summary(prof)}
     print(f"{name}: {tm['ms']:.1f} ms, {row['tflops']:.0f} TFLOP/s, kernels (ms) {row['kernels_ms']}", flush=True)
     if table:

@@ -3,7 +3,8 @@
 import pytest
 import torch
 
-from vidrd_bench.runners.bench import count_flops, format_bench, run_bench
+from vidrd_bench.core.timing import count_flops
+from vidrd_bench.runners.bench import format_bench, run_bench
 
 
 def test_tiny_bench_times_every_stage_and_projects_the_10k_cost():

@@ -1,5 +1,5 @@
 """The one timing rule of `vidrd-bench bench` and of every script in benchmarks/, so their figures compare (and
-the peak-memory window their rows report).
+the peak-memory window and the FLOP count their rows report).
 
 Method (`time_ms`): `warmup` calls first, the first of them timed alone and reported as `first_ms` (compiling,
 autotuning, CUDA-graph capture land there); then `iters` calls, each timed on the host clock (`time.perf_counter`)
@@ -16,6 +16,7 @@ import time
 from typing import Any, Callable
 
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 
 def synchronize(device: torch.device) -> None:
@@ -60,3 +61,10 @@ def peak_memory_gib(device: torch.device, reserved: bool = False) -> float | Non
         return None
     peak = torch.cuda.max_memory_reserved(device) if reserved else torch.cuda.max_memory_allocated(device)
     return round(peak / 2**30, 3)
+
+
+def count_flops(fn: Callable[[], Any]) -> int:
+    """Floating-point operations of one call of `fn`, by torch's FLOP counter (matmuls, convs, attention)."""
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        fn()
+    return int(counter.get_total_flops())

@@ -30,6 +30,9 @@ from typing import Any, Iterator
 
 import torch
 
+from vidrd_bench.generators.guided_pair import GuidedPairDenoiser
+from vidrd_bench.generators.unet3d_speed import rewrite_unet3d
+
 DENOISERS = ("unet", "transformer", "transformer_2")
 # VAEs whose decode is one plain `self.decoder(z)` call (no per-frame cache loop): their decoder compiles as a whole.
 PLAIN_DECODE_VAES = frozenset({"AutoencoderKL", "AutoencoderKLLTXVideo", "AutoencoderKLHunyuanVideo",
@@ -107,8 +110,6 @@ def speed_up(pipe: Any, options: SpeedOptions) -> dict[str, Any]:
     for name in _denoisers(pipe):
         module = getattr(pipe, name)
         if options.video_unet and options.compile and type(module).__name__ == "UNet3DConditionModel":
-            from vidrd_bench.generators.unet3d_speed import rewrite_unet3d
-
             done["video_unet"] = rewrite_unet3d(module)
         if options.fuse_qkv and hasattr(module, "fuse_qkv_projections"):
             module.fuse_qkv_projections()
@@ -121,8 +122,6 @@ def speed_up(pipe: Any, options: SpeedOptions) -> dict[str, Any]:
             setattr(pipe, name, torch.compile(module, dynamic=False, mode=mode))
             done["compiled"].append(name)
         if options.guided_pair:
-            from vidrd_bench.generators.guided_pair import GuidedPairDenoiser
-
             setattr(pipe, name, GuidedPairDenoiser(getattr(pipe, name)))
             done.setdefault("guided_pair", []).append(name)
     if options.compile and type(vae).__name__ in PLAIN_DECODE_VAES and \

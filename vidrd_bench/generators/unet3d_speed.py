@@ -9,7 +9,7 @@ that chose each one):
   channels-last frames (B*F, H, W, C in memory) is free and cuDNN runs its NDHWC kernels on it;
 - the temporal transformer (`TransformerTemporalModel`): tokens kept as (B, F, H*W, C), a free view of channels-last
   frames, instead of diffusers' (B*H*W, F, C) copy and the `.contiguous()` copy back; under torch.compile its
-  self-attentions across frames are broadcast sums (models.vidrd.temporal.frame_attention), which Inductor fuses,
+  self-attentions across frames are broadcast sums (models.vidrd.temporal.frame_self_attention), which Inductor fuses,
   instead of SDPA padding F = 16 queries to a 64-row tile.
 """
 
@@ -26,7 +26,7 @@ from diffusers.models.transformers.transformer_temporal import (TransformerTempo
 from torch import nn
 
 from vidrd_bench.models.vidrd.norm import use_channel_stats_norms
-from vidrd_bench.models.vidrd.temporal import frame_attention
+from vidrd_bench.models.vidrd.temporal import frame_self_attention
 
 
 def _plain_attention(attn: Attention) -> bool:
@@ -41,15 +41,6 @@ def _plain_block(block: nn.Module) -> bool:
     return (type(block) is BasicTransformerBlock and block.norm_type == "layer_norm" and block.pos_embed is None
             and not block.only_cross_attention and block._chunk_size is None and block.attn2 is not None
             and _plain_attention(block.attn1) and _plain_attention(block.attn2))
-
-
-def frame_self_attention(attn: Attention, x: torch.Tensor) -> torch.Tensor:
-    """Self-attention across the F frames of (B, F, N, C) tokens: broadcast sums when compiling, else the module."""
-    if torch.compiler.is_compiling():
-        return frame_attention(attn, x)
-    b, f, n, c = x.shape
-    out = attn(x.transpose(1, 2).reshape(b * n, f, c))
-    return out.reshape(b, n, f, -1).transpose(1, 2)
 
 
 def frame_block(block: BasicTransformerBlock, x: torch.Tensor) -> torch.Tensor:

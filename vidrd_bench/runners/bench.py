@@ -9,11 +9,10 @@ from typing import Any, Callable
 
 import numpy as np
 import torch
-from torch.utils.flop_counter import FlopCounterMode
 
 from vidrd_bench.core.devices import pick_device
 from vidrd_bench.core.errors import VidrdBenchError
-from vidrd_bench.core.timing import peak_memory_gib, reset_peak_memory, time_ms, timed_call
+from vidrd_bench.core.timing import count_flops, peak_memory_gib, reset_peak_memory, time_ms, timed_call
 from vidrd_bench.core.progress import tqdm
 from vidrd_bench.generators import Generator, GeneratorEntry
 from vidrd_bench.metrics.detectors import DETECTORS, DetectorSpec
@@ -34,13 +33,6 @@ def device_peak_tflops(device: torch.device) -> float | None:
         return None
     name = torch.cuda.get_device_name(device)
     return next((v for k, v in PEAK_BF16_TFLOPS.items() if k in name), None)
-
-
-def count_flops(fn: Callable[[], Any]) -> int:
-    """Floating-point operations of one call of `fn`, by torch's FLOP counter (matmuls, convs, attention)."""
-    with torch.no_grad(), FlopCounterMode(display=False) as counter:
-        fn()
-    return int(counter.get_total_flops())
 
 
 def eager_module(module: torch.nn.Module) -> torch.nn.Module:

@@ -12,11 +12,10 @@ import dataclasses
 from typing import Any
 
 import torch
-from torch.utils.flop_counter import FlopCounterMode
 
 from vidrd_bench.core.devices import pick_device
 from vidrd_bench.core.errors import VidrdBenchError
-from vidrd_bench.core.timing import peak_memory_gib, reset_peak_memory, time_ms
+from vidrd_bench.core.timing import count_flops, peak_memory_gib, reset_peak_memory, time_ms
 from vidrd_bench.metrics.detectors import DETECTORS, DetectorSpec
 from vidrd_bench.results import provenance
 
@@ -63,6 +62,11 @@ def clip_shape(spec: DetectorSpec, batch_size: int, clip_size: int | None) -> tu
     return batch_size, 3, FRAMES_PER_VIDEO if spec.per_frame else spec.num_frames, side, side
 
 
+def input_label(shape: tuple[int, ...]) -> str:
+    """A row's input column: "B x T x HxW uint8" for (B, 3, T, H, W) clips."""
+    return f"{shape[0]} x {shape[2]} x {shape[3]}x{shape[4]} uint8"
+
+
 def _frozen(detector: Any) -> Any:
     """The detector with its modules' parameters out of autograd (the FLOP counter's module tracker refuses a
     parameter that a module hands another as input, as V-JEPA's pooler does with its query tokens)."""
@@ -83,9 +87,7 @@ def count_gflop(spec: DetectorSpec, shape: tuple[int, ...]) -> float | None:
         try:
             det = _frozen(spec.random_build(device=device))
             det.num_frames = one[2]
-            with torch.no_grad(), FlopCounterMode(display=False) as counter:
-                det(torch.zeros(one, dtype=torch.uint8, device=device))
-            return round(counter.get_total_flops() / 1e9, 2)
+            return round(count_flops(lambda: det(torch.zeros(one, dtype=torch.uint8, device=device))) / 1e9, 2)
         except (NotImplementedError, RuntimeError, VidrdBenchError):  # a host copy of a meta tensor; needs a file
             continue
     return None
@@ -96,7 +98,7 @@ def time_detector(spec: DetectorSpec, device: torch.device, batch_size: int, ite
     """Time one detector's forward on a batch of random uint8 clips; a detector without a random full-size build,
     or one the device cannot hold at this batch size, is a row with a note instead of times."""
     shape = clip_shape(spec, batch_size, clip_size)
-    row = DetectorTiming(spec.name, f"{shape[0]} x {shape[2]} x {shape[3]}x{shape[4]} uint8")
+    row = DetectorTiming(spec.name, input_label(shape))
     if spec.random_build is None:
         row.note = "skipped: its spec has no random full-size build (random_build)"
         return row
@@ -130,7 +132,7 @@ def detector_row(spec: DetectorSpec, device: torch.device, batch_size: int, iter
     """One detector's row: its FLOP count, and unless `flops_only` its timing and the rate that makes."""
     shape = clip_shape(spec, batch_size, clip_size)
     if flops_only:
-        row = DetectorTiming(spec.name, f"1 x {shape[2]} x {shape[3]}x{shape[4]} uint8")
+        row = DetectorTiming(spec.name, input_label((1, *shape[1:])))
     else:
         row = time_detector(spec, device, batch_size, iters, clip_size)
     row.gflop_per_video = count_gflop(spec, shape)

@@ -67,6 +67,16 @@ def frame_attention(attn: Attention, x: torch.Tensor) -> torch.Tensor:
     return attn.to_out[1](attn.to_out[0](out.to(x.dtype).reshape(b, f, n, c)))
 
 
+def frame_self_attention(attn: Attention, x: torch.Tensor) -> torch.Tensor:
+    """Self-attention across the F frames of (B, F, N, C) tokens: frame_attention's broadcast sums when compiling,
+    else the module itself (SDPA) on (B*N, F, C) sequences."""
+    if torch.compiler.is_compiling():
+        return frame_attention(attn, x)
+    b, f, n, c = x.shape
+    out = attn(x.transpose(1, 2).reshape(b * n, f, c))
+    return out.reshape(b, n, f, -1).transpose(1, 2)
+
+
 def frame_softmax_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float) -> torch.Tensor:
     """Softmax attention across dim 1 (frames) of (B, F, N, heads, d) tensors, in the form Inductor fuses well:
     scores reduced over d, the weighted sum over the F frames written out term by term."""
@@ -172,11 +182,7 @@ class VideoTransformerBlock(BasicTransformerBlock):
         if self.add_temp_embed:
             pe = frame_position_embedding(num_frames, c, hidden_states.device, hidden_states.dtype)
             video = video + pe[None, :, None, :]
-        if torch.compiler.is_compiling():
-            out = frame_attention(self.temp_attn, self.temp_norm(video))
-        else:
-            tokens = video.transpose(1, 2).reshape(-1, num_frames, c)
-            out = self.temp_attn(self.temp_norm(tokens)).reshape(-1, n, num_frames, c).transpose(1, 2)
+        out = frame_self_attention(self.temp_attn, self.temp_norm(video))
         return (video + out).reshape(bf, n, c)
 
 
