@@ -325,7 +325,7 @@ def test_torchrun_c10d_rendezvous_renders_the_same_videos_as_one_process(tmp_pat
 
 
 def test_steady_rate_leaves_out_the_first_batch():
-    from vidrd_bench.runners.generate import SteadyRate
+    from vidrd_bench.runners.render_loop import SteadyRate
 
     ticks = iter([100.0, 130.0, 150.0])  # first batch ends at 100 s (compile), then 30 s and 20 s batches
     rate = SteadyRate(clock=lambda: next(ticks))
