@@ -9,7 +9,8 @@ guided pair as one batch (what batching Wan's two calls would give), whole video
 
     python3 benchmarks/diffusers_peer.py --out $OUT                 # GPU: modelscope and wan
     python3 benchmarks/diffusers_peer.py --dry-run --out /tmp/peer  # CPU: the tiny pipelines, same code path
-Writes <out>/diffusers_peer.json and prints a markdown table.
+Writes <out>/diffusers_peer.json after every row (a run stopped by a time limit keeps what it measured) and prints
+a markdown table.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import Any, Callable
 import torch
 
 from profile_unet import kernel_summary, profiled
+from vidrd_bench.core.io import write_text_atomic
 from vidrd_bench.core.timing import peak_memory_gib, reset_peak_memory, time_ms, timed_call
 from vidrd_bench.generators.diffusers_speed import SpeedOptions, attention_priority, speed_up
 from vidrd_bench.generators.diffusers_t2v import SPECS, build_random
@@ -39,7 +41,7 @@ ABLATIONS = {
     "ours without channels-last": dataclasses.replace(SpeedOptions(), channels_last=False),
     "ours + fused qkv": dataclasses.replace(SpeedOptions(), fuse_qkv=True),
     "ours + CUDA graphs": dataclasses.replace(SpeedOptions(), cuda_graphs=True),
-    "ours + guided pair as one batch": dataclasses.replace(SpeedOptions(), guided_pair=True),
+    "ours without the guided pair as one batch": dataclasses.replace(SpeedOptions(), guided_pair=False),
 }
 
 
@@ -145,8 +147,10 @@ def free() -> None:
         torch.cuda.empty_cache()
 
 
-def measure(model: str, args: argparse.Namespace, device: torch.device) -> dict[str, Any]:
-    """Every side of one model, in turn, on the same device."""
+def measure(model: str, args: argparse.Namespace, device: torch.device,
+            save: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+    """Every side of one model, in turn, on the same device; `save` gets the result after each row, so a run
+    stopped by a time limit keeps the rows it measured."""
     shape = (DRY_SHAPES if args.dry_run else SHAPES)[model]
     plain = lambda: attention_priority("default")  # noqa: E731
     result: dict[str, Any] = {"model": model, "shape": shape, "rows": [], "whole": {}}
@@ -155,6 +159,7 @@ def measure(model: str, args: argparse.Namespace, device: torch.device) -> dict[
     eager = guided_call(pipe, model, shape, plain)
     reference = first_output(eager)
     result["rows"].append(row("diffusers eager", eager, device, args, shape[0]))
+    save(result)
     pair = paired(pipe, model, eager.step, plain)
     if pair is not None:
         result["rows"].append(row("diffusers eager, guided pair as one batch", pair, device, args, shape[0]))
@@ -162,6 +167,7 @@ def measure(model: str, args: argparse.Namespace, device: torch.device) -> dict[
     setattr(pipe, den, torch.compile(getattr(pipe, den)))
     compiled = guided_call(pipe, model, shape, plain)
     result["rows"].append(row("diffusers + torch.compile(denoiser)", compiled, device, args, shape[0]))
+    save(result)
     if args.whole:
         result["whole"]["diffusers + torch.compile(denoiser)"] = whole(pipe, model, shape, args.steps, device, plain)
     del pipe, eager, compiled, pair
@@ -176,6 +182,7 @@ def measure(model: str, args: argparse.Namespace, device: torch.device) -> dict[
         entry["speed_up"] = done
         entry["max_abs_diff_vs_eager"] = float((first_output(ours) - reference).abs().max())
         result["rows"].append(entry)
+        save(result)
         if args.whole and side == "ours":
             result["whole"]["ours"] = whole(pipe, model, shape, args.steps, device, context)
         del pipe, ours
@@ -218,11 +225,18 @@ def main() -> None:
     args.sides = [s for s in args.sides.split(",") if s]
     device = torch.device("cpu" if args.dry_run else "cuda")
     name = "CPU (dry run)" if args.dry_run else torch.cuda.get_device_name(device)
-    results = [measure(m, args, device) for m in args.models.split(",")]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    record = {"device": name, "torch": torch.__version__, "argv": sys.argv[1:], "results": results}
-    (out / "diffusers_peer.json").write_text(json.dumps(record, indent=1, default=str))
+    results: list[dict[str, Any]] = []
+
+    def save(current: dict[str, Any]) -> None:
+        record = {"device": name, "torch": torch.__version__, "argv": sys.argv[1:], "results": [*results, current]}
+        write_text_atomic(out / "diffusers_peer.json", json.dumps(record, indent=1, default=str))
+
+    for model in args.models.split(","):
+        result = measure(model, args, device, save)
+        save(result)
+        results.append(result)
     print(table(results, name, "float32" if args.dry_run else "bf16"))
 
 

@@ -40,10 +40,14 @@ def test_every_lever_but_compilation_keeps_the_video(name):
 
 
 def test_gpu_levers_are_dropped_off_the_gpu_and_unknown_orders_refused():
-    """On the CPU only compilation stays the caller's choice; on CUDA the options stand as given."""
+    """On the CPU only compilation stays the caller's choice; on CUDA the options stand as given, except the guided
+    pair, which applies only where the denoiser compiles (eager keeps the pipeline's own two calls)."""
     cpu = SpeedOptions(cuda_graphs=True).on(torch.device("cpu"))
-    assert (cpu.compile, cpu.cuda_graphs, cpu.attention, cpu.channels_last) == (True, False, "default", False)
+    assert (cpu.compile, cpu.cuda_graphs, cpu.attention, cpu.channels_last, cpu.guided_pair) == \
+        (True, False, "default", False, False)
     assert SpeedOptions(cuda_graphs=True).on(torch.device("cuda")) == SpeedOptions(cuda_graphs=True)
+    assert SpeedOptions().guided_pair and SpeedOptions().on(torch.device("cuda")).guided_pair
+    assert not SpeedOptions(compile=False).on(torch.device("cuda")).guided_pair
     with pytest.raises(ValueError, match="attention='fastest'"):
         SpeedOptions(attention="fastest")
 

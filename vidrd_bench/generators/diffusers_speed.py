@@ -14,8 +14,9 @@ and compiled, on one GPU):
 - `video_unet`: with `compile`, a diffusers UNet3DConditionModel (ModelScope) rewritten in the VidRD UNet's fast
   layout (generators/unet3d_speed.py: per-channel-statistics GroupNorm, frame-major temporal transformer,
   channels-last Temp-Conv); eager runs keep diffusers' modules, whose videos they equal bit for bit.
-- `guided_pair`: a pipeline that calls its denoiser twice per step (Wan: conditional, then unconditional) runs both
-  as one batch (generators/guided_pair.py); off until it is timed on a GPU.
+- `guided_pair`: with `compile` on a GPU, a pipeline that calls its denoiser twice per step (Wan: conditional, then
+  unconditional) runs both as one batch (generators/guided_pair.py): 1.3% faster per guided call at Wan 2.1 1.3B's
+  shapes on an H100, for 0.86 GiB more peak memory (benchmarks/README.md); eager runs keep the pipeline's two calls.
 - VAE decode: a video VAE one video per call (`vae.enable_slicing()`), so peak memory does not grow with the batch;
   a frame VAE (FRAME_VAES) in the pipeline's own frame chunks.
 """
@@ -48,9 +49,9 @@ ATTENTION_ORDERS = {
 
 @dataclass(frozen=True)
 class SpeedOptions:
-    """Which levers speed_up pulls. Measured so far (benchmarks/README.md, claims): on ModelScope's shapes (H100) the
-    defaults before `video_unet` ran at diffusers' compiled pipeline's speed (1.00x). `video_unet` is on untimed, as
-    the VidRD UNet's measured layout carried over; CUDA graphs, fused q/k/v and `guided_pair` stay off until timed."""
+    """Which levers speed_up pulls. Measured (benchmarks/README.md, claims; H100, bf16, per guided call against
+    diffusers' compiled pipeline): ModelScope's shapes 1.13x with `video_unet`, 1.01x without; Wan 2.1 1.3B's 1.01x
+    with `guided_pair`, 1.00x without. CUDA graphs and fused q/k/v stay off until timed."""
 
     compile: bool = True
     cuda_graphs: bool = False
@@ -58,18 +59,18 @@ class SpeedOptions:
     channels_last: bool = True
     fuse_qkv: bool = False
     video_unet: bool = True
-    guided_pair: bool = False
+    guided_pair: bool = True
 
     def __post_init__(self) -> None:
         if self.attention not in ATTENTION_ORDERS:
             raise ValueError(f"attention={self.attention!r}; one of {', '.join(ATTENTION_ORDERS)}")
 
     def on(self, device: torch.device) -> "SpeedOptions":
-        """The options that apply on `device`: CUDA graphs, attention kernels and memory layout are GPU levers
-        (compile is the caller's choice on any device)."""
+        """The options that apply on `device`: CUDA graphs, attention kernels and memory layout are GPU levers, and
+        the guided pair a compiled GPU lever, as measured (compile is the caller's choice on any device)."""
         if device.type == "cuda":
-            return self
-        return dataclasses.replace(self, cuda_graphs=False, attention="default", channels_last=False)
+            return dataclasses.replace(self, guided_pair=self.guided_pair and self.compile)
+        return dataclasses.replace(self, cuda_graphs=False, attention="default", channels_last=False, guided_pair=False)
 
 
 @contextlib.contextmanager
