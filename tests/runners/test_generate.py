@@ -324,18 +324,6 @@ def test_torchrun_c10d_rendezvous_renders_the_same_videos_as_one_process(tmp_pat
     assert [r.sha256 for r in _manifest(alone.out_dir)] == [r.sha256 for r in merged]
 
 
-def test_steady_rate_leaves_out_the_first_batch():
-    from vidrd_bench.runners.render_loop import SteadyRate
-
-    ticks = iter([100.0, 130.0, 150.0])  # first batch ends at 100 s (compile), then 30 s and 20 s batches
-    rate = SteadyRate(clock=lambda: next(ticks))
-    rate.batch_done(16)
-    assert rate.s_per_video is None
-    rate.batch_done(16)
-    rate.batch_done(8)
-    assert rate.s_per_video == pytest.approx(50 / 24)
-
-
 def test_a_saved_wan_pipeline_renders_and_scores_end_to_end(tmp_path):
     """`generate --generator wan --model DIR --dataset ucf101` on a tiny saved WanPipeline, then `score fvd` on the
     tiny random detectors: a record naming the generator, its settings and the folder's digests."""
