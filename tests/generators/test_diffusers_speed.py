@@ -79,6 +79,18 @@ def test_full_size_configurations_are_the_public_models(name, denoiser, paramete
     assert sum(p.numel() for p in model.parameters()) == parameters
 
 
+def test_full_random_modelscope_renders_the_models_256_pixels_by_default():
+    """TextToVideoSDPipeline takes its size from unet.config.sample_size x the VAE's scale when settings name none
+    (the `modelscope` settings do not); without sample_size, `bench --preset full-random` had no size to render."""
+    import diffusers
+
+    with torch.device("meta"):
+        unet = diffusers.UNet3DConditionModel(**FULL_T2V["modelscope"]["unet"])
+    scale = 2 ** (len(FULL_T2V["modelscope"]["vae"]["block_out_channels"]) - 1)
+    assert GENERATORS.get("modelscope").settings.get("modelscope").height is None
+    assert unet.config.sample_size * scale == 256
+
+
 def test_full_random_is_a_random_weights_preset_of_the_models_with_a_full_configuration():
     """`bench --preset full-random` exists for modelscope and wan, marked random, and nowhere else."""
     for name in GENERATORS.names():

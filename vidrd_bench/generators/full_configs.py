@@ -5,7 +5,9 @@ Sizes are the public models' own, written out here:
 - modelscope (damo-vilab/text-to-video-ms-1.7b): UNet3DConditionModel with diffusers' defaults, which are that
   model's unet/config.json (block_out_channels 320/640/1280/1280, cross_attention_dim 1024, attention_head_dim 64,
   2 layers per block; diffusers src/diffusers/models/unets/unet_3d_condition.py, __init__ defaults; 1.41 B
-  parameters), the SD 2.x VAE and the 23-layer OpenCLIP-H text encoder of Stable Diffusion 2.1, DDIM.
+  parameters), plus its sample_size 32 (diffusers' default is None): TextToVideoSDPipeline renders
+  sample_size x 8 = 256 px when no size is given, the model card's 256x256; the SD 2.x VAE and the 23-layer
+  OpenCLIP-H text encoder of Stable Diffusion 2.1, DDIM.
 - wan (Wan-AI/Wan2.1-T2V-1.3B-Diffusers): WanTransformer3DModel dim 1536 (12 heads x 128), ffn 8960, 30 layers,
   patch (1, 2, 2), freq_dim 256, text_dim 4096, qk_norm across heads, cross-attention norm (the Wan 2.1 release's
   wan/configs/wan_t2v_1_3B.py); AutoencoderKLWan with diffusers' defaults (base_dim 96, z_dim 16, 4x time, 8x space:
@@ -22,7 +24,7 @@ FULL_CLIP_TEXT = {**SD21_BASE_TEXT, **{k: TINY_TEXT[k] for k in ("vocab_size", "
                                                                  "pad_token_id")}}
 
 FULL_T2V = {
-    "modelscope": {"unet": {}, "vae": SD21_BASE_VAE, "scheduler": SD21_BASE_SCHEDULER, "text_encoder": FULL_CLIP_TEXT},
+    "modelscope": {"unet": {"sample_size": 32}, "vae": SD21_BASE_VAE, "scheduler": SD21_BASE_SCHEDULER, "text_encoder": FULL_CLIP_TEXT},
     "wan": {
         "transformer": {
             "patch_size": [1, 2, 2],
