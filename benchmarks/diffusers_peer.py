@@ -154,20 +154,23 @@ def measure(model: str, args: argparse.Namespace, device: torch.device,
     shape = (DRY_SHAPES if args.dry_run else SHAPES)[model]
     plain = lambda: attention_priority("default")  # noqa: E731
     result: dict[str, Any] = {"model": model, "shape": shape, "rows": [], "whole": {}}
+
+    def add(entry: dict[str, Any]) -> None:
+        result["rows"].append(entry)
+        save(result)
+
     print(f"{model}: {shape[0]} videos x {shape[1]} frames {shape[2]}x{shape[3]}", flush=True)
     pipe = pipeline(model, device, args.dry_run)
     eager = guided_call(pipe, model, shape, plain)
     reference = first_output(eager)
-    result["rows"].append(row("diffusers eager", eager, device, args, shape[0]))
-    save(result)
+    add(row("diffusers eager", eager, device, args, shape[0]))
     pair = paired(pipe, model, eager.step, plain)
     if pair is not None:
-        result["rows"].append(row("diffusers eager, guided pair as one batch", pair, device, args, shape[0]))
+        add(row("diffusers eager, guided pair as one batch", pair, device, args, shape[0]))
     den = SPECS[model].denoiser
     setattr(pipe, den, torch.compile(getattr(pipe, den)))
     compiled = guided_call(pipe, model, shape, plain)
-    result["rows"].append(row("diffusers + torch.compile(denoiser)", compiled, device, args, shape[0]))
-    save(result)
+    add(row("diffusers + torch.compile(denoiser)", compiled, device, args, shape[0]))
     if args.whole:
         result["whole"]["diffusers + torch.compile(denoiser)"] = whole(pipe, model, shape, args.steps, device, plain)
     del pipe, eager, compiled, pair
@@ -181,8 +184,7 @@ def measure(model: str, args: argparse.Namespace, device: torch.device,
         entry = row(side, ours, device, args, shape[0])
         entry["speed_up"] = done
         entry["max_abs_diff_vs_eager"] = float((first_output(ours) - reference).abs().max())
-        result["rows"].append(entry)
-        save(result)
+        add(entry)
         if args.whole and side == "ours":
             result["whole"]["ours"] = whole(pipe, model, shape, args.steps, device, context)
         del pipe, ours

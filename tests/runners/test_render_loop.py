@@ -13,8 +13,8 @@ def _rows(indices):
 
 
 def test_a_slice_renders_whole_plan_groups_and_writes_only_its_own_rows():
-    """Batch size 4 over a plan of 10: a slice holding 3, 4 and 9 renders groups 0-3 and 8-9 whole, writing 3 of
-    the first and 1 of the second; a row rendered in another batch would change its bytes."""
+    """Batch size 4 over a plan of 10: a slice holding 3, 4 and 9 renders groups 0-3, 4-7 and 8-9 whole, writing
+    only 3, 4 and 9 (at positions 3, 0 and 1); a row rendered in another batch would change its bytes."""
     plan = _rows(range(10))
     todo = _rows([9, 3, 4])
     calls = plan_batches(todo, plan, 4)

@@ -24,7 +24,8 @@ FULL_CLIP_TEXT = {**SD21_BASE_TEXT, **{k: TINY_TEXT[k] for k in ("vocab_size", "
                                                                  "pad_token_id")}}
 
 FULL_T2V = {
-    "modelscope": {"unet": {"sample_size": 32}, "vae": SD21_BASE_VAE, "scheduler": SD21_BASE_SCHEDULER, "text_encoder": FULL_CLIP_TEXT},
+    "modelscope": {"unet": {"sample_size": 32}, "vae": SD21_BASE_VAE, "scheduler": SD21_BASE_SCHEDULER,
+                   "text_encoder": FULL_CLIP_TEXT},
     "wan": {
         "transformer": {
             "patch_size": [1, 2, 2],
