@@ -39,6 +39,22 @@ def test_every_lever_but_compilation_keeps_the_video(name):
     np.testing.assert_allclose(render(pipe, "cudnn"), plain, atol=2e-5)
 
 
+def test_a_pipeline_that_decodes_every_frame_at_once_decodes_in_frame_chunks_to_the_same_video():
+    """ModelScope hands its image VAE all frames of the batch in one call: speed_up caps each decoder call at
+    decode_frames frames, and the video is the plain pipeline's (float32 on the CPU: equal to rounding)."""
+    plain = render(build_tiny("modelscope"))
+    pipe = build_tiny("modelscope")
+    done = speed_up(pipe, SpeedOptions(compile=False, decode_frames=3))
+    assert done["vae_decode"] == "frames in chunks of 3 (FrameChunks)"
+    sizes = []
+    pipe.vae.decoder.inner.register_forward_pre_hook(lambda m, a: sizes.append(a[0].shape[0]))
+    np.testing.assert_allclose(render(pipe), plain, atol=2e-5)  # float32 kernels round by batch size
+    assert sizes == [3, 1]  # 4 frames
+    assert pipe.vae.decoder.conv_out is pipe.vae.decoder.inner.conv_out
+    with pytest.raises(ValueError, match="decode_frames=0"):
+        SpeedOptions(decode_frames=0)
+
+
 def test_gpu_levers_are_dropped_off_the_gpu_and_unknown_orders_refused():
     """On the CPU only compilation stays the caller's choice; on CUDA the options stand as given, except the guided
     pair, which applies only where the denoiser compiles (eager keeps the pipeline's own two calls)."""

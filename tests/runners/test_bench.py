@@ -92,3 +92,32 @@ def test_bench_times_every_registered_detector_by_its_spec():
     for r in rows:  # both follow from the time per batch (each rounded: ms to 0.01, so relatively for fast ones)
         assert r["videos_per_s"] == pytest.approx(2e3 / r["ms_per_batch"], rel=5e-3, abs=0.08)
         assert r["s_for_10k"] == pytest.approx(10_000 * r["ms_per_batch"] / 1e3 / 2, abs=0.08)
+
+
+def test_a_guided_pair_denoiser_row_times_the_batched_call_once_per_step(monkeypatch):
+    """Where the pipeline's two calls per step run as one batch, the row times that batched call of the compiled
+    module (not the first, eager learning call) and counts it once per step, with the FLOP of both halves."""
+    from vidrd_bench.generators.diffusers_speed import SpeedOptions, speed_up
+    from vidrd_bench.generators.guided_pair import GuidedPairDenoiser
+    from vidrd_bench.generators.tiny import build_tiny
+    from vidrd_bench.runners.bench import _denoiser_row
+
+    pipe = build_tiny("wan")
+    speed_up(pipe, SpeedOptions(compile=False, guided_pair=True))
+    calls = []
+    hook = pipe.transformer.register_forward_pre_hook(lambda m, a, k: calls.append((a, k)), with_kwargs=True)
+    with torch.no_grad():
+        pipe(prompt="a man playing the cello", negative_prompt="blurry", num_frames=5, height=32, width=32,
+             num_inference_steps=3, generator=torch.Generator().manual_seed(0), output_type="latent")
+    hook.remove()
+    assert len(calls) == 6
+    timed = []
+    monkeypatch.setattr(pipe.transformer.inner, "forward", lambda **k: timed.append(k["hidden_states"].shape[0])
+                        or type(pipe.transformer.inner).forward(pipe.transformer.inner, **k))
+    row = _denoiser_row("denoiser call", pipe.transformer, calls, 1, torch.device("cpu"), 1)
+    assert set(timed) == {2}
+    single = count_flops(lambda: pipe.transformer.inner(**calls[-2][1]))
+    assert row.tflop == pytest.approx(2 * single / 1e12, rel=1e-6)
+    assert row.note == "WanTransformer3DModel, x 3 guided pairs as one batch per batch"
+    assert row.shape.startswith("2 x ")
+    assert isinstance(pipe.transformer, GuidedPairDenoiser)

@@ -55,13 +55,30 @@ class GuidedPairDenoiser(nn.Module):
         # The learning step runs the uncompiled module: a compiled one would compile this shape as well.
         return getattr(self.inner, "_orig_mod", self.inner)(**kwargs)
 
+    def steady_call(self, calls: list[tuple[tuple, dict]]) -> dict[str, Any] | None:
+        """The one batched call a later step makes, from the calls recorded for one pipeline run (`bench` times it),
+        or None where the run's last two calls are not a conditional/unconditional pair on the same latents."""
+        if len(calls) < 2 or calls[-2][0] or calls[-1][0]:
+            return None
+        cond, uncond = calls[-2][1], calls[-1][1]
+        if cond.get("hidden_states") is None or cond.get("hidden_states") is not uncond.get("hidden_states") or \
+                cond.get("encoder_hidden_states") is None or uncond.get("encoder_hidden_states") is None:
+            return None
+        return pair_kwargs(cond, (cond["encoder_hidden_states"], uncond["encoder_hidden_states"]))
+
     def _both(self, kwargs: dict[str, Any]) -> tuple:
         """Run the conditional and unconditional halves as one batch; return the first, stash the second."""
         hidden_states, timestep = kwargs["hidden_states"], kwargs["timestep"]
-        steps = torch.cat([timestep, timestep]) if isinstance(timestep, torch.Tensor) and timestep.ndim else timestep
-        out = self.inner(**{**kwargs, "hidden_states": torch.cat([hidden_states, hidden_states]), "timestep": steps,
-                            "encoder_hidden_states": torch.cat(self._pair)})
+        out = self.inner(**pair_kwargs(kwargs, self._pair))
         cond, uncond = out[0].chunk(2)
         self._stash = (hidden_states, timestep, (uncond, *out[1:]))
         self.batched_calls += 1
         return (cond, *out[1:])
+
+
+def pair_kwargs(kwargs: dict[str, Any], embeddings: tuple[torch.Tensor, torch.Tensor]) -> dict[str, Any]:
+    """A conditional call's keyword arguments with the latents and timestep doubled and both text embeddings."""
+    hidden_states, timestep = kwargs["hidden_states"], kwargs["timestep"]
+    steps = torch.cat([timestep, timestep]) if isinstance(timestep, torch.Tensor) and timestep.ndim else timestep
+    return {**kwargs, "hidden_states": torch.cat([hidden_states, hidden_states]), "timestep": steps,
+            "encoder_hidden_states": torch.cat(embeddings)}
