@@ -70,3 +70,20 @@ def test_cuda_with_a_driver_too_old_names_the_driver(monkeypatch):
     monkeypatch.setattr(torch.version, "cuda", None)
     with pytest.raises(VidrdBenchError, match="CPU-only build"):
         pick_device("cuda:0")
+
+
+def test_default_dtype_builds_modules_in_that_dtype_and_restores_the_previous_default():
+    """The full-random presets build their networks in bf16 on a GPU (HunyuanVideo would not fit in float32 first)."""
+    import torch
+
+    from vidrd_bench.core.devices import default_dtype
+
+    with default_dtype(torch.bfloat16):
+        layer = torch.nn.Linear(4, 4)
+    assert layer.weight.dtype == torch.bfloat16 and torch.get_default_dtype() == torch.float32
+    try:
+        with default_dtype(torch.bfloat16):
+            raise RuntimeError("a build that fails")
+    except RuntimeError:
+        pass
+    assert torch.get_default_dtype() == torch.float32

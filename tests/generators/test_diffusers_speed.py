@@ -81,18 +81,35 @@ def test_the_generator_runs_its_calls_and_bench_replays_in_its_attention_order(m
     assert seen == ["cudnn"]
 
 
-@pytest.mark.parametrize("name, denoiser, parameters", [
-    ("modelscope", "UNet3DConditionModel", 1_411_233_860),  # text-to-video-ms-1.7b's UNet: 1.41 B
-    ("wan", "WanTransformer3DModel", 1_418_996_800),  # Wan 2.1 T2V "1.3B"
+@pytest.mark.parametrize("name, part, denoiser, parameters", [
+    ("modelscope", "unet", "UNet3DConditionModel", 1_411_233_860),  # text-to-video-ms-1.7b's UNet: 1.41 B
+    ("wan", "transformer", "WanTransformer3DModel", 1_418_996_800),  # Wan 2.1 T2V "1.3B"
+    ("animatediff", "unet", "UNet2DConditionModel", 859_520_964),  # SD 1.5's UNet: 860 M
+    ("animatediff", "motion_adapter", "MotionAdapter", 453_209_280),  # the v1-5-2 motion module: 453 M
+    ("cogvideox", "transformer", "CogVideoXTransformer3DModel", 1_693_783_872),  # CogVideoX-2b: 1.69 B
+    ("ltx", "transformer", "LTXVideoTransformer3DModel", 1_923_385_472),  # LTX-Video "2B": 1.92 B
+    ("hunyuanvideo", "transformer", "HunyuanVideoTransformer3DModel", 12_821_012_544),  # HunyuanVideo "13B"
+    ("mochi", "transformer", "MochiTransformer3DModel", 10_027_677_744),  # Mochi 1 "10B"
+    ("latte", "transformer", "LatteTransformer3DModel", 1_057_246_880),  # Latte-1: 1.06 B
 ])
-def test_full_size_configurations_are_the_public_models(name, denoiser, parameters):
+def test_full_size_configurations_are_the_public_models(name, part, denoiser, parameters):
     """The full-random denoisers have the published models' parameter counts (built on the meta device)."""
     import diffusers
 
-    cfg = FULL_T2V[name]["unet" if name == "modelscope" else "transformer"]
     with torch.device("meta"):
-        model = getattr(diffusers, denoiser)(**cfg)
+        model = getattr(diffusers, denoiser)(**FULL_T2V[name][part])
     assert sum(p.numel() for p in model.parameters()) == parameters
+
+
+def test_every_diffusers_generator_has_a_full_size_configuration_with_every_part_its_builder_reads():
+    """bench --preset full-random works for each registered diffusers model: FULL_T2V has the same parts as the
+    tiny configuration the builder reads (text encoders where the tiny one names its own)."""
+    from vidrd_bench.generators.tiny import BUILDERS
+    from vidrd_bench.generators.tiny_configs import TINY_T2V
+
+    assert set(FULL_T2V) == set(BUILDERS) == set(TINY_T2V)
+    for name, tiny in TINY_T2V.items():
+        assert set(tiny) <= set(FULL_T2V[name]), name
 
 
 def test_full_random_modelscope_renders_the_models_256_pixels_by_default():

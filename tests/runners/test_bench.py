@@ -4,11 +4,11 @@ import pytest
 import torch
 
 from vidrd_bench.core.timing import count_flops
-from vidrd_bench.runners.bench import format_bench, run_bench
+from vidrd_bench.runners.bench import BenchOptions, format_bench, run_bench
 
 
 def test_tiny_bench_times_every_stage_and_projects_the_10k_cost():
-    result = run_bench(preset="tiny", device="cpu", batch_sizes=(1, 2), iters=1, detectors=False)
+    result = run_bench(BenchOptions(preset="tiny", device="cpu", batch_sizes=(1, 2), iters=1, detectors=False))
     items = [r["item"] for r in result["rows"]]
     assert items.count("denoiser call") == 2 and items.count("whole video (pipeline)") == 2
     assert items.count("VAE decode") == 2 and {"mp4 encode (CPU)", "mp4 decode (CPU)"} <= set(items)
@@ -26,7 +26,7 @@ def test_tiny_bench_times_every_stage_and_projects_the_10k_cost():
 
 
 def test_bench_times_a_diffusers_generator_the_same_way():
-    result = run_bench(generator="modelscope", device="cpu", batch_sizes=(1,), iters=1, detectors=False)
+    result = run_bench(BenchOptions(generator="modelscope", device="cpu", batch_sizes=(1,), iters=1, detectors=False))
     assert result["preset"] == "tiny" and result["settings"]["name"] == "modelscope-tiny"
     rows = {r["item"]: r for r in result["rows"]}
     den = rows["denoiser call"]
@@ -60,8 +60,7 @@ def test_the_whole_video_row_renders_each_batch_twice_capture_as_warm_up_then_ti
     render = Generator.__call__
     monkeypatch.setattr(Generator, "__call__",
                         lambda self, p, *a, **k: calls.append(len(p)) or render(self, p, *a, **k))
-    result = run_bench(preset="tiny", device="cpu", batch_sizes=(2,), iters=1, detectors=False,
-                       memory_batch_sizes=())
+    result = run_bench(BenchOptions(preset="tiny", device="cpu", batch_sizes=(2,), iters=1, detectors=False))
     whole = next(r for r in result["rows"] if r["item"] == "whole video (pipeline)")
     assert calls.count(2) == 2 and whole["first_call_s"] is not None and whole["first_call_s"] > 0
 
@@ -121,3 +120,31 @@ def test_a_guided_pair_denoiser_row_times_the_batched_call_once_per_step(monkeyp
     assert row.note == "WanTransformer3DModel, x 3 guided pairs as one batch per batch"
     assert row.shape.startswith("2 x ")
     assert isinstance(pipe.transformer, GuidedPairDenoiser)
+
+
+def test_steps_times_whole_videos_at_fewer_steps_and_projects_the_settings_count(monkeypatch):
+    """--steps 1 on settings of 2 steps: the whole video renders with 1 step (under a new settings name), and the
+    projection adds 1 more step at the timed denoiser's cost per step; the 10K cost follows the projection."""
+    seen = []
+    from vidrd_bench.generators.base import Generator
+
+    render = Generator.__call__
+    monkeypatch.setattr(Generator, "__call__", lambda self, p, seeds, settings, *a, **k:
+                        seen.append(settings.num_inference_steps) or render(self, p, seeds, settings, *a, **k))
+    result = run_bench(BenchOptions(generator="modelscope", device="cpu", batch_sizes=(1,), iters=1,
+                                    detectors=False, steps=1))
+    full = result["settings"]["num_inference_steps"]
+    assert full == 2 and set(seen) == {1} and result["timed_settings"]["name"] == "modelscope-tiny-steps1"
+    rows = {r["item"]: r for r in result["rows"]}
+    whole, projected, denoiser = rows["whole video (pipeline)"], rows["whole video (projected)"], rows["denoiser call"]
+    step_ms = denoiser["per_video_s"] * 1e3  # 1 video, 1 step timed
+    assert projected["ms"] == pytest.approx(whole["ms"] + step_ms, rel=1e-3)
+    assert result["s_per_video"] == projected["per_video_s"] and result["steps_timed"] == 1
+
+
+def test_steps_is_refused_where_it_would_not_be_fewer_than_the_settings():
+    from vidrd_bench.core.errors import VidrdBenchError
+
+    with pytest.raises(VidrdBenchError, match="sample 2 steps.*Pass a number from 1 to 1"):
+        run_bench(BenchOptions(generator="modelscope", device="cpu", batch_sizes=(1,), iters=1, detectors=False,
+                               steps=2))

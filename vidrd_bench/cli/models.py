@@ -135,15 +135,18 @@ def _echo_shape(entry) -> None:
 @click.option("--flops-only", is_flag=True,
               help="With --detectors: count each detector's FLOP per video (torch's counter) without timing it; runs "
                    "on any machine.")
+@click.option("--steps", type=click.IntRange(1), default=None,
+              help="Time whole videos at this many sampling steps and project them to the settings' own count with "
+                   "the timed denoiser call (for models whose whole video outlasts a GPU session).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write the JSON here.")
 def bench_cmd(generator_name, model, preset, settings_name, precision, device, batch_sizes, compile_, iters,
-              no_detectors, memory_batch_sizes, detector_names, batch_size, clip_size, flops_only, out) -> None:
+              no_detectors, memory_batch_sizes, detector_names, batch_size, clip_size, flops_only, steps, out) -> None:
     """Time any generator's denoiser calls, VAE decode and whole videos, detectors and video I/O; project 10K cost.
 
     Without --preset: the preset reading --model if given, else the first with random weights (vidrd: full-random).
     With --detectors: only those detectors' throughput (videos/s, ms per batch, peak memory, time for 10K videos).
     """
-    from vidrd_bench.runners.bench import format_bench, run_bench
+    from vidrd_bench.runners.bench import BenchOptions, format_bench, run_bench
     from vidrd_bench.runners.detector_bench import detector_names as parse_names
     from vidrd_bench.runners.detector_bench import format_detector_bench, run_detector_bench
     from vidrd_bench.core.io import check_output_file, save_or_rescue, write_json_atomic
@@ -159,10 +162,10 @@ def bench_cmd(generator_name, model, preset, settings_name, precision, device, b
     else:
         sizes = positive_ints(batch_sizes, "--batch-sizes")
         memory_sizes = positive_ints(memory_batch_sizes, "--memory-batch-sizes") if memory_batch_sizes else ()
-        result = run_bench(generator=generator_name, preset=preset, settings=settings_name,
-                           model=None if model is None else str(model), device=device, batch_sizes=sizes,
-                           compile=compile_, iters=iters, detectors=not no_detectors, memory_batch_sizes=memory_sizes,
-                           precision=precision)
+        result = run_bench(BenchOptions(generator=generator_name, preset=preset, settings=settings_name,
+                                        model=None if model is None else str(model), device=device,
+                                        batch_sizes=sizes, compile=compile_, iters=iters, detectors=not no_detectors,
+                                        memory_batch_sizes=memory_sizes, precision=precision, steps=steps))
         click.echo(format_bench(result))
     if out:
         save_or_rescue(out, lambda p: write_json_atomic(p, result), "the table printed above")

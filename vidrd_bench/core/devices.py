@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from pathlib import Path
+from typing import Iterator
 
 import torch
 
@@ -67,3 +69,15 @@ def persistent_compile_cache() -> Path:
         base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
         os.environ[INDUCTOR_CACHE_ENV] = str(base / "vidrd-bench" / "inductor")
     return Path(os.environ[INDUCTOR_CACHE_ENV])
+
+
+@contextlib.contextmanager
+def default_dtype(dtype: torch.dtype) -> Iterator[None]:
+    """Modules built in the block take `dtype` for their parameters (random full-size models built in the run's
+    precision, never first in float32); the previous default comes back after."""
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)
+    try:
+        yield
+    finally:
+        torch.set_default_dtype(previous)

@@ -24,6 +24,7 @@ from typing import Any, Mapping
 import numpy as np
 import torch
 
+from vidrd_bench.core.devices import default_dtype
 from vidrd_bench.core.errors import WeightsError
 from vidrd_bench.generators.base import Generator, GeneratorError, frames_to_uint8
 from vidrd_bench.generators.diffusers_folder import (check_contract, folder_digests, load_folder, model_folder,
@@ -276,7 +277,10 @@ def build_random(generator: str, preset: str, device: torch.device) -> tuple[Any
     if name not in FULL_T2V:
         raise GeneratorError(f"Generator {generator!r} has no full-size configuration for preset full-random (those "
                              f"with one: {', '.join(FULL_T2V)}); time it with --model DIR instead.")
-    with torch.device(device):
+    # Built in bf16 off the CPU (the run's dtype): HunyuanVideo's 13 B transformer and 8 B text model would not fit
+    # an 80 GB card in float32 before the cast.
+    dtype = torch.float32 if device.type == "cpu" else torch.bfloat16
+    with torch.device(device), default_dtype(dtype):
         pipe = build_tiny(generator, configs=FULL_T2V)
     pipe.scheduler = type(pipe.scheduler).from_config(pipe.scheduler.config)  # its tables on the CPU, as loaded ones
     return pipe, f"random init, seed 0 on {device.type}, generators.full_configs.FULL_T2V[{name!r}]"

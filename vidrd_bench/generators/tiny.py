@@ -77,7 +77,8 @@ def _animatediff(cfg: dict[str, Any]) -> Any:
 
     return AnimateDiffPipeline(unet=UNet2DConditionModel(**cfg["unet"]), motion_adapter=MotionAdapter(**cfg["motion_adapter"]),
                                vae=AutoencoderKL(**cfg["vae"]), scheduler=DDIMScheduler(**cfg["scheduler"]),
-                               feature_extractor=None, image_encoder=None, **_clip_text())
+                               feature_extractor=None, image_encoder=None,
+                               **_clip_text(cfg.get("text_encoder", TINY_TEXT)))
 
 
 def _cogvideox(cfg: dict[str, Any]) -> Any:
@@ -85,7 +86,7 @@ def _cogvideox(cfg: dict[str, Any]) -> Any:
     from diffusers import AutoencoderKLCogVideoX, CogVideoXPipeline, CogVideoXTransformer3DModel, DDIMScheduler
 
     transformer = CogVideoXTransformer3DModel(**cfg["transformer"])
-    text = _t5_text(cfg["text_encoder"], cfg["transformer"]["max_text_seq_length"])
+    text = _t5_text(cfg["text_encoder"], cfg["transformer"].get("max_text_seq_length", 226))  # the class default
     return CogVideoXPipeline(transformer=transformer, vae=AutoencoderKLCogVideoX(**cfg["vae"]),
                              scheduler=DDIMScheduler(**cfg["scheduler"]), **text)
 
@@ -118,7 +119,7 @@ def _hunyuanvideo(cfg: dict[str, Any]) -> Any:
     from diffusers import (AutoencoderKLHunyuanVideo, FlowMatchEulerDiscreteScheduler, HunyuanVideoPipeline,
                            HunyuanVideoTransformer3DModel)
 
-    clip = _clip_text()
+    clip = _clip_text(cfg.get("text_encoder_2", TINY_TEXT))
     return HunyuanVideoPipeline(transformer=HunyuanVideoTransformer3DModel(**cfg["transformer"]),
                                 vae=AutoencoderKLHunyuanVideo(**cfg["vae"]),
                                 scheduler=FlowMatchEulerDiscreteScheduler(**cfg["scheduler"]),

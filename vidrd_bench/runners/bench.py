@@ -256,46 +256,95 @@ def bench_preset(entry: GeneratorEntry, model: str | None) -> str:
     return wanted[0].name
 
 
-def run_bench(generator: str = "vidrd", preset: str | None = None, settings: str | None = None,
-              model: str | None = None, device: str | None = None, batch_sizes: tuple[int, ...] = (1, 8),
-              compile: bool = False, iters: int = 5, protocol_name: str | None = None,
-              detectors: bool = True, memory_batch_sizes: tuple[int, ...] = (),
-              precision: str = DEFAULT_PRECISION) -> dict[str, Any]:
+@dataclasses.dataclass(frozen=True)
+class BenchOptions:
+    """What `bench` times: the generator as `generate` builds it, the batch sizes, and (steps) whole videos timed at
+    fewer sampling steps and projected to the settings' own, for models whose whole video outlasts a GPU session."""
+
+    generator: str = "vidrd"
+    preset: str | None = None
+    settings: str | None = None
+    model: str | None = None
+    device: str | None = None
+    batch_sizes: tuple[int, ...] = (1, 8)
+    compile: bool = False
+    iters: int = 5
+    protocol_name: str | None = None
+    detectors: bool = True
+    memory_batch_sizes: tuple[int, ...] = ()
+    precision: str = DEFAULT_PRECISION
+    steps: int | None = None
+
+
+def timed_settings(settings: Any, steps: int | None) -> Any:
+    """The settings whole videos are timed at: as given, or renamed with `steps` sampling steps (a changed setting
+    gets a new name); refused where the settings name no step count to project to, or no fewer steps."""
+    if steps is None:
+        return settings
+    full = getattr(settings, "num_inference_steps", None)
+    if full is None or not 1 <= steps < full:
+        sampled = "the pipeline's own step count" if full is None else f"{full} steps"
+        allowed = f"a number from 1 to {full - 1}" if full and full > 1 else "settings that name more steps"
+        raise VidrdBenchError(f"bench --steps {steps}: settings {settings.name!r} sample {sampled}; --steps times "
+                              f"whole videos at fewer steps than the settings name and projects them to that count. "
+                              f"Pass {allowed}, or settings with num_inference_steps (vidrd-bench generators lists "
+                              f"them).")
+    return dataclasses.replace(settings, name=f"{settings.name}-steps{steps}", num_inference_steps=steps)
+
+
+def projected_row(rows: list[BenchRow], steps: int, full_steps: int) -> BenchRow:
+    """A batch's whole video at `full_steps`, from its rows timed at `steps`: each further step costs one step's
+    denoiser calls as the denoiser row timed them (the text encoder and VAE decode run once either way)."""
+    whole = rows[0]
+    denoiser = next(r for r in rows if r.item == "denoiser call")
+    step_ms = denoiser.per_video_s * 1e3 * whole.videos / steps
+    ms = whole.ms + (full_steps - steps) * step_ms
+    return BenchRow("whole video (projected)", whole.shape, round(ms, 3), whole.videos,
+                    per_video_s=round(ms / 1e3 / whole.videos, 5), peak_gib=whole.peak_gib,
+                    note=f"{steps} steps timed, {full_steps} projected: + {full_steps - steps} x {step_ms:.1f} ms")
+
+
+def run_bench(options: BenchOptions) -> dict[str, Any]:
     """Time any registered generator's stages at its settings' sizes and project the cost of 10K videos; on a GPU,
     peak memory per row and (memory_batch_sizes) per batch size, with the largest batch common cards hold; at a
     non-protocol precision also its agreement to bf16 on whole videos (precisions.run_precision)."""
     from vidrd_bench.runners.generate import load_generator, resolve
     from vidrd_bench.generators import GENERATORS
 
-    dev = pick_device(device)
-    preset = preset or bench_preset(GENERATORS.get(generator), model)
-    choice = resolve(generator, preset, settings, protocol_name)
-    gen = load_generator(choice, model, None, str(dev), compile, precision=precision)
+    o = options
+    dev = pick_device(o.device)
+    preset = o.preset or bench_preset(GENERATORS.get(o.generator), o.model)
+    choice = resolve(o.generator, preset, o.settings, o.protocol_name)
+    settings = timed_settings(choice.settings, o.steps)
+    gen = load_generator(choice, o.model, None, str(dev), o.compile, precision=o.precision)
     rows: list[BenchRow] = []
     pipeline_peaks = {}
-    for b in tqdm(batch_sizes, desc="bench", leave=False):
+    for b in tqdm(o.batch_sizes, desc="bench", leave=False):
         if dev.type == "cuda":  # the reserved peak must be the pipeline's own, not blocks cached by earlier rows
             torch.cuda.empty_cache()
         with gen.kernel_context():
-            batch_rows, pipeline_peaks[b] = _model_rows(gen, choice.settings, b, dev, iters)
+            batch_rows, pipeline_peaks[b] = _model_rows(gen, settings, b, dev, o.iters)
+        if o.steps is not None:
+            batch_rows.insert(1, projected_row(batch_rows, o.steps, choice.settings.num_inference_steps))
         rows += batch_rows
-    memory = _memory_section(gen, choice.settings, memory_batch_sizes, dev, pipeline_peaks)
-    rows += _io_rows(choice.protocol, iters)
-    precision_record = run_precision(gen, choice.settings, *bench_prompts(AGREEMENT_VIDEOS), None)
-    detector_rows = _detector_rows(dev, preset) if detectors else []
-    best_video = min(r.per_video_s for r in rows if r.item.startswith("whole video"))
+    memory = _memory_section(gen, settings, o.memory_batch_sizes, dev, pipeline_peaks)
+    rows += _io_rows(choice.protocol, o.iters)
+    precision_record = run_precision(gen, settings, *bench_prompts(AGREEMENT_VIDEOS), None)
+    detector_rows = _detector_rows(dev, preset) if o.detectors else []
+    whole = "whole video (pipeline)" if o.steps is None else "whole video (projected)"
+    best_video = min(r.per_video_s for r in rows if r.item == whole)
     return {
         "device": torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu",
-        "peak_bf16_tflops": device_peak_tflops(dev), "generator": generator,
-        "preset": preset, "dtype": gen.provenance().get("dtype"), "compile": compile, "precision": precision_record,
+        "peak_bf16_tflops": device_peak_tflops(dev), "generator": o.generator,
+        "preset": preset, "dtype": gen.provenance().get("dtype"), "compile": o.compile, "precision": precision_record,
         "protocol": choice.protocol.to_dict(), "settings": choice.settings.to_dict(),
+        "timed_settings": settings.to_dict(), "steps_timed": settings.num_inference_steps if o.steps else None,
         "rows": [dataclasses.asdict(r) for r in rows], "detectors": detector_rows,
         "s_per_video": best_video,
         "projected_gpu_hours_10k": round(best_video * NUM_VIDEOS / 3600, 3),
         "peak_memory_gib": max((r.peak_gib for r in rows if r.peak_gib is not None), default=None), "memory": memory,
         "torch": torch.__version__, **provenance(),
     }
-
 
 
 def bench_detectors(preset: str) -> list[DetectorSpec]:
