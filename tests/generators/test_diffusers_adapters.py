@@ -242,3 +242,13 @@ def test_a_compiled_render_equals_the_eager_one(monkeypatch):
     counters.clear()
     np.testing.assert_array_equal(compiled([PROMPT], [SEED], settings).numpy(), eager.numpy())
     assert counters["stats"]["unique_graphs"] >= 2  # the transformer's and the VAE decoder's graphs ran
+
+
+@pytest.mark.parametrize("name, tiled", [("hunyuanvideo", True), ("mochi", True), ("wan", False), ("ltx", False)])
+def test_vaes_decode_in_tiles_where_diffusers_own_example_of_the_pipeline_does(name, tiled):
+    """HunyuanVideo and Mochi decode spatially in tiles (their diffusers examples call vae.enable_tiling(); untiled,
+    HunyuanVideo's 720x1280 decode does not fit an 80 GB card); the others decode as the pipeline does by default.
+    Frames under one tile (the tiny pipelines' 32 px) decode untiled, so their videos still equal diffusers'."""
+    generator = GENERATORS.get(name).load(preset="tiny", device="cpu")
+    assert generator.pipe.vae.use_tiling is tiled
+    assert generator.provenance()["vae_decode"].endswith(", in tiles (vae.enable_tiling)") is tiled

@@ -160,10 +160,10 @@ def speed_up(pipe: Any, options: SpeedOptions) -> dict[str, Any]:
     chunk = inspect.signature(type(pipe).__call__).parameters.get("decode_chunk_size")
     if frame_vae and chunk is None and isinstance(getattr(vae, "decoder", None), torch.nn.Module):
         vae.decoder = FrameChunks(vae.decoder, options.decode_frames)
-    done["vae_decode"] = ("one video (vae.enable_slicing)" if sliced else
-                          f"frames in chunks of {chunk.default} (decode_chunk_size)" if chunk is not None and frame_vae
-                          else f"frames in chunks of {options.decode_frames} (FrameChunks)" if frame_vae
-                          else "the whole batch")
+    decode = ("one video (vae.enable_slicing)" if sliced else
+              f"frames in chunks of {chunk.default} (decode_chunk_size)" if chunk is not None and frame_vae
+              else f"frames in chunks of {options.decode_frames} (FrameChunks)" if frame_vae else "the whole batch")
+    done["vae_decode"] = decode + (", in tiles (vae.enable_tiling)" if getattr(vae, "use_tiling", False) else "")
     done["cuda_graphs"] = options.compile and options.cuda_graphs
     done["attention"] = options.attention
     return done

@@ -59,7 +59,7 @@ class DiffusersSettings(GeneratorSettings):
 class PipelineSpec:
     """What differs between diffusers pipelines behind the one call contract: the class, the denoiser's attribute,
     the frame-count argument, whether each video needs its own call, whether it uses a negative prompt, fixed
-    extra arguments."""
+    extra arguments, whether its VAE decodes in tiles (as diffusers' own example for the pipeline does)."""
 
     pipeline_class: str
     denoiser: str
@@ -67,6 +67,7 @@ class PipelineSpec:
     per_video: bool = False
     negative_prompt: bool = True
     fixed_kwargs: tuple[tuple[str, Any], ...] = ()
+    vae_tiling: bool = False
 
 
 SPECS = {
@@ -77,8 +78,11 @@ SPECS = {
     "ltx": PipelineSpec("LTXPipeline", "transformer"),
     # Distilled guidance: guidance_scale is embedded in the transformer, one pass per step; a negative prompt only
     # enters with true_cfg_scale > 1, which its defaults (and the benchmark) leave at 1.
-    "hunyuanvideo": PipelineSpec("HunyuanVideoPipeline", "transformer", negative_prompt=False),
-    "mochi": PipelineSpec("MochiPipeline", "transformer"),
+    # HunyuanVideo and Mochi decode in tiles, as diffusers' examples of both pipelines do (pipeline_hunyuan_video.py
+    # and pipeline_mochi.py, EXAMPLE_DOC_STRING: `pipe.vae.enable_tiling()`): HunyuanVideo's 129 frames at 720x1280
+    # would need tens of GB per activation of the untiled decoder. Frames under one tile (256 px) decode untiled.
+    "hunyuanvideo": PipelineSpec("HunyuanVideoPipeline", "transformer", negative_prompt=False, vae_tiling=True),
+    "mochi": PipelineSpec("MochiPipeline", "transformer", vae_tiling=True),
     # Frames are `video_length`; captions as given (with clean_caption the prompt would depend on whether the
     # optional bs4 and ftfy are installed). Its default mask_feature drops padded text tokens for a batch of one but
     # zeroes them in a batch, which changes a batched video: each video renders in its own call.
@@ -317,6 +321,8 @@ def load(generator: str, preset: str = "model", model: str | os.PathLike | None 
         random_reason = random_weights_reason(Path(source), pipe)
     pipe.to(dev)
     pipe.set_progress_bar_config(disable=True)
+    if spec.vae_tiling:
+        pipe.vae.enable_tiling()
     return DiffusersGenerator(generator, pipe, spec, preset, source, weights,
                               speed_up(pipe, SpeedOptions(compile=compile).on(dev)), random_reason)
 
