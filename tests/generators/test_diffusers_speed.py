@@ -132,3 +132,19 @@ def test_full_random_is_a_random_weights_preset_of_the_models_with_a_full_config
             assert presets["full-random"].random_weights
         elif name != "vidrd":
             assert "full-random" not in presets
+
+
+@pytest.mark.parametrize("name", sorted(set(FULL_T2V) - {"wan"}))  # UniPC copies its sigmas at init: not on meta
+def test_every_full_size_pipeline_builds_from_its_configuration_in_bf16(name):
+    """The builders accept every full-size configuration (built on the meta device in bf16, as bench builds them on
+    a GPU): each part of the pipeline is there, at the full denoiser's size. Wan's is built on the GPU in
+    benchmarks/results/bench_wan_h100.json."""
+    from vidrd_bench.core.devices import default_dtype
+    from vidrd_bench.generators.tiny import BUILDERS
+
+    with torch.device("meta"), default_dtype(torch.bfloat16):
+        pipe = BUILDERS[name](FULL_T2V[name])
+    parts = {k: m for k, m in pipe.components.items() if isinstance(m, torch.nn.Module)}
+    assert {"vae", "text_encoder"} <= set(parts) and all(p.dtype == torch.bfloat16 for p in pipe.vae.parameters())
+    denoiser = parts.get("transformer", parts.get("unet"))
+    assert sum(p.numel() for p in denoiser.parameters()) > 0.8e9
