@@ -1,4 +1,5 @@
-"""Tiny random diffusers text-to-video pipelines built from generators/tiny_configs.TINY_T2V (tests, smoke, --save-tiny).
+"""Random diffusers text-to-video pipelines built in code: tiny ones from generators/tiny_configs.TINY_T2V (tests,
+smoke, --save-tiny), full-size ones from generators/full_configs.FULL_T2V (bench --preset full-random).
 
 Weights are random (seeded); tokenizers are byte-level vocabularies built in code, so nothing comes from the network.
 """
@@ -52,7 +53,8 @@ def _t5_text(config: dict[str, Any], max_length: int, umt5: bool = False) -> dic
 
 
 def _llama_text(config: dict[str, Any]) -> dict[str, Any]:
-    """A byte-level Llama-style tokenizer (unk 0, bos 1, eos 2, pad 3, bytes from 4; BOS prepended) + a tiny LlamaModel."""
+    """A byte-level Llama-style tokenizer (unk 0, bos 1, eos 2, pad 3, bytes from 4; BOS prepended) + a LlamaModel
+    of `config`'s sizes."""
     from transformers import LlamaConfig, LlamaModel
 
     tokenizer = _byte_tokenizer(["<unk>", "<s>", "</s>", "<pad>"], "<s> $A", config["max_position_embeddings"],
@@ -75,8 +77,8 @@ def _animatediff(cfg: dict[str, Any]) -> Any:
     """AnimateDiffPipeline: a tiny SD UNet with a tiny motion adapter, the tiny SD VAE, byte-level CLIP."""
     from diffusers import AnimateDiffPipeline, AutoencoderKL, DDIMScheduler, MotionAdapter, UNet2DConditionModel
 
-    return AnimateDiffPipeline(unet=UNet2DConditionModel(**cfg["unet"]), motion_adapter=MotionAdapter(**cfg["motion_adapter"]),
-                               vae=AutoencoderKL(**cfg["vae"]), scheduler=DDIMScheduler(**cfg["scheduler"]),
+    return AnimateDiffPipeline(unet=UNet2DConditionModel(**cfg["unet"]),
+                               motion_adapter=MotionAdapter(**cfg["motion_adapter"]), vae=AutoencoderKL(**cfg["vae"]), scheduler=DDIMScheduler(**cfg["scheduler"]),
                                feature_extractor=None, image_encoder=None,
                                **_clip_text(cfg.get("text_encoder", TINY_TEXT)))
 
