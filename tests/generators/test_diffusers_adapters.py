@@ -97,7 +97,8 @@ def test_settings_defaults_are_the_pipelines_own(model):
         tiny = build_tiny("mochi")
         defaults[1:] = tiny.default_height, tiny.default_width
     assert all(d == n for d, n in zip(defaults, model.native) if isinstance(d, int))
-    ratio = int(model.frames_rule.removeprefix("1 + ").removesuffix("k")) if model.frames_rule != "any" else 1
+    ratio = int(model.frames_rule.split(",")[0].removeprefix("1 + ").removesuffix("k")) \
+        if model.frames_rule.startswith("1 + ") else 1
     assert (model.native[0] - 1) % ratio == 0
 
 
@@ -252,3 +253,19 @@ def test_vaes_decode_in_tiles_where_diffusers_own_example_of_the_pipeline_does(n
     generator = GENERATORS.get(name).load(preset="tiny", device="cpu")
     assert generator.pipe.vae.use_tiling is tiled
     assert generator.provenance()["vae_decode"].endswith(", in tiles (vae.enable_tiling)") is tiled
+
+
+@pytest.mark.parametrize("name, frames, message", [
+    ("latte", 8, "latte renders exactly 16 frames .*video_length = 16.*ask for 8"),
+    ("animatediff", 33, "animatediff renders at most 32 frames .*motion_max_seq_length = 32.*ask for 33"),
+])
+def test_a_frame_count_the_denoiser_cannot_hold_is_refused_before_rendering(name, frames, message):
+    """Latte's temporal positions are exactly video_length, AnimateDiff's motion modules hold 32: other counts
+    failed deep inside the transformer with a shape error; now a clear refusal, and the rule is shown."""
+    entry = GENERATORS.get(name)
+    generator = entry.load(preset="tiny", device="cpu")
+    settings = dataclasses.replace(entry.settings.get(f"{name}-tiny"), num_frames=frames)
+    with pytest.raises(GeneratorError, match=message):
+        generator.native_shape(settings)
+    assert generator.provenance()["frames_rule"] == {"latte": "16", "animatediff": "any, up to 32"}[name]
+    assert entry.frames_rule == generator.provenance()["frames_rule"]

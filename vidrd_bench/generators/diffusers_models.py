@@ -63,7 +63,7 @@ DIFFUSERS_MODELS = (
                    (16, 256, 256), "any", {"num_inference_steps": 50, "guidance_scale": 9.0}),
     DiffusersModel("animatediff", "diffusers AnimateDiffPipeline: an SD 1.5 model with a motion adapter",
                    "an AnimateDiffPipeline saved with save_pretrained (SD 1.5 parts + motion_adapter/)",
-                   (16, 512, 512), "any", {"num_inference_steps": 50, "guidance_scale": 7.5}),
+                   (16, 512, 512), "any, up to 32", {"num_inference_steps": 50, "guidance_scale": 7.5}),
     DiffusersModel("cogvideox", "diffusers CogVideoXPipeline: the CogVideoX diffusion transformer (DiT)",
                    "e.g. THUDM/CogVideoX-2b or CogVideoX-5b downloaded whole",
                    (49, 480, 720), "1 + 4k", {"num_inference_steps": 50, "guidance_scale": 6.0}, {"num_frames": 17}),
@@ -85,7 +85,7 @@ DIFFUSERS_MODELS = (
                    (19, 480, 848), "1 + 6k", {"num_inference_steps": 64, "guidance_scale": 4.5}, {"num_frames": 19}),
     DiffusersModel("latte", "diffusers LattePipeline: Latte (latent video DiT on the SD VAE, T5 text encoder)",
                    "e.g. maxin-cn/Latte-1 downloaded whole",
-                   (16, 512, 512), "any", {"num_inference_steps": 50, "guidance_scale": 7.5, "negative_prompt": ""}),
+                   (16, 512, 512), "16", {"num_inference_steps": 50, "guidance_scale": 7.5, "negative_prompt": ""}),
     DiffusersModel(GENERIC, "any diffusers text-to-video pipeline folder: class from model_index.json (the call "
                    "contract: README, 'Any diffusers pipeline')",
                    "a text-to-video pipeline saved with save_pretrained; image-to-video and video-to-video pipelines "

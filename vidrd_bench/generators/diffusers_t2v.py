@@ -116,9 +116,23 @@ def temporal_ratio(pipe: Any) -> int:
     return int(config.get("temporal_compression_ratio") or config.get("scale_factor_temporal") or 1)
 
 
-def frames_rule(ratio: int) -> str:
-    """The frame-count rule of a VAE that compresses time `ratio`-fold."""
-    return f"1 + {ratio}k" if ratio > 1 else "any"
+def frame_limit(pipe: Any, spec: PipelineSpec) -> tuple[str, int, str] | None:
+    """A denoiser's hard limit on frames per video, from its config: Latte's temporal position table has exactly
+    `video_length` rows, AnimateDiff's motion modules `motion_max_seq_length` positions; None where there is none."""
+    cfg = getattr(pipe, spec.denoiser).config
+    if isinstance(cfg.get("video_length"), int):
+        return "exactly", cfg["video_length"], "its transformer's temporal position table, video_length"
+    if isinstance(cfg.get("motion_max_seq_length"), int):
+        return "at most", cfg["motion_max_seq_length"], "its motion modules' positions, motion_max_seq_length"
+    return None
+
+
+def frames_rule(ratio: int, limit: tuple[str, int, str] | None = None) -> str:
+    """The frame-count rule of a VAE that compresses time `ratio`-fold, and of the denoiser's frame limit."""
+    rule = f"1 + {ratio}k" if ratio > 1 else "any"
+    if limit is None:
+        return rule
+    return f"{limit[1]}" if limit[0] == "exactly" else f"{rule}, up to {limit[1]}"
 
 
 class DiffusersGenerator(Generator):
@@ -166,6 +180,12 @@ class DiffusersGenerator(Generator):
             raise GeneratorError(f"{self.name} renders 1 + k * {ratio} frames (its VAE compresses time {ratio}x); "
                                  f"settings {settings.name!r} ask for {frames}. Use e.g. {low} or {low + ratio} "
                                  "frames; extra frames are trimmed.")
+        limit = frame_limit(self.pipe, self.spec)
+        if limit and (frames != limit[1] if limit[0] == "exactly" else frames > limit[1]):
+            raise GeneratorError(f"{self.name} renders {limit[0]} {limit[1]} frames ({limit[2]} = {limit[1]}); "
+                                 f"settings {settings.name!r} ask for {frames}. Use settings with "
+                                 f"{'' if limit[0] == 'exactly' else 'at most '}{limit[1]} frames, and a protocol of "
+                                 f"at most {limit[1]} frames (vidrd-bench protocols lists them).")
         if settings.negative_prompt is not None and not self.spec.negative_prompt:
             raise GeneratorError(f"{type(self.pipe).__name__} renders with embedded (distilled) guidance and no "
                                  f"negative prompt, but settings {settings.name!r} set negative_prompt="
@@ -244,7 +264,8 @@ class DiffusersGenerator(Generator):
                 "sources": {"pipeline": self.source,
                             **({"random_weights": self.random_reason} if self.random_reason else {})},
                 "scheduler": type(self.pipe.scheduler).__name__, "dtype": str(den.dtype), "device": str(den.device),
-                "frames_rule": frames_rule(temporal_ratio(self.pipe)), "pipeline_defaults": defaults, **self.speed}
+                "frames_rule": frames_rule(temporal_ratio(self.pipe), frame_limit(self.pipe, self.spec)),
+                "pipeline_defaults": defaults, **self.speed}
 
     def modules(self) -> dict[str, torch.nn.Module]:
         """The UNet or transformer, and the VAE."""
