@@ -35,6 +35,7 @@ import torch
 
 from vidrd_bench.generators.guided_pair import GuidedPairDenoiser
 from vidrd_bench.generators.unet3d_speed import rewrite_unet3d
+from vidrd_bench.generators.wrapping import Wrapping
 
 DENOISERS = ("unet", "transformer", "transformer_2")
 # VAEs whose decode is one plain `self.decoder(z)` call (no per-frame cache loop): their decoder compiles as a whole.
@@ -91,21 +92,14 @@ def attention_priority(order: str) -> Iterator[None]:
         yield
 
 
-class FrameChunks(torch.nn.Module):
+class FrameChunks(Wrapping):
     """An image VAE's decoder run on at most `frames` frames per call, for pipelines that hand it every frame of the
-    batch at once: peak memory stays that of one chunk, and each frame decodes as it would alone."""
+    batch at once: peak memory stays that of one chunk, and each frame decodes as it would alone; everything else
+    (up_blocks, conv_out...) is the wrapped decoder's."""
 
     def __init__(self, inner: torch.nn.Module, frames: int) -> None:
-        super().__init__()
-        self.inner = inner
+        super().__init__(inner)
         self.frames = frames
-
-    def __getattr__(self, name: str) -> Any:
-        """Everything else (up_blocks, conv_out...) is the wrapped decoder's."""
-        try:
-            return super().__getattr__(name)
-        except AttributeError:
-            return getattr(self._modules["inner"], name)
 
     def forward(self, sample: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
         """The decoder on each chunk of frames, concatenated; a call with extra inputs runs whole."""

@@ -16,24 +16,19 @@ from typing import Any
 import torch
 from torch import nn
 
+from vidrd_bench.generators.wrapping import Wrapping
 
-class GuidedPairDenoiser(nn.Module):
-    """A denoiser whose conditional/unconditional calls of one step run as one batch (see the module docstring)."""
+
+class GuidedPairDenoiser(Wrapping):
+    """A denoiser whose conditional/unconditional calls of one step run as one batch (see the module docstring);
+    everything else (config, dtype, cache_context...) is the wrapped denoiser's."""
 
     def __init__(self, inner: nn.Module) -> None:
-        super().__init__()
-        self.inner = inner
+        super().__init__(inner)
         self.batched_calls = 0
         self._pair: tuple[torch.Tensor, torch.Tensor] | None = None
         self._previous: tuple[torch.Tensor, torch.Tensor] | None = None
         self._stash: tuple[torch.Tensor, Any, tuple] | None = None
-
-    def __getattr__(self, name: str) -> Any:
-        """Everything else (config, dtype, cache_context...) is the wrapped denoiser's."""
-        try:
-            return super().__getattr__(name)
-        except AttributeError:
-            return getattr(self._modules["inner"], name)
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         """The wrapped denoiser's call, or the half of a batched pair computed by the call before. Only keyword calls

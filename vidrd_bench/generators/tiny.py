@@ -74,13 +74,14 @@ def _modelscope(cfg: dict[str, Any]) -> Any:
 
 
 def _animatediff(cfg: dict[str, Any]) -> Any:
-    """AnimateDiffPipeline: a tiny SD UNet with a tiny motion adapter, the tiny SD VAE, byte-level CLIP."""
+    """AnimateDiffPipeline: an SD UNet with a motion adapter, the SD VAE, byte-level CLIP (the tiny CLIP unless
+    `cfg` names a text encoder)."""
     from diffusers import AnimateDiffPipeline, AutoencoderKL, DDIMScheduler, MotionAdapter, UNet2DConditionModel
 
     return AnimateDiffPipeline(unet=UNet2DConditionModel(**cfg["unet"]),
-                               motion_adapter=MotionAdapter(**cfg["motion_adapter"]), vae=AutoencoderKL(**cfg["vae"]), scheduler=DDIMScheduler(**cfg["scheduler"]),
-                               feature_extractor=None, image_encoder=None,
-                               **_clip_text(cfg.get("text_encoder", TINY_TEXT)))
+                               motion_adapter=MotionAdapter(**cfg["motion_adapter"]), vae=AutoencoderKL(**cfg["vae"]),
+                               scheduler=DDIMScheduler(**cfg["scheduler"]), feature_extractor=None,
+                               image_encoder=None, **_clip_text(cfg.get("text_encoder", TINY_TEXT)))
 
 
 def _cogvideox(cfg: dict[str, Any]) -> Any:
