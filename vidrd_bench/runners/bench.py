@@ -127,7 +127,7 @@ def _model_rows(generator: Generator, settings: Any, batch: int, device: torch.d
     prompts, seeds = bench_prompts(batch)
     frames, height, width = generator.native_shape(settings)
     video = lambda: generator(prompts, seeds, settings)  # noqa: E731
-    # also the whole video's warm-up (compiling, CUDA-graph capture)
+    # also the whole video's warm-up (compiling, CUDA-graph capture), so the rows below warm up with one call
     seen, first_ms = timed_call(lambda: capture_calls(generator, video), device)
     first_s = round(first_ms / 1e3, 2)
     rows = [BenchRow.measure("whole video (pipeline)", f"{batch} videos x {frames} frames {height}x{width}", video,
@@ -145,6 +145,7 @@ def _model_rows(generator: Generator, settings: Any, batch: int, device: torch.d
         replay = lambda extra: [decode(*a, **{**k, **extra}) for a, k in seen.decoder]  # noqa: E731
         rows.append(BenchRow.measure("VAE decode", call_shape(seen.decoder[0][0]), lambda: replay({}), device,
                                      videos=batch, iters=iters, flops=lambda: replay(generator.eager_decode_kwargs),
+                                     warmup=1,
                                      note=f"{type(vae).__name__}.{generator.decode_method}, "
                                           f"{len(seen.decoder)} calls per batch"))
     return rows, reserved
@@ -161,7 +162,7 @@ def _denoiser_row(item: str, module: torch.nn.Module, calls: list[tuple[tuple, d
         module, a, k, count, how = module.inner, (), pair, len(calls) // 2, "guided pairs as one batch"
     eager = eager_module(module)
     row = BenchRow.measure(item, call_shape(a, k), lambda: module(*a, **k), device, videos=batch, iters=iters,
-                           flops=lambda: eager(*a, **k))
+                           flops=lambda: eager(*a, **k), warmup=1)
     row.per_video_s = round(row.ms / 1e3 / batch * count, 4)
     row.note = f"{type(eager).__name__}, x {count} {how} per batch"
     return row
