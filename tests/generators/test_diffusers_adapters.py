@@ -269,3 +269,18 @@ def test_a_frame_count_the_denoiser_cannot_hold_is_refused_before_rendering(name
         generator.native_shape(settings)
     assert generator.provenance()["frames_rule"] == {"latte": "16", "animatediff": "any, up to 32"}[name]
     assert entry.frames_rule == generator.provenance()["frames_rule"]
+
+
+@pytest.mark.parametrize("name, cap", [("latte", 1), ("ltx", None)])
+def test_videos_per_call_is_what_the_denoiser_sees(name, cap):
+    """Latte renders each video in its own pipeline call (its mask_feature changes a batched video), so its
+    denoiser sees one video's guided pair whatever the batch; `videos_per_call` says so and bench's memory probe
+    (which found the same peak at 1 and 2 videos on an H100) stops there."""
+    from vidrd_bench.runners.bench import first_denoiser_call
+
+    entry = GENERATORS.get(name)
+    generator = entry.load(preset="tiny", device="cpu")
+    assert generator.videos_per_call == cap
+    settings = entry.settings.get(f"{name}-tiny")
+    rows = [first_denoiser_call(generator, settings, b)[1]["hidden_states"].shape[0] for b in (1, 2)]
+    assert rows == ([2, 2] if cap == 1 else [2, 4])

@@ -53,6 +53,27 @@ def test_memory_fit_gives_the_largest_batch_each_card_holds():
         assert 4.5 + 0.5 * n <= mib / 1024 < 4.5 + 0.5 * (n + 1)
 
 
+def test_memory_fit_caps_a_generator_that_renders_one_video_per_call():
+    from vidrd_bench.runners.bench import memory_fit
+
+    points = [{"videos": 1, "eager_unet_call_peak_gib": 11.694}]
+    fit = memory_fit(points, pipeline_videos=1, pipeline_reserved_gib=18.4, context_gib=0.7, videos_per_call=1)
+    assert fit["max_videos_per_call"] == {"24 GB": 1, "80 GB": 1} and fit["videos_per_call"] == 1
+    too_big = memory_fit(points, pipeline_videos=1, pipeline_reserved_gib=30.0, context_gib=0.7, videos_per_call=1)
+    assert too_big["max_videos_per_call"] == {"24 GB": 0, "80 GB": 1}
+
+
+def test_memory_fit_with_one_probe_point_claims_no_growth_and_no_larger_batch():
+    import json
+
+    from vidrd_bench.runners.bench import growth, memory_fit
+
+    fit = memory_fit([{"videos": 1, "eager_unet_call_peak_gib": 49.9}], pipeline_videos=1,
+                     pipeline_reserved_gib=61.2, context_gib=0.7)
+    assert fit["per_video_gib"] is None and fit["max_videos_per_call"] == {"24 GB": 0, "80 GB": 1}
+    assert "NaN" not in json.dumps(fit) and growth(fit) == "one batch size probed: no per-video growth"
+
+
 def test_the_whole_video_row_renders_each_batch_twice_capture_as_warm_up_then_timed(monkeypatch):
     from vidrd_bench.generators.base import Generator
 

@@ -40,6 +40,7 @@ class Generator(ABC):
                                "uint8 level with the batch's make-up, so generate renders the plan's fixed batches")
     decode_method: str = "decode"  # the decoder's method `bench` times (replaying the calls one video made)
     eager_decode_kwargs: dict[str, Any] = {}  # extra arguments that make that method run eagerly (FLOP counting)
+    videos_per_call: int | None = None  # the most videos one model call renders (None: the whole batch it is given)
 
     @abstractmethod
     def generate(self, prompts: list[str], seeds: list[int], settings: GeneratorSettings) -> torch.Tensor:

@@ -145,6 +145,7 @@ class DiffusersGenerator(Generator):
         self.name, self.pipe, self.spec, self.preset = name, pipe, spec, preset
         self.source, self.weights, self.speed, self.random_reason = source, weights, speed, random_reason
         self.params = inspect.signature(type(pipe).__call__).parameters
+        self.videos_per_call = 1 if spec.per_video else None
         self.deterministic_note = ("per-video CPU generators (diffusers draws each video's latents from its own); "
                                    "batched kernels may move a rare uint8 level")
 
@@ -215,7 +216,7 @@ class DiffusersGenerator(Generator):
     def generate(self, prompts: list[str], seeds: list[int], settings: DiffusersSettings) -> torch.Tensor:
         """Run the pipeline once for the batch (once per video where its spec says so); frames in [0, 1] -> uint8."""
         self._use_scheduler(settings.scheduler)
-        groups = [[i] for i in range(len(prompts))] if self.spec.per_video else [list(range(len(prompts)))]
+        groups = [[i] for i in range(len(prompts))] if self.videos_per_call == 1 else [list(range(len(prompts)))]
         return torch.cat([self._render([prompts[i] for i in g], [seeds[i] for i in g], settings) for g in groups])
 
     def _render(self, prompts: list[str], seeds: list[int], settings: DiffusersSettings) -> torch.Tensor:

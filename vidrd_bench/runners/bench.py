@@ -223,29 +223,40 @@ def _memory_probe(generator: Generator, settings: Any, sizes: tuple[int, ...], d
 
 
 def memory_fit(points: list[dict[str, Any]], pipeline_videos: int, pipeline_reserved_gib: float,
-               context_gib: float) -> dict[str, Any]:
+               context_gib: float, videos_per_call: int | None = None) -> dict[str, Any]:
     """Largest videos per call for common cards: the pipeline's measured reserved peak at `pipeline_videos`, plus
-    the per-video growth of activation memory (least-squares slope of the eager probe), plus the CUDA context."""
+    the per-video growth of activation memory (least-squares slope of the eager probe), plus the CUDA context. A
+    generator that renders at most `videos_per_call` per model call holds that many where its measured peak fits;
+    one probe point gives no growth (per_video_gib None) and no larger batch."""
     xs = np.array([p["videos"] for p in points], dtype=float)
     ys = np.array([p["eager_unet_call_peak_gib"] for p in points], dtype=float)
-    slope = float(np.polyfit(xs, ys, 1)[0]) if len(points) > 1 else float("nan")
-    fixed = pipeline_reserved_gib - slope * pipeline_videos + context_gib
-    fits = {card: max(int((mib / 1024 - fixed) // slope), 0) if slope > 0 else None for card, mib in CARD_MIB.items()}
-    return {"per_video_gib": round(slope, 4), "fixed_gib": round(fixed, 3), "context_gib": round(context_gib, 3),
-            "max_videos_per_call": fits}
+    slope = float(np.polyfit(xs, ys, 1)[0]) if len(set(xs)) > 1 else None
+    fixed = pipeline_reserved_gib - (slope or 0.0) * pipeline_videos + context_gib
+    measured = {card: pipeline_videos if pipeline_reserved_gib + context_gib <= mib / 1024 else 0
+                for card, mib in CARD_MIB.items()}
+    if videos_per_call is not None and pipeline_videos >= videos_per_call:
+        fits = {card: min(n, videos_per_call) for card, n in measured.items()}
+    elif slope is None or slope <= 0:
+        fits = measured
+    else:
+        fits = {card: max(int((mib / 1024 - fixed) // slope), 0) for card, mib in CARD_MIB.items()}
+    return {"per_video_gib": None if slope is None else round(slope, 4), "fixed_gib": round(fixed, 3),
+            "context_gib": round(context_gib, 3), "videos_per_call": videos_per_call, "max_videos_per_call": fits}
 
 
 def _memory_section(generator: Generator, settings: Any, sizes: tuple[int, ...], dev: torch.device,
                     pipeline_peaks: dict[int, float]) -> dict[str, Any] | None:
-    """Peak memory per batch size and the largest batch for 24 GB / 80 GB cards (GPU only)."""
+    """Peak memory per batch size and the largest batch for 24 GB / 80 GB cards (GPU only); batch sizes above the
+    generator's videos_per_call are not probed (its model never sees them)."""
     if dev.type != "cuda" or not sizes:
         return None
-    points = _memory_probe(generator, settings, sizes, dev)
+    cap = generator.videos_per_call
+    points = _memory_probe(generator, settings, tuple(b for b in sizes if cap is None or b <= cap) or (1,), dev)
     free, total = torch.cuda.mem_get_info(dev)
     context = (total - free - torch.cuda.memory_reserved(dev)) / 2**30
     videos = max(pipeline_peaks)
     return {"probe": points, "pipeline_reserved_peak_gib": pipeline_peaks,
-            **memory_fit(points, videos, pipeline_peaks[videos], context)}
+            **memory_fit(points, videos, pipeline_peaks[videos], context, cap)}
 
 
 def bench_preset(entry: GeneratorEntry, model: str | None) -> str:
@@ -361,6 +372,14 @@ def _detector_rows(dev: torch.device, preset: str, batch_size: int = 32, iters: 
     return [dataclasses.asdict(time_detector(spec, dev, batch_size, iters, size)) for spec in bench_detectors(preset)]
 
 
+def growth(memory: dict[str, Any]) -> str:
+    """The memory section's per-video growth in words (or why there is none)."""
+    if memory.get("videos_per_call") is not None:
+        return f"at most {memory['videos_per_call']} video(s) per model call"
+    per_video = memory.get("per_video_gib")
+    return "one batch size probed: no per-video growth" if per_video is None else f"+{per_video} GiB per video"
+
+
 def format_bench(result: dict[str, Any]) -> str:
     """The bench result as a plain-text table for the terminal."""
     import pandas as pd
@@ -378,6 +397,6 @@ def format_bench(result: dict[str, Any]) -> str:
     if mem:
         probe = ", ".join(f"{p['videos']}: {p['eager_unet_call_peak_gib']}" for p in mem["probe"])
         lines.append(f"eager UNet call peak GiB by videos per call: {probe}; pipeline reserved peak GiB: "
-                     f"{mem['pipeline_reserved_peak_gib']}; +{mem['per_video_gib']} GiB per video; largest videos "
-                     f"per call: {mem['max_videos_per_call']}")
+                     f"{mem['pipeline_reserved_peak_gib']}; {growth(mem)}; largest videos per call: "
+                     f"{mem['max_videos_per_call']}")
     return "\n".join(lines)
