@@ -3,9 +3,8 @@
 Each lever keeps the pipeline's own call and math (tests/generators/test_diffusers_speed.py checks the videos against
 the plain pipeline's on the CPU; benchmarks/diffusers_peer.py times each lever against diffusers' own pipeline, eager
 and compiled, on one GPU):
-- `compile`: the denoiser(s) under torch.compile (`cuda_graphs`: mode "max-autotune-no-cudagraphs" off, or
-  "reduce-overhead", which replays the fixed-shape step as a CUDA graph), and a VAE decoder that decodes in one plain
-  call (PLAIN_DECODE_VAES).
+- `compile`: the denoiser(s) under torch.compile (`cuda_graphs` off: its default mode; on: "reduce-overhead", which
+  replays the fixed-shape step as a CUDA graph), and a VAE decoder that decodes in one plain call (PLAIN_DECODE_VAES).
 - `attention`: the scaled-dot-product backends tried first, in order ("cudnn": cuDNN's fused attention, then flash,
   then memory-efficient; "default": PyTorch's own order). cuDNN's kernel is the fastest PyTorch has on Hopper.
 - `channels_last`: a UNet's 2-D convolutions in channels-last memory, which cuDNN's bf16 convolutions prefer.
