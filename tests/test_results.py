@@ -39,3 +39,36 @@ def test_intervals_holding_their_value_load(tmp_path, low, high):
     """Intervals that hold the value, touch it, or are absent load as before."""
     make_record("fvd", 5000.0, ci_low=low, ci_high=high).save(tmp_path / "ok.json")
     assert load_results(tmp_path / "ok.json")[0].ci_low == low
+
+
+@pytest.mark.parametrize("status, rc, modified", [(" M vidrd_bench/runners/bench.py\n", 0, True), ("", 0, False),
+                                                  ("", 128, None)])
+def test_records_say_whether_the_code_that_ran_differed_from_its_commit(monkeypatch, status, rc, modified):
+    """A device copy of a working tree kept an older HEAD than its files: git_commit alone named code that did not
+    run. git_modified says so, and the tables mark the commit."""
+    import subprocess
+
+    from vidrd_bench import results
+
+    real = subprocess.run
+
+    def fake(args, **kwargs):
+        if "status" in args:
+            return subprocess.CompletedProcess(args, rc, stdout=status, stderr="")
+        return real(args, **kwargs)
+
+    monkeypatch.setattr(results.subprocess, "run", fake)
+    assert results.provenance()["git_modified"] is modified
+    rec = make_record("fvd", 100.0, git_commit="0123456789abcdef", git_modified=modified)
+    assert rec.commit_label() == "0123456" + (" (modified)" if modified else "")
+    assert results.ResultRecord.from_dict(rec.to_dict()).git_modified is modified
+    from vidrd_bench.report.tables import build_table
+
+    source = build_table([rec], published=None)["source"].iloc[0]
+    assert ("@ 0123456 (modified)" in source) is bool(modified) and "@ 0123456" in source
+
+
+def test_a_git_modified_that_is_not_a_boolean_is_refused(tmp_path):
+    make_record("fvd", 100.0, git_modified="yes").save(tmp_path / "bad.json")
+    with pytest.raises(VidrdBenchError, match="git_modified 'yes' \\(true, false or null\\)"):
+        load_results(tmp_path / "bad.json")

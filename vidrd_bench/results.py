@@ -35,11 +35,24 @@ def git_commit() -> str | None:
     return found or os.environ.get(COMMIT_ENV) or None
 
 
+def git_modified() -> bool | None:
+    """Whether the source tree's tracked files differ from its commit (a copy of a working tree whose HEAD is older
+    than its files, or uncommitted edits): then git_commit alone does not say which code ran. None without git."""
+    root = Path(__file__).resolve().parents[1]
+    try:
+        out = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                             capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return bool(out.stdout.strip()) if out.returncode == 0 else None
+
+
 def provenance() -> dict[str, Any]:
-    """Package version, git commit and UTC date stamped on every record."""
+    """Package version, git commit (and whether the tree differed from it) and UTC date stamped on every record."""
     return {
         "version": __version__,
         "git_commit": git_commit(),
+        "git_modified": git_modified(),
         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
 
@@ -61,6 +74,7 @@ _FIELD_CHECKS = (
     ("extra", "an object", lambda v: v is None or isinstance(v, dict)),
     ("weights", "an object", lambda v: v is None or isinstance(v, dict)),
     ("precision", "an object or null", lambda v: v is None or isinstance(v, dict)),
+    ("git_modified", "true, false or null", lambda v: v is None or isinstance(v, bool)),
 )
 
 
@@ -100,6 +114,7 @@ class ResultRecord:
     extra: dict[str, Any] = field(default_factory=dict)
     version: str = ""
     git_commit: str | None = None
+    git_modified: bool | None = None  # tracked files differed from git_commit when it ran (None: unknown)
     date: str = ""
     schema: str = SCHEMA
 
@@ -107,6 +122,12 @@ class ResultRecord:
     def create(cls, **kwargs: Any) -> "ResultRecord":
         """Build a record stamped with the current version, commit and date."""
         return cls(**{**provenance(), **kwargs})
+
+    def commit_label(self) -> str:
+        """The short commit, marked where the code that ran differed from it ('' where none was recorded)."""
+        if not self.git_commit:
+            return ""
+        return self.git_commit[:7] + (" (modified)" if self.git_modified else "")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict, as saved in JSON."""

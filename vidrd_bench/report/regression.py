@@ -200,7 +200,7 @@ def record_changes(base: ResultRecord, cur: ResultRecord) -> list[tuple[str, Any
     out = _field_changes(base.weights, cur.weights, "weights")
     out += _field_changes(base.precision or {}, cur.precision or {}, "precision")
     out += _field_changes(base.seeds, cur.seeds, "seeds")
-    settings = ("n", "ci_level", "label", "smoke", "version", "git_commit")
+    settings = ("n", "ci_level", "label", "smoke", "version", "git_commit", "git_modified")
     out += _field_changes({k: getattr(base, k) for k in settings}, {k: getattr(cur, k) for k in settings}, "record")
     extra_a = {k: v for k, v in base.extra.items() if k not in PER_CLASS_KEYS}
     extra_b = {k: v for k, v in cur.extra.items() if k not in PER_CLASS_KEYS}
@@ -298,7 +298,7 @@ def short_value(value: Any) -> str:
 def _provenance(side: dict[str, ResultRecord]) -> str:
     """Version, commit and date of one side's records (its run name heads the line), for the report header."""
     rec = next(iter(side.values()))
-    commit = f" @ {rec.git_commit[:7]}" if rec.git_commit else ""
+    commit = f" @ {rec.commit_label()}" if rec.git_commit else ""
     smoke = " — SMOKE, not a score" if any(r.smoke for r in side.values()) else ""
     return (f"vidrd-bench {escape.markdown(rec.version)}{escape.markdown(commit)}, "
             f"{escape.markdown(rec.date[:10] or 'undated')}{smoke}")

@@ -128,7 +128,7 @@ def _source(rec: ResultRecord) -> str:
     """Provenance of one of our rows: package version, short commit, date."""
     text = f"vidrd-bench {rec.version}".strip()
     if rec.git_commit:
-        text += f" @ {rec.git_commit[:7]}"
+        text += f" @ {rec.commit_label()}"
     return text + (f", {rec.date[:10]}" if rec.date else "")
 
 
