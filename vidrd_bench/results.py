@@ -23,28 +23,27 @@ SCHEMA = "vidrd-bench/result/v1"
 COMMIT_ENV = "VIDRD_BENCH_GIT_COMMIT"
 
 
+def _git(*args: str) -> str | None:
+    """`git args` run on the vidrd-bench source tree: its output, or None where git or the tree is missing."""
+    root = Path(__file__).resolve().parents[1]
+    try:
+        out = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout if out.returncode == 0 else None
+
+
 def git_commit() -> str | None:
     """The git commit of the vidrd-bench source tree, else $VIDRD_BENCH_GIT_COMMIT (baked into the Docker image at
     build time, where there is no git), else None."""
-    root = Path(__file__).resolve().parents[1]
-    try:
-        out = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
-        found = out.stdout.strip() if out.returncode == 0 else ""
-    except (OSError, subprocess.SubprocessError):
-        found = ""
-    return found or os.environ.get(COMMIT_ENV) or None
+    return (_git("rev-parse", "HEAD") or "").strip() or os.environ.get(COMMIT_ENV) or None
 
 
 def git_modified() -> bool | None:
     """Whether the source tree's tracked files differ from its commit (a copy of a working tree whose HEAD is older
     than its files, or uncommitted edits): then git_commit alone does not say which code ran. None without git."""
-    root = Path(__file__).resolve().parents[1]
-    try:
-        out = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-                             capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return bool(out.stdout.strip()) if out.returncode == 0 else None
+    status = _git("status", "--porcelain", "--untracked-files=no")
+    return None if status is None else bool(status.strip())
 
 
 def provenance() -> dict[str, Any]:

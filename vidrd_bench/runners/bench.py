@@ -225,21 +225,20 @@ def _memory_probe(generator: Generator, settings: Any, sizes: tuple[int, ...], d
 def memory_fit(points: list[dict[str, Any]], pipeline_videos: int, pipeline_reserved_gib: float,
                context_gib: float, videos_per_call: int | None = None) -> dict[str, Any]:
     """Largest videos per call for common cards: the pipeline's measured reserved peak at `pipeline_videos`, plus
-    the per-video growth of activation memory (least-squares slope of the eager probe), plus the CUDA context. A
-    generator that renders at most `videos_per_call` per model call holds that many where its measured peak fits;
-    one probe point gives no growth (per_video_gib None) and no larger batch."""
+    the per-video growth of activation memory (least-squares slope of the eager probe), plus the CUDA context; with
+    no growth measured (one probe point: per_video_gib None), the batch the pipeline ran where its peak fits. Capped
+    at `videos_per_call` for a generator that renders no more per model call."""
     xs = np.array([p["videos"] for p in points], dtype=float)
     ys = np.array([p["eager_unet_call_peak_gib"] for p in points], dtype=float)
     slope = float(np.polyfit(xs, ys, 1)[0]) if len(set(xs)) > 1 else None
     fixed = pipeline_reserved_gib - (slope or 0.0) * pipeline_videos + context_gib
-    measured = {card: pipeline_videos if pipeline_reserved_gib + context_gib <= mib / 1024 else 0
+    if slope is None or slope <= 0:  # no growth measured: the batch the pipeline ran, where its peak fits
+        fits = {card: pipeline_videos if pipeline_reserved_gib + context_gib <= mib / 1024 else 0
                 for card, mib in CARD_MIB.items()}
-    if videos_per_call is not None and pipeline_videos >= videos_per_call:
-        fits = {card: min(n, videos_per_call) for card, n in measured.items()}
-    elif slope is None or slope <= 0:
-        fits = measured
     else:
         fits = {card: max(int((mib / 1024 - fixed) // slope), 0) for card, mib in CARD_MIB.items()}
+    if videos_per_call is not None:
+        fits = {card: min(n, videos_per_call) for card, n in fits.items()}
     return {"per_video_gib": None if slope is None else round(slope, 4), "fixed_gib": round(fixed, 3),
             "context_gib": round(context_gib, 3), "videos_per_call": videos_per_call, "max_videos_per_call": fits}
 
